@@ -1,0 +1,174 @@
+/**
+ * Generates a small random GGUF model that llama.cpp loads, for any of the six MoE architectures.
+ * Weights are Gaussian with std ≈ gain/sqrt(fan_in) so activations stay O(1) through the layers;
+ * norm weights are 1 + small noise; each tensor has its own PRNG stream (seeded by spec.seed and the
+ * tensor name), so the same spec with another weight type holds the same underlying weights.
+ * Tensors are produced one at a time (the writer streams them), so large presets fit in memory.
+ */
+import { GgmlType } from '../../daemon/gguf/ggml-types.js';
+import { meta, writeGguf } from '../../daemon/gguf/gguf-writer.js';
+import type { GgufMetaEntry, GgufWriteTensor } from '../../daemon/gguf/gguf-writer.js';
+import { GGML_TYPE_OF, resolveSpec } from './model-spec.js';
+import type { ModelSpec, ModelSpecInput } from './model-spec.js';
+import { Rng, hashString } from './prng.js';
+import { CHATML_TEMPLATE, buildVocab } from './tokenizer-vocab.js';
+
+/** Std of the noise around 1 in norm weights. */
+const NORM_NOISE = 0.1;
+
+/** llama_ftype of a file whose matrices are all `t` (general.file_type). */
+const FILE_TYPE: Record<ModelSpec['weightType'], number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7 };
+
+export async function generateModel(input: ModelSpec | ModelSpecInput, outPath: string): Promise<void> {
+  const spec = resolveSpec(input);
+  await writeGguf(outPath, modelMetadata(spec), modelTensors(spec));
+}
+
+/** Metadata keys, typed exactly as llama.cpp reads them (u32 / f32). */
+export function modelMetadata(s: ModelSpec): GgufMetaEntry[] {
+  const a = s.arch;
+  const m: GgufMetaEntry[] = [
+    meta.str('general.architecture', a),
+    meta.str('general.name', s.name),
+    meta.u32('general.file_type', FILE_TYPE[s.weightType]),
+    meta.u32(`${a}.context_length`, s.n_ctx),
+    meta.u32(`${a}.embedding_length`, s.n_embd),
+    meta.u32(`${a}.block_count`, s.n_layer),
+    meta.u32(`${a}.feed_forward_length`, s.n_ff_exp),
+    meta.u32(`${a}.attention.head_count`, s.n_head),
+    meta.u32(`${a}.attention.head_count_kv`, s.n_head_kv),
+    meta.u32(`${a}.attention.key_length`, s.head_dim),
+    meta.u32(`${a}.attention.value_length`, s.head_dim),
+    meta.f32(`${a}.attention.layer_norm_rms_epsilon`, s.rms_eps),
+    meta.u32(`${a}.rope.dimension_count`, s.head_dim),
+    meta.f32(`${a}.rope.freq_base`, s.rope_freq_base),
+    meta.u32(`${a}.expert_count`, s.n_expert),
+    meta.u32(`${a}.expert_used_count`, s.n_expert_used),
+  ];
+  if (a === 'qwen2moe' || a === 'qwen3moe' || a === 'grok') m.push(meta.u32(`${a}.expert_feed_forward_length`, s.n_ff_exp));
+  if (s.n_ff_shexp > 0) m.push(meta.u32(`${a}.expert_shared_feed_forward_length`, s.n_ff_shexp));
+  if (a === 'grok') {
+    m.push(
+      meta.f32(`${a}.embedding_scale`, s.grok.embedding_scale),
+      meta.f32(`${a}.logit_scale`, s.grok.logit_scale),
+      meta.f32(`${a}.attention.output_scale`, s.grok.attn_output_scale),
+      meta.f32(`${a}.attn_logit_softcapping`, s.grok.attn_logit_softcapping),
+    );
+  }
+  if (a === 'granitemoe') {
+    m.push(
+      meta.f32(`${a}.embedding_scale`, s.granite.embedding_scale),
+      meta.f32(`${a}.logit_scale`, s.granite.logit_scale),
+      meta.f32(`${a}.residual_scale`, s.granite.residual_scale),
+      meta.f32(`${a}.attention.scale`, s.granite.attention_scale),
+    );
+  }
+  const v = buildVocab(s.n_vocab, s.tokenizer_pre);
+  const sp = v.special;
+  m.push(
+    meta.str('tokenizer.ggml.model', 'gpt2'),
+    meta.str('tokenizer.ggml.pre', s.tokenizer_pre),
+    meta.arrStr('tokenizer.ggml.tokens', v.tokens),
+    meta.arrI32('tokenizer.ggml.token_type', v.tokenTypes),
+    meta.arrStr('tokenizer.ggml.merges', v.merges),
+    meta.u32('tokenizer.ggml.bos_token_id', sp['<|endoftext|>']),
+    meta.u32('tokenizer.ggml.eos_token_id', sp['<|endoftext|>']),
+    meta.u32('tokenizer.ggml.eot_token_id', sp['<|im_end|>']),
+    meta.u32('tokenizer.ggml.padding_token_id', sp['<|endoftext|>']),
+    meta.bool('tokenizer.ggml.add_bos_token', false),
+    meta.u32('tokenizer.ggml.fim_pre_token_id', sp['<|fim_prefix|>']),
+    meta.u32('tokenizer.ggml.fim_suf_token_id', sp['<|fim_suffix|>']),
+    meta.u32('tokenizer.ggml.fim_mid_token_id', sp['<|fim_middle|>']),
+    meta.u32('tokenizer.ggml.fim_pad_token_id', sp['<|fim_pad|>']),
+    meta.u32('tokenizer.ggml.fim_rep_token_id', sp['<|repo_name|>']),
+    meta.u32('tokenizer.ggml.fim_sep_token_id', sp['<|file_sep|>']),
+    meta.str('tokenizer.chat_template', CHATML_TEMPLATE),
+  );
+  return m;
+}
+
+/** How one tensor's values are drawn. */
+type Init = { kind: 'normal'; std: number } | { kind: 'norm' };
+
+interface PlannedTensor {
+  name: string;
+  dims: number[]; // ne, innermost first
+  type: GgmlType;
+  init: Init;
+}
+
+/** Every tensor of the model with its shape, type and initialisation. */
+export function planTensors(s: ModelSpec): PlannedTensor[] {
+  const E = s.n_embd;
+  const V = s.n_vocab;
+  const qDim = s.n_head * s.head_dim;
+  const kvDim = s.n_head_kv * s.head_dim;
+  const F = s.n_ff_exp;
+  const X = s.n_expert;
+  const wt = GGML_TYPE_OF[s.weightType];
+  const F32 = GgmlType.F32;
+  const normal = (fanIn: number, gain = 1): Init => ({ kind: 'normal', std: gain / Math.sqrt(fanIn) });
+  const norm: Init = { kind: 'norm' };
+
+  // Logits = logitFactor · (output · normed x); normed x has rms ≈ 1.
+  const logitFactor = s.arch === 'grok' ? s.grok.logit_scale : s.arch === 'granitemoe' ? 1 / s.granite.logit_scale : 1;
+  const outputStd = s.output_logit_std / Math.sqrt(E) / logitFactor;
+  // Token embeddings enter the residual stream times embedScale; aim for rms ≈ 1 there.
+  const embedScale = s.arch === 'grok' ? s.grok.embedding_scale : s.arch === 'granitemoe' ? s.granite.embedding_scale : 1;
+  const embdStd = s.tied_output ? outputStd : 1 / embedScale;
+
+  const t: PlannedTensor[] = [{ name: 'token_embd.weight', dims: [E, V], type: wt, init: { kind: 'normal', std: embdStd } }];
+  for (let il = 0; il < s.n_layer; il++) {
+    const b = (n: string): string => `blk.${il}.${n}.weight`;
+    t.push(
+      { name: b('attn_norm'), dims: [E], type: F32, init: norm },
+      { name: b('attn_q'), dims: [E, qDim], type: wt, init: normal(E, s.qk_gain) },
+      { name: b('attn_k'), dims: [E, kvDim], type: wt, init: normal(E, s.qk_gain) },
+      { name: b('attn_v'), dims: [E, kvDim], type: wt, init: normal(E) },
+      { name: b('attn_output'), dims: [qDim, E], type: wt, init: normal(qDim) },
+    );
+    if (s.arch === 'qwen3moe') t.push({ name: b('attn_q_norm'), dims: [s.head_dim], type: F32, init: norm }, { name: b('attn_k_norm'), dims: [s.head_dim], type: F32, init: norm });
+    if (s.arch === 'olmoe') t.push({ name: b('attn_q_norm'), dims: [qDim], type: F32, init: norm }, { name: b('attn_k_norm'), dims: [kvDim], type: F32, init: norm });
+    if (s.arch === 'grok') t.push({ name: b('attn_output_norm'), dims: [E], type: F32, init: norm });
+    t.push({ name: b('ffn_norm'), dims: [E], type: F32, init: norm });
+    if (X === 0) {
+      t.push(
+        { name: b('ffn_gate'), dims: [E, F], type: wt, init: normal(E) },
+        { name: b('ffn_up'), dims: [E, F], type: wt, init: normal(E) },
+        { name: b('ffn_down'), dims: [F, E], type: wt, init: normal(F) },
+      );
+    } else {
+      t.push(
+        { name: b('ffn_gate_inp'), dims: [E, X], type: GGML_TYPE_OF[s.routerType], init: normal(E, s.router_logit_std) },
+        { name: b('ffn_gate_exps'), dims: [E, F, X], type: wt, init: normal(E) },
+        { name: b('ffn_up_exps'), dims: [E, F, X], type: wt, init: normal(E) },
+        { name: b('ffn_down_exps'), dims: [F, E, X], type: wt, init: normal(F) },
+      );
+    }
+    if (s.n_ff_shexp > 0) {
+      const S = s.n_ff_shexp;
+      if (s.arch === 'qwen2moe') t.push({ name: b('ffn_gate_inp_shexp'), dims: [E], type: F32, init: normal(E) });
+      t.push(
+        { name: b('ffn_gate_shexp'), dims: [E, S], type: wt, init: normal(E) },
+        { name: b('ffn_up_shexp'), dims: [E, S], type: wt, init: normal(E) },
+        { name: b('ffn_down_shexp'), dims: [S, E], type: wt, init: normal(S) },
+      );
+    }
+    if (s.arch === 'grok') t.push({ name: b('layer_output_norm'), dims: [E], type: F32, init: norm });
+  }
+  t.push({ name: 'output_norm.weight', dims: [E], type: F32, init: norm });
+  if (!s.tied_output) t.push({ name: 'output.weight', dims: [E, V], type: wt, init: { kind: 'normal', std: outputStd } });
+  return t;
+}
+
+/** The f32 values of one planned tensor (deterministic from spec.seed and the tensor name). */
+export function tensorValues(s: ModelSpec, p: PlannedTensor): Float32Array {
+  const n = p.dims.reduce((x, y) => x * y, 1);
+  const rng = new Rng(hashString(p.name, s.seed));
+  const out = new Float32Array(n);
+  return p.init.kind === 'norm' ? rng.fillNormal(out, NORM_NOISE, 1) : rng.fillNormal(out, p.init.std);
+}
+
+function modelTensors(s: ModelSpec): GgufWriteTensor[] {
+  return planTensors(s).map((p) => ({ name: p.name, dims: p.dims, type: p.type, data: () => tensorValues(s, p) }));
+}

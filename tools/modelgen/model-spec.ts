@@ -1,0 +1,227 @@
+/**
+ * What a generated model looks like: architecture, sizes, weight type, scales and seed. `resolveSpec`
+ * turns a partial spec (at least `arch`) into a complete, validated one from a preset; `specHash`
+ * names it in the model cache.
+ */
+import { createHash } from 'node:crypto';
+import { GgmlType } from '../../daemon/gguf/ggml-types.js';
+import type { TokenizerPre } from './tokenizer-vocab.js';
+
+/** Bump when the generator's output for a given spec changes (weights, metadata, vocabulary). */
+export const GENERATOR_VERSION = 1;
+
+export const MOE_ARCHS = ['grok', 'llama', 'qwen2moe', 'qwen3moe', 'olmoe', 'granitemoe'] as const;
+export type MoeArch = (typeof MOE_ARCHS)[number];
+
+export const WEIGHT_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0'] as const;
+export type WeightTypeName = (typeof WEIGHT_TYPES)[number];
+
+export const PRESETS = ['tiny', 'bench'] as const;
+export type PresetName = (typeof PRESETS)[number];
+
+export interface GrokScales {
+  embedding_scale: number; // token embeddings multiplied by it
+  logit_scale: number; // logits multiplied by it
+  attn_output_scale: number; // q·k multiplied by it before the softcap (replaces 1/sqrt(head_dim))
+  attn_logit_softcapping: number; // score = cap·tanh(score/cap)
+}
+
+export interface GraniteScales {
+  embedding_scale: number; // token embeddings multiplied by it
+  logit_scale: number; // logits DIVIDED by it
+  residual_scale: number; // attention and FFN outputs multiplied by it before each residual add
+  attention_scale: number; // replaces 1/sqrt(head_dim) in attention
+}
+
+export interface ModelSpec {
+  arch: MoeArch;
+  /** Type of every weight matrix (token_embd, attention, experts, output); norms stay F32. */
+  weightType: WeightTypeName;
+  /** Type of the router `ffn_gate_inp` (llama-quantize never quantizes it). */
+  routerType: WeightTypeName;
+  n_vocab: number;
+  n_embd: number;
+  n_layer: number;
+  n_head: number;
+  n_head_kv: number;
+  /** Per-head size of q, k and v (n_embd_head_k = n_embd_head_v = n_rot). */
+  head_dim: number;
+  /** 0 → dense FFN (llama and granitemoe only). */
+  n_expert: number;
+  n_expert_used: number;
+  /** Expert FFN width (the dense FFN width when n_expert = 0). */
+  n_ff_exp: number;
+  /** Shared-expert width: required > 0 for qwen2moe, optional for granitemoe, 0 elsewhere. */
+  n_ff_shexp: number;
+  n_ctx: number;
+  rope_freq_base: number;
+  rms_eps: number;
+  /** Omit `output.weight` so llama.cpp reuses token_embd (qwen3moe, llama, granitemoe, grok). */
+  tied_output: boolean;
+  seed: number;
+  /** Std of router logits (sets how clearly top-k wins; larger → clearer margins, more peaked weights). */
+  router_logit_std: number;
+  /** Std of output logits before any arch scaling (larger → more peaked next-token distribution). */
+  output_logit_std: number;
+  /** Gain on q and k projections (attention sharpness). */
+  qk_gain: number;
+  grok: GrokScales;
+  granite: GraniteScales;
+  tokenizer_pre: TokenizerPre;
+  name: string;
+}
+
+export type ModelSpecInput = Partial<Omit<ModelSpec, 'grok' | 'granite'>> & {
+  arch: MoeArch;
+  preset?: PresetName;
+  grok?: Partial<GrokScales>;
+  granite?: Partial<GraniteScales>;
+};
+
+export const GGML_TYPE_OF: Record<WeightTypeName, GgmlType> = {
+  F32: GgmlType.F32,
+  F16: GgmlType.F16,
+  Q8_0: GgmlType.Q8_0,
+  Q4_0: GgmlType.Q4_0,
+};
+
+/** Archs whose q/k/v widths may differ from n_embd (they size attn_q/attn_output by n_head·head_dim). */
+const FREE_HEAD_DIM: ReadonlySet<MoeArch> = new Set(['qwen3moe', 'llama', 'granitemoe']);
+/** Archs that build a dense FFN when n_expert = 0. */
+const DENSE_OK: ReadonlySet<MoeArch> = new Set(['llama', 'granitemoe']);
+/** Archs that may omit output.weight. */
+const TIED_OK: ReadonlySet<MoeArch> = new Set(['qwen3moe', 'llama', 'granitemoe', 'grok']);
+
+function presetFor(arch: MoeArch, preset: PresetName): Omit<ModelSpec, 'arch' | 'grok' | 'granite' | 'name'> {
+  const base =
+    preset === 'tiny'
+      ? {
+          n_vocab: 512,
+          n_embd: 128,
+          n_layer: 2,
+          n_head: 4,
+          n_head_kv: 2,
+          head_dim: 32,
+          n_expert: 8,
+          n_expert_used: 2,
+          n_ff_exp: 64,
+          n_ff_shexp: 0,
+          n_ctx: 512,
+        }
+      : {
+          n_vocab: 32000,
+          n_embd: 2048,
+          n_layer: 16,
+          n_head: 16,
+          n_head_kv: 4,
+          head_dim: 128,
+          n_expert: 8,
+          n_expert_used: 2,
+          n_ff_exp: 2048,
+          n_ff_shexp: 0,
+          n_ctx: 4096,
+        };
+  if (arch === 'qwen3moe' && preset === 'tiny') base.head_dim = 64; // q width 256 ≠ n_embd: exercises key_length
+  if (arch === 'olmoe') base.n_head_kv = base.n_head; // olmoe's q/k norms span all heads: no GQA
+  if (arch === 'qwen2moe') base.n_ff_shexp = preset === 'tiny' ? 128 : 4096;
+  return {
+    ...base,
+    weightType: 'F32',
+    routerType: 'F32',
+    rope_freq_base: arch === 'qwen3moe' || arch === 'qwen2moe' ? 1000000 : 10000,
+    rms_eps: arch === 'olmoe' || arch === 'qwen3moe' ? 1e-6 : 1e-5,
+    tied_output: arch === 'qwen3moe',
+    seed: 1,
+    router_logit_std: 4,
+    output_logit_std: 3,
+    qk_gain: arch === 'grok' ? 2.5 : arch === 'granitemoe' ? 2 : 1.5,
+    tokenizer_pre: 'qwen2',
+  };
+}
+
+/** Fills a partial spec from its preset (default 'tiny') and validates it. */
+export function resolveSpec(input: ModelSpecInput): ModelSpec {
+  const { preset = 'tiny', grok, granite, ...rest } = input;
+  if (!MOE_ARCHS.includes(input.arch)) throw new Error(`unknown arch '${String(input.arch)}' (known: ${MOE_ARCHS.join(', ')})`);
+  if (!PRESETS.includes(preset)) throw new Error(`unknown preset '${String(preset)}' (known: ${PRESETS.join(', ')})`);
+  const p = presetFor(input.arch, preset);
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<ModelSpec>;
+  const merged = { ...p, ...defined, arch: input.arch } as Omit<ModelSpec, 'grok' | 'granite' | 'name'> & { name?: string };
+  if (merged.n_expert === 0 && defined.n_expert_used === undefined) merged.n_expert_used = 0; // dense
+  const spec: ModelSpec = {
+    ...merged,
+    grok: {
+      embedding_scale: Math.sqrt(merged.n_embd), // grok-1: 78.38 = sqrt(6144)
+      logit_scale: 0.5773502691896257, // grok-1's value
+      attn_output_scale: 1 / Math.sqrt(merged.head_dim), // grok-1: 0.0884 = 1/sqrt(128)
+      attn_logit_softcapping: 30,
+      ...grok,
+    },
+    granite: {
+      embedding_scale: 12, // granite-3.0 MoE values
+      logit_scale: 6,
+      residual_scale: 0.22,
+      attention_scale: 1 / merged.head_dim,
+      ...granite,
+    },
+    name: merged.name ?? `moecode-${input.arch}-${preset}`,
+  };
+  validateSpec(spec);
+  return spec;
+}
+
+export function validateSpec(s: ModelSpec): void {
+  const fail = (msg: string): never => {
+    throw new Error(`invalid model spec (${s.arch}): ${msg}`);
+  };
+  const ints: Array<keyof ModelSpec> = ['n_vocab', 'n_embd', 'n_layer', 'n_head', 'n_head_kv', 'head_dim', 'n_expert', 'n_expert_used', 'n_ff_exp', 'n_ff_shexp', 'n_ctx', 'seed'];
+  for (const k of ints) {
+    const v = s[k] as number;
+    if (!Number.isSafeInteger(v) || v < 0) fail(`${k} must be a non-negative integer, got ${String(v)}`);
+  }
+  for (const k of ['n_embd', 'n_layer', 'n_head', 'n_head_kv', 'head_dim', 'n_ff_exp', 'n_ctx'] as const) if (s[k] === 0) fail(`${k} must be > 0`);
+  if (!WEIGHT_TYPES.includes(s.weightType)) fail(`weightType must be one of ${WEIGHT_TYPES.join(', ')}`);
+  if (!WEIGHT_TYPES.includes(s.routerType)) fail(`routerType must be one of ${WEIGHT_TYPES.join(', ')}`);
+  if (s.n_head % s.n_head_kv !== 0) fail(`n_head (${s.n_head}) must be a multiple of n_head_kv (${s.n_head_kv})`);
+  if (s.head_dim % 2 !== 0) fail('head_dim must be even (RoPE rotates pairs)');
+  if (!FREE_HEAD_DIM.has(s.arch) && s.n_head * s.head_dim !== s.n_embd) fail(`${s.arch} needs n_head·head_dim = n_embd (${s.n_head}·${s.head_dim} ≠ ${s.n_embd})`);
+  if (s.arch === 'olmoe' && s.n_head_kv !== s.n_head) fail('olmoe needs n_head_kv = n_head');
+  if (s.n_expert === 0) {
+    if (!DENSE_OK.has(s.arch)) fail(`${s.arch} has no dense variant (n_expert must be > 0)`);
+    if (s.n_expert_used !== 0) fail('a dense model (n_expert = 0) needs n_expert_used = 0');
+    if (s.n_ff_shexp !== 0) fail('a dense model has no shared expert');
+  } else {
+    if (s.n_expert_used < 1 || s.n_expert_used > s.n_expert) fail(`n_expert_used must be in 1..n_expert, got ${s.n_expert_used}`);
+    if (s.n_expert > 512) fail('n_expert > 512 (LLAMA_MAX_EXPERTS)');
+  }
+  if (s.arch === 'qwen2moe' && s.n_ff_shexp === 0) fail('qwen2moe needs a shared expert (n_ff_shexp > 0)');
+  if (s.arch !== 'qwen2moe' && s.arch !== 'granitemoe' && s.n_ff_shexp !== 0) fail(`${s.arch} has no shared expert (n_ff_shexp must be 0)`);
+  if (s.tied_output && !TIED_OK.has(s.arch)) fail(`${s.arch} requires output.weight (tied_output must be false)`);
+  // quantized types need ne[0] a multiple of 32 for every matrix: n_embd, q width, n_ff_exp, n_ff_shexp
+  const needs32 = [s.weightType, s.routerType].some((t) => t === 'Q8_0' || t === 'Q4_0');
+  if (needs32) {
+    for (const [k, v] of [['n_embd', s.n_embd], ['n_head·head_dim', s.n_head * s.head_dim], ['n_ff_exp', s.n_ff_exp], ['n_ff_shexp', s.n_ff_shexp]] as const) {
+      if (v % 32 !== 0) fail(`${k} = ${v} must be a multiple of 32 for ${s.weightType}`);
+    }
+  }
+  for (const k of ['rope_freq_base', 'rms_eps', 'router_logit_std', 'output_logit_std', 'qk_gain'] as const) {
+    if (!(Number.isFinite(s[k]) && s[k] > 0)) fail(`${k} must be a positive number`);
+  }
+  for (const [k, v] of Object.entries({ ...s.grok, ...s.granite })) if (!(Number.isFinite(v) && v > 0)) fail(`scale ${k} must be a positive number`);
+  if (s.tokenizer_pre !== 'qwen2' && s.tokenizer_pre !== 'default') fail(`tokenizer_pre must be 'qwen2' or 'default'`);
+}
+
+/** Short stable hash naming a spec in the model cache (covers the generator version). */
+export function specHash(s: ModelSpec): string {
+  const canon = JSON.stringify({ v: GENERATOR_VERSION, ...sortKeys(s) });
+  return createHash('sha256').update(canon).digest('hex').slice(0, 16);
+}
+
+function sortKeys(o: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o).sort()) {
+    const v = (o as Record<string, unknown>)[k];
+    out[k] = v !== null && typeof v === 'object' ? sortKeys(v) : v;
+  }
+  return out;
+}
