@@ -32,7 +32,14 @@ export enum GgmlType {
   BF16 = 30,
   TQ1_0 = 34,
   TQ2_0 = 35,
+  MXFP4 = 39,
+  NVFP4 = 40,
+  Q1_0 = 41,
+  Q2_0 = 42,
 }
+
+/** ggml's GGML_TYPE_COUNT (v0.4.0 bundle): type ids at or above this are unknown to ggml. */
+export const GGML_TYPE_COUNT = 43;
 
 /** Elements per block and bytes per block for the types whose layout we know. */
 export const GGML_BLOCK: Partial<Record<GgmlType, { blockSize: number; typeSize: number }>> = {
@@ -56,6 +63,22 @@ export const GGML_BLOCK: Partial<Record<GgmlType, { blockSize: number; typeSize:
   [GgmlType.I32]: { blockSize: 1, typeSize: 4 },
   [GgmlType.I64]: { blockSize: 1, typeSize: 8 },
   [GgmlType.F64]: { blockSize: 1, typeSize: 8 },
+  // sizes from the static_asserts in ggml/src/ggml-common.h (QK_K = 256)
+  [GgmlType.IQ2_XXS]: { blockSize: 256, typeSize: 66 },
+  [GgmlType.IQ2_XS]: { blockSize: 256, typeSize: 74 },
+  [GgmlType.IQ3_XXS]: { blockSize: 256, typeSize: 98 },
+  [GgmlType.IQ1_S]: { blockSize: 256, typeSize: 50 },
+  [GgmlType.IQ4_NL]: { blockSize: 32, typeSize: 18 },
+  [GgmlType.IQ3_S]: { blockSize: 256, typeSize: 110 },
+  [GgmlType.IQ2_S]: { blockSize: 256, typeSize: 82 },
+  [GgmlType.IQ4_XS]: { blockSize: 256, typeSize: 136 },
+  [GgmlType.IQ1_M]: { blockSize: 256, typeSize: 56 },
+  [GgmlType.TQ1_0]: { blockSize: 256, typeSize: 54 },
+  [GgmlType.TQ2_0]: { blockSize: 256, typeSize: 66 },
+  [GgmlType.MXFP4]: { blockSize: 32, typeSize: 17 },
+  [GgmlType.NVFP4]: { blockSize: 64, typeSize: 36 },
+  [GgmlType.Q1_0]: { blockSize: 128, typeSize: 18 },
+  [GgmlType.Q2_0]: { blockSize: 64, typeSize: 18 },
 };
 
 /** Types the engine can run (dequantised inside the kernels). */
