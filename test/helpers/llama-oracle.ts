@@ -1,0 +1,139 @@
+/**
+ * llama.cpp (through node-llama-cpp, CPU only) as the oracle for conformance tests: full next-token
+ * log-softmax after every prompt position, and greedy continuations.
+ *
+ * Settings for the tightest comparison (see /work/shared/notes/llama-cpp-oracle.md): F32 KV cache,
+ * flash attention off, temperature 0 (the sampler then leaves the logits alone, so log p = log of the
+ * returned probability). Probabilities come back as float32, so tokens more than ~87 nats below the
+ * top come back as 0 → log p = -Infinity; compare only tokens well above that.
+ */
+import type { Llama, LlamaContext, LlamaModel, Token } from 'node-llama-cpp';
+
+export interface OracleResult {
+  /** [n_tokens][n_vocab] log p(next token | prompt[0..i]) for each prompt position i. */
+  logprobs: Float64Array[];
+  /** Greedy continuation of the whole prompt. */
+  greedy: number[];
+}
+
+export interface OracleOptions {
+  /** CPU threads (default: MOECODE_ORACLE_THREADS or 2). Results are identical for any count. */
+  threads?: number;
+}
+
+/** Thrown when llama.cpp refuses a model; `reason` holds what llama.cpp logged (its stderr). */
+export class OracleLoadError extends Error {
+  readonly reason: string;
+  constructor(modelPath: string, reason: string, cause: unknown) {
+    super(`llama.cpp failed to load ${modelPath}: ${reason || (cause instanceof Error ? cause.message : String(cause))}`, { cause });
+    this.name = 'OracleLoadError';
+    this.reason = reason;
+  }
+}
+
+const LOG_KEEP = 400;
+const logLines: string[] = [];
+let llamaPromise: Promise<Llama> | undefined;
+
+function llamaInstance(): Promise<Llama> {
+  // Imported dynamically: node-llama-cpp is ESM with top-level await, which a CommonJS-compiled
+  // caller (this package has no "type": "module") cannot require().
+  llamaPromise ??= import('node-llama-cpp').then(({ getLlama, LlamaLogLevel }) =>
+    getLlama({
+      gpu: false,
+      build: 'never',
+      logLevel: LlamaLogLevel.warn,
+      logger: (level, message) => {
+        logLines.push(`[${level}] ${message.trimEnd()}`);
+        if (logLines.length > LOG_KEEP) logLines.splice(0, logLines.length - LOG_KEEP);
+      },
+    }),
+  );
+  return llamaPromise;
+}
+
+/** Releases the llama.cpp backend (call once when a test file is done). */
+export async function disposeOracle(): Promise<void> {
+  const p = llamaPromise;
+  llamaPromise = undefined;
+  if (p) await (await p).dispose();
+}
+
+async function withModel<T>(modelPath: string, nCtx: number, opts: OracleOptions, fn: (model: LlamaModel, ctx: LlamaContext) => Promise<T>): Promise<T> {
+  const llama = await llamaInstance();
+  const logStart = logLines.length;
+  let model: LlamaModel;
+  try {
+    model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+  } catch (e) {
+    const reason = logLines
+      .slice(Math.min(logStart, logLines.length))
+      .filter((l) => /error|failed|exception/i.test(l))
+      .join('\n');
+    throw new OracleLoadError(modelPath, reason, e);
+  }
+  let ctx: LlamaContext | undefined;
+  try {
+    ctx = await model.createContext({
+      contextSize: nCtx,
+      batchSize: Math.min(nCtx, 512),
+      flashAttention: false,
+      experimentalKvCacheKeyType: 'F32',
+      experimentalKvCacheValueType: 'F32',
+      threads: opts.threads ?? (Number(process.env.MOECODE_ORACLE_THREADS) || 2),
+    });
+    return await fn(model, ctx);
+  } finally {
+    await ctx?.dispose();
+    await model.dispose();
+  }
+}
+
+function vocabSize(model: LlamaModel): number {
+  const tokens = (model.fileInfo.metadata as unknown as { tokenizer?: { ggml?: { tokens?: unknown[] } } }).tokenizer?.ggml?.tokens;
+  if (!Array.isArray(tokens)) throw new Error(`cannot read tokenizer.ggml.tokens from ${model.filename}`);
+  return tokens.length;
+}
+
+function contextFor(nTokens: number): number {
+  return Math.max(64, Math.ceil((nTokens + 1) / 64) * 64);
+}
+
+/** Per-position log-softmax and a greedy continuation, from one model load. */
+export async function oracleRun(modelPath: string, tokens: number[], nGreedy: number, opts: OracleOptions = {}): Promise<OracleResult> {
+  if (tokens.length === 0) throw new Error('oracleRun: empty prompt');
+  return withModel(modelPath, contextFor(tokens.length + nGreedy), opts, async (model, ctx) => {
+    const V = vocabSize(model);
+    const seq = ctx.getSequence();
+    try {
+      const out = await seq.controlledEvaluate(tokens.map((t) => [t as Token, { generateNext: { probabilities: true } }]));
+      const logprobs: Float64Array[] = [];
+      for (let i = 0; i < tokens.length; i++) {
+        const probs = out[i]?.next.probabilities;
+        if (!probs) throw new Error(`llama.cpp returned no distribution for position ${i}`);
+        const lp = new Float64Array(V).fill(-Infinity);
+        for (const [t, p] of probs) if (p > 0) lp[t] = Math.log(p);
+        logprobs.push(lp);
+      }
+      const greedy: number[] = [];
+      if (nGreedy > 0) {
+        await seq.clearHistory();
+        for await (const t of seq.evaluate(tokens as Token[], { temperature: 0 })) {
+          greedy.push(t);
+          if (greedy.length >= nGreedy) break;
+        }
+      }
+      return { logprobs, greedy };
+    } finally {
+      seq.dispose();
+    }
+  });
+}
+
+export async function oracleLogprobs(modelPath: string, tokens: number[], opts: OracleOptions = {}): Promise<Float64Array[]> {
+  return (await oracleRun(modelPath, tokens, 0, opts)).logprobs;
+}
+
+export async function oracleGreedy(modelPath: string, tokens: number[], n: number, opts: OracleOptions = {}): Promise<number[]> {
+  return (await oracleRun(modelPath, tokens, n, opts)).greedy;
+}
