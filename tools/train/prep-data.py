@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Tokenize the corpus into a training token stream with fill-in-the-middle samples.
+
+Each training file is cut at line boundaries into chunks of about --chunk-chars characters. With probability
+--fim-rate a chunk becomes a PSM sample (Qwen2.5-Coder token names):
+    <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|> middle <|endoftext|>
+where the middle is either a random span of 1-3 lines starting at a random character (half of FIM samples, like
+an inline completion at a cursor) or a uniformly random character span. Other chunks are kept as plain text,
+consecutive in their file; each file ends with <|endoftext|>. TypeScript/JavaScript files are repeated
+--js-repeat times (with different chunk/FIM draws) to balance them with the larger Python share.
+
+Output: work/data/train.u16 (uint16 token ids, shuffled file order) and work/data/meta.json.
+"""
+import argparse
+import json
+import os
+import random
+
+import numpy as np
+
+from bpe import Tokenizer
+
+
+def chunks_of(text, max_chars):
+    out, cur, n = [], [], 0
+    for line in text.splitlines(keepends=True):
+        if n + len(line) > max_chars and cur:
+            out.append(''.join(cur))
+            cur, n = [], 0
+        cur.append(line)
+        n += len(line)
+    if cur:
+        out.append(''.join(cur))
+    return out
+
+
+def fim_split(chunk, rng):
+    n = len(chunk)
+    if rng.random() < 0.5:
+        a = rng.randrange(0, n)
+        b = a
+        for _ in range(rng.randint(1, 3)):
+            j = chunk.find('\n', b)
+            b = n if j < 0 else j + 1
+            if b >= n:
+                break
+    else:
+        a, b = sorted((rng.randrange(0, n + 1), rng.randrange(0, n + 1)))
+    return chunk[:a], chunk[a:b], chunk[b:]
+
+
+def fim_tokens(tok, prefix, middle, suffix):
+    sp = tok.special
+    return ([sp['<|fim_prefix|>']] + tok.encode(prefix) + [sp['<|fim_suffix|>']] + tok.encode(suffix)
+            + [sp['<|fim_middle|>']] + tok.encode(middle) + [sp['<|endoftext|>']])
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--corpus', default=os.path.join(here, 'work', 'corpus', 'train.jsonl'))
+    ap.add_argument('--tok', default=os.path.join(here, 'work', 'tokenizer.json'))
+    ap.add_argument('--out', default=os.path.join(here, 'work', 'data'))
+    ap.add_argument('--chunk-chars', type=int, default=1400)
+    ap.add_argument('--fim-rate', type=float, default=0.5)
+    ap.add_argument('--js-repeat', type=int, default=2)
+    ap.add_argument('--seed', type=int, default=7)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    tok = Tokenizer.load(args.tok)
+    eot = tok.special['<|endoftext|>']
+    rng = random.Random(args.seed)
+    docs = [json.loads(l) for l in open(args.corpus)]
+    items = []
+    for d in docs:
+        rep = args.js_repeat if d['lang'] in ('typescript', 'javascript') else 1
+        items += [d] * rep
+    rng.shuffle(items)
+    out = []
+    n_fim = n_plain = n_bytes = 0
+    for d in items:
+        n_bytes += len(d['text'].encode())
+        for ch in chunks_of(d['text'], args.chunk_chars):
+            if rng.random() < args.fim_rate and len(ch) > 8:
+                out.extend(fim_tokens(tok, *fim_split(ch, rng)))
+                n_fim += 1
+            else:
+                out.extend(tok.encode(ch))
+                n_plain += 1
+        out.append(eot)
+    arr = np.array(out, dtype=np.uint16)
+    arr.tofile(os.path.join(args.out, 'train.u16'))
+    meta = {'tokens': int(arr.size), 'bytes': n_bytes, 'files': len(items), 'fim_chunks': n_fim,
+            'plain_chunks': n_plain, 'args': vars(args)}
+    with open(os.path.join(args.out, 'meta.json'), 'w') as f:
+        json.dump(meta, f, indent=1)
+    print(json.dumps(meta))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Train the MoeCode qwen3moe-layout MoE model on work/data/train.u16.
+
+Resumable: every --ckpt-every seconds (and at the end) the model, optimizer, step and config are saved
+atomically to <out>/ckpt.pt; rerunning the same command resumes from it. Batches are drawn from a
+generator seeded by (seed, step), so a resumed run sees the same data it would have seen.
+
+Usage (see DATA_CARD.md for the command actually used):
+  OMP_NUM_THREADS=1 nice -n 10 /usr/bin/python3 tools/train/train.py --steps 2000 --threads 1
+"""
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from model import Config, MoeModel
+
+
+def lr_at(step, total, peak, warmup, floor=0.1):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def batch(data, step, seed, B, T):
+    rng = np.random.default_rng([seed, step])
+    starts = rng.integers(0, data.size - T - 1, size=B)
+    x = np.stack([data[s:s + T + 1] for s in starts]).astype(np.int64)
+    x = torch.from_numpy(x)
+    return x[:, :-1], x[:, 1:]
+
+
+def save(path, obj):
+    tmp = path + '.tmp'
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--data', default=os.path.join(here, 'work', 'data', 'train.u16'))
+    ap.add_argument('--out', default=os.path.join(here, 'work', 'run'))
+    ap.add_argument('--steps', type=int, default=2000)
+    ap.add_argument('--batch', type=int, default=8)
+    ap.add_argument('--lr', type=float, default=2e-3)
+    ap.add_argument('--warmup', type=int, default=100)
+    ap.add_argument('--wd', type=float, default=0.1)
+    ap.add_argument('--aux-coef', type=float, default=0.01)
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--seed', type=int, default=42)
+    ap.add_argument('--ckpt-every', type=float, default=300.0, help='seconds')
+    ap.add_argument('--log-every', type=int, default=10)
+    ap.add_argument('--config', default='{}', help='JSON overrides of model.Config')
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    ckpt_path = os.path.join(args.out, 'ckpt.pt')
+    log_path = os.path.join(args.out, 'train-log.jsonl')
+
+    data = np.fromfile(args.data, dtype=np.uint16)
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        cfg = Config(**ck['config'])
+        step = ck['step']
+        elapsed = ck.get('elapsed', 0.0)
+        print(f'resuming from step {step} ({elapsed:.0f}s trained)', flush=True)
+    else:
+        ck = None
+        cfg = Config(**json.loads(args.config))
+        step, elapsed = 0, 0.0
+    torch.manual_seed(args.seed)
+    model = MoeModel(cfg)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': args.wd},
+                             {'params': no_decay, 'weight_decay': 0.0}], lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+    if ck:
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['opt'])
+    total, active = model.n_params()
+    print(f'config {cfg.to_dict()} params {total} active {active} data {data.size} tokens', flush=True)
+
+    t_start = time.time()
+    t_last_ckpt = t_start
+    t_log = t_start
+    tok_since = 0
+    loss_acc = aux_acc = 0.0
+    n_acc = 0
+
+    def checkpoint():
+        save(ckpt_path, {'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step,
+                         'config': cfg.to_dict(), 'args': vars(args),
+                         'elapsed': elapsed + time.time() - t_start})
+
+    model.train()
+    while step < args.steps:
+        lr = lr_at(step, args.steps, args.lr, args.warmup)
+        for g in opt.param_groups:
+            g['lr'] = lr
+        x, y = batch(data, step, args.seed, args.batch, cfg.n_ctx)
+        _, loss, aux, frac = model(x, y)
+        (loss + args.aux_coef * aux).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        tok_since += x.numel()
+        loss_acc += loss.item()
+        aux_acc += aux.item()
+        n_acc += 1
+        if step % args.log_every == 0 or step == args.steps:
+            now = time.time()
+            rec = {'step': step, 'loss': loss_acc / n_acc, 'aux': aux_acc / n_acc, 'lr': lr,
+                   'tok_s': tok_since / (now - t_log), 'elapsed': elapsed + now - t_start,
+                   'max_expert_frac': float(frac.max())}
+            print(json.dumps(rec), flush=True)
+            with open(log_path, 'a') as f:
+                f.write(json.dumps(rec) + '\n')
+            t_log, tok_since, loss_acc, aux_acc, n_acc = now, 0, 0.0, 0.0, 0
+        if time.time() - t_last_ckpt > args.ckpt_every:
+            checkpoint()
+            t_last_ckpt = time.time()
+    checkpoint()
+    print(f'done: {step} steps, {elapsed + time.time() - t_start:.0f}s', flush=True)
+
+
+if __name__ == '__main__':
+    main()
