@@ -13,7 +13,9 @@ export type GgufErrorCode =
   | 'BAD_SHAPE' // bad n_dims / dims, or a shape inconsistent with the hyperparameters
   | 'UNSUPPORTED_ARCH' // general.architecture not handled by the engine
   | 'UNSUPPORTED_TYPE' // a tensor type unknown to ggml or not runnable by the engine
-  | 'MISSING_KEY' // a required metadata key or tensor is absent
+  | 'MISSING_KEY' // a required metadata key is absent
+  | 'MISSING_TENSOR' // a tensor the architecture requires is absent
+  | 'UNSUPPORTED_FEATURE' // a valid llama.cpp feature the engine does not implement (YaRN, fused QKV, ...)
   | 'BAD_ARGUMENT'; // the writer / quantizer was called with inconsistent arguments
 
 export class GgufError extends Error {

@@ -159,7 +159,7 @@ class HeaderReader {
       throw new GgufError('LIMIT_EXCEEDED', `${what()} at byte ${this.pos - 8}: string length ${n} exceeds the maximum ${GGUF_LIMITS.maxStringBytes}`);
     }
     if (n > BigInt(this.remaining)) {
-      throw new GgufError('LIMIT_EXCEEDED', `${what()} at byte ${this.pos - 8}: string length ${n} exceeds the ${this.remaining} bytes remaining in the file`);
+      throw new GgufError('TRUNCATED', `${what()} at byte ${this.pos - 8}: string length ${n} exceeds the ${this.remaining} bytes remaining in the file (truncated or corrupt)`);
     }
     return Number(n);
   }
@@ -221,7 +221,7 @@ async function readArray(r: HeaderReader, key: string): Promise<{ elemType: Gguf
   }
   const n = Number(n64);
   if (n * minElem > r.remaining) {
-    throw new GgufError('LIMIT_EXCEEDED', `key '${key}' at byte ${r.pos - 8}: array of ${n} ${ggufValueTypeName(elemType)} needs at least ${n * minElem} bytes but only ${r.remaining} remain`);
+    throw new GgufError('TRUNCATED', `key '${key}' at byte ${r.pos - 8}: array of ${n} ${ggufValueTypeName(elemType)} needs at least ${n * minElem} bytes but only ${r.remaining} remain (truncated or corrupt)`);
   }
   if (elemType === GgufValueType.STRING) {
     const out: string[] = new Array(n);
@@ -282,7 +282,7 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
   const nKv = Number(nKv64);
   const minBytes = nKv * MIN_KV_BYTES + nTensors * MIN_TENSOR_INFO_BYTES;
   if (minBytes > r.remaining) {
-    throw new GgufError('LIMIT_EXCEEDED', `header claims ${nTensors} tensors and ${nKv} key/value pairs, needing at least ${minBytes} bytes, but only ${r.remaining} remain after byte 24`);
+    throw new GgufError('TRUNCATED', `header claims ${nTensors} tensors and ${nKv} key/value pairs, needing at least ${minBytes} bytes, but only ${r.remaining} remain after byte 24 (truncated or corrupt)`);
   }
 
   // ---- key/value pairs ----
