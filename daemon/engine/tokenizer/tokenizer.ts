@@ -90,6 +90,8 @@ export class Tokenizer {
   /** Tokens cut out of text before BPE, longest first: all of them, and only user-defined ones. */
   private readonly specialsParsed: readonly number[];
   private readonly specialsAlways: readonly number[];
+  /** Finds which special tokens occur in a text in one pass (vocabularies can have hundreds). */
+  private readonly specialTrie: SpecialTrie;
   private readonly pieces: (Uint8Array | undefined)[];
 
   static fromData(d: TokenizerData, opts: TokenizerOptions = {}): Tokenizer {
@@ -150,6 +152,7 @@ export class Tokenizer {
     specials.sort((a, b) => byteLength[b]! - byteLength[a]! || a - b);
     this.specialsParsed = specials;
     this.specialsAlways = specials.filter((i) => (attrs[i]! & SKIPPED_ATTRS) === 0);
+    this.specialTrie = new SpecialTrie(specials.map((id) => [tokens[id]!, id]));
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -220,10 +223,12 @@ export class Tokenizer {
 
   /** Cut special tokens out of the text: longest token first, each over every remaining text piece. */
   private partition(text: string, parseSpecial: boolean): (string | number)[] {
+    const present = this.specialTrie.occurring(text);
+    if (present.size === 0) return [text];
     let fragments: (string | number)[] = [text];
     for (const id of parseSpecial ? this.specialsParsed : this.specialsAlways) {
+      if (!present.has(id)) continue;
       const s = this.tokens[id]!;
-      if (!text.includes(s)) continue;
       const next: (string | number)[] = [];
       for (const f of fragments) {
         if (typeof f === 'number') {
@@ -260,4 +265,46 @@ export class Tokenizer {
       throw new RangeError(`token id ${id} is outside the vocabulary (${this.vocabSize})`);
     }
   }
+}
+
+/** Prefix tree of special-token texts over UTF-16 code units. */
+class SpecialTrie {
+  private readonly root: TrieNode = { next: new Map(), ids: [] };
+  /** Distinct first characters, searched for with indexOf (native, fast) before walking the tree. */
+  private readonly firstChars: string[] = [];
+
+  constructor(entries: [string, number][]) {
+    for (const [text, id] of entries) {
+      let node = this.root;
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        let child = node.next.get(c);
+        if (child === undefined) node.next.set(c, (child = { next: new Map(), ids: [] }));
+        node = child;
+      }
+      node.ids.push(id);
+    }
+    for (const c of this.root.next.keys()) this.firstChars.push(String.fromCharCode(c));
+  }
+
+  /** Ids of every special token occurring anywhere in `text`, overlapping occurrences included. */
+  occurring(text: string): Set<number> {
+    const found = new Set<number>();
+    for (const first of this.firstChars) {
+      for (let start = text.indexOf(first); start >= 0; start = text.indexOf(first, start + 1)) {
+        let node = this.root.next.get(text.charCodeAt(start));
+        for (let i = start + 1; node !== undefined; i++) {
+          for (const id of node.ids) found.add(id);
+          if (i >= text.length) break;
+          node = node.next.get(text.charCodeAt(i));
+        }
+      }
+    }
+    return found;
+  }
+}
+
+interface TrieNode {
+  next: Map<number, TrieNode>;
+  ids: number[];
 }
