@@ -66,11 +66,6 @@ function f16ToF32Table(): Float32Array {
   return f16Table;
 }
 
-/** ggml's roundf: round half away from zero. */
-function roundHalfAway(x: number): number {
-  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
-}
-
 function blockOf(type: GgmlType, n: number, what: string): { blockSize: number; typeSize: number } {
   const b = GGML_BLOCK[type];
   if (!b || !QUANT_TYPES.includes(type)) {
@@ -100,22 +95,51 @@ export function quantizeInto(type: GgmlType, src: Float32Array, dst: Uint8Array,
   const b = blockOf(type, n, 'quantizeRow');
   const size = (n / b.blockSize) * b.typeSize;
   if (dstOffset + size > dst.length) throw new GgufError('BAD_ARGUMENT', `quantizeRow: destination has ${dst.length - dstOffset} bytes, needs ${size}`);
-  const dv = new DataView(dst.buffer, dst.byteOffset + dstOffset, size);
+  const out = dst.subarray(dstOffset, dstOffset + size);
+  const dv = new DataView(out.buffer, out.byteOffset, size);
   switch (type) {
     case GgmlType.F32:
-      for (let i = 0; i < n; i++) dv.setFloat32(i * 4, src[i]!, true);
+      if (LITTLE_ENDIAN) out.set(new Uint8Array(src.buffer, src.byteOffset, n * 4));
+      else for (let i = 0; i < n; i++) dv.setFloat32(i * 4, src[i]!, true);
       break;
     case GgmlType.F16:
-      for (let i = 0; i < n; i++) dv.setUint16(i * 2, f32ToF16Bits(src[i]!), true);
+      quantizeF16(src, out, dv);
       break;
     case GgmlType.Q8_0:
-      quantizeQ8_0(src, dv);
+      quantizeQ8_0(src, out, dv);
       break;
     case GgmlType.Q4_0:
-      quantizeQ4_0(src, dv);
+      quantizeQ4_0(src, out, dv);
       break;
   }
   return size;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Bulk f32 → f16 (same rounding as f32ToF16Bits, on the raw bits of src). */
+function quantizeF16(src: Float32Array, out: Uint8Array, dv: DataView): void {
+  const n = src.length;
+  const bits = new Uint32Array(src.buffer, src.byteOffset, n);
+  const aligned = LITTLE_ENDIAN && out.byteOffset % 2 === 0;
+  const h16 = aligned ? new Uint16Array(out.buffer, out.byteOffset, n) : undefined;
+  for (let i = 0; i < n; i++) {
+    const x = bits[i]!;
+    const exp = (x >>> 23) & 0xff;
+    let h: number;
+    if (exp > 112 && exp < 143) {
+      // normal half range, no overflow before rounding: inline fast path
+      const mant = x & 0x7fffff;
+      h = ((exp - 112) << 10) | (mant >>> 13);
+      const rem = mant & 0x1fff;
+      if (rem > 0x1000 || (rem === 0x1000 && (h & 1) !== 0)) h++;
+      h |= (x >>> 16) & 0x8000;
+    } else {
+      h = f32ToF16Bits(src[i]!);
+    }
+    if (h16) h16[i] = h;
+    else dv.setUint16(i * 2, h, true);
+  }
 }
 
 /** Quantizes `src` (a whole number of blocks) to `type`; returns the raw bytes as stored in GGUF. */
@@ -125,24 +149,29 @@ export function quantizeRow(type: GgmlType, src: Float32Array): Uint8Array {
   return out;
 }
 
-function quantizeQ8_0(src: Float32Array, dv: DataView): void {
+function quantizeQ8_0(src: Float32Array, out: Uint8Array, dv: DataView): void {
   const nb = src.length / 32;
+  const q = new Int8Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < nb; i++) {
     const base = i * 32;
     let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(src[base + j]!));
+    for (let j = 0; j < 32; j++) {
+      const a = Math.abs(src[base + j]!);
+      amax = amax > a ? amax : a; // ggml's MAX(amax, fabsf(v))
+    }
     const d = Math.fround(amax / 127);
     const id = d !== 0 ? Math.fround(1 / d) : 0;
     const o = i * 34;
     dv.setUint16(o, f32ToF16Bits(d), true);
     for (let j = 0; j < 32; j++) {
       const x0 = Math.fround(src[base + j]! * id);
-      dv.setInt8(o + 2 + j, roundHalfAway(x0)); // |x0| ≤ 127 by construction
+      // roundf: half away from zero (x0 is a float32, so x0 ± 0.5 is exact in double); |x0| ≤ 127
+      q[o + 2 + j] = x0 < 0 ? -Math.floor(0.5 - x0) : Math.floor(x0 + 0.5);
     }
   }
 }
 
-function quantizeQ4_0(src: Float32Array, dv: DataView): void {
+function quantizeQ4_0(src: Float32Array, out: Uint8Array, dv: DataView): void {
   const nb = src.length / 32;
   for (let i = 0; i < nb; i++) {
     const base = i * 32;
@@ -165,7 +194,7 @@ function quantizeQ4_0(src: Float32Array, dv: DataView): void {
       // (int8_t)(x + 8.5f) truncates toward zero; x ∈ [-8, 8] so the sum is in [0.5, 16.5]
       const xi0 = Math.min(15, Math.trunc(Math.fround(x0 + 8.5)));
       const xi1 = Math.min(15, Math.trunc(Math.fround(x1 + 8.5)));
-      dv.setUint8(o + 2 + j, (xi0 & 0xf) | ((xi1 & 0xf) << 4));
+      out[o + 2 + j] = (xi0 & 0xf) | ((xi1 & 0xf) << 4);
     }
   }
 }
