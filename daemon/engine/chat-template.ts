@@ -19,6 +19,8 @@ export interface RenderChatOptions {
   eosToken: string;
   /** End with the opening of an assistant turn. */
   addGenerationPrompt: boolean;
+  /** Further template variables, e.g. `{ enable_thinking: false }` for Qwen3-style templates. */
+  variables?: Record<string, unknown>;
 }
 
 export class ChatTemplateError extends Error {
@@ -60,6 +62,7 @@ export function renderChat(template: string | undefined, messages: readonly Chat
   const t = compile(source);
   try {
     return t.render({
+      ...opts.variables,
       messages: messages.map((m) => ({ role: m.role, content: m.content })),
       bos_token: opts.bosToken,
       eos_token: opts.eosToken,

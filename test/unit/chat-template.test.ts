@@ -72,6 +72,14 @@ describe('renderChat', () => {
     );
   });
 
+  test('extra variables reach the template', () => {
+    const tpl = "{% if enable_thinking is defined and not enable_thinking %}<think></think>{% endif %}{{ messages[0]['content'] }}";
+    const msgs: ChatMessage[] = [{ role: 'user', content: 'q' }];
+    const opts = { bosToken: '', eosToken: '', addGenerationPrompt: false };
+    assert.equal(renderChat(tpl, msgs, opts), 'q');
+    assert.equal(renderChat(tpl, msgs, { ...opts, variables: { enable_thinking: false } }), '<think></think>q');
+  });
+
   test('the rendered prompt yields control tokens only when encoded with parseSpecial', () => {
     const tokens = [...BYTE_TO_CHAR, '<|im_start|>', '<|im_end|>'];
     const tok = Tokenizer.fromData({ model: 'gpt2', pre: 'qwen2', tokens, tokenTypes: tokens.map((_, i) => (i >= 256 ? 3 : 1)), merges: [] }, { warn: () => {} });
