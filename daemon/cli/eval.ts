@@ -1,0 +1,62 @@
+/**
+ * The conformance interface: full next-token log-softmax after every position of a token sequence, then
+ * N greedy tokens continued from its end. `moecode eval` prints this as JSON; keep its shape stable.
+ */
+import { Model } from '../engine/model.js';
+
+export interface EvalResult {
+  /** logprobs[i][t] = log p(token t | tokens[0..i]) */
+  logprobs: Float32Array[];
+  greedy: number[];
+}
+
+export interface EvalOptions {
+  /** Force a smaller binding limit so large tensors are split into row shards. */
+  maxBindingBytes?: number;
+  maxBatch?: number;
+}
+
+export function logSoftmax(logits: Float32Array): Float32Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  const lse = max + Math.log(sum);
+  const out = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i] - lse;
+  return out;
+}
+
+function argmax(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+export async function evalModel(modelPath: string, tokens: number[], nGreedy: number, opts: EvalOptions = {}): Promise<EvalResult> {
+  if (tokens.length === 0) throw new Error('eval needs at least one token');
+  const model = await Model.load(modelPath, {
+    allLogits: true,
+    nCtx: Math.max(tokens.length + nGreedy + 1, 64),
+    maxBatch: opts.maxBatch,
+    gpuOptions: { maxBindingBytes: opts.maxBindingBytes },
+  });
+  try {
+    const rows = await model.feedAndReadLogits(0, 0, tokens);
+    const logprobs = rows.map(logSoftmax);
+    const greedy: number[] = [];
+    if (nGreedy > 0) {
+      let next = argmax(rows[rows.length - 1]);
+      let pos = tokens.length;
+      greedy.push(next);
+      while (greedy.length < nGreedy) {
+        next = await model.feedAndSample(0, pos, [next], { temperature: 0, topK: 1, topP: 1, seed: 0 }, pos);
+        pos++;
+        greedy.push(next);
+      }
+    }
+    return { logprobs, greedy };
+  } finally {
+    await model.dispose();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * `moecode` command line:
+ *   moecode info <model.gguf> [--json]
+ *   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat]
+ *   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
+ * The model may be omitted when MOECODE_MODEL is set or the shipped default model exists.
+ */
+import { existsSync } from 'node:fs';
+import { Engine } from '../engine/engine.js';
+import { generate } from '../engine/generate.js';
+import { renderChat } from '../engine/chat-template.js';
+import { openGguf } from '../gguf/gguf-reader.js';
+import { createGpu, describeGpu, type GpuInfo } from '../gpu/device.js';
+import { readModelConfig } from '../model/hparams.js';
+import { formatMemoryPlan, kvCacheBytes, weightBytesByClass } from '../model/memory-plan.js';
+import { numberFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
+import { evalModel } from './eval.js';
+import { countParams, formatCount, tensorTypeCounts } from './model-info.js';
+import { defaultModelPath } from './default-model.js';
+
+const USAGE = `usage:
+  moecode info <model.gguf> [--json]
+  moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat]
+  moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
+The model path may be left out when MOECODE_MODEL is set or the default model is installed.`;
+
+function modelPath(args: ParsedArgs): string {
+  const p = args.positional[0] ?? process.env.MOECODE_MODEL ?? defaultModelPath();
+  if (!p) throw new UsageError('no model given, MOECODE_MODEL is not set and no default model is installed');
+  if (!existsSync(p)) throw new UsageError(`model file not found: ${p}`);
+  return p;
+}
+
+async function info(args: ParsedArgs): Promise<void> {
+  const path = modelPath(args);
+  const file = await openGguf(path);
+  try {
+    const cfg = readModelConfig(file);
+    const params = countParams(file, cfg);
+    const types = tensorTypeCounts(file);
+    let gpu: GpuInfo | undefined;
+    let maxBinding = 0;
+    try {
+      const g = await createGpu();
+      gpu = g.info;
+      maxBinding = g.maxBindingBytes;
+      g.destroy();
+    } catch {
+      gpu = undefined;
+    }
+    const { byClass, weights, largest } = weightBytesByClass(file);
+    const nCtx = Math.min(4096, cfg.n_ctx_train || 4096);
+    const kv = kvCacheBytes(cfg.n_layer, 1, nCtx, cfg.n_head_kv * cfg.n_embd_head_k, cfg.n_head_kv * cfg.n_embd_head_v);
+    const plan = {
+      byClass,
+      weights,
+      kvCache: kv,
+      activations: 0,
+      total: weights + kv,
+      largestTensor: largest,
+      maxBindingBytes: maxBinding,
+      maxBufferSize: gpu?.maxBufferSize ?? 0,
+    };
+    if (args.flags.has('json')) {
+      console.log(JSON.stringify({ path, gguf_version: file.version, config: cfg, params, tensor_types: types, memory: plan, gpu: gpu ?? null }, null, 2));
+      return;
+    }
+    console.log(`${cfg.name}  (${path})`);
+    console.log(`architecture   ${cfg.arch}, GGUF v${file.version}`);
+    console.log(
+      `layers ${cfg.n_layer}, n_embd ${cfg.n_embd}, heads ${cfg.n_head} (kv ${cfg.n_head_kv}), head dim ${cfg.n_embd_head_k}, context ${cfg.n_ctx_train}, vocab ${cfg.n_vocab}`,
+    );
+    if (cfg.n_expert > 0) {
+      console.log(`experts        ${cfg.n_expert}, ${cfg.n_expert_used} used per token, width ${cfg.n_ff_exp}${cfg.n_ff_shexp ? `, shared expert width ${cfg.n_ff_shexp}` : ''}`);
+    } else console.log(`dense FFN      width ${cfg.n_ff}`);
+    console.log(`parameters     ${formatCount(params.total)} total, ${formatCount(params.activePerToken)} active per token`);
+    console.log(`tensor types   ${Object.entries(types).map(([k, v]) => `${k} x${v}`).join(', ')}`);
+    console.log(`gpu            ${gpu ? describeGpu(gpu) : 'no WebGPU adapter available'}`);
+    console.log(formatMemoryPlan(plan, gpu));
+  } finally {
+    await file.close();
+  }
+}
+
+async function run(args: ParsedArgs): Promise<void> {
+  const path = modelPath(args);
+  const prompt = stringFlag(args, 'prompt');
+  if (prompt === undefined) throw new UsageError('run needs --prompt TEXT');
+  const maxTokens = numberFlag(args, 'max-tokens', 128, (v) => Number.isInteger(v) && v > 0);
+  const temperature = numberFlag(args, 'temperature', 0, (v) => v >= 0);
+  const topK = numberFlag(args, 'top-k', 40, (v) => Number.isInteger(v) && v >= 0);
+  const topP = numberFlag(args, 'top-p', 0.95, (v) => v > 0 && v <= 1);
+  const seed = numberFlag(args, 'seed', 42, (v) => Number.isInteger(v) && v >= 0);
+  const progress = process.stderr.isTTY ? (f: number) => process.stderr.write(`\rloading ${(f * 100).toFixed(0)}%`) : undefined;
+  const engine = await Engine.load(path, { onProgress: progress, warn: (m) => console.error(m) });
+  if (progress) process.stderr.write('\r');
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    console.error(`${engine.model.name} on ${describeGpu(engine.model.gpu.info)}, loaded in ${(engine.model.loadMs / 1000).toFixed(1)} s`);
+    const text = args.flags.has('chat')
+      ? renderChat(engine.chatTemplate, [{ role: 'user', content: prompt }], {
+          bosToken: engine.tokenizer.bosId !== undefined ? engine.tokenizer.decode([engine.tokenizer.bosId]) : '',
+          eosToken: engine.tokenizer.eosId !== undefined ? engine.tokenizer.decode([engine.tokenizer.eosId]) : '',
+          addGenerationPrompt: true,
+        })
+      : prompt;
+    const ids = engine.tokenizer.encode(text, { parseSpecial: args.flags.has('chat') });
+    if (ids.length >= engine.model.nCtx) throw new UsageError(`the prompt has ${ids.length} tokens; the context holds ${engine.model.nCtx}`);
+    const result = await generate(engine.session(0), engine.tokenizer, ids, {
+      maxTokens,
+      sampling: { temperature, topK, topP, seed },
+      signal: controller.signal,
+      onText: (t) => process.stdout.write(t),
+    });
+    process.stdout.write('\n');
+    const prefillRate = result.prefillTokens / (result.prefillMs / 1000);
+    const decodeRate = result.decodeTokens / (result.decodeMs / 1000);
+    console.error(
+      `[${result.stopReason}] prompt ${result.promptTokens} tokens: prefill ${prefillRate.toFixed(1)} tok/s (${result.prefillMs.toFixed(0)} ms); ` +
+        `decode ${result.tokens.length} tokens: ${result.decodeTokens ? decodeRate.toFixed(1) : '-'} tok/s`,
+    );
+  } finally {
+    process.off('SIGINT', onSigint);
+    await engine.dispose();
+  }
+}
+
+async function evaluate(args: ParsedArgs): Promise<void> {
+  const path = modelPath(args);
+  const list = stringFlag(args, 'tokens');
+  if (!list) throw new UsageError('eval needs --tokens 1,2,3');
+  const tokens = list.split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--tokens: "${s}" is not a token id`);
+    return n;
+  });
+  const greedy = numberFlag(args, 'greedy', 0, (v) => Number.isInteger(v) && v >= 0);
+  const maxBinding = args.flags.has('max-binding-bytes') ? numberFlag(args, 'max-binding-bytes', 0, (v) => v > 0) : undefined;
+  const r = await evalModel(path, tokens, greedy, { maxBindingBytes: maxBinding });
+  process.stdout.write(`{"logprobs":[${r.logprobs.map((row) => `[${Array.from(row).join(',')}]`).join(',')}],"greedy":[${r.greedy.join(',')}]}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    const args = parseArgs(rest, ['json', 'chat']);
+    switch (command) {
+      case 'info':
+        await info(args);
+        return 0;
+      case 'run':
+        await run(args);
+        return 0;
+      case 'eval':
+        await evaluate(args);
+        return 0;
+      case undefined:
+      case '--help':
+      case 'help':
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`moecode: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    console.error(`moecode: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,113 @@
+/**
+ * Float64 building blocks of the CPU reference forward pass. Activations are row-major
+ * Float64Array [n_tokens, width]; weights are dequantized to f32 values (exact for F32/F16/Q8_0/Q4_0)
+ * and kept as Float32Array, with ggml's layout: a matrix of ne = [cols, rows] stores row r at
+ * data[r*cols .. r*cols + cols), and y[r] = Σ_c W[r, c] · x[c].
+ */
+import { GgmlType } from '../../gguf/ggml-types.js';
+import { quantizeQ8_0InPlace, roundF16InPlace, ropeAngles } from './ggml-numerics.js';
+
+/** A weight matrix: `rows` outputs of `cols` inputs (ggml ne = [cols, rows]). */
+export interface RefMatrix {
+  name: string;
+  type: GgmlType; // the type it was stored as (decides the activation emulation)
+  cols: number;
+  rows: number;
+  data: Float32Array; // [rows, cols] dequantized
+}
+
+export interface ActivationEmulation {
+  /** Round activations to f16 before matmuls with F16 weights (ggml converts src1 to F16). */
+  f16Activations: boolean;
+  /** Quantize activations to Q8_0 before matmuls with Q8_0/Q4_0 weights (ggml's vec_dot_type). */
+  q8Activations: boolean;
+}
+
+/** The activation row as ggml's matmul sees it for a weight of type `t`. */
+export function matmulInput(x: Float64Array, t: GgmlType, emu: ActivationEmulation): Float64Array {
+  if (t === GgmlType.F16 && emu.f16Activations) return roundF16InPlace(Float64Array.from(x));
+  if ((t === GgmlType.Q8_0 || t === GgmlType.Q4_0) && emu.q8Activations) return quantizeQ8_0InPlace(Float64Array.from(x));
+  return x;
+}
+
+/** y = W·x for each of the n rows of x ([n, cols] → [n, rows]). */
+export function matmul(w: RefMatrix, x: Float64Array, n: number, emu: ActivationEmulation): Float64Array {
+  const { cols, rows, data } = w;
+  if (x.length !== n * cols) throw new Error(`matmul ${w.name}: input has ${x.length} values, expected ${n}×${cols}`);
+  const y = new Float64Array(n * rows);
+  for (let t = 0; t < n; t++) {
+    const xt = matmulInput(x.subarray(t * cols, (t + 1) * cols), w.type, emu);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      const o = r * cols;
+      for (let c = 0; c < cols; c++) s += data[o + c]! * xt[c]!;
+      y[t * rows + r] = s;
+    }
+  }
+  return y;
+}
+
+/** RMS norm over rows of `width` (groups of `width` inside each row), times `weight` when given. */
+export function rmsNorm(x: Float64Array, width: number, weight: Float32Array | null, eps: number): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let o = 0; o < x.length; o += width) {
+    let ss = 0;
+    for (let i = 0; i < width; i++) ss += x[o + i]! * x[o + i]!;
+    const scale = 1 / Math.sqrt(ss / width + eps);
+    for (let i = 0; i < width; i++) y[o + i] = x[o + i]! * scale * (weight ? weight[i]! : 1);
+  }
+  return y;
+}
+
+export type RopeMode = 'norm' | 'neox';
+
+/**
+ * Rotates each head of x ([n, n_heads·head_dim]) in place at positions pos[t]. 'norm' rotates adjacent
+ * pairs (2i, 2i+1); 'neox' rotates (i, i + n_rot/2). Dimensions past n_rot are left alone.
+ */
+export function ropeInPlace(x: Float64Array, n: number, nHeads: number, headDim: number, nRot: number, pos: number[], mode: RopeMode, freqBase: number, f32Theta: boolean): void {
+  for (let t = 0; t < n; t++) {
+    const theta = ropeAngles(pos[t]!, nRot, freqBase, f32Theta);
+    for (let h = 0; h < nHeads; h++) {
+      const o = (t * nHeads + h) * headDim;
+      for (let i = 0; i < nRot / 2; i++) {
+        const c = Math.cos(theta[i]!);
+        const s = Math.sin(theta[i]!);
+        const i0 = mode === 'norm' ? o + 2 * i : o + i;
+        const i1 = mode === 'norm' ? i0 + 1 : i0 + nRot / 2;
+        const x0 = x[i0]!;
+        const x1 = x[i1]!;
+        x[i0] = x0 * c - x1 * s;
+        x[i1] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+export function softmaxInPlace(a: Float64Array): Float64Array {
+  let m = -Infinity;
+  for (const v of a) m = Math.max(m, v);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] = Math.exp(a[i]! - m);
+  for (let i = 0; i < a.length; i++) a[i]! /= s;
+  return a;
+}
+
+export function logSoftmax(a: Float64Array): Float64Array {
+  let m = -Infinity;
+  for (const v of a) m = Math.max(m, v);
+  let s = 0;
+  for (const v of a) s += Math.exp(v - m);
+  const lse = m + Math.log(s);
+  return a.map((v) => v - lse);
+}
+
+export function addInPlace(a: Float64Array, b: Float64Array): Float64Array {
+  for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+  return a;
+}
+
+export function scaleInPlace(a: Float64Array, s: number): Float64Array {
+  for (let i = 0; i < a.length; i++) a[i]! *= s;
+  return a;
+}

@@ -1,0 +1,135 @@
+/**
+ * Runs a recorded forward graph: one uniform write, one command buffer per step. Generation steps end
+ * with the sampling kernel and read back 4 bytes; evaluation steps read back the logits rows.
+ */
+import type { GraphBuilder } from './graph-builder.js';
+import { packParams, packStep, type StepParams } from './kernels.js';
+
+export interface SamplingParams {
+  /** <= 0: greedy. */
+  temperature: number;
+  /** 0: no top-k limit (full vocabulary when topP >= 1, else the 256 most likely). */
+  topK: number;
+  topP: number;
+  seed: number;
+}
+
+export class GraphRunner {
+  private readonly sampleParams: GPUBuffer;
+  private readonly sampleBindGroup: GPUBindGroup;
+  private readonly samplePipeline: GPUComputePipeline;
+  private readonly tokenReadback: GPUBuffer;
+  private logitsReadback?: GPUBuffer;
+  private busy = false;
+
+  constructor(private readonly graph: GraphBuilder) {
+    const d = graph.device;
+    graph.finalize();
+    this.sampleParams = d.createBuffer({ label: 'sample_params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.samplePipeline = graph.kernels.pipeline('sample');
+    this.sampleBindGroup = d.createBindGroup({
+      label: 'sample',
+      layout: this.samplePipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: graph.step } },
+        { binding: 1, resource: { buffer: this.sampleParams } },
+        { binding: 2, resource: { buffer: graph.logitsBuffer.buffer } },
+        { binding: 3, resource: { buffer: graph.sampleOut } },
+      ],
+    });
+    this.tokenReadback = d.createBuffer({ label: 'token_readback', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  private encodeForward(step: StepParams, tokens: ArrayLike<number>): GPUCommandEncoder {
+    const g = this.graph;
+    if (tokens.length !== step.n_tokens) throw new Error(`step has ${step.n_tokens} tokens, got ${tokens.length} ids`);
+    if (step.n_tokens > g.opts.maxTokens) throw new Error(`step of ${step.n_tokens} tokens exceeds the batch size ${g.opts.maxTokens}`);
+    g.device.queue.writeBuffer(g.step, 0, packStep(step));
+    g.device.queue.writeBuffer(g.tokenIds, 0, Uint32Array.from(tokens));
+    const enc = g.device.createCommandEncoder({ label: 'forward' });
+    const pass = enc.beginComputePass({ label: 'forward' });
+    for (const op of g.ops) {
+      const d = op.dispatch(step);
+      if (d === null) continue;
+      pass.setPipeline(op.pipeline);
+      pass.setBindGroup(0, op.bindGroup!);
+      if (Array.isArray(d)) {
+        if (d[0] === 0 || d[1] === 0) continue;
+        pass.dispatchWorkgroups(d[0], d[1], d[2]);
+      } else {
+        pass.dispatchWorkgroupsIndirect(d.indirect, d.offset);
+      }
+    }
+    pass.end();
+    return enc;
+  }
+
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new Error('GraphRunner is single-flight: await the previous step first');
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Runs a step and samples one token from the last logits row. */
+  async stepAndSample(step: StepParams, tokens: ArrayLike<number>, sampling: SamplingParams): Promise<number> {
+    return this.exclusive(async () => {
+      const g = this.graph;
+      const enc = this.encodeForward(step, tokens);
+      g.device.queue.writeBuffer(
+        this.sampleParams,
+        0,
+        packParams([g.logitsBuffer.nVocab, Math.max(0, Math.floor(sampling.topK)), { f32: sampling.topP }, { f32: sampling.temperature }]),
+      );
+      const pass = enc.beginComputePass({ label: 'sample' });
+      pass.setPipeline(this.samplePipeline);
+      pass.setBindGroup(0, this.sampleBindGroup);
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      enc.copyBufferToBuffer(g.sampleOut, 0, this.tokenReadback, 0, 4);
+      g.device.queue.submit([enc.finish()]);
+      await this.tokenReadback.mapAsync(GPUMapMode.READ);
+      const token = new Uint32Array(this.tokenReadback.getMappedRange(0, 4))[0];
+      this.tokenReadback.unmap();
+      return token;
+    });
+  }
+
+  /** Runs a step without reading anything back (prefill chunks before the last). */
+  async stepOnly(step: StepParams, tokens: ArrayLike<number>): Promise<void> {
+    return this.exclusive(async () => {
+      const enc = this.encodeForward(step, tokens);
+      this.graph.device.queue.submit([enc.finish()]);
+      await this.graph.device.queue.onSubmittedWorkDone();
+    });
+  }
+
+  /** Runs a step and returns its logits rows [n_logits, n_vocab]. */
+  async stepAndReadLogits(step: StepParams, tokens: ArrayLike<number>): Promise<Float32Array> {
+    return this.exclusive(async () => {
+      const g = this.graph;
+      const { buffer, nVocab } = g.logitsBuffer;
+      const bytes = step.n_logits * nVocab * 4;
+      if (!this.logitsReadback || this.logitsReadback.size < bytes) {
+        this.logitsReadback?.destroy();
+        this.logitsReadback = g.device.createBuffer({ label: 'logits_readback', size: buffer.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      }
+      const enc = this.encodeForward(step, tokens);
+      enc.copyBufferToBuffer(buffer, 0, this.logitsReadback, 0, bytes);
+      g.device.queue.submit([enc.finish()]);
+      await this.logitsReadback.mapAsync(GPUMapMode.READ, 0, bytes);
+      const out = new Float32Array(this.logitsReadback.getMappedRange(0, bytes).slice(0));
+      this.logitsReadback.unmap();
+      return out;
+    });
+  }
+
+  destroy(): void {
+    this.sampleParams.destroy();
+    this.tokenReadback.destroy();
+    this.logitsReadback?.destroy();
+  }
+}

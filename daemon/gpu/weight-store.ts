@@ -1,0 +1,143 @@
+/**
+ * Streams tensors from a GGUF file into GPU buffers, a few MB at a time, repacked and row-sharded as
+ * weight-layout.ts describes. Expert tensors {n_embd, n_ff, n_expert} are uploaded one expert at a time as
+ * their own slab (label `blk.3.ffn_up_exps.e5`), so a single expert can be bound, evicted or re-uploaded.
+ */
+import { GgmlType, ggmlTypeName } from '../gguf/ggml-types.js';
+import { dequantizeRow } from '../gguf/quantize.js';
+import type { GgufFile, GgufTensorInfo } from '../gguf/gguf-reader.js';
+import { planShards, repackRows, rowLayout, type ShardPlan } from './weight-layout.js';
+
+export interface GpuShard extends ShardPlan {
+  buffer: GPUBuffer;
+}
+
+/** A weight matrix [rows, cols] on the GPU. */
+export interface GpuMatrix {
+  name: string;
+  type: GgmlType;
+  rows: number;
+  cols: number;
+  shards: GpuShard[];
+}
+
+/** An f32 vector (norm weights). */
+export interface GpuVector {
+  name: string;
+  n: number;
+  buffer: GPUBuffer;
+}
+
+const CHUNK_BYTES = 4 << 20;
+/** Flush Dawn's staging copies every so often so upload memory stays bounded. */
+const FLUSH_BYTES = 64 << 20;
+
+export class WeightStore {
+  bytesUploaded = 0;
+  private sinceFlush = 0;
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly file: GgufFile,
+    private readonly maxBindingBytes: number,
+    private readonly onProgress?: (bytes: number) => void,
+  ) {}
+
+  tensor(name: string): GgufTensorInfo {
+    const t = this.file.tensorByName.get(name);
+    if (!t) throw new Error(`tensor ${name} is missing from ${this.file.path}`);
+    return t;
+  }
+
+  has(name: string): boolean {
+    return this.file.tensorByName.has(name);
+  }
+
+  /**
+   * Uploads a 2-D tensor, or one slab (index `slab` along the last dimension) of a 3-D tensor.
+   * `label` names the GPU buffers (defaults to the tensor name, plus `.e<slab>`).
+   */
+  async matrix(name: string, slab?: number): Promise<GpuMatrix> {
+    const t = this.tensor(name);
+    const cols = t.dims[0];
+    const rows = t.dims[1] ?? 1;
+    const layout = rowLayout(t.type, cols);
+    let fileOffset = t.offset;
+    let label = name.replace(/\.weight$/, '');
+    if (slab !== undefined) {
+      const n = t.dims[2] ?? 1;
+      if (slab < 0 || slab >= n) throw new Error(`${name} has ${n} slabs, asked for ${slab}`);
+      fileOffset += slab * rows * layout.fileRowBytes;
+      label += `.e${slab}`;
+    }
+    const shards: GpuShard[] = [];
+    for (const plan of planShards(t.type, rows, cols, this.maxBindingBytes)) {
+      const buffer = this.device.createBuffer({
+        label: plan.rowStart === 0 && plan.rows === rows ? label : `${label}.rows${plan.rowStart}`,
+        size: plan.bytes,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      });
+      this.owned.push(buffer);
+      await this.fillShard(buffer, plan, t.type, cols, fileOffset + plan.rowStart * layout.fileRowBytes);
+      shards.push({ ...plan, buffer });
+    }
+    return { name: label, type: t.type, rows, cols, shards };
+  }
+
+  private async fillShard(buffer: GPUBuffer, plan: ShardPlan, type: GgmlType, cols: number, fileOffset: number): Promise<void> {
+    const layout = rowLayout(type, cols);
+    let chunkRows = Math.max(2, Math.floor(CHUNK_BYTES / layout.fileRowBytes));
+    chunkRows -= chunkRows % 2; // keeps the f16 scales of every chunk 4-byte aligned
+    const src = new Uint8Array(chunkRows * layout.fileRowBytes);
+    const data = new Uint8Array(Math.ceil((chunkRows * layout.dataRowBytes) / 4) * 4);
+    const scales = new Uint8Array(Math.ceil((chunkRows * layout.scaleRowBytes) / 4) * 4);
+    for (let r = 0; r < plan.rows; r += chunkRows) {
+      const n = Math.min(chunkRows, plan.rows - r);
+      const bytes = await this.file.read(fileOffset + r * layout.fileRowBytes, n * layout.fileRowBytes, src);
+      repackRows(type, cols, n, bytes, data, scales);
+      const dataLen = Math.ceil((n * layout.dataRowBytes) / 4) * 4;
+      this.device.queue.writeBuffer(buffer, r * layout.dataRowBytes, data, 0, dataLen);
+      if (layout.scaleRowBytes) {
+        const scaleLen = Math.ceil((n * layout.scaleRowBytes) / 4) * 4;
+        this.device.queue.writeBuffer(buffer, plan.scalesOffset + r * layout.scaleRowBytes, scales, 0, scaleLen);
+      }
+      await this.account(n * layout.fileRowBytes);
+    }
+  }
+
+  private async account(bytes: number): Promise<void> {
+    this.bytesUploaded += bytes;
+    this.sinceFlush += bytes;
+    this.onProgress?.(this.bytesUploaded);
+    if (this.sinceFlush >= FLUSH_BYTES) {
+      this.sinceFlush = 0;
+      await this.device.queue.onSubmittedWorkDone();
+    }
+  }
+
+  /** Uploads a 1-D tensor as f32 (norm weights are small; F16 ones are widened on the host). */
+  async vector(name: string): Promise<GpuVector> {
+    const t = this.tensor(name);
+    const n = t.nElements;
+    if (t.type !== GgmlType.F32 && t.type !== GgmlType.F16) {
+      throw new Error(`${name}: vectors must be F32 or F16, found ${ggmlTypeName(t.type)}`);
+    }
+    const raw = await this.file.read(t.offset, t.byteSize);
+    const values = t.type === GgmlType.F32 ? new Float32Array(raw.slice().buffer, 0, n) : dequantizeRow(t.type, raw, n);
+    const buffer = this.device.createBuffer({
+      label: name.replace(/\.weight$/, ''),
+      size: Math.max(16, Math.ceil((n * 4) / 16) * 16),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    });
+    this.owned.push(buffer);
+    this.device.queue.writeBuffer(buffer, 0, values);
+    await this.account(t.byteSize);
+    return { name, n, buffer };
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+    this.owned.length = 0;
+  }
+}

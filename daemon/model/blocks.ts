@@ -1,0 +1,126 @@
+/**
+ * Shared building blocks of the MoE transformer forward pass, written once and composed by the
+ * per-architecture files. Each block reads an input activation and writes its output activation.
+ */
+import type { Act, ForwardOps, RopeParams } from './forward-ops.js';
+import type { ModelConfig } from './hparams.js';
+import type { LayerWeights, ModelWeights } from './model-weights.js';
+
+/** The activations every architecture uses. */
+export interface Acts {
+  /** residual stream [n_tokens, n_embd] */
+  x: Act;
+  /** normed input of a block [n_tokens, n_embd] */
+  xn: Act;
+  /** block output [n_tokens, n_embd] */
+  out: Act;
+  /** second block output (sandwich norms) [n_tokens, n_embd] */
+  out2: Act;
+}
+
+export function declareActs(ops: ForwardOps, cfg: ModelConfig): Acts {
+  return {
+    x: ops.act('inp_embd', cfg.n_embd),
+    xn: ops.act('norm', cfg.n_embd),
+    out: ops.act('block_out', cfg.n_embd),
+    out2: ops.act('block_out_normed', cfg.n_embd),
+  };
+}
+
+export function embedTokens(ops: ForwardOps, cfg: ModelConfig, w: ModelWeights, x: Act): void {
+  ops.embed(w.tok_embd, x, cfg.f_embedding_scale);
+}
+
+/**
+ * Self-attention: q/k/v projections, optional q/k RMS norms (per head or over the whole vector), RoPE,
+ * KV cache store, causal GQA attention, output projection.
+ */
+export function selfAttention(ops: ForwardOps, cfg: ModelConfig, lw: LayerWeights, il: number, xn: Act, out: Act): void {
+  const hdk = cfg.n_embd_head_k;
+  const hdv = cfg.n_embd_head_v;
+  const q = ops.act('Qcur', cfg.n_head * hdk); // [n_tokens, n_head * head_dim_k]
+  const k = ops.act('Kcur', cfg.n_head_kv * hdk); // [n_tokens, n_head_kv * head_dim_k]
+  const v = ops.act('Vcur', cfg.n_head_kv * hdv); // [n_tokens, n_head_kv * head_dim_v]
+  const attn = ops.act('kqv_out', cfg.n_head * hdv); // [n_tokens, n_head * head_dim_v]
+  ops.matmul(lw.wq, xn, q);
+  ops.matmul(lw.wk, xn, k);
+  ops.matmul(lw.wv, xn, v);
+  if (cfg.qk_norm === 'per-head') {
+    ops.rmsNormRows(q, hdk, lw.attn_q_norm ?? null, cfg.f_norm_rms_eps);
+    ops.rmsNormRows(k, hdk, lw.attn_k_norm ?? null, cfg.f_norm_rms_eps);
+  } else if (cfg.qk_norm === 'full') {
+    ops.rmsNormRows(q, q.cols, lw.attn_q_norm ?? null, cfg.f_norm_rms_eps);
+    ops.rmsNormRows(k, k.cols, lw.attn_k_norm ?? null, cfg.f_norm_rms_eps);
+  }
+  const ropeQ: RopeParams = { n_head: cfg.n_head, head_dim: hdk, n_rot: cfg.n_rot, mode: cfg.rope_type };
+  ops.ropeInPlace(q, ropeQ);
+  ops.storeKv(il, k, v, { ...ropeQ, n_head: cfg.n_head_kv }, hdv);
+  ops.attention(il, q, attn, {
+    n_head: cfg.n_head,
+    n_head_kv: cfg.n_head_kv,
+    head_dim_k: hdk,
+    head_dim_v: hdv,
+    scale: attentionScale(cfg),
+    softcap: cfg.f_attn_logit_softcapping,
+  });
+  ops.matmul(lw.wo, attn, out);
+}
+
+/** The factor on q·k: grok folds its attention output multiplier in before soft-capping. */
+export function attentionScale(cfg: ModelConfig): number {
+  if (cfg.arch === 'grok') return cfg.f_attn_out_scale;
+  return cfg.f_attention_scale || 1 / Math.sqrt(cfg.n_embd_head_k);
+}
+
+/** Dense gated FFN: down(act(gate(x)) * up(x)). */
+export function denseFfn(ops: ForwardOps, cfg: ModelConfig, lw: LayerWeights, xn: Act, out: Act): void {
+  if (!lw.ffn_gate || !lw.ffn_up || !lw.ffn_down) throw new Error('dense FFN weights are missing');
+  const gate = ops.act('ffn_gate', lw.ffn_up.rows);
+  const up = ops.act('ffn_up', lw.ffn_up.rows);
+  ops.matmul(lw.ffn_gate, xn, gate);
+  ops.matmul(lw.ffn_up, xn, up);
+  ops.glu(gate, up, cfg.ffn_act);
+  ops.matmul(lw.ffn_down, gate, out);
+}
+
+/**
+ * The MoE FFN, routing written once: router logits -> softmax -> top-k -> weights (renormalised or not,
+ * per architecture) -> expert FFNs -> weighted sum (+ shared expert). Dense layers take the dense FFN.
+ */
+export function feedForward(ops: ForwardOps, cfg: ModelConfig, lw: LayerWeights, xn: Act, out: Act): void {
+  if (!lw.router || !lw.experts) {
+    denseFfn(ops, cfg, lw, xn, out);
+    return;
+  }
+  ops.moe(
+    xn,
+    lw.router,
+    lw.experts,
+    { n_expert: cfg.n_expert, n_expert_used: cfg.n_expert_used, norm_weights: cfg.expert_weights_norm, act: cfg.ffn_act },
+    out,
+    lw.shared,
+  );
+}
+
+export function outputHead(ops: ForwardOps, cfg: ModelConfig, w: ModelWeights, x: Act, xn: Act): void {
+  ops.rmsNorm(x, w.output_norm, xn, cfg.f_norm_rms_eps);
+  ops.logits(xn, w.output, cfg.f_logit_mul);
+}
+
+/**
+ * The pre-norm decoder shared by llama (Mixtral), qwen2moe, qwen3moe, olmoe and granitemoe:
+ * x += s * attn(norm(x)); x += s * ffn(norm(x)), with s = residual scale (granite) or 1.
+ */
+export function preNormDecoder(ops: ForwardOps, cfg: ModelConfig, w: ModelWeights): void {
+  const a = declareActs(ops, cfg);
+  embedTokens(ops, cfg, w, a.x);
+  w.layers.forEach((lw, il) => {
+    ops.rmsNorm(a.x, lw.attn_norm, a.xn, cfg.f_norm_rms_eps);
+    selfAttention(ops, cfg, lw, il, a.xn, a.out);
+    ops.add(a.x, a.out, cfg.f_residual_scale);
+    ops.rmsNorm(a.x, lw.ffn_norm, a.xn, cfg.f_norm_rms_eps);
+    feedForward(ops, cfg, lw, a.xn, a.out);
+    ops.add(a.x, a.out, cfg.f_residual_scale);
+  });
+  outputHead(ops, cfg, w, a.x, a.xn);
+}
