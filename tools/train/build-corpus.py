@@ -14,6 +14,7 @@ Usage: /usr/bin/python3 tools/train/build-corpus.py [--out tools/train/work/corp
 """
 import argparse
 import collections
+import fnmatch
 import hashlib
 import json
 import os
@@ -133,23 +134,52 @@ def collect_npm(node_modules, stats):
                 break
 
 
-def debian_licence(pkg):
+def debian_copyright(pkg):
+    """Parse /usr/share/doc/<pkg>/copyright into [(globs, licence)] (machine-readable format) or [(['*'], guess)]."""
     try:
         with open(f'/usr/share/doc/{pkg}/copyright', errors='replace') as f:
             txt = f.read()
     except OSError:
-        return ''
-    # machine-readable copyright: licence of the "Files: *" stanza
-    m = re.search(r'^Files:\s*\*\s*$.*?^License:\s*(.+)$', txt, re.M | re.S)
-    if m:
-        return m.group(1).strip()
-    m = re.search(r'^License:\s*(.+)$', txt, re.M)
-    if m:
-        return m.group(1).strip()
-    for key in ('MIT', 'BSD', 'Apache', 'PSF', 'Python Software Foundation'):
-        if key in txt[:5000] and 'GNU General Public' not in txt[:5000]:
-            return key
-    return ''
+        return []
+    stanzas = []
+    for para in re.split(r'\n\s*\n', txt):
+        fields, first_line, key = {}, {}, None
+        for line in para.split('\n'):
+            m = re.match(r'^([A-Za-z-]+):\s*(.*)$', line)
+            if m:
+                key = m.group(1).lower()
+                fields[key] = m.group(2)
+                first_line[key] = m.group(2).strip()
+            elif key and line.startswith((' ', '\t')):
+                fields[key] += ' ' + line.strip()
+        if 'files' in fields and 'license' in fields:
+            stanzas.append((fields['files'].split(), first_line['license']))
+    if stanzas:
+        return stanzas
+    head = txt[:20000]
+    if re.search(r'GNU (Lesser )?General Public|\bL?GPL', head):
+        return [(['*'], 'GPL (unstructured copyright file)')]
+    if 'Permission is hereby granted, free of charge' in head:
+        return [(['*'], 'MIT')]
+    if 'Redistribution and use in source and binary forms' in head:
+        return [(['*'], 'BSD')]
+    for key in ('Apache', 'PSF', 'Python Software Foundation'):
+        if key in head:
+            return [(['*'], key)]
+    return []
+
+
+def file_licence(stanzas, relpath):
+    """Licence of an installed file: the last stanza whose glob matches the path's tail (Debian: last match wins)."""
+    lic = ''
+    for globs, l in stanzas:
+        for g in globs:
+            g2 = re.sub(r'^(src|lib|Lib)/', '', g)
+            if g == '*' or fnmatch.fnmatch(relpath, '*' + g2) or fnmatch.fnmatch(relpath, '*' + g2.rstrip('*') + '*'):
+                if g == '*' or '/' in g2 or g2.endswith('.py'):
+                    lic = l
+                break
+    return lic
 
 
 def collect_debian_python(stats):
@@ -163,16 +193,17 @@ def collect_debian_python(stats):
             and '/test/' not in f and '/tests/' not in f]
         if not pyfiles:
             continue
-        doc_pkg = pkg.split(':')[0]
-        lic = debian_licence(doc_pkg)
-        if pkg.startswith('libpython3') and not lic:
-            lic = 'PSF-2.0'
-        if not licence_ok(lic):
-            stats['deb_licence_rejected'].append(f'{pkg}: {lic or "none"}')
-            continue
+        stanzas = debian_copyright(pkg.split(':')[0])
+        if pkg.startswith('libpython3'):
+            stanzas = [(['*'], 'PSF-2.0')]
         pkg_bytes = 0
         for p in sorted(pyfiles):
             if not os.path.isfile(p):
+                continue
+            rel = re.sub(r'^/usr/lib/python3(\.11)?/(dist-packages/)?', '', p)
+            lic = file_licence(stanzas, rel)
+            if not licence_ok(lic):
+                stats['deb_licence_rejected'].append(f'{pkg}:{rel}: {lic or "none"}')
                 continue
             yield p, 'python', f'deb:{pkg}', lic
             pkg_bytes += os.path.getsize(p)

@@ -27,13 +27,13 @@ export interface CaseResult {
   llamaText: string;
 }
 
-export async function checkAgainstReference(modelPath: string, cases: ReferenceCase[]): Promise<CaseResult[]> {
+export async function checkAgainstReference(modelPath: string, cases: ReferenceCase[], contextSize = 256): Promise<CaseResult[]> {
   // dynamic import: node-llama-cpp is ESM with top-level await; this package compiles to CommonJS
   const { getLlama } = await import('node-llama-cpp');
   const llama = await getLlama({ gpu: false, build: 'never' });
   const model = await llama.loadModel({ modelPath });
   const ctx = await model.createContext({
-    contextSize: 512, flashAttention: false,
+    contextSize, flashAttention: false,
     experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
   });
   const results: CaseResult[] = [];

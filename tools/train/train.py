@@ -20,10 +20,11 @@ import torch
 from model import Config, MoeModel
 
 
-def lr_at(step, total, peak, warmup, floor=0.1):
+def lr_at(step, progress, peak, warmup, floor=0.1):
+    """Linear warmup over `warmup` steps, then cosine from peak to floor*peak as progress goes 0 -> 1."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    p = min(1.0, max(0.0, progress))
     return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
@@ -47,6 +48,9 @@ def main():
     ap.add_argument('--data', default=os.path.join(here, 'work', 'data', 'train.u16'))
     ap.add_argument('--out', default=os.path.join(here, 'work', 'run'))
     ap.add_argument('--steps', type=int, default=2000)
+    ap.add_argument('--time-budget', type=float, default=0.0,
+                    help='seconds of training (summed over resumes); if set, the run ends and the cosine schedule '
+                         'completes at whichever of --steps or --time-budget comes first')
     ap.add_argument('--batch', type=int, default=8)
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--warmup', type=int, default=100)
@@ -96,11 +100,25 @@ def main():
     def checkpoint():
         save(ckpt_path, {'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step,
                          'config': cfg.to_dict(), 'args': vars(args),
-                         'elapsed': elapsed + time.time() - t_start})
+                         'elapsed': elapsed + time.time() - t_start, 'warm_elapsed': ck_warm_elapsed})
 
+    def progress():
+        p = (step - args.warmup) / max(1, args.steps - args.warmup)
+        if args.time_budget > 0:
+            warm_t = ck_warm_elapsed if ck_warm_elapsed is not None else None
+            t = elapsed + time.time() - t_start
+            if warm_t is not None:
+                p = max(p, (t - warm_t) / max(1.0, args.time_budget - warm_t))
+            elif t >= args.time_budget:
+                p = 1.0
+        return p
+
+    ck_warm_elapsed = ck.get('warm_elapsed') if ck else None
     model.train()
-    while step < args.steps:
-        lr = lr_at(step, args.steps, args.lr, args.warmup)
+    while step < args.steps and progress() < 1.0:
+        if step == args.warmup and ck_warm_elapsed is None:
+            ck_warm_elapsed = elapsed + time.time() - t_start
+        lr = lr_at(step, progress(), args.lr, args.warmup)
         for g in opt.param_groups:
             g['lr'] = lr
         x, y = batch(data, step, args.seed, args.batch, cfg.n_ctx)
@@ -116,7 +134,7 @@ def main():
         n_acc += 1
         if step % args.log_every == 0 or step == args.steps:
             now = time.time()
-            rec = {'step': step, 'loss': loss_acc / n_acc, 'aux': aux_acc / n_acc, 'lr': lr,
+            rec = {'step': step, 'progress': round(progress(), 4), 'loss': loss_acc / n_acc, 'aux': aux_acc / n_acc, 'lr': lr,
                    'tok_s': tok_since / (now - t_log), 'elapsed': elapsed + now - t_start,
                    'max_expert_frac': float(frac.max())}
             print(json.dumps(rec), flush=True)
