@@ -17,7 +17,8 @@ export interface OracleResult {
 }
 
 export interface OracleOptions {
-  /** CPU threads (default: MOECODE_ORACLE_THREADS or 2). Results are identical for any count. */
+  /** CPU threads (default: MOECODE_ORACLE_THREADS or 1). Results are identical for any count; on a busy
+   * machine one thread is far faster for tiny models (no spinning thread barriers). */
   threads?: number;
 }
 
@@ -80,7 +81,7 @@ async function withModel<T>(modelPath: string, nCtx: number, opts: OracleOptions
       flashAttention: false,
       experimentalKvCacheKeyType: 'F32',
       experimentalKvCacheValueType: 'F32',
-      threads: opts.threads ?? (Number(process.env.MOECODE_ORACLE_THREADS) || 2),
+      threads: opts.threads ?? (Number(process.env.MOECODE_ORACLE_THREADS) || 1),
     });
     return await fn(model, ctx);
   } finally {
@@ -106,7 +107,12 @@ export async function oracleRun(modelPath: string, tokens: number[], nGreedy: nu
     const V = vocabSize(model);
     const seq = ctx.getSequence();
     try {
-      const out = await seq.controlledEvaluate(tokens.map((t) => [t as Token, { generateNext: { probabilities: true } }]));
+      // One pass over the prompt: the full distribution after every position, and on the last one
+      // also llama.cpp's own greedy pick (sampler at temperature 0, which leaves the logits alone).
+      const greedyNext = { temperature: 0 };
+      const out = await seq.controlledEvaluate(
+        tokens.map((t, i) => [t as Token, { generateNext: { probabilities: true, ...(i === tokens.length - 1 && nGreedy > 0 ? { token: true, options: greedyNext } : {}) } }]),
+      );
       const logprobs: Float64Array[] = [];
       for (let i = 0; i < tokens.length; i++) {
         const probs = out[i]?.next.probabilities;
@@ -115,13 +121,15 @@ export async function oracleRun(modelPath: string, tokens: number[], nGreedy: nu
         for (const [t, p] of probs) if (p > 0) lp[t] = Math.log(p);
         logprobs.push(lp);
       }
+      // Then greedy decoding one token at a time. (sequence.evaluate() would stop at end-of-generation
+      // tokens such as <|file_sep|>; a conformance check wants exactly nGreedy tokens.)
       const greedy: number[] = [];
-      if (nGreedy > 0) {
-        await seq.clearHistory();
-        for await (const t of seq.evaluate(tokens as Token[], { temperature: 0 })) {
-          greedy.push(t);
-          if (greedy.length >= nGreedy) break;
-        }
+      let last = out[tokens.length - 1];
+      while (greedy.length < nGreedy) {
+        const t = last?.next.token;
+        if (t === undefined || t === null) throw new Error(`llama.cpp produced no greedy token after ${greedy.length}`);
+        greedy.push(t);
+        if (greedy.length < nGreedy) [last] = await seq.controlledEvaluate([[t, { generateNext: { token: true, options: greedyNext } }]]);
       }
       return { logprobs, greedy };
     } finally {
