@@ -1,0 +1,332 @@
+/**
+ * MoeCode's LSP contract: every custom request and notification the daemon and its clients exchange,
+ * plus the settings both read. The VS Code extension imports this module, so it depends on nothing but
+ * `vscode-languageserver-protocol` (no Node-only modules, nothing from the engine).
+ *
+ * Standard LSP the daemon also serves: initialize / initialized / shutdown / exit, full and incremental
+ * text document sync, `textDocument/inlineCompletion` (LSP 3.18), `workspace/didChangeConfiguration`
+ * (it then pulls `workspace/configuration` for the `moecode` section), `$/cancelRequest`, and
+ * `window/logMessage` for every log line (stdout carries only the protocol).
+ *
+ * ## Streaming (chat and explain)
+ * A request that wants its answer as it is written names a `streamId` (any string or number the client
+ * picks, unique among its requests in flight). The server then sends `moecode/stream/didAppend`
+ * notifications `{ streamId, seq, delta }` in order while it generates, and finally answers the request
+ * with the whole text. Concatenating the deltas gives exactly `result.text`. Plain JSON-RPC clients
+ * (Neovim: `handlers['moecode/stream/didAppend']`) need nothing beyond a notification handler. Without a
+ * `streamId` no notifications are sent.
+ *
+ * ## Errors
+ * Requests fail with standard codes: `MethodNotFound` (-32601) for unknown methods, `InvalidParams`
+ * (-32602) for malformed params, `RequestCancelled` (-32800) after `$/cancelRequest`,
+ * `ServerNotInitialized` (-32002) before `initialize`, `InvalidRequest` (-32600) after `shutdown`, and
+ * `RequestFailed` (-32803) for everything that is well-formed but cannot be served now; its `data` is a
+ * {@link MoecodeErrorData} whose `reason` says why (no model, model still loading, queue full, …).
+ *
+ * ## Inline completion cancellation
+ * `$/cancelRequest` stops generation at the next token and the request answers at once with
+ * `RequestCancelled`. A newer `textDocument/inlineCompletion` for the same document supersedes an older
+ * one still queued or running: the older one answers at once with an empty list.
+ */
+import { NotificationType, RequestType, RequestType0, type Range, type TextDocumentIdentifier } from 'vscode-languageserver-protocol';
+
+// ---------------------------------------------------------------------------------------------------
+// Settings: the `moecode` section of workspace/configuration, also accepted as initializationOptions.
+
+/** Section name for `workspace/configuration`. */
+export const SETTINGS_SECTION = 'moecode';
+
+/** The `moecode` settings section (VS Code keys `moecode.model.path`, `moecode.gpu.memoryBudget`, …). */
+export interface MoecodeSettings {
+  model: {
+    /** GGUF file. Empty: the `MOECODE_MODEL` environment variable, else the shipped default model. */
+    path: string;
+  };
+  gpu: {
+    /** Upper bound in MB for weights + KV cache + activations; 0 = no limit. The daemon gives fewer KV slots or refuses the model to stay under it. */
+    memoryBudget: number;
+  };
+  completion: {
+    /** Most tokens an inline suggestion may have. */
+    maxTokens: number;
+    /** 0 = greedy. */
+    temperature: number;
+  };
+  inline: {
+    /** Language ids that get inline suggestions; empty = all. */
+    languages: string[];
+  };
+  chat: {
+    maxTokens: number;
+    temperature: number;
+  };
+}
+
+/** Settings as a client sends them: any subset. */
+export type MoecodeSettingsInput = { [K in keyof MoecodeSettings]?: Partial<MoecodeSettings[K]> };
+
+export const DEFAULT_SETTINGS: Readonly<MoecodeSettings> = Object.freeze({
+  model: { path: '' },
+  gpu: { memoryBudget: 0 },
+  completion: { maxTokens: 64, temperature: 0 },
+  inline: { languages: [] },
+  chat: { maxTokens: 512, temperature: 0.2 },
+});
+
+/**
+ * `initializationOptions` of `initialize`: the `moecode` settings, either as the section itself or
+ * nested under `moecode` (both shapes are accepted). Settings pulled later by `workspace/configuration`
+ * override these key by key.
+ */
+export type MoecodeInitializationOptions = MoecodeSettingsInput | { moecode?: MoecodeSettingsInput };
+
+/** Settings whose change needs the model reloaded (the daemon does it itself, without restarting). */
+export const RELOAD_SETTINGS = ['model.path', 'gpu.memoryBudget'] as const;
+
+// ---------------------------------------------------------------------------------------------------
+// Errors
+
+export type MoecodeErrorReason =
+  /** No model path is set, MOECODE_MODEL is unset and no default model is installed. */
+  | 'noModel'
+  /** The model is still loading; retry after `moecode/status/didChange` says ready. */
+  | 'modelLoading'
+  /** The model failed to load; `message` says why (also in status). */
+  | 'modelError'
+  /** Too many requests of this kind are waiting; nothing was queued. */
+  | 'queueFull'
+  /** The request names a document that is not open (send `textDocument/didOpen` first) or was closed. */
+  | 'unknownDocument'
+  /** The prompt does not fit the model's context. */
+  | 'contextOverflow'
+  /** Generation failed on the GPU or in the engine. */
+  | 'engineError';
+
+/** `data` of a `RequestFailed` (-32803) error. */
+export interface MoecodeErrorData {
+  reason: MoecodeErrorReason;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Generation results shared by chat and explain
+
+export type StopReason = 'eos' | 'stop' | 'length' | 'context' | 'cancelled' | 'time';
+
+/** Options a chat or explain request may set; unset ones come from the `moecode.chat` settings. */
+export interface GenerationOptions {
+  maxTokens?: number;
+  temperature?: number;
+  /** Sampling seed (default fixed: the same request gives the same answer). */
+  seed?: number;
+  /** Stream the answer with `moecode/stream/didAppend` notifications carrying this id. */
+  streamId?: string | number;
+}
+
+export interface GenerationResult {
+  /** The whole answer (equal to the concatenated stream deltas). */
+  text: string;
+  stopReason: StopReason;
+  /** Tokens in the rendered prompt. */
+  promptTokens: number;
+  /** Prompt tokens taken from the KV cache instead of evaluated. */
+  reusedTokens: number;
+  generatedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Chat
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+/**
+ * Context attached to a chat: a selection or a file excerpt. The daemon writes it (path, language,
+ * fenced text) into the last user message. When `text` is omitted the daemon reads it from the open
+ * document `uri` (the `range` of it, or all of it), so simple clients only send locations.
+ */
+export interface ContextAttachment {
+  kind: 'selection' | 'file';
+  /** Document URI (required when `text` is omitted; the document must be open). */
+  uri?: string;
+  /** Path shown to the model (workspace-relative if the client likes); default: from `uri`. */
+  path?: string;
+  /** LSP language id; default: the open document's. */
+  languageId?: string;
+  /** The part of the document meant; with `text` it only labels the excerpt (line numbers). */
+  range?: Range;
+  text?: string;
+}
+
+export interface ChatParams extends GenerationOptions {
+  /** The conversation so far, ending with the user's message. A leading system message replaces the default one. */
+  messages: ChatMessage[];
+  attachments?: ContextAttachment[];
+}
+
+export type ChatResult = GenerationResult;
+
+/** client → server request: answer a conversation with the model's chat template; may stream. */
+export namespace ChatRequest {
+  export const method = 'moecode/chat/send' as const;
+  export const type = new RequestType<ChatParams, ChatResult, void>(method);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Explain
+
+export interface ExplainParams extends GenerationOptions {
+  textDocument: TextDocumentIdentifier;
+  /** The code to explain; nearby lines are added as context. */
+  range: Range;
+  /** What the user wants to know (default: what the code does). */
+  question?: string;
+}
+
+export type ExplainResult = GenerationResult;
+
+/** client → server request: explain a range of an open document (language, path and nearby code go into the prompt); may stream. */
+export namespace ExplainRequest {
+  export const method = 'moecode/code/explain' as const;
+  export const type = new RequestType<ExplainParams, ExplainResult, void>(method);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Streaming
+
+export interface StreamAppendParams {
+  /** The `streamId` of the request this text belongs to. */
+  streamId: string | number;
+  /** 0, 1, 2, … per stream; notifications arrive in order. */
+  seq: number;
+  /** Text to append. */
+  delta: string;
+}
+
+/** server → client notification: the next piece of a streamed chat or explain answer. */
+export namespace StreamAppendNotification {
+  export const method = 'moecode/stream/didAppend' as const;
+  export const type = new NotificationType<StreamAppendParams>(method);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Status
+
+/**
+ * loading: a model is being loaded (`progress` 0–100); ready: idle, requests are served; busy: generating;
+ * error: no usable model (`message` says why; requests fail with RequestFailed); unloaded: no model
+ * loaded, by `moecode/model/unload` or because none is configured yet.
+ */
+export type DaemonState = 'loading' | 'ready' | 'busy' | 'error' | 'unloaded';
+
+export interface MemoryStatus {
+  /** Model weights on the GPU, bytes. */
+  weightsBytes: number;
+  /** KV cache (all slots), bytes. */
+  kvCacheBytes: number;
+  /** Activation and scratch buffers, bytes. */
+  activationsBytes: number;
+  totalBytes: number;
+  /** `moecode.gpu.memoryBudget` in bytes; 0 = none. */
+  budgetBytes: number;
+  /** Independent KV slots (documents whose caches are kept warm, plus chat). */
+  kvSlots: number;
+  /** Context length per slot, tokens. */
+  contextLength: number;
+}
+
+export interface StatusParams {
+  state: DaemonState;
+  /** Load progress, 0–100 (100 once loaded). */
+  progress: number;
+  /** Model name from the GGUF (or its file name); '' with no model. */
+  modelName: string;
+  modelPath: string;
+  /** GPU adapter description, e.g. "NVIDIA GeForce RTX 4070 (vulkan)". */
+  adapter: string;
+  /** A software (CPU) WebGPU adapter such as SwiftShader: correct but slow. */
+  isSoftwareFallback: boolean;
+  memory?: MemoryStatus;
+  /** Prompt tokens evaluated per second in the last request (0 before any). */
+  lastPrefillTokPerSec: number;
+  /** Tokens generated per second in the last request (0 before any). */
+  lastDecodeTokPerSec: number;
+  /** Why the state is error, or what is happening (e.g. "loading weights"). */
+  message?: string;
+}
+
+/** client → server request: the current status. */
+export namespace StatusRequest {
+  export const method = 'moecode/status/get' as const;
+  export const type = new RequestType0<StatusParams, void>(method);
+}
+
+/** server → client notification: the status changed (state, load progress, speeds, …). */
+export namespace StatusDidChangeNotification {
+  export const method = 'moecode/status/didChange' as const;
+  export const type = new NotificationType<StatusParams>(method);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Model load / unload
+
+export interface ModelLoadParams {
+  /** GGUF to load; omitted: the configured model (setting → MOECODE_MODEL → default). */
+  path?: string;
+}
+
+/**
+ * client → server request: (re)load a model; answers once it is loaded with the new status (state
+ * ready), or fails with RequestFailed (reason modelError / noModel). Requests waiting for the engine
+ * are served by the new model; generations running on the old one are cancelled.
+ */
+export namespace ModelLoadRequest {
+  export const method = 'moecode/model/load' as const;
+  export const type = new RequestType<ModelLoadParams, StatusParams, void>(method);
+}
+
+/** client → server request: unload the model and free GPU memory; state becomes unloaded. */
+export namespace ModelUnloadRequest {
+  export const method = 'moecode/model/unload' as const;
+  export const type = new RequestType0<StatusParams, void>(method);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Debug: the scheduler's internals, for tests and bug reports
+
+export interface DebugSlot {
+  slot: number;
+  /** What holds it: a document URI, 'chat', or null when free. */
+  owner: string | null;
+  /** Tokens its KV cache holds. */
+  cachedTokens: number;
+  /** A generation is using it right now. */
+  busy: boolean;
+}
+
+export interface DebugStateResult {
+  /** Jobs waiting, by class. */
+  queued: { completion: number; chat: number };
+  /** Jobs started and not yet finished (preempted chats included). */
+  running: number;
+  /** Queue limits, by class. */
+  limits: { completion: number; chat: number };
+  slots: DebugSlot[];
+  /** Entries in the recent-completions cache. */
+  completionCacheEntries: number;
+  /** Open documents the daemon tracks. */
+  documents: number;
+  /** Totals since start: completions served from the cache, preemptions of chat by completions, requests cancelled, requests refused (queue full). */
+  counters: { cacheHits: number; preemptions: number; cancelled: number; refused: number; completed: number };
+}
+
+/** client → server request: scheduler queues, KV slot ownership and counters. */
+export namespace DebugStateRequest {
+  export const method = 'moecode/debug/state' as const;
+  export const type = new RequestType0<DebugStateResult, void>(method);
+}
