@@ -203,14 +203,23 @@ def run_tasks(gen, tok, cases, max_new):
     return res
 
 
+def doc_ids(tok, docs, max_tokens, per_doc=1024):
+    """<|endoftext|> + the first `per_doc` tokens of each document, until `max_tokens` are scored."""
+    eot = tok.special['<|endoftext|>']
+    total = 0
+    for d in docs:
+        if total >= max_tokens:
+            break
+        ids = [eot] + tok.encode(d['text'])[:min(per_doc, max_tokens - total)]
+        total += len(ids) - 1
+        yield ids
+
+
 def bpb_model(runner, tok, docs, n_ctx, max_tokens):
     nll, nbytes, ntok = 0.0, 0, 0
     eot = tok.special['<|endoftext|>']
-    for d in docs:
-        ids = [eot] + tok.encode(d['text'])
-        if ntok + len(ids) > max_tokens:
-            break
-        nbytes += len(d['text'].encode())
+    for ids in doc_ids(tok, docs, max_tokens):
+        nbytes += len(tok.decode_bytes(ids[1:]))
         ntok += len(ids) - 1
         half = n_ctx // 2
         start = 0
@@ -230,11 +239,8 @@ def bpb_model(runner, tok, docs, n_ctx, max_tokens):
 def bpb_ngram(ng, tok, docs, max_tokens):
     nll, nbytes, ntok = 0.0, 0, 0
     eot = tok.special['<|endoftext|>']
-    for d in docs:
-        ids = [eot] + tok.encode(d['text'])
-        if ntok + len(ids) > max_tokens:
-            break
-        nbytes += len(d['text'].encode())
+    for ids in doc_ids(tok, docs, max_tokens):
+        nbytes += len(tok.decode_bytes(ids[1:]))
         ntok += len(ids) - 1
         for i in range(1, len(ids)):
             p = ng.dist(ids[max(0, i - ng.order + 1):i])[ids[i]]
