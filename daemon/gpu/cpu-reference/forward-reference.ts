@@ -1,30 +1,36 @@
 /**
  * An independent, readable CPU forward pass in float64 for the six MoE architectures (grok, llama /
  * Mixtral, qwen2moe, qwen3moe, olmoe, granitemoe), used to debug and check the WebGPU engine and, in
- * turn, checked against llama.cpp (test/conformance/reference-vs-llama.test.ts).
+ * turn, checked against llama.cpp (test/conformance/reference-vs-llama.test.ts). The semantics of each
+ * architecture are those documented on ModelConfig (daemon/model/hparams.ts).
  *
  * Weights are read through the GGUF reader and dequantized (exact f32 values); all arithmetic is
  * float64. Where llama.cpp's CPU backend rounds visibly differently from exact arithmetic, the
  * reference can reproduce it; each emulation is a named option (ReferenceOptions, all on by default):
  *   f16Activations  round matmul inputs to f16 for F16 weights
  *   q8Activations   quantize matmul inputs to Q8_0 for Q8_0 / Q4_0 weights
- *   geluF16Table    grok's GELU through ggml's f16 lookup table
- *   ropeF32Theta    RoPE angles computed in f32 as ggml-cpu does
- * Turn them all off to get the "ideal" model.
+ *   geluF16Table    GELU through ggml's f16 lookup table (grok)
+ *   ropeF32Theta    RoPE angles computed in f32 as ggml-cpu does (matters from a few hundred positions)
+ * Turn them all off (EXACT_NUMERICS) to get the "ideal" model.
+ *
+ * Limits of agreement with llama.cpp: the emulated roundings (f16, Q8_0 blocks, the GELU table) make the
+ * result a step function of the activations. Where ggml's f32 value and ours (float64) fall on either
+ * side of a rounding boundary, one element differs by a whole f16 ulp or Q8_0 step; such "flips" are
+ * rare but can move log-probabilities by 1e-3 (f16) to 1e-1 (Q8_0), and through attention they carry
+ * to later positions. F32 weights without GELU have no such steps and agree to ~1e-5.
  *
  * Intermediates can be captured per layer under llama.cpp's cb() names (`attn_norm-0`, `Qcur-0`,
  * `kqv_out-0`, `ffn_moe_weights_norm-1`, `l_out-1`, `result_norm`, `result_output`, …) through
  * ReferenceOptions.capture.
  */
 import { dequantizeRow } from '../../gguf/quantize.js';
-import { ggmlTypeName } from '../../gguf/ggml-types.js';
 import { openGguf, readTensorBytes } from '../../gguf/gguf-reader.js';
 import type { GgufFile } from '../../gguf/gguf-reader.js';
+import { readModelConfig } from '../../model/hparams.js';
+import type { LayerTensors, ModelConfig } from '../../model/hparams.js';
 import { geluExact, geluGgml, silu } from './ggml-numerics.js';
-import { refConfigFromGguf } from './reference-config.js';
-import type { RefConfig } from './reference-config.js';
-import { addInPlace, logSoftmax, matmul, rmsNorm, ropeInPlace, scaleInPlace, softmaxInPlace } from './reference-ops.js';
-import type { ActivationEmulation, RefMatrix } from './reference-ops.js';
+import { addBiasInPlace, addInPlace, logSoftmax, matmul, rmsNorm, ropeInPlace, scaleInPlace, softmaxInPlace } from './reference-ops.js';
+import type { ActivationEmulation, RefMatrix, RopeParams } from './reference-ops.js';
 
 export interface ReferenceOptions extends ActivationEmulation {
   /** GELU via ggml's f16 table (GGML_GELU_FP16) instead of the exact tanh approximation. */
@@ -33,7 +39,7 @@ export interface ReferenceOptions extends ActivationEmulation {
   ropeF32Theta: boolean;
   /**
    * Called with each named intermediate: `name` is llama.cpp's cb() name with `-il` appended for
-   * per-layer tensors; `value` is row-major [n_tokens, width] (width = shape[1]).
+   * per-layer tensors; `value` is row-major [n_tokens, width] (shape = [n_tokens, width]).
    */
   capture?: (name: string, value: Float64Array, shape: [number, number]) => void;
 }
@@ -41,115 +47,135 @@ export interface ReferenceOptions extends ActivationEmulation {
 export const LLAMA_CPP_NUMERICS: Readonly<ReferenceOptions> = { f16Activations: true, q8Activations: true, geluF16Table: true, ropeF32Theta: true };
 export const EXACT_NUMERICS: Readonly<ReferenceOptions> = { f16Activations: false, q8Activations: false, geluF16Table: false, ropeF32Theta: false };
 
-interface ExpertWeights {
-  gate: RefMatrix[]; // [n_expert] of [n_ff, n_embd]
-  up: RefMatrix[];
-  down: RefMatrix[]; // [n_expert] of [n_embd, n_ff]
-}
+type Vec = Float32Array;
 
 interface LayerWeights {
-  attn_norm: Float32Array;
-  wq: RefMatrix;
-  wk: RefMatrix;
+  attn_norm: Vec;
+  wq: RefMatrix; // [n_head·head_dim, n_embd]
+  wk: RefMatrix; // [n_head_kv·head_dim, n_embd]
   wv: RefMatrix;
-  wo: RefMatrix;
-  attn_q_norm?: Float32Array;
-  attn_k_norm?: Float32Array;
-  attn_out_norm?: Float32Array; // grok
-  ffn_norm: Float32Array;
-  ffn_gate_inp?: RefMatrix; // router [n_expert, n_embd]
-  experts?: ExpertWeights;
-  ffn_gate?: RefMatrix; // dense FFN
+  wo: RefMatrix; // [n_embd, n_head·head_dim]
+  bq?: Vec;
+  bk?: Vec;
+  bv?: Vec;
+  bo?: Vec;
+  attn_q_norm?: Vec;
+  attn_k_norm?: Vec;
+  attn_output_norm?: Vec; // grok
+  ffn_norm: Vec;
+  ffn_post_norm?: Vec; // grok
+  router?: RefMatrix; // [n_expert, n_embd]
+  gate_exps?: RefMatrix[]; // [n_expert] of [n_ff_exp, n_embd]
+  up_exps?: RefMatrix[];
+  down_exps?: RefMatrix[]; // [n_expert] of [n_embd, n_ff_exp]
+  gate_inp_shexp?: Vec; // qwen2moe [n_embd]
+  gate_shexp?: RefMatrix;
+  up_shexp?: RefMatrix;
+  down_shexp?: RefMatrix;
+  ffn_gate?: RefMatrix; // dense FFN (or grok's parallel dense FFN)
   ffn_up?: RefMatrix;
   ffn_down?: RefMatrix;
-  ffn_gate_inp_shexp?: Float32Array; // qwen2moe shared-expert gate {n_embd}
-  ffn_gate_shexp?: RefMatrix;
-  ffn_up_shexp?: RefMatrix;
-  ffn_down_shexp?: RefMatrix;
-  layer_out_norm?: Float32Array; // grok
+  ffn_gate_b?: Vec;
+  ffn_up_b?: Vec;
+  ffn_down_b?: Vec;
 }
 
 interface ModelWeights {
   tok_embd: RefMatrix; // [n_vocab, n_embd]
-  output_norm: Float32Array;
+  output_norm: Vec;
   output: RefMatrix; // [n_vocab, n_embd] (token_embd when tied)
+  rope_freqs: Vec | null;
   layers: LayerWeights[];
 }
 
-async function readValues(f: GgufFile, name: string): Promise<{ data: Float32Array; dims: number[]; type: number }> {
-  const t = f.tensorByName.get(name);
-  if (!t) throw new Error(`${f.path}: missing tensor ${name}`);
-  const bytes = await readTensorBytes(f, t);
-  return { data: dequantizeRow(t.type, bytes, t.nElements), dims: t.dims, type: t.type };
-}
-
-async function loadWeights(f: GgufFile, cfg: RefConfig): Promise<ModelWeights> {
-  const has = (n: string): boolean => f.tensorByName.has(n);
-  const vec = async (n: string): Promise<Float32Array> => (await readValues(f, n)).data;
-  const mat = async (n: string): Promise<RefMatrix> => {
-    const { data, dims, type } = await readValues(f, n);
-    if (dims.length !== 2) throw new Error(`${n}: expected 2 dims, got [${dims.join(', ')}]`);
-    return { name: n, type, cols: dims[0]!, rows: dims[1]!, data };
+async function loadWeights(f: GgufFile, cfg: ModelConfig): Promise<ModelWeights> {
+  const raw = async (name: string) => {
+    const t = f.tensorByName.get(name);
+    if (!t) throw new Error(`${f.path}: missing tensor ${name}`);
+    return { t, data: dequantizeRow(t.type, await readTensorBytes(f, t), t.nElements) };
   };
-  const experts = async (n: string): Promise<RefMatrix[]> => {
-    const { data, dims, type } = await readValues(f, n);
-    const [cols, rows, nExp] = dims as [number, number, number];
-    return Array.from({ length: nExp }, (_, e) => ({ name: `${n}[${e}]`, type, cols, rows, data: data.subarray(e * rows * cols, (e + 1) * rows * cols) }));
+  const vec = async (name: string | undefined): Promise<Vec | undefined> => (name === undefined ? undefined : (await raw(name)).data);
+  const mat = async (name: string | undefined): Promise<RefMatrix | undefined> => {
+    if (name === undefined) return undefined;
+    const { t, data } = await raw(name);
+    return { name, type: t.type, cols: t.dims[0]!, rows: t.dims[1]!, data };
   };
-  const opt = async <T>(n: string, load: (n: string) => Promise<T>): Promise<T | undefined> => (has(n) ? load(n) : undefined);
-
-  const tok_embd = await mat('token_embd.weight');
+  const experts = async (name: string | undefined): Promise<RefMatrix[] | undefined> => {
+    if (name === undefined) return undefined;
+    const { t, data } = await raw(name);
+    const [cols, rows, nExp] = t.dims as [number, number, number];
+    return Array.from({ length: nExp }, (_, e) => ({ name: `${name}[${e}]`, type: t.type, cols, rows, data: data.subarray(e * rows * cols, (e + 1) * rows * cols) }));
+  };
+  const layer = async (L: LayerTensors): Promise<LayerWeights> => ({
+    attn_norm: (await vec(L.attn_norm))!,
+    wq: (await mat(L.attn_q))!,
+    wk: (await mat(L.attn_k))!,
+    wv: (await mat(L.attn_v))!,
+    wo: (await mat(L.attn_output))!,
+    bq: await vec(L.attn_q_bias),
+    bk: await vec(L.attn_k_bias),
+    bv: await vec(L.attn_v_bias),
+    bo: await vec(L.attn_output_bias),
+    attn_q_norm: await vec(L.attn_q_norm),
+    attn_k_norm: await vec(L.attn_k_norm),
+    attn_output_norm: await vec(L.attn_output_norm),
+    ffn_norm: (await vec(L.ffn_norm))!,
+    ffn_post_norm: await vec(L.ffn_post_norm),
+    router: await mat(L.ffn_gate_inp),
+    gate_exps: await experts(L.ffn_gate_exps),
+    up_exps: await experts(L.ffn_up_exps),
+    down_exps: await experts(L.ffn_down_exps),
+    gate_inp_shexp: await vec(L.ffn_gate_inp_shexp),
+    gate_shexp: await mat(L.ffn_gate_shexp),
+    up_shexp: await mat(L.ffn_up_shexp),
+    down_shexp: await mat(L.ffn_down_shexp),
+    ffn_gate: await mat(L.ffn_gate),
+    ffn_up: await mat(L.ffn_up),
+    ffn_down: await mat(L.ffn_down),
+    ffn_gate_b: await vec(L.ffn_gate_bias),
+    ffn_up_b: await vec(L.ffn_up_bias),
+    ffn_down_b: await vec(L.ffn_down_bias),
+  });
+  const T = cfg.tensors;
+  const tok_embd = (await mat(T.token_embd))!;
   const layers: LayerWeights[] = [];
-  for (let il = 0; il < cfg.n_layer; il++) {
-    const b = (n: string): string => `blk.${il}.${n}.weight`;
-    const moe = cfg.n_expert > 0;
-    layers.push({
-      attn_norm: await vec(b('attn_norm')),
-      wq: await mat(b('attn_q')),
-      wk: await mat(b('attn_k')),
-      wv: await mat(b('attn_v')),
-      wo: await mat(b('attn_output')),
-      attn_q_norm: await opt(b('attn_q_norm'), vec),
-      attn_k_norm: await opt(b('attn_k_norm'), vec),
-      attn_out_norm: await opt(b('attn_output_norm'), vec),
-      ffn_norm: await vec(b('ffn_norm')),
-      ffn_gate_inp: moe ? await mat(b('ffn_gate_inp')) : undefined,
-      experts: moe ? { gate: await experts(b('ffn_gate_exps')), up: await experts(b('ffn_up_exps')), down: await experts(b('ffn_down_exps')) } : undefined,
-      ffn_gate: moe ? undefined : await mat(b('ffn_gate')),
-      ffn_up: moe ? undefined : await mat(b('ffn_up')),
-      ffn_down: moe ? undefined : await mat(b('ffn_down')),
-      ffn_gate_inp_shexp: await opt(b('ffn_gate_inp_shexp'), vec),
-      ffn_gate_shexp: await opt(b('ffn_gate_shexp'), mat),
-      ffn_up_shexp: await opt(b('ffn_up_shexp'), mat),
-      ffn_down_shexp: await opt(b('ffn_down_shexp'), mat),
-      layer_out_norm: (await opt(b('layer_output_norm'), vec)) ?? (await opt(b('post_ffw_norm'), vec)),
-    });
-  }
+  for (const L of T.layers) layers.push(await layer(L));
   return {
     tok_embd,
-    output_norm: await vec('output_norm.weight'),
-    output: has('output.weight') ? await mat('output.weight') : tok_embd,
+    output_norm: (await vec(T.output_norm))!,
+    output: T.output === T.token_embd ? tok_embd : (await mat(T.output))!,
+    rope_freqs: (await vec(T.rope_freqs)) ?? null,
     layers,
   };
 }
 
-/** A loaded model with a KV cache: feed prompt batches and single tokens with `eval`. */
+/** A loaded model with a KV cache: feed a prompt, then single tokens, to `eval`. */
 export class ReferenceModel {
-  private kCache: Float64Array[][] = []; // [il][pos] → [n_head_kv·head_dim_k] (after RoPE)
-  private vCache: Float64Array[][] = []; // [il][pos] → [n_head_kv·head_dim_v]
+  private kCache: Float64Array[][] = []; // [il][pos] → [n_head_kv·head_dim] (after RoPE)
+  private vCache: Float64Array[][] = []; // [il][pos] → [n_head_kv·head_dim]
+  private readonly rope: RopeParams;
 
   private constructor(
-    readonly cfg: RefConfig,
+    readonly cfg: ModelConfig,
     private readonly w: ModelWeights,
     readonly opts: ReferenceOptions,
   ) {
+    this.rope = {
+      n_rot: cfg.n_rot,
+      mode: cfg.rope_type,
+      freq_base: cfg.rope_freq_base,
+      freq_scale: cfg.rope_freq_scale,
+      attn_factor: cfg.rope_attn_factor,
+      factors: w.rope_freqs,
+      f32Theta: opts.ropeF32Theta,
+    };
     this.reset();
   }
 
   static async load(modelPath: string, opts: Partial<ReferenceOptions> = {}): Promise<ReferenceModel> {
     const f = await openGguf(modelPath);
     try {
-      const cfg = refConfigFromGguf(f);
+      const cfg = readModelConfig(f);
       return new ReferenceModel(cfg, await loadWeights(f, cfg), { ...LLAMA_CPP_NUMERICS, ...opts });
     } finally {
       await f.close();
@@ -161,6 +187,7 @@ export class ReferenceModel {
     return this.kCache[0]?.length ?? 0;
   }
 
+  /** Forgets the evaluated tokens (empties the KV cache). */
   reset(): void {
     this.kCache = Array.from({ length: this.cfg.n_layer }, () => []);
     this.vCache = Array.from({ length: this.cfg.n_layer }, () => []);
@@ -186,8 +213,8 @@ export class ReferenceModel {
       const xn = rmsNorm(x, E, lw.attn_norm, cfg.f_norm_rms_eps);
       this.cap(`attn_norm-${il}`, xn, n);
       let attn = this.attention(lw, il, xn, n, pos);
-      if (lw.attn_out_norm) {
-        attn = rmsNorm(attn, E, lw.attn_out_norm, cfg.f_norm_rms_eps);
+      if (lw.attn_output_norm) {
+        attn = rmsNorm(attn, E, lw.attn_output_norm, cfg.f_norm_rms_eps);
         this.cap(`attn_out_norm-${il}`, attn, n);
       }
       if (cfg.f_residual_scale !== 1) scaleInPlace(attn, cfg.f_residual_scale);
@@ -196,9 +223,20 @@ export class ReferenceModel {
 
       const fn = rmsNorm(ffnInp, E, lw.ffn_norm, cfg.f_norm_rms_eps);
       this.cap(`ffn_norm-${il}`, fn, n);
-      let ffn = cfg.n_expert > 0 ? this.moe(lw, il, fn, n) : this.denseFfn(lw, il, fn, n);
-      if (lw.layer_out_norm) {
-        ffn = rmsNorm(ffn, E, lw.layer_out_norm, cfg.f_norm_rms_eps);
+      let ffn: Float64Array;
+      if (cfg.n_expert === 0) {
+        ffn = this.ffn(lw.ffn_gate, lw.ffn_up!, lw.ffn_down!, fn, n, lw);
+        this.cap(`ffn_out-${il}`, ffn, n);
+      } else {
+        ffn = this.moe(lw, il, fn, n);
+        if (cfg.moe_dense_parallel) {
+          const dense = this.ffn(lw.ffn_gate, lw.ffn_up!, lw.ffn_down!, fn, n, lw);
+          ffn = scaleInPlace(addInPlace(dense, ffn), Math.fround(Math.SQRT2 / 2));
+          this.cap(`ffn_out-${il}`, ffn, n);
+        }
+      }
+      if (lw.ffn_post_norm) {
+        ffn = rmsNorm(ffn, E, lw.ffn_post_norm, cfg.f_norm_rms_eps);
         this.cap(`ffn_post_norm-${il}`, ffn, n);
       }
       if (cfg.f_residual_scale !== 1) scaleInPlace(ffn, cfg.f_residual_scale);
@@ -210,6 +248,8 @@ export class ReferenceModel {
     this.cap('result_norm', xn, n);
     const logits = matmul(w.output, xn, n, this.opts); // [n, n_vocab]
     if (cfg.f_logit_mul !== 1) scaleInPlace(logits, cfg.f_logit_mul);
+    const c = cfg.f_final_logit_softcapping;
+    if (c !== 0) for (let i = 0; i < logits.length; i++) logits[i] = c * Math.tanh(logits[i]! / c);
     this.cap('result_output', logits, n);
     const V = cfg.n_vocab;
     return Array.from({ length: n }, (_, t) => logSoftmax(logits.slice(t * V, (t + 1) * V)));
@@ -222,18 +262,18 @@ export class ReferenceModel {
     const Hkv = cfg.n_head_kv;
     const dk = cfg.n_embd_head_k;
     const dv = cfg.n_embd_head_v;
-    let q = matmul(lw.wq, xn, n, opts); // [n, H·dk]
-    let k = matmul(lw.wk, xn, n, opts); // [n, Hkv·dk]
-    const v = matmul(lw.wv, xn, n, opts); // [n, Hkv·dv]
+    let q = addBiasInPlace(matmul(lw.wq, xn, n, opts), lw.bq); // [n, H·dk]
+    let k = addBiasInPlace(matmul(lw.wk, xn, n, opts), lw.bk); // [n, Hkv·dk]
+    const v = addBiasInPlace(matmul(lw.wv, xn, n, opts), lw.bv); // [n, Hkv·dv]
     if (cfg.qk_norm !== 'none') {
-      const width = (full: number): number => (cfg.qk_norm === 'per-head' ? dk : full);
-      q = rmsNorm(q, width(H * dk), lw.attn_q_norm!, cfg.f_norm_rms_eps);
-      k = rmsNorm(k, width(Hkv * dk), lw.attn_k_norm!, cfg.f_norm_rms_eps);
+      const perHead = cfg.qk_norm === 'per-head';
+      q = rmsNorm(q, perHead ? dk : H * dk, lw.attn_q_norm!, cfg.f_norm_rms_eps);
+      k = rmsNorm(k, perHead ? dk : Hkv * dk, lw.attn_k_norm!, cfg.f_norm_rms_eps);
       this.cap(`Qcur_normed-${il}`, q, n);
       this.cap(`Kcur_normed-${il}`, k, n);
     }
-    ropeInPlace(q, n, H, dk, cfg.n_rot, pos, cfg.rope_type, cfg.rope_freq_base, opts.ropeF32Theta);
-    ropeInPlace(k, n, Hkv, dk, cfg.n_rot, pos, cfg.rope_type, cfg.rope_freq_base, opts.ropeF32Theta);
+    ropeInPlace(q, n, H, dk, pos, this.rope);
+    ropeInPlace(k, n, Hkv, dk, pos, this.rope);
     this.cap(`Qcur-${il}`, q, n);
     this.cap(`Kcur-${il}`, k, n);
     this.cap(`Vcur-${il}`, v, n);
@@ -244,7 +284,9 @@ export class ReferenceModel {
     const K = this.kCache[il]!;
     const Vc = this.vCache[il]!;
     const group = H / Hkv; // q head h reads kv head floor(h / group)
+    const grok = cfg.arch === 'grok'; // grok: cap·tanh(kq·out_scale/cap), then softmax with scale 1
     const cap = cfg.f_attn_logit_softcapping;
+    const kqScale = grok ? cfg.f_attn_out_scale : cfg.f_attention_scale || 1 / Math.sqrt(dk);
     const out = new Float64Array(n * H * dv); // [n, H·dv]
     for (let t = 0; t < n; t++) {
       const nKv = pos[t]! + 1;
@@ -255,7 +297,7 @@ export class ReferenceModel {
         for (let j = 0; j < nKv; j++) {
           let d = 0;
           for (let i = 0; i < dk; i++) d += q[qo + i]! * K[j]![hk * dk + i]!;
-          d *= cfg.f_kq_scale;
+          d *= kqScale;
           s[j] = cap > 0 ? cap * Math.tanh(d / cap) : d;
         }
         softmaxInPlace(s);
@@ -267,72 +309,77 @@ export class ReferenceModel {
       }
     }
     this.cap(`kqv_out-${il}`, out, n);
-    const o = matmul(lw.wo, out, n, opts);
+    const o = addBiasInPlace(matmul(lw.wo, out, n, opts), lw.bo);
     this.cap(`attn_out-${il}`, o, n);
     return o;
   }
 
-  /** act(gate·x) ⊙ (up·x) → down: the GLU FFN of one expert or of the dense/shared FFN. */
-  private glu(gate: RefMatrix, up: RefMatrix, down: RefMatrix, x: Float64Array, n: number): Float64Array {
-    const g = matmul(gate, x, n, this.opts);
-    const u = matmul(up, x, n, this.opts);
-    const act = this.cfg.ffn_act === 'gelu' ? (this.opts.geluF16Table ? geluGgml : geluExact) : silu;
-    for (let i = 0; i < g.length; i++) g[i] = act(g[i]!) * u[i]!;
-    return matmul(down, g, n, this.opts);
-  }
-
-  private denseFfn(lw: LayerWeights, il: number, x: Float64Array, n: number): Float64Array {
-    const y = this.glu(lw.ffn_gate!, lw.ffn_up!, lw.ffn_down!, x, n);
-    this.cap(`ffn_out-${il}`, y, n);
-    return y;
+  private act(x: number): number {
+    if (this.cfg.ffn_act === 'silu') return silu(x);
+    return this.opts.geluF16Table ? geluGgml(x) : geluExact(x);
   }
 
   /**
-   * The MoE FFN, routing order as llm_graph_context::build_moe_ffn: router logits → softmax → top-k
-   * (by probability, ties to the lower index) → weights = selected probabilities → divided by their
-   * sum when expert_weights_norm → Σ_k weight_k · expert_k(x); plus the shared expert if any.
+   * down·(act(gate·x) ⊙ (up·x)), or down·act(up·x) without a gate: one expert, the shared expert or
+   * the dense FFN (with its optional biases when `biases` is the layer).
+   */
+  private ffn(gate: RefMatrix | undefined, up: RefMatrix, down: RefMatrix, x: Float64Array, n: number, biases?: LayerWeights): Float64Array {
+    const u = addBiasInPlace(matmul(up, x, n, this.opts), biases?.ffn_up_b);
+    if (gate) {
+      const g = addBiasInPlace(matmul(gate, x, n, this.opts), biases?.ffn_gate_b);
+      for (let i = 0; i < g.length; i++) u[i] = this.act(g[i]!) * u[i]!;
+    } else {
+      for (let i = 0; i < u.length; i++) u[i] = this.act(u[i]!);
+    }
+    return addBiasInPlace(matmul(down, u, n, this.opts), biases?.ffn_down_b);
+  }
+
+  /**
+   * The MoE FFN, routing order as llm_graph_context::build_moe_ffn: router logits → softmax over all
+   * experts → top-k by probability (ties to the lower index) → weights = selected probabilities →
+   * divided by their sum when expert_weights_norm → Σ_k weight_k · expert_k(x); plus the shared expert.
    */
   private moe(lw: LayerWeights, il: number, x: Float64Array, n: number): Float64Array {
     const { cfg } = this;
     const E = cfg.n_embd;
     const X = cfg.n_expert;
     const K = cfg.n_expert_used;
-    const logits = matmul(lw.ffn_gate_inp!, x, n, this.opts); // [n, n_expert]
+    const logits = matmul(lw.router!, x, n, this.opts); // [n, n_expert]
     this.cap(`ffn_moe_logits-${il}`, logits, n);
     const probs = new Float64Array(n * X);
     const topk = new Float64Array(n * K);
     const weights = new Float64Array(n * K);
     const weightsNorm = new Float64Array(n * K);
-    const out = new Float64Array(n * E);
+    const out = new Float64Array(n * E); // [n, n_embd]
     for (let t = 0; t < n; t++) {
       const p = softmaxInPlace(logits.slice(t * X, (t + 1) * X));
       probs.set(p, t * X);
-      const order = Array.from({ length: X }, (_, e) => e).sort((a, b) => p[b]! - p[a]! || a - b);
-      const sel = order.slice(0, K);
+      const sel = Array.from({ length: X }, (_, e) => e)
+        .sort((a, b) => p[b]! - p[a]! || a - b)
+        .slice(0, K);
       let sum = 0;
-      for (let j = 0; j < K; j++) sum += p[sel[j]!]!;
+      for (const e of sel) sum += p[e]!;
       const denom = cfg.expert_weights_norm ? Math.max(sum, 6.103515625e-5) : 1;
       const xt = x.subarray(t * E, (t + 1) * E);
-      for (let j = 0; j < K; j++) {
-        const e = sel[j]!;
+      sel.forEach((e, j) => {
         topk[t * K + j] = e;
         weights[t * K + j] = p[e]!;
         const wgt = (weightsNorm[t * K + j] = p[e]! / denom);
-        const y = this.glu(lw.experts!.gate[e]!, lw.experts!.up[e]!, lw.experts!.down[e]!, xt, 1);
+        const y = this.ffn(lw.gate_exps?.[e], lw.up_exps![e]!, lw.down_exps![e]!, xt, 1);
         for (let i = 0; i < E; i++) out[t * E + i]! += wgt * y[i]!;
-      }
+      });
     }
     this.cap(`ffn_moe_probs-${il}`, probs, n);
     this.cap(`ffn_moe_topk-${il}`, topk, n);
     this.cap(`ffn_moe_weights-${il}`, weights, n);
     this.cap(`ffn_moe_weights_norm-${il}`, weightsNorm, n);
     this.cap(`ffn_moe_out-${il}`, out, n);
-    if (!lw.ffn_up_shexp) return out;
+    if (cfg.shared_expert === 'none') return out;
 
-    const sh = this.glu(lw.ffn_gate_shexp!, lw.ffn_up_shexp, lw.ffn_down_shexp!, x, n);
+    const sh = this.ffn(lw.gate_shexp, lw.up_shexp!, lw.down_shexp!, x, n);
     this.cap(`ffn_shexp-${il}`, sh, n);
-    if (cfg.shexp_gated) {
-      const g = lw.ffn_gate_inp_shexp!;
+    if (cfg.shared_expert === 'sigmoid-gated') {
+      const g = lw.gate_inp_shexp!;
       const gate = new Float64Array(n);
       for (let t = 0; t < n; t++) {
         let d = 0;
@@ -351,7 +398,7 @@ export class ReferenceModel {
     this.opts.capture?.(name, value, [n, value.length / n]);
   }
 
-  /** Greedy continuation of everything evaluated so far, starting from the distribution `last`. */
+  /** Greedy continuation: argmax of `last`, then of each following distribution (evaluates nNew-1 tokens). */
   greedyFrom(last: Float64Array, nNew: number): number[] {
     const out: number[] = [];
     let lp = last;
@@ -362,13 +409,9 @@ export class ReferenceModel {
     }
     return out;
   }
-
-  describe(): string {
-    const c = this.cfg;
-    return `${c.arch} n_embd=${c.n_embd} n_layer=${c.n_layer} heads=${c.n_head}/${c.n_head_kv}×${c.n_embd_head_k} experts=${c.n_expert}/${c.n_expert_used} output=${ggmlTypeName(this.w.output.type)}`;
-  }
 }
 
+/** Index of the largest value (the first one on ties). */
 export function argmax(a: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
@@ -381,7 +424,7 @@ export async function referenceLogprobs(modelPath: string, tokens: number[], opt
   return m.eval(tokens);
 }
 
-/** Per-position log-softmax of the prompt and the greedy continuation of `nGreedy` tokens. */
+/** Per-position log-softmax of the prompt and its greedy continuation of `nGreedy` tokens. */
 export async function referenceRun(modelPath: string, tokens: number[], nGreedy: number, opts: Partial<ReferenceOptions> = {}): Promise<{ logprobs: Float64Array[]; greedy: number[] }> {
   const m = await ReferenceModel.load(modelPath, opts);
   const logprobs = m.eval(tokens);

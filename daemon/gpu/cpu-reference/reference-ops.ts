@@ -59,22 +59,36 @@ export function rmsNorm(x: Float64Array, width: number, weight: Float32Array | n
   return y;
 }
 
-export type RopeMode = 'norm' | 'neox';
+export interface RopeParams {
+  n_rot: number;
+  /** 'norm' rotates adjacent pairs (2i, 2i+1); 'neox' rotates (i, i + n_rot/2). */
+  mode: 'norm' | 'neox';
+  freq_base: number;
+  /** θ multiplied by it (1 / rope scaling factor). */
+  freq_scale: number;
+  /** cos and sin multiplied by it. */
+  attn_factor: number;
+  /** rope_freqs: θ_i divided by factors[i]. */
+  factors: Float32Array | null;
+  /** Angles computed in f32 as ggml-cpu does (see ggml-numerics.ts). */
+  f32Theta: boolean;
+}
 
 /**
- * Rotates each head of x ([n, n_heads·head_dim]) in place at positions pos[t]. 'norm' rotates adjacent
- * pairs (2i, 2i+1); 'neox' rotates (i, i + n_rot/2). Dimensions past n_rot are left alone.
+ * Rotates each head of x ([n, n_heads·head_dim]) in place at positions pos[t], as ggml_rope_ext without
+ * YaRN: θ_i = freq_scale · pos · base^(-2i/n_rot) / factor_i. Dimensions past n_rot are left alone.
  */
-export function ropeInPlace(x: Float64Array, n: number, nHeads: number, headDim: number, nRot: number, pos: number[], mode: RopeMode, freqBase: number, f32Theta: boolean): void {
+export function ropeInPlace(x: Float64Array, n: number, nHeads: number, headDim: number, pos: number[], r: RopeParams): void {
   for (let t = 0; t < n; t++) {
-    const theta = ropeAngles(pos[t]!, nRot, freqBase, f32Theta);
+    const theta = ropeAngles(pos[t]!, r.n_rot, r.freq_base, r.f32Theta);
     for (let h = 0; h < nHeads; h++) {
       const o = (t * nHeads + h) * headDim;
-      for (let i = 0; i < nRot / 2; i++) {
-        const c = Math.cos(theta[i]!);
-        const s = Math.sin(theta[i]!);
-        const i0 = mode === 'norm' ? o + 2 * i : o + i;
-        const i1 = mode === 'norm' ? i0 + 1 : i0 + nRot / 2;
+      for (let i = 0; i < r.n_rot / 2; i++) {
+        const th = (r.freq_scale * theta[i]!) / (r.factors ? r.factors[i]! : 1);
+        const c = Math.cos(th) * r.attn_factor;
+        const s = Math.sin(th) * r.attn_factor;
+        const i0 = r.mode === 'norm' ? o + 2 * i : o + i;
+        const i1 = r.mode === 'norm' ? i0 + 1 : i0 + r.n_rot / 2;
         const x0 = x[i0]!;
         const x1 = x[i1]!;
         x[i0] = x0 * c - x1 * s;
@@ -82,6 +96,13 @@ export function ropeInPlace(x: Float64Array, n: number, nHeads: number, headDim:
       }
     }
   }
+}
+
+/** Adds a bias vector to every row of x ([n, bias.length]). */
+export function addBiasInPlace(x: Float64Array, bias: Float32Array | undefined): Float64Array {
+  if (!bias) return x;
+  for (let i = 0; i < x.length; i++) x[i]! += bias[i % bias.length]!;
+  return x;
 }
 
 export function softmaxInPlace(a: Float64Array): Float64Array {

@@ -1,0 +1,78 @@
+/**
+ * CPU reference of shaders/rope.wgsl: ggml_rope_ext with ext_factor 0 (no YaRN), as ggml-cpu computes it
+ * (ops.cpp ggml_rope_cache_init / rotate_pairs): theta_scale = powf(freq_base, -2/n_rot) in f32, theta_i
+ * built by repeated f32 multiplication from the position, angle = freq_scale · theta_i, and
+ * cos/sin times attn_factor. The rotation itself is evaluated in float64.
+ *   NORM (mode 0, llama):    pairs (2i, 2i+1)
+ *   NEOX (mode 2, qwen/...): pairs (i, i + n_rot/2)
+ * Dimensions >= n_rot pass through unchanged.
+ */
+
+export type RopeModeRef = 'norm' | 'neox';
+
+export interface RopeRefParams {
+  n_head: number;
+  head_dim: number;
+  n_rot: number;
+  mode: RopeModeRef;
+  freq_base: number;
+  freq_scale?: number;
+  attn_factor?: number;
+}
+
+const f = Math.fround;
+
+/** The n_rot/2 rotation angles at position `pos`, rounded as ggml-cpu rounds them. */
+export function ropeAnglesRef(pos: number, n_rot: number, freq_base: number, freq_scale = 1): Float64Array {
+  const thetaScale = f(Math.pow(f(freq_base), f(-2 / n_rot))); // powf(freq_base, -2.0f/n_dims)
+  const out = new Float64Array(n_rot / 2);
+  let theta = f(pos);
+  for (let i = 0; i < n_rot / 2; i++) {
+    out[i] = f(f(freq_scale) * theta);
+    theta = f(theta * thetaScale);
+  }
+  return out;
+}
+
+/** Indices (a, b) of rotation i inside a head. */
+function pairOf(mode: RopeModeRef, i: number, n_rot: number): [number, number] {
+  return mode === 'norm' ? [2 * i, 2 * i + 1] : [i, i + n_rot / 2];
+}
+
+/**
+ * Rotates x [n_tokens, n_head, head_dim]; token t sits at position pos_start + t.
+ * Returns a new [n_tokens, n_head, head_dim] array.
+ */
+export function ropeRef(x: ArrayLike<number>, n_tokens: number, pos_start: number, p: RopeRefParams): Float64Array {
+  const { n_head, head_dim, n_rot, mode } = p;
+  if (n_rot % 2 || n_rot > head_dim) throw new Error(`ropeRef: n_rot ${n_rot} must be even and <= head_dim ${head_dim}`);
+  const mscale = p.attn_factor ?? 1;
+  const y = Float64Array.from({ length: n_tokens * n_head * head_dim }, (_, i) => x[i]!);
+  for (let t = 0; t < n_tokens; t++) {
+    const angles = ropeAnglesRef(pos_start + t, n_rot, p.freq_base, p.freq_scale ?? 1);
+    for (let h = 0; h < n_head; h++) {
+      const base = (t * n_head + h) * head_dim;
+      for (let i = 0; i < n_rot / 2; i++) {
+        const c = Math.cos(angles[i]!) * mscale;
+        const s = Math.sin(angles[i]!) * mscale;
+        const [a, b] = pairOf(mode, i, n_rot);
+        const x0 = x[base + a]!;
+        const x1 = x[base + b]!;
+        y[base + a] = x0 * c - x1 * s;
+        y[base + b] = x0 * s + x1 * c;
+      }
+    }
+  }
+  return y;
+}
+
+/**
+ * The K-cache write: rows of `cache` [rows, n_head, head_dim] at kv_base + pos_start + t are replaced by the
+ * rotated src rows; every other row keeps its value. Returns the new cache.
+ */
+export function ropeToCacheRef(src: ArrayLike<number>, cache: ArrayLike<number>, n_tokens: number, pos_start: number, kv_base: number, p: RopeRefParams): Float64Array {
+  const out = Float64Array.from(cache as ArrayLike<number>);
+  const rowLen = p.n_head * p.head_dim;
+  out.set(ropeRef(src, n_tokens, pos_start, p), (kv_base + pos_start) * rowLen);
+  return out;
+}
