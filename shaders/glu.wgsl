@@ -15,11 +15,34 @@ struct Params { n: u32, rows_per_token: u32, act: u32, gelu_f16: u32 }
 
 override WG: u32 = 64;
 
+// f16 bits of x rounded to nearest even, as the F16C conversion ggml uses (pack2x16float's rounding is
+// not specified by WGSL). Only called for |x| < 10: no overflow handling needed.
+fn f16_bits(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  let sign = (b >> 16u) & 0x8000u;
+  let e = i32((b >> 23u) & 0xFFu) - 112;
+  var m = b & 0x7FFFFFu;
+  if (e <= 0) {
+    if (e < -10) { return sign; }
+    m = m | 0x800000u;
+    let shift = u32(14 - e);
+    var h = m >> shift;
+    let rem = m & ((1u << shift) - 1u);
+    let halfway = 1u << (shift - 1u);
+    if (rem > halfway || (rem == halfway && (h & 1u) == 1u)) { h += 1u; }
+    return sign | h;
+  }
+  var h = (u32(e) << 10u) | (m >> 13u);
+  let rem = m & 0x1FFFu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) == 1u)) { h += 1u; }
+  return sign | h;
+}
+
 fn gelu(x: f32) -> f32 {
   if (p.gelu_f16 != 0u) {
     if (x <= -10.0) { return 0.0; }
     if (x >= 10.0) { return x; }
-    let bits = pack2x16float(vec2<f32>(x, 0.0)) & 0xFFFFu;
+    let bits = f16_bits(x);
     return unpack2x16float(gelu_table[bits / 2u])[bits % 2u];
   }
   return 0.5 * x * (1.0 + tanh(0.7978845608028654 * x * (1.0 + 0.044715 * x * x)));
