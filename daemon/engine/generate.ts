@@ -34,7 +34,7 @@ export interface GenerateResult {
 }
 
 /** Length of the longest suffix of `text` that is a proper prefix of one of the stop strings. */
-function heldBackLength(text: string, stops: readonly string[]): number {
+export function heldBackLength(text: string, stops: readonly string[]): number {
   let hold = 0;
   for (const s of stops) {
     for (let n = Math.min(s.length - 1, text.length); n > hold; n--) {
@@ -47,19 +47,66 @@ function heldBackLength(text: string, stops: readonly string[]): number {
   return hold;
 }
 
-export async function generate(session: Session, tokenizer: Tokenizer, prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
-  const stops = (opts.stop ?? []).filter((s) => s.length > 0);
-  const decoder = new StreamDecoder(tokenizer);
-  const tokens: number[] = [];
-  let text = '';
-  let emitted = 0;
-  let stopReason: StopReason = 'length';
-  const emit = (upTo: number) => {
-    if (upTo > emitted) {
-      opts.onText?.(text.slice(emitted, upTo));
-      emitted = upTo;
+/**
+ * The text side of a generation, shared by generate() and the daemon's scheduler (which drives the
+ * session itself, token by token, so it can preempt): detokenises sampled tokens as a stream, finds
+ * stop strings, and emits text as soon as it cannot be part of one.
+ */
+export class GenerationText {
+  private readonly stops: readonly string[];
+  private readonly decoder: StreamDecoder;
+  /** Generated tokens (end-of-generation tokens are not added). */
+  readonly tokens: number[] = [];
+  private current = '';
+  private emitted = 0;
+
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    stop: readonly string[] | undefined,
+    private readonly onText?: (text: string) => void,
+  ) {
+    this.stops = (stop ?? []).filter((s) => s.length > 0);
+    this.decoder = new StreamDecoder(tokenizer);
+  }
+
+  /** Text so far (cut before a stop string once one is found). */
+  get text(): string {
+    return this.current;
+  }
+
+  /** Adds a sampled token: 'eos' for an end-of-generation token, 'stop' when a stop string completes. */
+  push(token: number): 'eos' | 'stop' | undefined {
+    if (this.tokenizer.eogIds.has(token)) return 'eos';
+    this.tokens.push(token);
+    this.current += this.decoder.push(token);
+    const hit = this.stops.map((s) => this.current.indexOf(s, Math.max(0, this.emitted - s.length))).filter((i) => i >= 0);
+    if (hit.length) {
+      this.current = this.current.slice(0, Math.min(...hit));
+      return 'stop';
     }
-  };
+    this.emit(this.current.length - heldBackLength(this.current, this.stops));
+    return undefined;
+  }
+
+  /** Ends the stream: flushes held bytes (unless stopped) and emits what is still held back. */
+  finish(stopReason: StopReason): string {
+    if (stopReason !== 'stop') this.current += this.decoder.flush();
+    this.emit(this.current.length);
+    return this.current;
+  }
+
+  private emit(upTo: number): void {
+    if (upTo > this.emitted) {
+      this.onText?.(this.current.slice(this.emitted, upTo));
+      this.emitted = upTo;
+    }
+  }
+}
+
+export async function generate(session: Session, tokenizer: Tokenizer, prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+  const out = new GenerationText(tokenizer, opts.stop, opts.onText);
+  const tokens = out.tokens;
+  let stopReason: StopReason = 'length';
   const t0 = performance.now();
   if (opts.signal?.aborted) {
     return { text: '', tokens, stopReason: 'cancelled', promptTokens: prompt.length, prefillTokens: 0, prefillMs: 0, decodeMs: 0, decodeTokens: 0 };
@@ -68,20 +115,12 @@ export async function generate(session: Session, tokenizer: Tokenizer, prompt: r
   const t1 = performance.now();
   let next = first;
   while (true) {
-    if (tokenizer.eogIds.has(next)) {
-      stopReason = 'eos';
+    const ended = out.push(next);
+    if (ended) {
+      stopReason = ended;
       break;
     }
-    tokens.push(next);
-    text += decoder.push(next);
-    const hit = stops.map((s) => text.indexOf(s, Math.max(0, emitted - s.length))).filter((i) => i >= 0);
-    if (hit.length) {
-      text = text.slice(0, Math.min(...hit));
-      stopReason = 'stop';
-      break;
-    }
-    emit(text.length - heldBackLength(text, stops));
-    if (opts.shouldStop?.(text)) {
+    if (opts.shouldStop?.(out.text)) {
       stopReason = 'stop';
       break;
     }
@@ -99,8 +138,7 @@ export async function generate(session: Session, tokenizer: Tokenizer, prompt: r
     }
     next = await session.decode(next, opts.sampling);
   }
-  if (stopReason !== 'stop') text += decoder.flush();
-  emit(text.length);
+  const text = out.finish(stopReason);
   const t2 = performance.now();
   return {
     text,
