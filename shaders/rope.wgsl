@@ -25,7 +25,7 @@ fn pair(i: u32) -> vec2<u32> {
 @compute @workgroup_size(WG)
 fn main_inplace(@builtin(global_invocation_id) gid: vec3<u32>) {
   let half = p.n_rot / 2u;
-  let idx = gid.x;
+  let idx = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
   if (idx >= step.n_tokens * p.n_head * half) { return; }
   let i = idx % half;
   let th = idx / half;          // t * n_head + h
@@ -41,7 +41,7 @@ fn main_inplace(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size(WG)
 fn main_to_cache(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let idx = gid.x;
+  let idx = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
   let hd = p.head_dim;
   if (idx >= step.n_tokens * p.n_head * hd) { return; }
   let d = idx % hd;
