@@ -13,8 +13,7 @@ override WG: u32 = 64;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n4 = p.n / 4u;
-  let idx = gid.x;
+  let idx = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
   if (idx >= step.n_tokens * n4) { return; }
-  let t = idx / n4;
   dst[(step.kv_base + step.pos_start) * n4 + idx] = src[idx];
 }
