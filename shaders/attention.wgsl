@@ -19,7 +19,7 @@ const MAX_D4: u32 = 64u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let idx = gid.x;
+  let idx = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
   if (idx >= step.n_tokens * p.n_head) { return; }
   let t = idx / p.n_head;
   let h = idx % p.n_head;
