@@ -16,7 +16,7 @@ override WG: u32 = 64;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let row = gid.x;
+  let row = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
   if (row >= step.n_tokens * p.rows_per_token) { return; }
   let base = row * p.n;
   var ss = 0.0;
@@ -31,7 +31,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size(WG)
 fn main_inplace(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let row = gid.x;
+  let row = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
   if (row >= step.n_tokens * p.rows_per_token) { return; }
   let base = row * p.n;
   var ss = 0.0;

@@ -3,6 +3,7 @@
  * Tolerance: f32 kernel vs float64 reference, |err| <= 2e-6 · |expected| + 1e-6 · |weight| (the sum of
  * squares over <= 4096 values rounds to ~1e-6 relative).
  */
+import assert from 'node:assert/strict';
 import { rmsNormRef } from '../../daemon/gpu/cpu-reference/rms-norm.js';
 import { grid, kernelTest } from '../helpers/gpu-harness.js';
 import { assertClose, randn, seeded } from './kernel-test-utils.js';
@@ -64,3 +65,20 @@ for (const inplace of [false, true]) {
     });
   }
 }
+
+// More rows than 65535 workgroups of 64 hold: the graph builder folds the grid into y.
+kernelTest('rms_norm main and main_inplace: more than 65535 workgroups (2-D fold)', async (h) => {
+  const rnd = seeded(13);
+  const n = 4;
+  const rows = 65535 * 64 + 100;
+  assert.ok(grid(rows)[1] > 1);
+  const x = randn(rows * n, rnd);
+  const weight = randn(n, rnd);
+  const ref = rmsNormRef(x, n, rows, EPS, weight);
+  const scale = Float64Array.from(ref, (v, i) => Math.abs(v) + 0.5 * Math.abs(weight[i % n]!));
+  const params = [n, 1, 1, { f32: EPS }];
+  const a = await h.run({ kernel: 'rms_norm', step: { n_tokens: rows }, params, bindings: { 2: weight, 3: x, 4: { bytes: x.byteLength } }, dispatch: grid(rows), read: [4] });
+  assertClose(new Float32Array(a[4]!), ref, { rtol: RTOL, scale, what: 'main, folded grid' });
+  const b = await h.run({ kernel: 'rms_norm', entry: 'main_inplace', step: { n_tokens: rows }, params, bindings: { 2: weight, 5: x }, dispatch: grid(rows), read: [5] });
+  assertClose(new Float32Array(b[5]!), ref, { rtol: RTOL, scale, what: 'main_inplace, folded grid' });
+});
