@@ -38,7 +38,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var s4 = vec4<f32>(0.0);
     for (var i = 0u; i < dk4; i++) { s4 += qv[i] * k_cache[kb + i]; }
     var s = (s4.x + s4.y + s4.z + s4.w) * p.scale;
-    if (p.softcap > 0.0) { s = p.softcap * tanh(s / p.softcap); }
+    // tanh through sinh/cosh is NaN past |x| ~ 44 on some implementations; tanh(±10) is ±1 in f32.
+    if (p.softcap > 0.0) { s = p.softcap * tanh(clamp(s / p.softcap, -10.0, 10.0)); }
     let vb = (row * p.n_head_kv + hkv) * dv4;
     if (s > m) {
       let corr = exp(m - s);

@@ -45,7 +45,10 @@ fn gelu(x: f32) -> f32 {
     let bits = f16_bits(x);
     return unpack2x16float(gelu_table[bits / 2u])[bits % 2u];
   }
-  return 0.5 * x * (1.0 + tanh(0.7978845608028654 * x * (1.0 + 0.044715 * x * x)));
+  // WGSL's tanh may be sinh/cosh, which is inf/inf = NaN past |u| ~ 44 (it is on SwiftShader); tanh(±10)
+  // is already ±1 in f32, so clamping changes no result.
+  let u = clamp(0.7978845608028654 * x * (1.0 + 0.044715 * x * x), -10.0, 10.0);
+  return 0.5 * x * (1.0 + tanh(u));
 }
 
 @compute @workgroup_size(WG)

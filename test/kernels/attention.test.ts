@@ -97,3 +97,13 @@ kernelTest('attention: more than 65535 workgroups (2-D fold)', async (h) => {
   const v = randn(rows * c.n_head_kv * c.head_dim_v, rnd);
   check(c, q, k, v, await attention(h, c, q, k, v));
 });
+
+kernelTest('attention: soft-capping of scores far beyond the cap (|score / cap| in the hundreds) stays finite', async (h) => {
+  const rnd = seeded(44);
+  const c: Case = { n_head: 2, n_head_kv: 1, head_dim_k: 64, head_dim_v: 64, scale: 1, softcap: 1, n_tokens: 3, pos_start: 2, kv_base: 0, std: 10 };
+  const rows = c.pos_start + c.n_tokens;
+  const q = randn(c.n_tokens * c.n_head * c.head_dim_k, rnd, c.std);
+  const k = randn(rows * c.n_head_kv * c.head_dim_k, rnd, c.std);
+  const v = randn(rows * c.n_head_kv * c.head_dim_v, rnd);
+  check(c, q, k, v, await attention(h, c, q, k, v));
+});
