@@ -1,4 +1,4 @@
-// Bundles the extension, the LSP daemon and the CLI (CommonJS, Node). Type-checking is separate: `npm run typecheck`.
+// Bundles the extension, the LSP daemon and the CLI (CommonJS, Node), and the chat webview's script (browser). Type-checking is separate: `npm run typecheck`.
 import * as esbuild from 'esbuild';
 
 const watch = process.argv.includes('--watch');
@@ -27,7 +27,20 @@ for (const [entry, out] of [
   if (existsSync(entry)) entries.push({ entryPoints: [entry], outfile: out });
 }
 
-const contexts = await Promise.all(entries.map((e) => esbuild.context({ ...common, ...e })));
+// The chat panel's page script runs in the webview (a browser), not in Node.
+const browserEntries = [];
+{
+  const { existsSync } = await import('node:fs');
+  if (existsSync('extension/chat/webview/main.ts')) {
+    browserEntries.push({ entryPoints: ['extension/chat/webview/main.ts'], outfile: 'dist/webview/chat.js' });
+  }
+}
+const browser = { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: !production, minify: production, logLevel: 'info' };
+
+const contexts = await Promise.all([
+  ...entries.map((e) => esbuild.context({ ...common, ...e })),
+  ...browserEntries.map((e) => esbuild.context({ ...browser, ...e })),
+]);
 if (watch) {
   await Promise.all(contexts.map((c) => c.watch()));
 } else {

@@ -1,0 +1,89 @@
+/**
+ * `parsePromptFile(text, uri)`: a `.prompt` file to a prompt definition plus diagnostics with exact 0-based
+ * ranges. A file with any error yields no prompt (it is skipped; the others still load); warnings do not.
+ */
+import { parseFrontMatter, splitFrontMatter } from './front-matter';
+import { LineIndex } from './line-index';
+import {
+  PROMPT_NAME_MAX_LENGTH,
+  PROMPT_NAME_PATTERN,
+  PROMPT_VARIABLES,
+  type ParseResult,
+  type PromptDefinition,
+  type PromptDiagnostic,
+} from './prompt-format';
+import { checkTemplate } from './template-check';
+
+export function parsePromptFile(text: string, uri: string): ParseResult {
+  // VS Code drops a UTF-8 BOM from a document's text; do the same so positions agree with the editor.
+  const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const index = new LineIndex(source);
+  const diagnostics: PromptDiagnostic[] = [];
+
+  const split = splitFrontMatter(index, diagnostics);
+  if (!split) return { diagnostics };
+  const front = parseFrontMatter(index, split, diagnostics);
+  const template = checkTemplate(index, split.bodyStart, source.length, split.closeLine, diagnostics);
+  if (!front || !template) return { diagnostics };
+
+  let name = front.name;
+  if (!name) {
+    const fromFile = promptNameFromUri(uri);
+    const range = index.lineRange(0);
+    if (!fromFile) {
+      diagnostics.push({
+        range,
+        severity: 'error',
+        code: 'bad-value',
+        message: `The file name is not a valid prompt name: add a name key (lower-case letters, digits and dashes), e.g. name: review.`,
+      });
+      return { diagnostics };
+    }
+    name = { value: fromFile, range };
+  }
+
+  const selectionUses = template.uses.get('selection') ?? [];
+  if (front.selection === 'none') {
+    for (const use of selectionUses) {
+      diagnostics.push({
+        range: index.range(use.start, use.end),
+        severity: 'warning',
+        code: 'unused-selection',
+        message: "selection: none means {{ selection }} is always empty; use selection: optional or required to read it.",
+      });
+    }
+  }
+  if (front.output === 'replace' && front.selection === 'none') {
+    diagnostics.push({
+      range: front.ranges.output ?? name.range,
+      severity: 'warning',
+      code: 'output-needs-selection',
+      message: 'output: replace replaces the selection, but selection is none: the answer will be inserted at the cursor.',
+    });
+  }
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+
+  const prompt: PromptDefinition = {
+    name: name.value,
+    description: front.description,
+    selection: front.selection,
+    languages: front.languages,
+    output: front.output,
+    userTemplate: template.userTemplate,
+    variables: PROMPT_VARIABLES.filter((v) => template.uses.has(v)),
+    uri,
+    nameRange: name.range,
+  };
+  if (front.temperature !== undefined) prompt.temperature = front.temperature;
+  if (front.maxTokens !== undefined) prompt.maxTokens = front.maxTokens;
+  if (template.systemTemplate !== undefined) prompt.systemTemplate = template.systemTemplate;
+  return { prompt, diagnostics };
+}
+
+/** `…/.moecode/prompts/write-tests.prompt` → `write-tests`; undefined when the base name is not a valid name. */
+export function promptNameFromUri(uri: string): string | undefined {
+  const path = uri.replace(/[?#].*$/, '');
+  const base = decodeURIComponent(path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1)).replace(/\.prompt$/i, '');
+  const name = base.toLowerCase().replace(/[\s_]+/g, '-');
+  return PROMPT_NAME_PATTERN.test(name) && name.length <= PROMPT_NAME_MAX_LENGTH ? name : undefined;
+}

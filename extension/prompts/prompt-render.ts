@@ -1,0 +1,51 @@
+/**
+ * Rendering a parsed prompt with @huggingface/jinja (the engine the daemon renders chat templates with), and the
+ * small pure helpers around a run: which prompts apply to a language, `/name rest` in chat, and the code to put
+ * in the editor when the answer replaces or is inserted.
+ */
+import { Template } from '@huggingface/jinja';
+import { PROMPT_VARIABLES, type PromptDefinition, type PromptVariables } from './prompt-format';
+
+export interface RenderedPrompt {
+  /** The system message, absent when the prompt has no system part or it renders empty. */
+  system?: string;
+  /** The user message. */
+  user: string;
+}
+
+/** Renders both parts; every variable is a string ('' when missing). Leading and trailing blank space is trimmed. */
+export function renderPrompt(prompt: PromptDefinition, values: Partial<PromptVariables>): RenderedPrompt {
+  const items: Record<string, string> = {};
+  for (const v of PROMPT_VARIABLES) items[v] = values[v] ?? '';
+  const user = new Template(prompt.userTemplate).render(items).trim();
+  const system = prompt.systemTemplate === undefined ? '' : new Template(prompt.systemTemplate).render(items).trim();
+  return system ? { system, user } : { user };
+}
+
+/** Chat messages in the OpenAI shape the daemon's chat request takes. */
+export function toChatMessages(rendered: RenderedPrompt): { role: 'system' | 'user'; content: string }[] {
+  return rendered.system ? [{ role: 'system', content: rendered.system }, { role: 'user', content: rendered.user }] : [{ role: 'user', content: rendered.user }];
+}
+
+/** Whether a prompt applies to a document of this language id. */
+export function appliesToLanguage(prompt: Pick<PromptDefinition, 'languages'>, languageId: string): boolean {
+  return prompt.languages.length === 0 || prompt.languages.includes(languageId);
+}
+
+/** `/review focus on errors` → { name: 'review', input: 'focus on errors' }; undefined when the text is not a slash command. */
+export function parseSlashCommand(text: string): { name: string; input: string } | undefined {
+  const m = /^\s*\/([a-z][a-z0-9-]*)(?:\s+([\s\S]*))?$/.exec(text);
+  return m ? { name: m[1], input: (m[2] ?? '').trim() } : undefined;
+}
+
+/**
+ * The text to put in the editor for output: replace / insert. A model usually answers with one fenced code
+ * block, perhaps with words around it: take the block's content; without a fence, the whole answer.
+ */
+export function extractCode(answer: string): string {
+  const fences = [...answer.matchAll(/^[ \t]*(`{3,}|~{3,})[^\n]*\n([\s\S]*?)^[ \t]*\1[ \t]*$/gm)];
+  if (fences.length === 0) return answer.trim();
+  // The longest block is the code; short ones are usually usage examples.
+  const longest = fences.reduce((a, b) => (b[2].length > a[2].length ? b : a));
+  return longest[2].replace(/\n$/, '');
+}

@@ -1,0 +1,164 @@
+/**
+ * Every `moecode.*` setting the extension contributes: type, default, description and what a change
+ * needs. Plain data (no `vscode` import) so a plain Node test can check it against package.json's
+ * `contributes.configuration` (test/editor/settings-sync.test.ts). Read settings through config.ts.
+ *
+ * `effect` is declared here once:
+ *  - 'restart': the daemon process must be restarted (the client does it, see client.ts);
+ *  - 'reload': the daemon reloads the model itself when it pulls the new settings (protocol.ts RELOAD_SETTINGS);
+ *  - 'live': read on every use.
+ */
+import { DEFAULT_SETTINGS, RELOAD_SETTINGS } from '../daemon/protocol';
+
+export type SettingEffect = 'restart' | 'reload' | 'live';
+
+interface SettingBase {
+  description: string;
+  effect: SettingEffect;
+  /** Forwarded to the daemon in initializationOptions / workspace/configuration. */
+  daemon: boolean;
+  scope?: 'application' | 'machine' | 'window' | 'resource' | 'language-overridable' | 'machine-overridable';
+  order: number;
+}
+interface StringSetting extends SettingBase { type: 'string'; default: string; enum?: readonly string[]; enumDescriptions?: readonly string[] }
+interface NumberSetting extends SettingBase { type: 'number' | 'integer'; default: number; minimum?: number; maximum?: number }
+interface BooleanSetting extends SettingBase { type: 'boolean'; default: boolean }
+interface StringArraySetting extends SettingBase { type: 'array'; default: readonly string[]; items: { type: 'string' } }
+export type SettingSpec = StringSetting | NumberSetting | BooleanSetting | StringArraySetting;
+
+export const ADAPTER_PREFERENCES = ['auto', 'hardware', 'software'] as const;
+export type AdapterPreference = (typeof ADAPTER_PREFERENCES)[number];
+
+export const SETTINGS = {
+  'model.path': {
+    type: 'string',
+    default: DEFAULT_SETTINGS.model.path,
+    description: 'GGUF model file. Empty: the MOECODE_MODEL environment variable, else the model shipped with the extension. Use "MoeCode: Select Model" to pick one.',
+    effect: 'reload',
+    daemon: true,
+    scope: 'machine-overridable',
+    order: 0,
+  },
+  'inline.enabled': {
+    type: 'boolean',
+    default: true,
+    description: 'Show inline (ghost text) suggestions while typing.',
+    effect: 'live',
+    daemon: false,
+    order: 10,
+  },
+  'inline.debounceMs': {
+    type: 'integer',
+    default: 150,
+    minimum: 0,
+    maximum: 2000,
+    description: 'Milliseconds to wait after the last keystroke before asking for a suggestion. While you type faster than this the wait grows, up to twice this value.',
+    effect: 'live',
+    daemon: false,
+    order: 11,
+  },
+  'inline.languages': {
+    type: 'array',
+    items: { type: 'string' },
+    default: DEFAULT_SETTINGS.inline.languages,
+    description: 'Language ids that get inline suggestions, e.g. ["typescript", "python"]. Empty: every language. Prefix an id with "!" to exclude it, e.g. ["!markdown", "!plaintext"].',
+    effect: 'live',
+    daemon: true,
+    order: 12,
+  },
+  'completion.maxTokens': {
+    type: 'integer',
+    default: DEFAULT_SETTINGS.completion.maxTokens,
+    minimum: 1,
+    maximum: 4096,
+    description: 'Most tokens one inline suggestion may have.',
+    effect: 'live',
+    daemon: true,
+    order: 20,
+  },
+  'completion.temperature': {
+    type: 'number',
+    default: DEFAULT_SETTINGS.completion.temperature,
+    minimum: 0,
+    maximum: 2,
+    description: 'Sampling temperature for inline suggestions; 0 always picks the most likely token.',
+    effect: 'live',
+    daemon: true,
+    order: 21,
+  },
+  'chat.maxTokens': {
+    type: 'integer',
+    default: DEFAULT_SETTINGS.chat.maxTokens,
+    minimum: 1,
+    maximum: 32768,
+    description: 'Most tokens one chat answer or explanation may have.',
+    effect: 'live',
+    daemon: true,
+    order: 30,
+  },
+  'chat.temperature': {
+    type: 'number',
+    default: DEFAULT_SETTINGS.chat.temperature,
+    minimum: 0,
+    maximum: 2,
+    description: 'Sampling temperature for chat answers and explanations.',
+    effect: 'live',
+    daemon: true,
+    order: 31,
+  },
+  'gpu.memoryBudget': {
+    type: 'integer',
+    default: DEFAULT_SETTINGS.gpu.memoryBudget,
+    minimum: 0,
+    description: 'Upper bound in MB for model weights, KV cache and activations on the GPU; 0 = no limit. Under a budget the daemon keeps fewer documents warm, or refuses a model that does not fit.',
+    effect: 'reload',
+    daemon: true,
+    scope: 'machine-overridable',
+    order: 40,
+  },
+  'gpu.adapter': {
+    type: 'string',
+    enum: ADAPTER_PREFERENCES,
+    enumDescriptions: [
+      'A hardware GPU when there is one, else a software (CPU) WebGPU adapter such as SwiftShader.',
+      'Only a hardware GPU; fail rather than run slowly on the CPU.',
+      'Only a software adapter (SwiftShader): slow, for machines whose GPU driver misbehaves.',
+    ],
+    default: 'auto',
+    description: 'Which WebGPU adapter the daemon uses. Changing it restarts the daemon.',
+    effect: 'restart',
+    daemon: true,
+    scope: 'machine-overridable',
+    order: 41,
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingKey = keyof typeof SETTINGS;
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+/** Keys whose change restarts the daemon process. */
+export const RESTART_KEYS: readonly SettingKey[] = SETTING_KEYS.filter((k) => SETTINGS[k].effect === 'restart');
+
+// The daemon's own list must agree with ours (checked at compile time through the type, and by the sync test).
+const reloadFromProtocol: readonly string[] = RELOAD_SETTINGS;
+export const RELOAD_KEYS: readonly SettingKey[] = SETTING_KEYS.filter((k) => SETTINGS[k].effect === 'reload');
+if (reloadFromProtocol.some((k) => !RELOAD_KEYS.includes(k as SettingKey))) {
+  throw new Error(`settings.ts: protocol RELOAD_SETTINGS ${reloadFromProtocol.join(',')} are not all marked 'reload'`);
+}
+
+/** The JSON schema objects package.json's `contributes.configuration.properties` holds for our settings. */
+export function packageJsonProperties(): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const key of SETTING_KEYS) {
+    const { effect: _e, daemon: _d, ...schema } = SETTINGS[key] as SettingSpec;
+    out[`moecode.${key}`] = JSON.parse(JSON.stringify(schema));
+  }
+  return out;
+}
+
+/** `languages` empty: all; ids allow, "!id" excludes; an exclusion wins over an allowance. */
+export function languageEnabled(languages: readonly string[], languageId: string): boolean {
+  if (languages.includes(`!${languageId}`)) return false;
+  const allowed = languages.filter((id) => !id.startsWith('!'));
+  return allowed.length === 0 || allowed.includes('*') || allowed.includes(languageId);
+}
