@@ -361,11 +361,16 @@ function checkVariables(tags: Tag[], unknown: (token: TagToken, message: string)
         read(tokens, 1, tokens.length);
         break;
       case 'for': {
+        // {% for targets in iterable [if condition] [recursive] %}: the iterable is read in the outer scope,
+        // the condition in the loop's.
         const inAt = indexOf(tokens, 'in', 1);
-        read(tokens, inAt + 1, tokens.length, ['recursive']); // the iterable is read in the outer scope
+        const ifAt = indexOf(tokens, 'if', inAt + 1);
+        const conditionAt = ifAt < 0 ? tokens.length : ifAt;
+        read(tokens, inAt + 1, conditionAt, ['recursive']);
         const names = new Set(['loop']);
         for (let i = 1; i < inAt; i++) if (tokens[i].kind === 'identifier') names.add(tokens[i].value);
         scopes.push({ keyword: 'for', names });
+        read(tokens, conditionAt, tokens.length, ['recursive']);
         break;
       }
       case 'set': {
