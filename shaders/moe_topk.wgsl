@@ -15,7 +15,7 @@ override WG: u32 = 64;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gid.x;
+  let t = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
   if (t >= step.n_tokens) { return; }
   let base = t * p.n_expert;
   var mx = -3.0e38;
