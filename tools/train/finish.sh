@@ -1,0 +1,20 @@
+#!/bin/sh
+# After (or during) a training run: dump the checkpoint, write the GGUF, compare it with PyTorch in llama.cpp,
+# and evaluate on the held-out files. Run from the repository root:
+#   sh tools/train/finish.sh [ckpt] [out.gguf]
+# Outputs: the GGUF, tools/train/work/export/{weights.*,reference.json,check.jsonl}, tools/train/work/eval.json
+set -eu
+CKPT=${1:-tools/train/work/run/ckpt.pt}
+OUT=${2:-models/moecode-coder.gguf}
+W=tools/train/work
+PY=/usr/bin/python3
+export OMP_NUM_THREADS=1
+mkdir -p "$W/export" "$(dirname "$OUT")"
+nice -n 10 $PY tools/train/export-weights.py --ckpt "$CKPT" --tok "$W/tokenizer.json" --out "$W/export/weights"
+nice -n 10 npx tsx tools/train/export-gguf.ts "$W/export/weights.json" "$OUT"
+(cd tools/train && nice -n 10 $PY reference.py --ckpt "../../$CKPT" --tok work/tokenizer.json --out work/export/reference.json)
+nice -n 10 npx tsx tools/train/check-llama.ts "$OUT" "$W/export/reference.json" | tee "$W/export/check.jsonl"
+if [ "${SKIP_EVAL:-0}" != 1 ]; then
+  (cd tools/train && nice -n 10 $PY eval.py --ckpt "../../$CKPT" --json work/eval.json)
+fi
+ls -l "$OUT"
