@@ -60,6 +60,7 @@ export function splitFrontMatter(index: LineIndex, diagnostics: PromptDiagnostic
 /** The front matter's values, defaults filled in except `name` (which may come from the file name). */
 export interface FrontMatter {
   name?: { value: string; range: Range };
+  title?: string;
   description: string;
   selection: SelectionMode;
   languages: string[];
@@ -134,6 +135,10 @@ export function parseFrontMatter(
         }
         break;
       }
+      case 'title':
+        if (typeof scalar !== 'string' || scalar.trim() === '') error(valueRange, 'bad-type', 'title must be a non-empty string, e.g. title: Review Selection');
+        else result.title = scalar.trim();
+        break;
       case 'description':
         if (typeof scalar !== 'string') error(valueRange, 'bad-type', 'description must be a string.');
         else result.description = scalar.trim();

@@ -4,6 +4,7 @@
  *
  *     ---
  *     name: review                 # the /name in chat; defaults to the file name
+ *     title: Review Selection      # command palette and menus; defaults to the name in Title Case
  *     description: Review the selection for bugs
  *     selection: required          # required | optional | none
  *     languages: [typescript]      # language ids it applies to; absent or [] = every language
@@ -42,6 +43,7 @@ export type OutputMode = (typeof OUTPUT_MODES)[number];
 
 export const FRONT_MATTER_KEYS = [
   'name',
+  'title',
   'description',
   'selection',
   'languages',
@@ -106,6 +108,8 @@ export interface PromptDiagnostic {
 /** A prompt file that parsed without errors. Plain data: it crosses to the chat webview as JSON. */
 export interface PromptDefinition {
   name: string;
+  /** For the command palette, quick picks and messages, e.g. "Write Tests for Selection". */
+  title: string;
   description: string;
   selection: SelectionMode;
   /** Language ids it applies to; empty = every language. */

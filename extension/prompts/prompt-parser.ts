@@ -65,6 +65,7 @@ export function parsePromptFile(text: string, uri: string): ParseResult {
 
   const prompt: PromptDefinition = {
     name: name.value,
+    title: front.title ?? titleFromName(name.value),
     description: front.description,
     selection: front.selection,
     languages: front.languages,
@@ -78,6 +79,14 @@ export function parsePromptFile(text: string, uri: string): ParseResult {
   if (front.maxTokens !== undefined) prompt.maxTokens = front.maxTokens;
   if (template.systemTemplate !== undefined) prompt.systemTemplate = template.systemTemplate;
   return { prompt, diagnostics };
+}
+
+/** `write-tests` → `Write Tests`. */
+export function titleFromName(name: string): string {
+  return name
+    .split('-')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join(' ');
 }
 
 /** `…/.moecode/prompts/write-tests.prompt` → `write-tests`; undefined when the base name is not a valid name. */

@@ -10,6 +10,7 @@ test('a complete file parses to its definition', () => {
   const text = [
     '---',
     'name: review-code',
+    'title: Review the Code',
     'description: "  Review it  "',
     'selection: required',
     'languages: [typescript, python]',
@@ -24,6 +25,7 @@ test('a complete file parses to its definition', () => {
   assert.deepEqual(diagnostics.map(fmt), []);
   assert.ok(prompt);
   assert.equal(prompt.name, 'review-code');
+  assert.equal(prompt.title, 'Review the Code');
   assert.equal(prompt.description, 'Review it');
   assert.equal(prompt.selection, 'required');
   assert.deepEqual(prompt.languages, ['typescript', 'python']);
@@ -42,6 +44,7 @@ test('defaults: name from the file, optional selection, every language, chat out
   assert.deepEqual(diagnostics, []);
   assert.ok(prompt);
   assert.equal(prompt.name, 'write-tests');
+  assert.equal(prompt.title, 'Write Tests');
   assert.equal(prompt.description, '');
   assert.equal(prompt.selection, 'optional');
   assert.deepEqual(prompt.languages, []);
@@ -124,6 +127,8 @@ test('bad types and values: each at its value', () => {
     ['name: Has Spaces', 'Has Spaces', 'bad-value'],
     ['name: -dash', '-dash', 'bad-value'],
     ['description: [a, b]', '[a, b]', 'bad-type'],
+    ['title: 12', '12', 'bad-type'],
+    ['title: ""', '""', 'bad-type'],
     ['selection: sometimes', 'sometimes', 'bad-value'],
     ['selection: 1', '1', 'bad-type'],
     ['output: file', 'file', 'bad-value'],

@@ -76,6 +76,7 @@ test('the built-in prompts: one file per built-in action, each valid, reading th
     assert.deepEqual(diagnostics.map(fmt), [], name);
     assert.ok(prompt);
     assert.equal(prompt.name, name);
+    assert.match(prompt.title, / Selection$/, name);
     assert.equal(prompt.selection, 'required', name);
     assert.ok(prompt.description.length > 0, name);
     assert.ok(prompt.systemTemplate, name);

@@ -1,0 +1,117 @@
+/**
+ * Prompt files as chat actions: each prompt in effect becomes a ChatAction in the extension's ActionRegistry
+ * (extension/actions.ts), so it shows up in the "Run Action" quick pick of the command palette, in the status
+ * bar's quick pick and as a `/name` slash command in the chat panel, and a prompt named like a built-in
+ * (explain, fix, document, tests) takes that built-in's place and its command.
+ */
+import * as vscode from 'vscode';
+import { rangeLabel, type ActionContext, type ActionRegistry, type ActionRequest, type ChatAction } from '../actions';
+import type { OutputMode, PromptVariables } from './prompt-format';
+import type { PromptRegistry } from './prompt-registry';
+import { extractCode, renderPrompt, type RenderedPrompt } from './prompt-render';
+import type { ResolvedPrompt } from './prompt-set';
+
+/** What a runner that honours the whole format needs: both messages, where the answer goes, sampling. */
+export interface PromptRun extends RenderedPrompt {
+  output: OutputMode;
+  temperature?: number;
+  maxTokens?: number;
+}
+
+export interface PromptAction extends ChatAction {
+  readonly prompt: ResolvedPrompt;
+  /** Language ids it applies to (empty: all); quick picks may hide it for other languages. */
+  readonly languages: readonly string[];
+  /** Present when the template reads {{ input }}: ask the user with this prompt when nothing was typed after /name. */
+  readonly inputPrompt?: string;
+  /** Renders the system and user messages separately, with the output mode and sampling settings. */
+  renderRun(context: ActionContext): PromptRun;
+}
+
+export function isPromptAction(action: ChatAction): action is PromptAction {
+  return typeof (action as Partial<PromptAction>).renderRun === 'function';
+}
+
+/** The variables for a run: the selection (unless selection: none), the open document's text, language and path. */
+export function promptVariables(prompt: ResolvedPrompt, context: ActionContext): PromptVariables {
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === context.document.uri);
+  return {
+    selection: prompt.selection === 'none' ? '' : (context.selection?.text ?? ''),
+    file: doc?.getText() ?? '',
+    language: context.document.languageId,
+    path: context.document.path,
+    input: context.input ?? '',
+  };
+}
+
+export function promptAction(prompt: ResolvedPrompt): PromptAction {
+  const renderRun = (context: ActionContext): PromptRun => {
+    let rendered: RenderedPrompt;
+    try {
+      rendered = renderPrompt(prompt, promptVariables(prompt, context));
+    } catch (e) {
+      throw new Error(`MoeCode: the prompt /${prompt.name} (${prompt.uri}) failed to render: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const run: PromptRun = { ...rendered, output: prompt.output };
+    if (prompt.temperature !== undefined) run.temperature = prompt.temperature;
+    if (prompt.maxTokens !== undefined) run.maxTokens = prompt.maxTokens;
+    return run;
+  };
+  return {
+    id: prompt.name,
+    title: prompt.title,
+    description: prompt.description || undefined,
+    needsSelection: prompt.selection === 'required',
+    source: prompt.origin === 'builtin' ? 'builtin' : prompt.uri,
+    prompt,
+    languages: prompt.languages,
+    ...(prompt.variables.includes('input') ? { inputPrompt: `${prompt.title}: ${prompt.description || 'what should it do?'}` } : {}),
+    renderRun,
+    render(context: ActionContext): ActionRequest {
+      const run = renderRun(context);
+      const label = context.selection ? rangeLabel(context.document.path, context.selection.range) : context.document.path;
+      // Runners that take only one message get the system part in front of it.
+      const text = run.system ? `${run.system}\n\n${run.user}` : run.user;
+      return {
+        kind: 'chat',
+        display: { text: `**/${prompt.name}** \`${label}\`${context.input ? ` — ${context.input}` : ''}`, contextLabel: label },
+        params: {
+          prompt: text,
+          ...(run.temperature !== undefined ? { temperature: run.temperature } : {}),
+          ...(run.maxTokens !== undefined ? { maxTokens: run.maxTokens } : {}),
+        },
+      };
+    },
+  };
+}
+
+/** Keeps the action registry in step with the prompt registry: one action per prompt, replaced on every change. */
+export function syncPromptActions(prompts: PromptRegistry, actions: ActionRegistry): vscode.Disposable {
+  let registered: { dispose(): void }[] = [];
+  const sync = (list: readonly ResolvedPrompt[]): void => {
+    for (const r of registered) r.dispose();
+    registered = list.map((p) => actions.register(promptAction(p)));
+  };
+  sync(prompts.all());
+  const listener = prompts.onDidChange(sync);
+  return new vscode.Disposable(() => {
+    listener.dispose();
+    for (const r of registered) r.dispose();
+    registered = [];
+  });
+}
+
+/**
+ * Puts an answer in the editor for output: replace (in place of `range`, the selection the prompt ran on) or
+ * insert (at the start of the line after `range`, or at the cursor when nothing was selected). The code
+ * in the answer's fenced block is used when it has one. One edit, so one undo takes it back.
+ */
+export async function applyPromptOutput(editor: vscode.TextEditor, output: Exclude<OutputMode, 'chat'>, answer: string, range: vscode.Range): Promise<boolean> {
+  const code = extractCode(answer);
+  if (output === 'replace' && !range.isEmpty) return editor.edit((e) => e.replace(range, code));
+  const at = range.isEmpty ? range.start : new vscode.Position(range.end.line + (range.end.character === 0 ? 0 : 1), 0);
+  const atEnd = at.line >= editor.document.lineCount;
+  const position = atEnd ? editor.document.lineAt(editor.document.lineCount - 1).range.end : at;
+  const text = range.isEmpty ? code : atEnd ? `\n${code}` : `${code}\n`;
+  return editor.edit((e) => e.insert(position, text));
+}

@@ -1,0 +1,235 @@
+/**
+ * The VS Code side of prompt files: finds `.moecode/prompts/*.prompt` in every workspace folder, in the user's
+ * folder (~/.moecode/prompts) and the built-in ones shipped in the extension (extension/prompts/builtin, read at
+ * run time), watches them so a new, edited or deleted file takes effect without a reload, shows each file's
+ * problems in the Problems panel (live while a .prompt file is edited), and tells listeners when the set of
+ * prompts changed. Parsing and validation are the pure modules next to this one.
+ */
+import { homedir } from 'node:os';
+import * as vscode from 'vscode';
+import type { PromptDiagnostic, PromptOrigin } from './prompt-format';
+import { parsePromptFile } from './prompt-parser';
+import { resolvePromptSet, type PromptFileResult, type ResolvedPrompt } from './prompt-set';
+import { appliesToLanguage } from './prompt-render';
+
+export const PROMPT_LANGUAGE_ID = 'moecode-prompt';
+/** Where prompt files live inside a workspace folder. */
+export const WORKSPACE_PROMPT_FOLDER = '.moecode/prompts';
+export const DIAGNOSTIC_SOURCE = 'moecode';
+
+export function defaultUserPromptFolder(): vscode.Uri {
+  return vscode.Uri.joinPath(vscode.Uri.file(homedir()), '.moecode', 'prompts');
+}
+
+export function builtinPromptFolder(extensionUri: vscode.Uri): vscode.Uri {
+  return vscode.Uri.joinPath(extensionUri, 'extension', 'prompts', 'builtin');
+}
+
+export interface PromptRegistryOptions {
+  /** The built-in prompt files (see builtinPromptFolder). */
+  builtinFolder: vscode.Uri;
+  /** The user's prompt folder; default ~/.moecode/prompts. */
+  userFolder?: vscode.Uri;
+  /** Wait this long after a file event before reloading, to take a burst of events at once (ms). */
+  debounceMs?: number;
+}
+
+/** Builds the registry from the extension's context: built-ins from the extension folder, the default user folder. */
+export function createPromptRegistry(context: vscode.ExtensionContext, options: Partial<PromptRegistryOptions> = {}): PromptRegistry {
+  return new PromptRegistry({ builtinFolder: builtinPromptFolder(context.extensionUri), ...options });
+}
+
+export class PromptRegistry implements vscode.Disposable {
+  private prompts: ResolvedPrompt[] = [];
+  private readonly byName = new Map<string, ResolvedPrompt>();
+  /** Diagnostics of the files on disk, by URI string. */
+  private fileDiagnostics = new Map<string, PromptDiagnostic[]>();
+  private readonly diagnostics = vscode.languages.createDiagnosticCollection('moecode-prompts');
+  private readonly changed = new vscode.EventEmitter<readonly ResolvedPrompt[]>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private folderWatchers: vscode.Disposable[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private loading: Promise<void> | undefined;
+  private again = false;
+  private disposed = false;
+  private readonly userFolder: vscode.Uri;
+  private readonly debounceMs: number;
+
+  /** Fires with the new list after a reload changed the prompts in effect. */
+  readonly onDidChange: vscode.Event<readonly ResolvedPrompt[]> = this.changed.event;
+  /** Settles when the first load is done. */
+  readonly ready: Promise<void>;
+
+  constructor(private readonly options: PromptRegistryOptions) {
+    this.userFolder = options.userFolder ?? defaultUserPromptFolder();
+    this.debounceMs = options.debounceMs ?? 150;
+    this.watchFolders();
+    this.disposables.push(
+      this.diagnostics,
+      this.changed,
+      vscode.workspace.onDidChangeWorkspaceFolders(() => {
+        this.watchFolders();
+        this.scheduleReload();
+      }),
+      vscode.workspace.onDidOpenTextDocument((doc) => this.validateOpen(doc)),
+      vscode.workspace.onDidChangeTextDocument((e) => this.validateOpen(e.document)),
+      vscode.workspace.onDidCloseTextDocument((doc) => this.publish(doc.uri)),
+    );
+    this.ready = this.reload();
+  }
+
+  /** The prompts in effect, sorted by name. */
+  all(): readonly ResolvedPrompt[] {
+    return this.prompts;
+  }
+
+  get(name: string): ResolvedPrompt | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The prompts that apply to a document of this language. */
+  forLanguage(languageId: string): ResolvedPrompt[] {
+    return this.prompts.filter((p) => appliesToLanguage(p, languageId));
+  }
+
+  /** Reads every prompt file again (file events call this by themselves). */
+  reload(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.load();
+        } while (this.again && !this.disposed);
+      } finally {
+        this.loading = undefined;
+      }
+    })();
+    return this.loading;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const d of [...this.folderWatchers, ...this.disposables]) d.dispose();
+  }
+
+  private async load(): Promise<void> {
+    const sources: { folder: vscode.Uri; origin: PromptOrigin }[] = [
+      { folder: this.options.builtinFolder, origin: 'builtin' },
+      { folder: this.userFolder, origin: 'user' },
+      ...(vscode.workspace.workspaceFolders ?? []).map((f) => ({ folder: vscode.Uri.joinPath(f.uri, WORKSPACE_PROMPT_FOLDER), origin: 'workspace' as const })),
+    ];
+    const files: PromptFileResult[] = [];
+    for (const { folder, origin } of sources) {
+      for (const uri of await listPromptFiles(folder)) {
+        const text = await readText(uri);
+        if (text === undefined) continue;
+        const result = parsePromptFile(text, uri.toString());
+        if (origin === 'builtin' && !result.prompt) console.error(`MoeCode: built-in prompt ${uri.toString()} is invalid`, result.diagnostics);
+        files.push({ uri: uri.toString(), origin, result });
+      }
+    }
+    if (this.disposed) return;
+    const set = resolvePromptSet(files);
+    const builtins = new Set(files.filter((f) => f.origin === 'builtin').map((f) => f.uri));
+    const previous = this.fileDiagnostics;
+    this.fileDiagnostics = new Map([...set.diagnostics].filter(([uri]) => !builtins.has(uri)));
+    for (const uri of new Set([...previous.keys(), ...this.fileDiagnostics.keys()])) this.publish(vscode.Uri.parse(uri));
+
+    const before = JSON.stringify(this.prompts);
+    this.prompts = set.prompts;
+    this.byName.clear();
+    for (const p of set.prompts) this.byName.set(p.name, p);
+    if (JSON.stringify(this.prompts) !== before) this.changed.fire(this.prompts);
+  }
+
+  private scheduleReload(): void {
+    if (this.disposed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.reload();
+    }, this.debounceMs);
+  }
+
+  /** One watcher per prompt folder: the files, and the folders themselves (a deleted folder deletes its prompts). */
+  private watchFolders(): void {
+    for (const w of this.folderWatchers) w.dispose();
+    this.folderWatchers = [];
+    const patterns: vscode.RelativePattern[] = [new vscode.RelativePattern(this.userFolder, '*.prompt')];
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      patterns.push(new vscode.RelativePattern(folder, `${WORKSPACE_PROMPT_FOLDER}/*.prompt`));
+      patterns.push(new vscode.RelativePattern(folder, `{.moecode,${WORKSPACE_PROMPT_FOLDER}}`));
+    }
+    for (const pattern of patterns) {
+      const watcher = vscode.workspace.createFileSystemWatcher(pattern);
+      const reload = () => this.scheduleReload();
+      this.folderWatchers.push(watcher, watcher.onDidCreate(reload), watcher.onDidChange(reload), watcher.onDidDelete(reload));
+    }
+  }
+
+  /** Live diagnostics for an open .prompt document while it is edited (the registry itself changes on save). */
+  private validateOpen(doc: vscode.TextDocument): void {
+    if (!isPromptDocument(doc)) return;
+    this.publish(doc.uri, doc);
+  }
+
+  /** Sets one file's diagnostics: the open, unsaved text's when it is being edited, else the last load's. */
+  private publish(uri: vscode.Uri, open?: vscode.TextDocument): void {
+    if (this.disposed) return;
+    const key = uri.toString();
+    const doc = open ?? vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
+    let found: PromptDiagnostic[] | undefined;
+    if (doc && isPromptDocument(doc) && !doc.isClosed && (doc.isDirty || !this.fileDiagnostics.has(key))) {
+      found = parsePromptFile(doc.getText(), key).diagnostics;
+    } else {
+      found = this.fileDiagnostics.get(key);
+    }
+    if (found && found.length > 0) this.diagnostics.set(uri, found.map(toVscodeDiagnostic));
+    else this.diagnostics.delete(uri);
+  }
+}
+
+function isPromptDocument(doc: vscode.TextDocument): boolean {
+  return doc.languageId === PROMPT_LANGUAGE_ID || doc.uri.path.endsWith('.prompt');
+}
+
+const SEVERITY: Record<PromptDiagnostic['severity'], vscode.DiagnosticSeverity> = {
+  error: vscode.DiagnosticSeverity.Error,
+  warning: vscode.DiagnosticSeverity.Warning,
+  information: vscode.DiagnosticSeverity.Information,
+};
+
+export function toVscodeDiagnostic(d: PromptDiagnostic): vscode.Diagnostic {
+  const range = new vscode.Range(d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character);
+  const diagnostic = new vscode.Diagnostic(range, d.message, SEVERITY[d.severity]);
+  diagnostic.source = DIAGNOSTIC_SOURCE;
+  diagnostic.code = d.code;
+  return diagnostic;
+}
+
+/** The .prompt files directly in a folder, sorted by name; none when the folder does not exist. */
+async function listPromptFiles(folder: vscode.Uri): Promise<vscode.Uri[]> {
+  try {
+    const entries = await vscode.workspace.fs.readDirectory(folder);
+    return entries
+      .filter(([name, type]) => name.endsWith('.prompt') && (type & vscode.FileType.File) !== 0)
+      .map(([name]) => name)
+      .sort()
+      .map((name) => vscode.Uri.joinPath(folder, name));
+  } catch {
+    return [];
+  }
+}
+
+async function readText(uri: vscode.Uri): Promise<string | undefined> {
+  try {
+    return new TextDecoder('utf-8').decode(await vscode.workspace.fs.readFile(uri));
+  } catch {
+    return undefined; // deleted between listing and reading: the watcher reloads again
+  }
+}
