@@ -1,0 +1,190 @@
+/**
+ * shaders/sample.wgsl vs daemon/gpu/cpu-reference/sample.ts.
+ *  - greedy (temperature <= 0 or top_k = 1) is the argmax of the last logits row, lowest id on ties: exact;
+ *  - given the kernel's uniform u (reproduced by sampleUniformRef), the drawn token is the one whose CDF
+ *    interval holds u, in the full-vocabulary and the top-k/top-p paths. The GPU sums probabilities in f32,
+ *    so a draw within 1e-5 of an interval edge may land on the neighbour (counted, and must be rare);
+ *  - over 2,000 sample_index values (temperature 1, no top-k/top-p) the 16-token histogram passes a
+ *    chi-square test against softmax at the 1e-6 level (bound computed below);
+ *  - top_k = k only ever returns one of the k largest logits; a tiny top_p only the argmax.
+ */
+import assert from 'node:assert/strict';
+import { argmaxRef, sampleDistributionRef, sampleRef, sampleUniformRef, type SampleParamsRef } from '../../daemon/gpu/cpu-reference/sample.js';
+import type { GpuKernelHarness, KernelCall } from '../helpers/gpu-harness.js';
+import { kernelTest } from '../helpers/gpu-harness.js';
+import { randn, seeded } from './kernel-test-utils.js';
+
+const f = Math.fround;
+const EDGE_TOL = 1e-5;
+
+/** Draws one token per sample index (one dispatch each, all in one submit). logits: [n_logits, n_vocab]. */
+async function draws(h: GpuKernelHarness, logits: Float32Array, n_vocab: number, p: SampleParamsRef, seed: number, indices: number[]): Promise<number[]> {
+  const n_logits = logits.length / n_vocab;
+  const align = Math.max(256, h.device.limits.minStorageBufferOffsetAlignment);
+  const logitsBuf = h.buffer(logits);
+  const results = h.buffer({ bytes: indices.length * align });
+  try {
+    const calls: KernelCall[] = indices.map((sample_index, i) => ({
+      kernel: 'sample',
+      step: { n_tokens: 1, n_logits, seed, sample_index },
+      params: [n_vocab, p.top_k, { f32: p.top_p }, { f32: p.temperature }],
+      bindings: { 2: logitsBuf, 3: { buffer: results, offset: i * align, size: 16 } },
+      dispatch: [1, 1, 1],
+    }));
+    const { dispose } = await h.submit(calls);
+    dispose();
+    const out = new Uint32Array(await h.read(results, indices.length * align));
+    return indices.map((_, i) => out[(i * align) / 4]!);
+  } finally {
+    logitsBuf.destroy();
+    results.destroy();
+  }
+}
+
+/** The parameters as the kernel sees them (f32 uniforms). */
+const asF32 = (p: SampleParamsRef): SampleParamsRef => ({ temperature: f(p.temperature), top_k: p.top_k, top_p: f(p.top_p) });
+
+/** Checks each GPU draw against the reference draw for its u; returns how many were edge cases. */
+function checkDraws(got: number[], last: Float32Array, p: SampleParamsRef, seed: number, indices: number[], what: string): number {
+  let edges = 0;
+  got.forEach((token, i) => {
+    const u = sampleUniformRef(seed, indices[i]!);
+    const ref = sampleRef(last, asF32(p), u);
+    if (token === ref.token) return;
+    assert.ok(ref.margin < EDGE_TOL && token === ref.neighbour, `${what}: sample_index ${indices[i]} (u ${u}) drew ${token}, expected ${ref.token} (margin ${ref.margin}, neighbour ${ref.neighbour})`);
+    edges++;
+  });
+  return edges;
+}
+
+const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+
+kernelTest('sample greedy: argmax of the last logits row (temperature 0, or top_k 1), lowest id on ties; vocab 16..151936', async (h) => {
+  const rnd = seeded(141);
+  for (const n_vocab of [16, 1000, 70001, 151936]) {
+    const n_logits = 3;
+    const logits = randn(n_logits * n_vocab, rnd, 3);
+    const last = logits.subarray((n_logits - 1) * n_vocab);
+    logits[Math.floor(rnd() * n_vocab)] = 100; // a larger maximum in an earlier row: must not be used
+    for (const p of [
+      { temperature: 0, top_k: 0, top_p: 1 },
+      { temperature: -1, top_k: 40, top_p: 0.9 },
+      { temperature: 0.8, top_k: 1, top_p: 1 },
+    ]) {
+      const [token] = await draws(h, logits, n_vocab, p, 7, [0]);
+      assert.equal(token, argmaxRef(last), `vocab ${n_vocab} ${JSON.stringify(p)}`);
+    }
+  }
+  // ties: the lowest id wins, wherever the tied values sit
+  const n_vocab = 1000;
+  const tied = new Float32Array(n_vocab).fill(-1);
+  for (const i of [913, 257, 640, 258]) tied[i] = 4;
+  const [token] = await draws(h, tied, n_vocab, { temperature: 0, top_k: 0, top_p: 1 }, 0, [0]);
+  assert.equal(token, 257);
+});
+
+kernelTest('sample: a fixed (seed, sample_index) gives the same token twice; seeds and indices change the draw', async (h) => {
+  const rnd = seeded(142);
+  const n_vocab = 500;
+  const logits = randn(n_vocab, rnd, 1);
+  const p = { temperature: 1, top_k: 0, top_p: 1 };
+  const a = await draws(h, logits, n_vocab, p, 1234, range(20));
+  const b = await draws(h, logits, n_vocab, p, 1234, range(20));
+  assert.deepEqual(a, b);
+  const c = await draws(h, logits, n_vocab, p, 99, range(20));
+  assert.notDeepEqual(a, c, 'another seed draws other tokens');
+  assert.ok(new Set(a).size > 5, 'different sample indices draw different tokens');
+});
+
+kernelTest('sample full vocabulary (top_k 0, top_p 1): the token is the inverse CDF at u, vocab 1000 and 70001, temperatures 1 and 0.7', async (h) => {
+  const rnd = seeded(143);
+  let edges = 0;
+  let total = 0;
+  for (const n_vocab of [1000, 70001]) {
+    for (const temperature of [1, 0.7]) {
+      const logits = randn(2 * n_vocab, rnd, n_vocab > 10000 ? 2 : 1.5);
+      const p = { temperature, top_k: 0, top_p: 1 };
+      const indices = range(n_vocab > 10000 ? 20 : 100, 1000);
+      const got = await draws(h, logits, n_vocab, p, 42 + n_vocab, indices);
+      edges += checkDraws(got, logits.subarray(n_vocab), p, 42 + n_vocab, indices, `vocab ${n_vocab} T ${temperature}`);
+      total += indices.length;
+    }
+  }
+  assert.ok(edges <= 2, `${edges} of ${total} draws fell on an interval edge`);
+});
+
+kernelTest('sample top-k / top-p: the token is the inverse CDF at u over the kept candidates; never outside them', async (h) => {
+  const rnd = seeded(144);
+  let edges = 0;
+  const cases: SampleParamsRef[] = [
+    { temperature: 1, top_k: 40, top_p: 1 },
+    { temperature: 0.8, top_k: 40, top_p: 0.9 },
+    { temperature: 1.3, top_k: 0, top_p: 0.95 }, // top_k 0 with top_p < 1: the 256 most likely, then top-p
+    { temperature: 0.5, top_k: 5, top_p: 1 },
+    { temperature: 1, top_k: 300, top_p: 0.99 }, // more than 256: capped at 256
+  ];
+  for (const n_vocab of [3000, 151936]) {
+    for (const p of cases) {
+      if (n_vocab > 10000 && p.top_k !== 40) continue;
+      const logits = randn(n_vocab, rnd, 2.5);
+      const indices = range(n_vocab > 10000 ? 4 : 40);
+      const got = await draws(h, logits, n_vocab, p, 5, indices);
+      const kept = new Set(sampleDistributionRef(logits, asF32(p)).ids);
+      assert.ok(
+        got.every((t) => kept.has(t)),
+        `vocab ${n_vocab} ${JSON.stringify(p)}: drew outside the ${kept.size} kept candidates`,
+      );
+      edges += checkDraws(got, logits, p, 5, indices, `vocab ${n_vocab} ${JSON.stringify(p)}`);
+    }
+  }
+  assert.ok(edges <= 2, `${edges} draws fell on an interval edge`);
+});
+
+kernelTest('sample top_k = 5: over 150 draws only the 5 largest logits come out (and more than one of them)', async (h) => {
+  const rnd = seeded(145);
+  const n_vocab = 1000;
+  const logits = randn(n_vocab, rnd, 0.3); // a flat distribution: without the cut most draws would fall outside
+  const top5 = new Set(Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b).slice(0, 5));
+  const got = await draws(h, logits, n_vocab, { temperature: 1.5, top_k: 5, top_p: 1 }, 77, range(150));
+  assert.ok(got.every((t) => top5.has(t)), `tokens outside the top 5: ${got.filter((t) => !top5.has(t))}`);
+  assert.ok(new Set(got).size >= 4, `only ${new Set(got).size} distinct tokens`);
+});
+
+kernelTest('sample small top_p: only the argmax comes out', async (h) => {
+  const rnd = seeded(146);
+  const n_vocab = 2000;
+  const logits = randn(n_vocab, rnd, 1);
+  for (const p of [
+    { temperature: 1, top_k: 0, top_p: 0.01 },
+    { temperature: 2, top_k: 40, top_p: 0.001 },
+  ]) {
+    const got = await draws(h, logits, n_vocab, p, 3, range(50));
+    assert.ok(got.every((t) => t === argmaxRef(logits)), `${JSON.stringify(p)}: ${[...new Set(got)]}`);
+  }
+});
+
+/** Upper 1e-6 tail of chi-square with `dof` degrees of freedom (Wilson–Hilferty; z = 4.753). */
+function chiSquareBound(dof: number): number {
+  const z = 4.753424308822899;
+  const a = 2 / (9 * dof);
+  return dof * (1 - a + z * Math.sqrt(a)) ** 3;
+}
+
+kernelTest('sample distribution: 2,000 draws (temperature 1, top_k 0, top_p 1) on 16 tokens match softmax (chi-square, 15 dof, p = 1e-6)', async (h) => {
+  const n_vocab = 16;
+  const logits = Float32Array.from(range(n_vocab), (i) => Math.sin(i * 1.7) * 1.4); // probabilities 1.4% .. 17%
+  const probs = sampleDistributionRef(logits, { temperature: 1, top_k: 0, top_p: 1 }).probs;
+  const N = 2000;
+  const counts = new Array(n_vocab).fill(0);
+  for (const t of await draws(h, logits, n_vocab, { temperature: 1, top_k: 0, top_p: 1 }, 2024, range(N))) counts[t]++;
+  let chi2 = 0;
+  for (let i = 0; i < n_vocab; i++) {
+    const expected = N * probs[i]!;
+    assert.ok(expected >= 5, `expected count ${expected} too small for a chi-square test`);
+    chi2 += (counts[i] - expected) ** 2 / expected;
+  }
+  const bound = chiSquareBound(n_vocab - 1);
+  assert.ok(chi2 < bound, `chi-square ${chi2.toFixed(2)} >= ${bound.toFixed(2)}; counts ${counts}, expected ${Array.from(probs, (q) => (q * N).toFixed(1))}`);
+  // and the same histogram is not what a uniform or a greedy sampler would give
+  assert.ok(counts[argmaxRef(logits)] < N / 2);
+});
