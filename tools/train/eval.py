@@ -76,7 +76,7 @@ class Runner:
         return (x @ w.t())[0], new_cache
 
     def greedy(self, prompt, max_new, stop):
-        prompt = prompt[-(self.c.n_ctx - max_new):]
+        assert len(prompt) + max_new <= self.c.n_ctx, 'prompt does not fit the context'
         logits, cache = self.forward_cached(prompt, [])
         out = []
         for _ in range(max_new):
@@ -179,18 +179,22 @@ def decode_lines(tok, out, k):
     return text.split('\n')[:k]
 
 
-def run_tasks(gen, tok, cases, max_new):
+def run_tasks(gen, tok, cases, max_new, n_ctx):
+    """Exact-match rates. Prompts are fitted into n_ctx - max_new*k tokens: the prefix is cut on the left,
+    the FIM suffix (at most a third of the budget) on the right."""
     sp = tok.special
     res = {}
     for mode in ('prefix', 'fim'):
         for k, name in ((1, 'line'), (2, '2-lines')):
             hits = 0
+            budget = n_ctx - max_new * k - 3
             for cs in cases:
                 pre = tok.encode(cs['prefix'])
                 if mode == 'prefix':
-                    prompt = [sp['<|endoftext|>']] + pre
+                    prompt = [sp['<|endoftext|>']] + pre[-(budget + 2):]
                 else:
-                    suf = tok.encode(cs['suffix_line'] if k == 1 else cs['suffix_2'])
+                    suf = tok.encode(cs['suffix_line'] if k == 1 else cs['suffix_2'])[:budget // 3]
+                    pre = pre[-(budget - len(suf)):]
                     prompt = [sp['<|fim_prefix|>']] + pre + [sp['<|fim_suffix|>']] + suf + [sp['<|fim_middle|>']]
                 out = gen(prompt, max_new * k, newline_stop(tok, k))
                 lines = decode_lines(tok, out, k)
@@ -258,7 +262,7 @@ def main():
     ap.add_argument('--samples', type=int, default=200)
     ap.add_argument('--bpb-tokens', type=int, default=60000)
     ap.add_argument('--ngram', type=int, default=4)
-    ap.add_argument('--prefix-chars', type=int, default=1200)
+    ap.add_argument('--prefix-chars', type=int, default=800)
     ap.add_argument('--suffix-chars', type=int, default=400)
     ap.add_argument('--max-new', type=int, default=32)
     ap.add_argument('--seed', type=int, default=2024)
@@ -283,7 +287,7 @@ def main():
     t0 = time.time()
     bpb, nbytes, ntok = bpb_model(runner, tok, bpb_docs, model.c.n_ctx, args.bpb_tokens)
     report['model'] = {'step': ck['step'], 'bpb': bpb, 'bpb_bytes': nbytes, 'bpb_tokens': ntok}
-    report['model'].update(run_tasks(runner.greedy, tok, cases, args.max_new))
+    report['model'].update(run_tasks(runner.greedy, tok, cases, args.max_new, model.c.n_ctx))
     report['model']['seconds'] = time.time() - t0
     print(json.dumps(report), flush=True)
 
@@ -291,7 +295,7 @@ def main():
         t0 = time.time()
         ng = NGram(np.fromfile(args.train_stream, dtype=np.uint16), args.ngram, tok.n_vocab)
         report['ngram'] = {'order': args.ngram, 'bpb': bpb_ngram(ng, tok, bpb_docs, args.bpb_tokens)}
-        report['ngram'].update(run_tasks(ng.greedy, tok, cases, args.max_new))
+        report['ngram'].update(run_tasks(ng.greedy, tok, cases, args.max_new, model.c.n_ctx))
         report['ngram']['seconds'] = time.time() - t0
     print(json.dumps(report, indent=1))
     if args.json:
