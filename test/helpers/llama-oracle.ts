@@ -60,12 +60,11 @@ export async function disposeOracle(): Promise<void> {
   if (p) await (await p).dispose();
 }
 
-async function withModel<T>(modelPath: string, nCtx: number, opts: OracleOptions, fn: (model: LlamaModel, ctx: LlamaContext) => Promise<T>): Promise<T> {
+async function loadModel(modelPath: string, vocabOnly = false): Promise<LlamaModel> {
   const llama = await llamaInstance();
   const logStart = logLines.length;
-  let model: LlamaModel;
   try {
-    model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+    return await llama.loadModel({ modelPath, gpuLayers: 0, vocabOnly });
   } catch (e) {
     const reason = logLines
       .slice(Math.min(logStart, logLines.length))
@@ -73,6 +72,23 @@ async function withModel<T>(modelPath: string, nCtx: number, opts: OracleOptions
       .join('\n');
     throw new OracleLoadError(modelPath, reason, e);
   }
+}
+
+/**
+ * Runs `fn` on the model as llama.cpp loaded it (for tokenizer and vocabulary queries); disposes it after.
+ * `vocabOnly` skips the weights.
+ */
+export async function withLlamaModel<T>(modelPath: string, fn: (model: LlamaModel) => Promise<T> | T, vocabOnly = false): Promise<T> {
+  const model = await loadModel(modelPath, vocabOnly);
+  try {
+    return await fn(model);
+  } finally {
+    await model.dispose();
+  }
+}
+
+async function withModel<T>(modelPath: string, nCtx: number, opts: OracleOptions, fn: (model: LlamaModel, ctx: LlamaContext) => Promise<T>): Promise<T> {
+  const model = await loadModel(modelPath);
   let ctx: LlamaContext | undefined;
   try {
     ctx = await model.createContext({
