@@ -325,8 +325,13 @@ export interface DebugStateResult {
   counters: { cacheHits: number; preemptions: number; cancelled: number; refused: number; completed: number };
 }
 
-/** client → server request: scheduler queues, KV slot ownership and counters. */
+export interface DebugStateParams {
+  /** Answer only once no generation is queued or running (tests use this instead of sleeping). */
+  waitForIdle?: boolean;
+}
+
+/** client → server request: scheduler queues, KV slot ownership and counters (params may be omitted). */
 export namespace DebugStateRequest {
   export const method = 'moecode/debug/state' as const;
-  export const type = new RequestType0<DebugStateResult, void>(method);
+  export const type = new RequestType<DebugStateParams | null, DebugStateResult, void>(method);
 }

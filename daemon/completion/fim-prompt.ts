@@ -1,0 +1,112 @@
+/**
+ * The prompt of an inline completion. With the model's fill-in-the-middle tokens (PSM order, as
+ * Qwen2.5-Coder and our own model are trained):
+ *   [BOS] <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|>
+ * and without them the prefix alone. The token budget is split: the suffix gets at most a quarter
+ * (and at most 256 tokens; far-away code after the cursor helps little), the prefix the rest.
+ *
+ * KV reuse depends on the prompt staying the same while the user types, so the prefix window starts
+ * at a line boundary and is anchored: the caller passes the previous window's start back and it is
+ * kept as long as the prefix still fits; when it no longer does, the window moves forward by a quarter
+ * of the budget at once (not one line per keystroke, which would change the whole prompt every time).
+ */
+import type { Tokenizer } from '../engine/tokenizer/tokenizer.js';
+
+export interface FimPromptOptions {
+  /** Most prompt tokens (prefix + suffix + special tokens). */
+  budget: number;
+  /** Share of the budget the suffix may take (default 0.25). */
+  suffixShare?: number;
+  /** Most suffix tokens (default 256). */
+  maxSuffixTokens?: number;
+  /** Start (character offset in `prefix`) of the previous prompt's prefix window. */
+  anchor?: number;
+}
+
+export interface FimPrompt {
+  ids: number[];
+  mode: 'fim' | 'prefix';
+  prefixTokens: number;
+  suffixTokens: number;
+  /** Character offset in `prefix` where the window starts (pass back as `anchor`). */
+  prefixStart: number;
+  /** Character length of the suffix text used. */
+  suffixChars: number;
+}
+
+type PromptTokenizer = Pick<Tokenizer, 'encode' | 'fim' | 'addBos' | 'bosId'>;
+
+/** Whether the tokenizer has the three FIM tokens. */
+export function hasFim(tokenizer: Pick<Tokenizer, 'fim'>): boolean {
+  const f = tokenizer.fim;
+  return f.prefix !== undefined && f.suffix !== undefined && f.middle !== undefined;
+}
+
+const encodeText = (tok: PromptTokenizer, text: string) => tok.encode(text, { addBos: false, parseSpecial: false });
+
+/** Offset of the first line start at or after `at` (0 stays 0). */
+function lineStartAtOrAfter(text: string, at: number): number {
+  if (at <= 0) return 0;
+  const nl = text.indexOf('\n', at - 1);
+  return nl < 0 ? text.length : nl + 1;
+}
+
+/** A window start such that the prefix from it fits `budget` tokens, leaving `headroom` of it free. */
+function freshPrefixStart(tok: PromptTokenizer, prefix: string, budget: number, headroom: number): number {
+  const target = Math.max(1, Math.floor(budget * (1 - headroom)));
+  let start = 0;
+  let n = encodeText(tok, prefix).length;
+  // proportional steps forward by lines; converges in a few encodes
+  for (let iter = 0; n > target && iter < 12; iter++) {
+    const remaining = prefix.length - start;
+    const keepChars = Math.floor((remaining * target) / n * 0.95);
+    const next = lineStartAtOrAfter(prefix, prefix.length - keepChars);
+    start = next > start ? next : lineStartAtOrAfter(prefix, start + 1);
+    n = encodeText(tok, prefix.slice(start)).length;
+  }
+  return start;
+}
+
+export function buildFimPrompt(tok: PromptTokenizer, prefix: string, suffix: string, opts: FimPromptOptions): FimPrompt {
+  const fim = hasFim(tok);
+  const bos = tok.addBos && tok.bosId !== undefined ? [tok.bosId] : [];
+  const specials = bos.length + (fim ? 3 : 0);
+  const budget = Math.max(8, opts.budget - specials);
+
+  let suffixIds: number[] = [];
+  let suffixChars = 0;
+  if (fim && suffix.length > 0) {
+    const maxSuffix = Math.min(opts.maxSuffixTokens ?? 256, Math.floor(budget * (opts.suffixShare ?? 0.25)));
+    // a generous character window cut at a line end, then a token cut
+    let text = suffix.slice(0, maxSuffix * 8);
+    if (text.length < suffix.length) {
+      const nl = text.lastIndexOf('\n');
+      if (nl > 0) text = text.slice(0, nl + 1);
+    }
+    suffixIds = encodeText(tok, text);
+    if (suffixIds.length > maxSuffix) suffixIds = suffixIds.slice(0, maxSuffix);
+    suffixChars = text.length;
+  }
+
+  const prefixBudget = budget - suffixIds.length;
+  let start: number | undefined;
+  let prefixIds: number[] | undefined;
+  const anchor = opts.anchor;
+  if (anchor !== undefined && anchor >= 0 && anchor <= prefix.length && (anchor === 0 || prefix[anchor - 1] === '\n')) {
+    const ids = encodeText(tok, prefix.slice(anchor));
+    // keep the anchor while the prefix fits and the window is not needlessly small (the cursor jumped back)
+    if (ids.length <= prefixBudget && (anchor === 0 || ids.length >= prefixBudget / 2)) {
+      start = anchor;
+      prefixIds = ids;
+    }
+  }
+  if (start === undefined || prefixIds === undefined) {
+    start = freshPrefixStart(tok, prefix, prefixBudget, 0.25);
+    prefixIds = encodeText(tok, prefix.slice(start));
+    // a single enormous line can still exceed the budget: keep its last tokens
+    if (prefixIds.length > prefixBudget) prefixIds = prefixIds.slice(prefixIds.length - prefixBudget);
+  }
+
+  const ids = fim ? [...bos, tok.fim.prefix!, ...prefixIds, tok.fim.suffix!, ...suffixIds, tok.fim.middle!] : [...bos, ...prefixIds];
+  return { ids, mode: fim ? 'fim' : 'prefix', prefixTokens: prefixIds.length, suffixTokens: suffixIds.length, prefixStart: start, suffixChars };
+}

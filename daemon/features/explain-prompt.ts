@@ -1,0 +1,30 @@
+/** The conversation for an explanation: language, path, the code and the lines around it. */
+import type { ChatMessage } from '../engine/chat-template.js';
+import { DEFAULT_SYSTEM_PROMPT, fence } from './chat-prompt.js';
+
+export interface ExplainInput {
+  languageId: string;
+  path: string;
+  /** 1-based inclusive lines of the code. */
+  lines: [number, number];
+  code: string;
+  /** Lines just before and after the code (may be empty). */
+  before: string;
+  after: string;
+  question?: string;
+}
+
+export function explainMessages(x: ExplainInput): ChatMessage[] {
+  const lang = x.languageId || 'code';
+  const where = x.lines[0] === x.lines[1] ? `line ${x.lines[0]}` : `lines ${x.lines[0]}–${x.lines[1]}`;
+  const ask = x.question?.trim() ? x.question.trim() : 'Explain what this code does, step by step, and point out anything surprising.';
+  const f = fence(x.before + x.code + x.after);
+  const parts = [`${ask}\n\nThe code is ${lang} from \`${x.path}\`, ${where}:\n${f}${x.languageId}\n${x.code}\n${f}`];
+  if (x.before.trim() || x.after.trim()) {
+    parts.push(`Surrounding code, for context:\n${f}${x.languageId}\n${x.before}/* … the code above … */\n${x.after}${f}`);
+  }
+  return [
+    { role: 'system', content: DEFAULT_SYSTEM_PROMPT },
+    { role: 'user', content: parts.join('\n\n') },
+  ];
+}
