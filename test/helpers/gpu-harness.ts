@@ -58,7 +58,7 @@ export interface KernelCall {
 }
 
 export interface RunOptions extends KernelCall {
-  /** Bindings whose whole buffer is read back after the dispatch. */
+  /** Bindings read back after the dispatch: the uploaded data's length, the range, or the whole buffer. */
   read?: number[];
 }
 
@@ -67,6 +67,10 @@ const pad16 = (n: number) => Math.max(16, Math.ceil(n / 16) * 16);
 
 function isBuffer(b: unknown): b is GPUBuffer {
   return typeof b === 'object' && b !== null && 'mapAsync' in b && 'usage' in b;
+}
+
+function isRange(b: BindingSource): b is { buffer: GPUBuffer; offset?: number; size?: number } {
+  return !isBuffer(b) && 'buffer' in b && isBuffer(b.buffer);
 }
 
 export class GpuKernelHarness {
@@ -151,7 +155,7 @@ export class GpuKernelHarness {
           const binding = Number(key);
           if (isBuffer(src)) {
             entries.push({ binding, resource: { buffer: src } });
-          } else if ('buffer' in src && isBuffer(src.buffer)) {
+          } else if (isRange(src)) {
             entries.push({ binding, resource: { buffer: src.buffer, offset: src.offset ?? 0, size: src.size } });
           } else {
             const b = this.buffer(src as BufferInit, `${call.kernel}.b${binding}`);
@@ -195,9 +199,10 @@ export class GpuKernelHarness {
       const out: Record<number, ArrayBuffer> = {};
       for (const binding of opts.read ?? []) {
         const src = opts.bindings[binding];
-        const buf = created[0]!.get(binding) ?? (isBuffer(src) ? src : (src as { buffer: GPUBuffer }).buffer);
-        const bytes = ArrayBuffer.isView(src) ? src.byteLength : !isBuffer(src) && 'bytes' in src ? src.bytes : buf.size;
-        out[binding] = await this.read(buf, bytes);
+        if (src === undefined) throw new Error(`read: binding ${binding} is not bound`);
+        if (isBuffer(src)) out[binding] = await this.read(src);
+        else if (isRange(src)) out[binding] = await this.read(src.buffer, src.size ?? src.buffer.size - (src.offset ?? 0), src.offset ?? 0);
+        else out[binding] = await this.read(created[0]!.get(binding)!, ArrayBuffer.isView(src) ? src.byteLength : src.bytes);
       }
       return out;
     } finally {

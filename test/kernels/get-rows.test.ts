@@ -36,7 +36,7 @@ async function getRows(h: GpuKernelHarness, m: TestMatrix, boundaries: number[],
 function check(m: TestMatrix, boundaries: number[], ids: Uint32Array, n_tokens: number, scale: number, y: Float32Array, what: string): void {
   const initial = new Float32Array((n_tokens + 1) * m.cols).fill(SENTINEL);
   // every shard in turn, as the GPU ran them
-  let ref = initial;
+  let ref: Float32Array = initial;
   const cuts = [0, ...boundaries, m.rows];
   for (let i = 0; i + 1 < cuts.length; i++) {
     ref = getRowsRef({ type: m.type, n: m.cols, table: m.ggml, ids: ids.subarray(0, n_tokens), row_start: cuts[i]!, rows: cuts[i + 1]! - cuts[i]!, scale, initial: ref });
