@@ -309,6 +309,22 @@ export interface DebugSlot {
   busy: boolean;
 }
 
+export interface GenerationStats {
+  kind: 'completion' | 'chat';
+  stopReason: StopReason;
+  promptTokens: number;
+  /** Prompt tokens found in the KV slot's cache. */
+  reusedTokens: number;
+  /** Tokens evaluated by prefill. */
+  prefillTokens: number;
+  prefillMs: number;
+  generatedTokens: number;
+  decodeMs: number;
+  /** Waiting before the first step. */
+  queuedMs: number;
+  preemptions: number;
+}
+
 export interface DebugStateResult {
   /** Jobs waiting, by class. */
   queued: { completion: number; chat: number };
@@ -321,6 +337,8 @@ export interface DebugStateResult {
   completionCacheEntries: number;
   /** Open documents the daemon tracks. */
   documents: number;
+  /** Figures of the last finished generation (null before any). */
+  last: GenerationStats | null;
   /** Totals since start: completions served from the cache, preemptions of chat by completions, requests cancelled, requests refused (queue full). */
   counters: { cacheHits: number; preemptions: number; cancelled: number; refused: number; completed: number };
 }

@@ -30,6 +30,24 @@ export class DebugFeature implements Feature {
       completionCacheEntries: this.completion.cacheEntries,
       documents: this.ctx.documents.all().length,
       counters: { cacheHits: this.completion.cacheHits, ...s.counters },
+      last: s.last
+        ? {
+            kind: s.last.kind,
+            stopReason: s.last.outcome.stopReason,
+            promptTokens: s.last.outcome.promptTokens,
+            reusedTokens: s.last.outcome.reusedTokens,
+            prefillTokens: s.last.outcome.prefillTokens,
+            prefillMs: round(s.last.outcome.prefillMs),
+            generatedTokens: s.last.outcome.tokens.length,
+            decodeMs: round(s.last.outcome.decodeMs),
+            queuedMs: round(s.last.outcome.queuedMs),
+            preemptions: s.last.outcome.preemptions,
+          }
+        : null,
     };
   }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }

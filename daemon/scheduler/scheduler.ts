@@ -59,6 +59,7 @@ export interface SchedulerState {
   limits: Record<JobKind, number>;
   slots: { slot: number; owner: string | null; busy: boolean; cachedTokens: number }[];
   counters: { preemptions: number; cancelled: number; refused: number; completed: number };
+  last: { kind: JobKind; outcome: GenerationOutcome } | undefined;
 }
 
 export class Scheduler {
@@ -74,6 +75,7 @@ export class Scheduler {
   readonly limits: Record<JobKind, number>;
   private readonly chunk: Record<JobKind, number>;
   readonly counters = { preemptions: 0, cancelled: 0, refused: 0, completed: 0 };
+  private last: { kind: JobKind; outcome: GenerationOutcome } | undefined;
 
   constructor(private readonly opts: SchedulerOptions = {}) {
     this.limits = { completion: opts.limits?.completion ?? 8, chat: opts.limits?.chat ?? 4 };
@@ -131,16 +133,16 @@ export class Scheduler {
     });
   }
 
-  /** A document was closed: its KV slot is freed. */
+  /** A document was closed: its KV slot is freed (its cache reset once no step runs). */
   forgetOwner(owner: string): void {
     const slot = this.pool?.forget(owner);
-    if (slot !== undefined && this.engine) {
-      // nothing runs on it (the caller cancelled the document's jobs first) unless a step is in flight; reset after
-      const engine = this.engine;
-      void this.whenStepDone().then(() => {
-        if (this.engine === engine && this.pool?.ownerOf(slot) === null) engine.session(slot).reset();
-      });
-    }
+    const engine = this.engine;
+    if (slot === undefined || !engine) return;
+    const reset = () => {
+      if (this.engine === engine && this.pool?.ownerOf(slot) === null) engine.session(slot).reset();
+    };
+    if (this.pumping) void this.pumping.then(reset);
+    else reset();
   }
 
   /** Resolves when no job is queued or running. */
@@ -162,11 +164,7 @@ export class Scheduler {
       busy: s.pins > 0,
       cachedTokens: this.engine ? this.engine.session(s.slot).tokens.length : 0,
     }));
-    return { queued, running, limits: { ...this.limits }, slots, counters: { ...this.counters } };
-  }
-
-  private async whenStepDone(): Promise<void> {
-    await this.pumping;
+    return { queued, running, limits: { ...this.limits }, slots, counters: { ...this.counters }, last: this.last };
   }
 
   private cancel(entry: Entry): void {
@@ -191,6 +189,7 @@ export class Scheduler {
     if (error !== undefined || outcome === undefined) entry.reject(error ?? new Error('job ended without a result'));
     else {
       if (outcome.stopReason !== 'cancelled') this.counters.completed++;
+      this.last = { kind: entry.job.kind, outcome };
       entry.resolve(outcome);
       try {
         this.opts.onFinished?.(outcome, entry.job.kind);
