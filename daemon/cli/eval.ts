@@ -8,6 +8,8 @@ export interface EvalResult {
   /** logprobs[i][t] = log p(token t | tokens[0..i]) */
   logprobs: Float32Array[];
   greedy: number[];
+  /** Weight matrices that were split into row shards (> 0 when maxBindingBytes forced the shard path). */
+  shardedMatrices: number;
 }
 
 export interface EvalOptions {
@@ -55,7 +57,7 @@ export async function evalModel(modelPath: string, tokens: number[], nGreedy: nu
         greedy.push(next);
       }
     }
-    return { logprobs, greedy };
+    return { logprobs, greedy, shardedMatrices: model.memory.shardedMatrices ?? 0 };
   } finally {
     await model.dispose();
   }

@@ -99,6 +99,7 @@ export class Model {
         largestTensor: largest,
         maxBindingBytes: gpu.maxBindingBytes,
         maxBufferSize: gpu.info.maxBufferSize,
+        shardedMatrices: store.shardedMatrices,
       };
       opts.onProgress?.(1);
       return new Model(path, cfg, file, gpu, !opts.gpu, nCtx, nSlots, maxBatch, Boolean(opts.allLogits), memory, store, graph, runner, performance.now() - t0);

@@ -9,9 +9,9 @@ import { f16BitsToF32, f32ToF16Bits } from '../gguf/quantize.js';
 const SQRT_2_OVER_PI = 0.7978845608028654;
 const GELU_COEF_A = 0.044715;
 
-let cached: Uint32Array | undefined;
+let cached: Uint32Array<ArrayBuffer> | undefined;
 
-export function geluF16Table(): Uint32Array {
+export function geluF16Table(): Uint32Array<ArrayBuffer> {
   if (cached) return cached;
   const f = Math.fround;
   const halves = new Uint16Array(65536);

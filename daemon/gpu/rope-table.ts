@@ -4,7 +4,7 @@
  * GPU result matches llama.cpp's rounding; cos and sin are taken in float64, times the attention factor
  * (rope_attn_factor), and stored as f32.
  */
-export function ropeTable(nCtx: number, nRot: number, freqBase: number, freqScale: number, attnFactor = 1): Float32Array {
+export function ropeTable(nCtx: number, nRot: number, freqBase: number, freqScale: number, attnFactor = 1): Float32Array<ArrayBuffer> {
   const half = nRot / 2;
   const out = new Float32Array(nCtx * half * 2);
   const thetaScale = Math.fround(Math.pow(freqBase, -2 / nRot));

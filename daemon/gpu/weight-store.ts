@@ -34,6 +34,8 @@ const FLUSH_BYTES = 64 << 20;
 
 export class WeightStore {
   bytesUploaded = 0;
+  /** Matrices split into more than one row shard (larger than the binding limit). */
+  shardedMatrices = 0;
   private sinceFlush = 0;
   private readonly owned: GPUBuffer[] = [];
 
@@ -82,6 +84,7 @@ export class WeightStore {
       await this.fillShard(buffer, plan, t.type, cols, fileOffset + plan.rowStart * layout.fileRowBytes);
       shards.push({ ...plan, buffer });
     }
+    if (shards.length > 1) this.shardedMatrices++;
     return { name: label, type: t.type, rows, cols, shards };
   }
 
@@ -124,7 +127,7 @@ export class WeightStore {
       throw new Error(`${name}: vectors must be F32 or F16, found ${ggmlTypeName(t.type)}`);
     }
     const raw = await this.file.read(t.offset, t.byteSize);
-    const values = t.type === GgmlType.F32 ? new Float32Array(raw.slice().buffer, 0, n) : dequantizeRow(t.type, raw, n);
+    const values = Float32Array.from(t.type === GgmlType.F32 ? new Float32Array(raw.slice().buffer, 0, n) : dequantizeRow(t.type, raw, n));
     const buffer = this.device.createBuffer({
       label: name.replace(/\.weight$/, ''),
       size: Math.max(16, Math.ceil((n * 4) / 16) * 16),

@@ -24,6 +24,8 @@ export interface MemoryPlan {
   largestTensor: { name: string; bytes: number };
   maxBindingBytes: number;
   maxBufferSize: number;
+  /** Weight matrices (or expert slabs) split into row shards to fit the binding limit. */
+  shardedMatrices?: number;
 }
 
 export function weightBytesByClass(file: GgufFile): { byClass: Record<string, number>; weights: number; largest: { name: string; bytes: number } } {
@@ -54,6 +56,7 @@ export function formatMemoryPlan(p: MemoryPlan, gpu?: GpuInfo): string {
   lines.push(`  ${'activations'.padEnd(16)} ${MiB(p.activations).padStart(12)}`);
   lines.push(`  ${'total'.padEnd(16)} ${MiB(p.total).padStart(12)}`);
   lines.push(`  largest tensor (per expert slab): ${p.largestTensor.name} ${MiB(p.largestTensor.bytes)}`);
+  if (p.shardedMatrices) lines.push(`  row-sharded matrices: ${p.shardedMatrices}`);
   lines.push(
     `  device allows: ${MiB(p.maxBindingBytes)} per binding (larger tensors are split into row shards), ${MiB(p.maxBufferSize)} per buffer` +
       (gpu ? `; ${gpu.isFallback ? 'software adapter: GPU memory is host memory' : 'total GPU memory is not exposed by WebGPU'}` : ''),
