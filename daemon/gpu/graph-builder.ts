@@ -376,7 +376,7 @@ export class GraphBuilder implements ForwardOps {
   }
 
   private recordScale(b: Act, factor: number, mode: 0 | 1): void {
-    const params = this.uniform('scale', [b.cols, { f32: factor }, mode]);
+    const params = this.uniform('scale', [b.cols, { f32: factor }, mode, b.rowsPerToken]);
     this.record({
       label: `scale ${b.label}`,
       pipeline: this.kernels.pipeline('scale'),

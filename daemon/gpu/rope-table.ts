@@ -7,7 +7,7 @@
 export function ropeTable(nCtx: number, nRot: number, freqBase: number, freqScale: number, attnFactor = 1): Float32Array<ArrayBuffer> {
   const half = nRot / 2;
   const out = new Float32Array(nCtx * half * 2);
-  const thetaScale = Math.fround(Math.pow(freqBase, -2 / nRot));
+  const thetaScale = Math.fround(Math.pow(freqBase, Math.fround(-2 / nRot))); // powf(base, -2.0f / n_rot)
   for (let pos = 0; pos < nCtx; pos++) {
     let theta = Math.fround(pos);
     for (let i = 0; i < half; i++) {

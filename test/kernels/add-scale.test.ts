@@ -41,18 +41,20 @@ kernelTest('add: dst += scale · src over n_tokens rows (scale 1 and a residual 
   assert.ok(grid(shapes.at(-1)!.n * shapes.at(-1)!.n_tokens)[1] > 1);
 });
 
-kernelTest('scale: mode 0 (token rows) and mode 1 (logits rows), rows past the step untouched, folded grid', async (h) => {
+kernelTest('scale: mode 0 (token rows x rows_per_token) and mode 1 (logits rows), rows past the step untouched, folded grid', async (h) => {
   const rnd = seeded(62);
   for (const c of shapes) {
     for (const mode of [0, 1] as const) {
       const s = mode === 0 ? Math.SQRT1_2 : 1 / 6;
-      // mode 1 scales step.n_logits rows; give the step a different n_tokens to see which one is used
+      // mode 0 scales n_tokens * rows_per_token rows; mode 1 scales step.n_logits rows: give the step a
+      // different count of the other kind to see which one is used
+      const rowsPerToken = mode === 0 ? 2 : 1;
       const rows = c.n_tokens;
       const step = mode === 0 ? { n_tokens: rows, n_logits: rows + 1 } : { n_tokens: rows + 1, n_logits: rows };
-      const buf = randn((rows + 1) * c.n, rnd);
-      const out = await h.run({ kernel: 'scale', step, params: [c.n, { f32: s }, mode], bindings: { 2: buf }, dispatch: grid(buf.length), read: [2] });
+      const buf = randn((rows * rowsPerToken + 2) * c.n, rnd);
+      const out = await h.run({ kernel: 'scale', step, params: [c.n, { f32: s }, mode, rowsPerToken], bindings: { 2: buf }, dispatch: grid(buf.length), read: [2] });
       const y = new Float32Array(out[2]!);
-      assertSameF32Bits(y, Float32Array.from(scaleRef(buf, Math.fround(s), rows * c.n)), `${JSON.stringify(c)} mode ${mode}`);
+      assertSameF32Bits(y, Float32Array.from(scaleRef(buf, Math.fround(s), rows * rowsPerToken * c.n)), `${JSON.stringify(c)} mode ${mode}`);
     }
   }
 });
