@@ -1,5 +1,5 @@
-// Quantises f32 activations to Q8_0 blocks as llama.cpp does before Q8_0 / Q4_0 matmuls:
-// per block of 32, d = f16(amax / 127), q = round(x / d_f32) in [-127, 127].
+// Quantises f32 activations to Q8_0 blocks as llama.cpp's x86 CPU backend does before Q8_0 / Q4_0
+// matmuls: per block of 32, d = f16(amax / 127), q = round_half_even(x * (127 / amax)) in [-127, 127].
 // x: [rows, cols] f32 with rows = step.n_tokens * rows_per_token (mode 0) or step.n_logits rows starting
 // at step.logits_start (mode 1). xq: [rows, cols / 4] packed int8; xd: [rows, cols / 32] f32 (f16-rounded).
 
@@ -34,7 +34,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let d = amax / 127.0;
   var id = 0.0;
-  if (d != 0.0) { id = 1.0 / d; }
+  if (amax != 0.0) { id = 127.0 / amax; }
   for (var i = 0u; i < 8u; i++) {
     let q = vec4<i32>(round(v[i] * id));
     xq[base + i] = pack4xI8(q);

@@ -91,7 +91,7 @@ function quantDScale(x: Float32Array, row: number, cols: number, b: number): num
   return amax / 127;
 }
 
-kernelTest('quantize_q8_0 mode 0 (token rows × rows_per_token): bit-exact with quantize_row_q8_0_ref, cols 32..4096, n_tokens 1..70', async (h) => {
+kernelTest('quantize_q8_0 mode 0 (token rows × rows_per_token): bit-exact with ggml-cpu's x86 quantize_row_q8_0, cols 32..4096, n_tokens 1..70', async (h) => {
   const rnd = seeded(81);
   let ties = 0;
   let values = 0;
@@ -108,13 +108,13 @@ kernelTest('quantize_q8_0 mode 0 (token rows × rows_per_token): bit-exact with 
     const x = activations(r.totalRows, cols, rnd);
     const got = await quantize(h, r, x);
     const n = n_tokens * rows_per_token;
-    ties += check(got, quantizeQ8_0Ref(x, cols, n, 0, 'ref'), x, r, 0, n, JSON.stringify({ cols, n_tokens, rows_per_token }));
+    ties += check(got, quantizeQ8_0Ref(x, cols, n, 0, 'x86'), x, r, 0, n, JSON.stringify({ cols, n_tokens, rows_per_token }));
     values += n * cols;
   }
   assert.ok(ties <= 3, `${ties} exact halves in ${values} values`);
 });
 
-kernelTest('quantize_q8_0 mode 1 (logits rows from logits_start): bit-exact with quantize_row_q8_0_ref', async (h) => {
+kernelTest('quantize_q8_0 mode 1 (logits rows from logits_start): bit-exact with ggml-cpu's x86 quantize_row_q8_0', async (h) => {
   const rnd = seeded(82);
   for (const [cols, logits_start, n_logits] of [
     [64, 0, 1],
@@ -125,7 +125,7 @@ kernelTest('quantize_q8_0 mode 1 (logits rows from logits_start): bit-exact with
     const r: Run = { cols, totalRows: logits_start + n_logits + 1, mode: 1, n_tokens: logits_start + n_logits + 1, rows_per_token: 1, logits_start, n_logits };
     const x = activations(r.totalRows, cols, rnd);
     const got = await quantize(h, r, x);
-    check(got, quantizeQ8_0Ref(x, cols, n_logits, logits_start, 'ref'), x, r, logits_start, n_logits, JSON.stringify({ cols, logits_start, n_logits }));
+    check(got, quantizeQ8_0Ref(x, cols, n_logits, logits_start, 'x86'), x, r, logits_start, n_logits, JSON.stringify({ cols, logits_start, n_logits }));
   }
 });
 
