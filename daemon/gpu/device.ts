@@ -2,7 +2,8 @@
  * GPU device selection. Hardware adapters first; on Linux with no usable adapter, SwiftShader (the CPU
  * Vulkan driver shipped by Debian's `chromium` package) as the software fallback.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 interface DawnModule {
@@ -75,6 +76,10 @@ let globalsInstalled = false;
 
 function makeInstance(robustness: boolean): GPU {
   dawn ??= loadDawn();
+  if (process.platform === 'linux' && !process.env.XDG_RUNTIME_DIR) {
+    // Vulkan's window-system code complains on every instance without it; headless, any private dir will do.
+    process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'moecode-xdg-'));
+  }
   if (!globalsInstalled) {
     Object.assign(globalThis, dawn.globals);
     globalsInstalled = true;
