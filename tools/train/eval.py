@@ -148,7 +148,8 @@ def make_cases(docs, n, seed, prefix_chars, suffix_chars):
     rng = random.Random(seed)
     cases = []
     while len(cases) < n:
-        d = rng.choice(docs)['text']
+        doc = rng.choice(docs)
+        d = doc['text']
         c = rng.randrange(0, len(d))
         ls = d.rfind('\n', 0, c) + 1
         le = d.find('\n', c)
@@ -161,7 +162,7 @@ def make_cases(docs, n, seed, prefix_chars, suffix_chars):
         if ne < 0:
             continue
         nxt = d[le + 1:ne]
-        cases.append({'prefix': d[max(0, c - prefix_chars):c], 'line': rest, 'next': nxt,
+        cases.append({'lang': doc['lang'], 'prefix': d[max(0, c - prefix_chars):c], 'line': rest, 'next': nxt,
                       'suffix_line': d[le:le + suffix_chars], 'suffix_2': d[ne:ne + suffix_chars]})
     return cases
 
@@ -187,6 +188,7 @@ def run_tasks(gen, tok, cases, max_new, n_ctx):
     for mode in ('prefix', 'fim'):
         for k, name in ((1, 'line'), (2, '2-lines')):
             hits = 0
+            by_lang = {}
             budget = n_ctx - max_new * k - 3
             for cs in cases:
                 pre = tok.encode(cs['prefix'])
@@ -199,11 +201,13 @@ def run_tasks(gen, tok, cases, max_new, n_ctx):
                 out = gen(prompt, max_new * k, newline_stop(tok, k))
                 lines = decode_lines(tok, out, k)
                 want = [cs['line'], cs['next']][:k]
-                if len(lines) >= k and all(a.rstrip() == b.rstrip() for a, b in zip(lines, want)):
-                    hits += 1
-                elif len(lines) < k and k == 1 and lines and lines[0].rstrip() == want[0].rstrip():
-                    hits += 1  # stopped at <|endoftext|> in FIM right at the end of the line
+                ok = len(lines) >= k and all(a.rstrip() == b.rstrip() for a, b in zip(lines, want))
+                hits += ok
+                n_l, h_l = by_lang.get(cs['lang'], (0, 0))
+                by_lang[cs['lang']] = (n_l + 1, h_l + ok)
             res[f'{mode}/{name}'] = hits / len(cases)
+            for lang, (n_l, h_l) in sorted(by_lang.items()):
+                res[f'{mode}/{name}/{lang}'] = f'{h_l}/{n_l}'
     return res
 
 
@@ -252,6 +256,23 @@ def bpb_ngram(ng, tok, docs, max_tokens):
     return nll / math.log(2) / nbytes
 
 
+def line_overlap(train_path, docs, min_len=20):
+    """Per held-out doc: fraction of its stripped lines longer than min_len that also occur in the training split
+    (exact deduplication leaves near-copies: esm/cjs builds, .ts vs compiled .js, vendored modules)."""
+    seen = set()
+    with open(train_path) as f:
+        for line in f:
+            for x in json.loads(line)['text'].split('\n'):
+                x = x.strip()
+                if len(x) > min_len:
+                    seen.add(x)
+    out = []
+    for d in docs:
+        ls = [x.strip() for x in d['text'].split('\n') if len(x.strip()) > min_len]
+        out.append(sum(x in seen for x in ls) / len(ls) if ls else 0.0)
+    return out
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -268,28 +289,37 @@ def main():
     ap.add_argument('--seed', type=int, default=2024)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--skip-ngram', action='store_true')
+    ap.add_argument('--skip-model', action='store_true')
+    ap.add_argument('--train-corpus', default=os.path.join(here, 'work', 'corpus', 'train.jsonl'))
+    ap.add_argument('--max-overlap', type=float, default=1.0,
+                    help='keep only held-out files with at most this fraction of lines also found in training files')
     ap.add_argument('--json', default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tok = Tokenizer.load(args.tok)
     docs = [json.loads(l) for l in open(args.heldout)]
+    if args.max_overlap < 1.0:
+        ov = line_overlap(args.train_corpus, docs)
+        docs = [d for d, o in zip(docs, ov) if o <= args.max_overlap]
     rng = random.Random(args.seed)
     bpb_docs = docs[:]
     rng.shuffle(bpb_docs)
     cases = make_cases(docs, args.samples, args.seed, args.prefix_chars, args.suffix_chars)
-    report = {'samples': args.samples, 'heldout_files': len(docs)}
+    report = {'samples': args.samples, 'heldout_files': len(docs), 'max_overlap': args.max_overlap,
+              'heldout_langs': {l: sum(d['lang'] == l for d in docs) for l in sorted({d['lang'] for d in docs})}}
 
     ck = torch.load(args.ckpt, map_location='cpu')
     model = MoeModel(Config(**ck['config']))
     model.load_state_dict(ck['model'])
     model.eval()
     runner = Runner(model)
-    t0 = time.time()
-    bpb, nbytes, ntok = bpb_model(runner, tok, bpb_docs, model.c.n_ctx, args.bpb_tokens)
-    report['model'] = {'step': ck['step'], 'bpb': bpb, 'bpb_bytes': nbytes, 'bpb_tokens': ntok}
-    report['model'].update(run_tasks(runner.greedy, tok, cases, args.max_new, model.c.n_ctx))
-    report['model']['seconds'] = time.time() - t0
-    print(json.dumps(report), flush=True)
+    if not args.skip_model:
+        t0 = time.time()
+        bpb, nbytes, ntok = bpb_model(runner, tok, bpb_docs, model.c.n_ctx, args.bpb_tokens)
+        report['model'] = {'step': ck['step'], 'bpb': bpb, 'bpb_bytes': nbytes, 'bpb_tokens': ntok}
+        report['model'].update(run_tasks(runner.greedy, tok, cases, args.max_new, model.c.n_ctx))
+        report['model']['seconds'] = time.time() - t0
+        print(json.dumps(report), flush=True)
 
     if not args.skip_ngram:
         t0 = time.time()
