@@ -4,6 +4,7 @@
  * LanguageClient and everything tied to it, then builds a new one. A crash restarts it with backoff
  * and tells the user once per session.
  */
+import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
 import {
   CloseAction,
@@ -90,6 +91,10 @@ export class Daemon implements vscode.Disposable {
   async start(): Promise<void> {
     if (this.disposed) return;
     this.setRunState('starting');
+    if (!existsSync(this.context.asAbsolutePath('dist/daemon.js'))) {
+      this.setRunState('failed');
+      throw new Error(`the daemon bundle is missing (${this.context.asAbsolutePath('dist/daemon.js')}); reinstall the extension or run \`npm run build\``);
+    }
     const client = this.createClient();
     this.client = client;
     try {
