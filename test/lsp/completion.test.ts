@@ -1,0 +1,257 @@
+/**
+ * textDocument/inlineCompletion against the real daemon process: the suggestion is the engine's greedy
+ * continuation of the FIM prompt; typing one more character reuses the KV cache; typing the start of
+ * a suggestion is served from the cache; cancellation and superseding answer at once; 50 rapid
+ * requests with cancellations leave no queued work and no pinned KV slots.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Engine } from '../../daemon/engine/engine.js';
+import { generate } from '../../daemon/engine/generate.js';
+import type { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
+import { createGpu } from '../../daemon/gpu/device.js';
+import { ensureModel } from '../../tools/modelgen/model-cache.js';
+import { GREEDY_SETTINGS, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import type { RpcResponse } from './json-rpc-client.js';
+
+interface Item {
+  insertText: string;
+  range: { start: { line: number; character: number }; end: { line: number; character: number } };
+}
+
+const items = (r: RpcResponse): Item[] => {
+  assert.equal(r.error, undefined, JSON.stringify(r.error));
+  return (r.result as { items: Item[] }).items;
+};
+
+let model = '';
+let noGpu: string | undefined;
+/** Documents (cursor at the end of line 1) with the engine's greedy continuation, computed in this process. */
+const greedy: { text: string; expected: string }[] = [];
+
+function fimIds(t: Tokenizer, prefix: string, suffix: string): number[] {
+  const bos = t.addBos && t.bosId !== undefined ? [t.bosId] : [];
+  return [...bos, t.fim.prefix!, ...t.encode(prefix, { addBos: false }), t.fim.suffix!, ...t.encode(suffix, { addBos: false }), t.fim.middle!];
+}
+
+before(async () => {
+  model = await ensureModel(TEST_MODEL_SPEC);
+  try {
+    (await createGpu()).destroy();
+  } catch (e) {
+    noGpu = `no WebGPU adapter: ${(e as Error).message}`;
+    return;
+  }
+  // the reference: greedy continuations by the engine itself, for a few single-line cursor positions
+  const engine = await Engine.load(model, { nSlots: 1 });
+  try {
+    for (const name of ['total', 'count', 'value', 'result', 'items', 'index']) {
+      const prefix = `function compute(a, b) {\n  let ${name} = `;
+      const suffix = '\n}\n';
+      const r = await generate(engine.session(0), engine.tokenizer, fimIds(engine.tokenizer, prefix, suffix), {
+        maxTokens: GREEDY_SETTINGS.completion!.maxTokens!,
+        sampling: { temperature: 0, topK: 40, topP: 0.95, seed: 0 },
+      });
+      // a mid-line suggestion is one line without trailing whitespace (the documented stop rule)
+      const nl = r.text.indexOf('\n');
+      const expected = (nl < 0 ? r.text : r.text.slice(0, nl)).trimEnd();
+      greedy.push({ text: prefix + suffix, expected });
+    }
+  } finally {
+    await engine.dispose();
+  }
+});
+
+describe('inline completion', () => {
+  let c: DaemonClient;
+  before(async () => {
+    if (noGpu) return;
+    c = await startDaemon({ env: { MOECODE_MODEL: model }, settings: GREEDY_SETTINGS });
+    const s = await c.waitForState(['ready', 'error']);
+    assert.equal(s.state, 'ready', s.message);
+  });
+  after(async () => {
+    if (c) await c.shutdownAndExit();
+  });
+
+  test('the suggestion is the engine\'s greedy continuation of the FIM prompt', async (t) => {
+    if (noGpu) return t.skip(noGpu);
+    // the filters must have nothing to do on the chosen case: no closing brackets, something to show
+    const usable = greedy.filter((g) => g.expected.trim() !== '' && !/[)\]}]/.test(g.expected));
+    assert.ok(usable.length > 0, `no usable reference among ${JSON.stringify(greedy)}`);
+    for (const [i, g] of usable.slice(0, 2).entries()) {
+      const uri = `file:///greedy/${i}.js`;
+      c.open(uri, g.text, 'javascript');
+      const line1 = g.text.split('\n')[1]!;
+      const got = items(await c.inline(uri, 1, line1.length).response);
+      assert.equal(got.length, 1);
+      t.diagnostic(`suggestion ${JSON.stringify(got[0]!.insertText)}`);
+      assert.equal(got[0]!.insertText, g.expected);
+      assert.deepEqual(got[0]!.range, { start: { line: 1, character: line1.length }, end: { line: 1, character: line1.length } });
+      c.close(uri);
+    }
+  });
+
+  test('typing one more character prefills only the new tokens', async (t) => {
+    if (noGpu) return t.skip(noGpu);
+    const body = Array.from({ length: 12 }, (_, i) => `  const v${i} = compute(v${i - 1 < 0 ? 0 : i - 1}, ${i});`).join('\n');
+    const text = `function run() {\n${body}\n  let answer = \n}\n`;
+    const uri = 'file:///reuse/a.js';
+    c.open(uri, text, 'javascript');
+    const line = 13;
+    const col = '  let answer = '.length;
+    await c.inline(uri, line, col).response;
+    const cold = (await c.debugState()).last!;
+    assert.equal(cold.kind, 'completion');
+    assert.ok(cold.prefillTokens >= 100, `cold prefill evaluated ${cold.prefillTokens} tokens`);
+    // a character that is not how the suggestion starts, so the model runs again
+    const shown = items(await c.inline(uri, line, col).response)[0]?.insertText ?? '';
+    const ch = shown.startsWith('q') ? 'z' : 'q';
+    c.insert(uri, 2, line, col, ch);
+    await c.inline(uri, line, col + 1).response;
+    const warm = (await c.debugState()).last!;
+    t.diagnostic(`cold: ${cold.prefillTokens} tokens evaluated in ${cold.prefillMs} ms; after one character: ${warm.prefillTokens} in ${warm.prefillMs} ms, ${warm.reusedTokens} reused`);
+    assert.ok(warm.reusedTokens >= cold.promptTokens - 6, `reused ${warm.reusedTokens} of ${warm.promptTokens}`);
+    assert.ok(warm.prefillTokens <= 8, `evaluated ${warm.prefillTokens} tokens after typing one character (prompt ${warm.promptTokens})`);
+    c.close(uri);
+  });
+
+  test('typing the first characters of a suggestion is answered from the cache with the rest of it', async (t) => {
+    if (noGpu) return t.skip(noGpu);
+    const g = greedy.find((x) => x.expected.length >= 4 && !/[)\]}]/.test(x.expected) && !/^\s/.test(x.expected));
+    if (!g) return t.skip('no reference suggestion of 4+ characters');
+    const uri = 'file:///cache/a.js';
+    c.open(uri, g.text, 'javascript');
+    const col = g.text.split('\n')[1]!.length;
+    const first = items(await c.inline(uri, 1, col).response)[0]!.insertText;
+    const before = await c.debugState(true);
+    c.insert(uri, 2, 1, col, first.slice(0, 2));
+    const rest = items(await c.inline(uri, 1, col + 2).response);
+    const afterState = await c.debugState(true);
+    assert.equal(rest[0]?.insertText, first.slice(2));
+    assert.equal(afterState.counters.cacheHits, before.counters.cacheHits + 1);
+    assert.equal(afterState.counters.completed, before.counters.completed, 'the model did not run');
+    c.close(uri);
+  });
+
+  test('selectedCompletionInfo: the suggestion replaces the selected item\'s range and starts with its text', async (t) => {
+    if (noGpu) return t.skip(noGpu);
+    const uri = 'file:///selected/a.js';
+    c.open(uri, 'const v = console.lo\n', 'javascript');
+    const range = { start: { line: 0, character: 18 }, end: { line: 0, character: 20 } };
+    const r = await c.inline(uri, 0, 20, { triggerKind: 1, selectedCompletionInfo: { range, text: 'log' } }).response;
+    const got = items(r);
+    if (got.length > 0) {
+      assert.ok(got[0]!.insertText.startsWith('log'), JSON.stringify(got[0]));
+      assert.deepEqual(got[0]!.range, range);
+    }
+    c.close(uri);
+  });
+
+  test('$/cancelRequest mid-generation answers RequestCancelled within two tokens\' time, and the next request works', async (t) => {
+    if (noGpu) return t.skip(noGpu);
+    // a token's time, from a completed request
+    const uri = 'file:///cancel/a.js';
+    const long = Array.from({ length: 40 }, (_, i) => `  total += values[${i}] * weights[${i}];`).join('\n');
+    const text = `function score(values, weights) {\n  let total = 0;\n${long}\n  return \n}\n`;
+    c.open(uri, text, 'javascript');
+    const line = 42;
+    const col = '  return '.length;
+    await c.inline(uri, line, col).response;
+    const ref = (await c.debugState(true)).last!;
+    const tokenMs = ref.generatedTokens > 1 ? ref.decodeMs / (ref.generatedTokens - 1) : ref.prefillMs / Math.max(1, ref.prefillTokens);
+    // a new cold prompt (another document, so its slot starts empty): cancel while it runs
+    const uri2 = 'file:///cancel/b.js';
+    c.open(uri2, text.replace(/total/g, 'sum'), 'javascript');
+    const req = c.inline(uri2, line, col);
+    let running = false;
+    for (let i = 0; i < 500 && !running; i++) running = (await c.debugState()).running === 1;
+    assert.ok(running, 'the request started');
+    const t0 = performance.now();
+    c.cancel(req.id);
+    const r = await req.response;
+    const latency = performance.now() - t0;
+    assert.equal(r.error?.code, -32800, JSON.stringify(r));
+    t.diagnostic(`cancel answered in ${latency.toFixed(1)} ms; one token takes ${tokenMs.toFixed(1)} ms`);
+    assert.ok(latency < Math.max(2 * tokenMs, 5), `answered ${latency.toFixed(1)} ms after the cancel; a token takes ${tokenMs.toFixed(1)} ms`);
+    const next = await c.inline(uri, line, col).response;
+    assert.equal(next.error, undefined);
+    const s = await c.debugState(true);
+    assert.equal(s.running, 0);
+    assert.ok(s.counters.cancelled >= 1);
+    c.close(uri);
+    c.close(uri2);
+  });
+
+  test('a newer request for the same document answers the older one at once with no items', async (t) => {
+    if (noGpu) return t.skip(noGpu);
+    const uri = 'file:///supersede/a.js';
+    const text = `${'const a = [1, 2, 3];\n'.repeat(20)}const b = \n`;
+    c.open(uri, text, 'javascript');
+    const first = c.inline(uri, 20, 10);
+    const second = c.inline(uri, 20, 10, { triggerKind: 1 });
+    const r1 = await first.response;
+    assert.deepEqual(r1.result, { items: [] });
+    const r2 = await second.response;
+    assert.equal(r2.error, undefined);
+    c.close(uri);
+  });
+
+  test('50 rapid requests with cancellations leave no queued work, no running job and no pinned or leaked KV slots', async (t) => {
+    if (noGpu) return t.skip(noGpu);
+    const uris = [0, 1, 2].map((i) => `file:///rapid/${i}.ts`);
+    const lines = uris.map(() => 'let x = ');
+    uris.forEach((u, i) => c.open(u, `// file ${i}\n${lines[i]}\n`, 'typescript'));
+    const versions = uris.map(() => 1);
+    const pending: Promise<RpcResponse>[] = [];
+    let maxQueued = 0;
+    for (let i = 0; i < 50; i++) {
+      const d = i % 3;
+      const ch = String.fromCharCode(97 + (i % 26));
+      c.insert(uris[d]!, ++versions[d]!, 1, lines[d]!.length, ch);
+      lines[d] += ch;
+      const req = c.inline(uris[d]!, 1, lines[d]!.length);
+      pending.push(req.response);
+      if (i % 2 === 0) c.cancel(req.id);
+      if (i % 10 === 9) maxQueued = Math.max(maxQueued, (await c.debugState()).queued.completion);
+    }
+    const responses = await Promise.all(pending);
+    for (const r of responses) {
+      if (r.error) assert.equal(r.error.code, -32800, JSON.stringify(r.error));
+      else assert.ok(Array.isArray((r.result as { items: unknown[] }).items));
+    }
+    t.diagnostic(`${responses.filter((r) => r.error).length} cancelled, ${responses.filter((r) => !r.error && (r.result as { items: unknown[] }).items.length > 0).length} with a suggestion; at most ${maxQueued} waiting`);
+    assert.ok(maxQueued <= uris.length, `at most one waiting completion per document (saw ${maxQueued})`);
+    const s = await c.debugState(true);
+    assert.deepEqual(s.queued, { completion: 0, chat: 0 });
+    assert.equal(s.running, 0);
+    assert.equal(s.counters.refused, 0);
+    assert.ok(s.slots.every((x) => !x.busy), `pinned slots: ${JSON.stringify(s.slots)}`);
+    const open = new Set([...uris, 'chat']);
+    assert.ok(s.slots.every((x) => x.owner === null || open.has(x.owner) || x.owner.startsWith('file:///')), JSON.stringify(s.slots));
+    for (const u of uris) c.close(u);
+    const closed = await c.debugState(true);
+    assert.ok(closed.slots.every((x) => x.owner === null || !uris.includes(x.owner)), `slots still owned by closed documents: ${JSON.stringify(closed.slots)}`);
+    assert.equal(closed.documents, (await c.debugState()).documents);
+    // and it still answers
+    c.open('file:///rapid/after.ts', 'let y = \n', 'typescript');
+    assert.equal((await c.inline('file:///rapid/after.ts', 0, 8).response).error, undefined);
+  });
+
+  test('moecode.inline.languages limits suggestions to the listed languages', async (t) => {
+    if (noGpu) return t.skip(noGpu);
+    c.settings = { ...GREEDY_SETTINGS, inline: { languages: ['python'] } };
+    c.notify('workspace/didChangeConfiguration', { settings: null });
+    const uri = 'file:///langs/a.ts';
+    c.open(uri, 'let x = \n', 'typescript');
+    const before = (await c.debugState(true)).counters.completed;
+    assert.deepEqual(items(await c.inline(uri, 0, 8).response), []);
+    assert.equal((await c.debugState(true)).counters.completed, before, 'no generation for a disabled language');
+    const py = 'file:///langs/a.py';
+    c.open(py, 'x = \n', 'python');
+    assert.equal((await c.inline(py, 0, 4).response).error, undefined);
+    assert.equal((await c.debugState(true)).counters.completed, before + 1);
+    c.settings = GREEDY_SETTINGS;
+    c.notify('workspace/didChangeConfiguration', { settings: null });
+  });
+});
