@@ -114,6 +114,8 @@ function appendDelta(id: string, delta: string): void {
   const entry = turns.get(id);
   if (!entry) return;
   entry.turn.content += delta;
+  // how many pieces streamed in (tests and screen readers' aria-busy rely on the stream, not the final text)
+  entry.el.dataset.deltas = String(Number(entry.el.dataset.deltas ?? 0) + 1);
   if (entry.scheduled) return;
   entry.scheduled = true;
   // re-render at most once per frame however fast tokens arrive
