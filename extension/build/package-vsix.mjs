@@ -6,7 +6,7 @@
  *     where the daemon's `require.resolve('webgpu/package.json')` finds it from dist/daemon.js;
  *  3. `vsce package --no-dependencies --target <platform>`; .vscodeignore is an allow-list of what runs
  *     (bundles, shaders, grammars, media, models/moecode-coder.gguf when present).
- * Prints the .vsix path, its size and its file list.
+ * Prints the .vsix path and its size (MOECODE_VSIX_OUT: the folder to write it to; default the repository root).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -48,8 +48,9 @@ for (const f of ['dawn.node', 'd3dcompiler_47.dll', 'dxcompiler.dll', 'dxil.dll'
 
 // 3. the package
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const out = join(root, `${pkg.name}-${pkg.version}-${target}.vsix`);
+const outDir = process.env.MOECODE_VSIX_OUT ?? root;
+mkdirSync(outDir, { recursive: true });
+const out = join(outDir, `${pkg.name}-${pkg.version}-${target}.vsix`);
 const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
 run(process.execPath, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--target', target, '--out', out]);
-run(process.execPath, [vsce, 'ls', '--no-dependencies', '--allow-missing-repository']);
 console.log(`\n${out}: ${(statSync(out).size / 2 ** 20).toFixed(1)} MiB${existsSync(join(root, 'models', 'moecode-coder.gguf')) ? ' (includes models/moecode-coder.gguf)' : ' (no shipped model: models/moecode-coder.gguf is absent)'}`);
