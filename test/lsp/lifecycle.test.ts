@@ -188,3 +188,53 @@ describe('model settings', () => {
     assert.equal(code, 1);
   });
 });
+
+describe('the Node IPC transport (--node-ipc)', () => {
+  test('initialize and status over process.send messages', async () => {
+    const { spawn } = await import('node:child_process');
+    const { daemonCommand, REPO } = await import('./daemon-harness.js');
+    const { command, args } = daemonCommand();
+    const ipcArgs = args.map((a) => (a === '--stdio' ? '--node-ipc' : a));
+    const child = spawn(command, ipcArgs, { cwd: REPO, env: { ...process.env, MOECODE_MODEL: model }, stdio: ['pipe', 'pipe', 'pipe', 'ipc'] });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      const responses = new Map<number, (m: { result?: unknown; error?: { code: number } }) => void>();
+      const notifications: { method: string; params: unknown }[] = [];
+      let onNote: (() => void) | undefined;
+      child.on('message', (m: { id?: number; method?: string; params?: unknown; result?: unknown; error?: { code: number } }) => {
+        if (m.method && m.id === undefined) {
+          notifications.push({ method: m.method, params: m.params });
+          onNote?.();
+        } else if (typeof m.id === 'number' && !m.method) responses.get(m.id)?.(m);
+      });
+      let nextId = 1;
+      const call = (method: string, params?: unknown) =>
+        new Promise<{ result?: unknown; error?: { code: number } }>((resolve) => {
+          const id = nextId++;
+          responses.set(id, resolve);
+          child.send({ jsonrpc: '2.0', id, method, params });
+        });
+      const init = await call('initialize', { processId: process.pid, rootUri: null, capabilities: {} });
+      assert.equal((init.result as { capabilities: { inlineCompletionProvider: boolean } }).capabilities.inlineCompletionProvider, true);
+      child.send({ jsonrpc: '2.0', method: 'initialized', params: {} });
+      const isReady = () => notifications.some((n) => n.method === 'moecode/status/didChange' && ['ready', 'error'].includes((n.params as StatusParams).state));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no ready status over IPC')), 120_000);
+        onNote = () => {
+          if (isReady()) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        onNote();
+      });
+      const status = await call('moecode/status/get');
+      assert.equal((status.result as StatusParams).state, 'ready');
+      await call('shutdown');
+      child.send({ jsonrpc: '2.0', method: 'exit' });
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
