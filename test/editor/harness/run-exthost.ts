@@ -54,7 +54,9 @@ export async function runExthostInCodeServer(opts: { timeoutMs?: number; grep?: 
     ]);
     await page.goto(`${server.url}?folder=${encodeURIComponent(dir)}&payload=${encodeURIComponent(payload)}`);
     const timeout = opts.timeoutMs ?? 12 * 60_000;
-    const exitCode = await Promise.race([exited, new Promise<number>((r) => setTimeout(() => r(-1), timeout))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exitCode = await Promise.race([exited, new Promise<number>((r) => (timer = setTimeout(() => r(-1), timeout)))]);
+    clearTimeout(timer);
     await page.screenshot({ path: join(RESULTS_DIR, 'exthost-final.png') }).catch(() => undefined);
     const results: ExthostResult[] = existsSync(resultFile) ? JSON.parse(readFileSync(resultFile, 'utf8')) : [];
     return { exitCode, results, log: `${logLines.join('\n')}\n--- code-server ---\n${server.log()}` };
