@@ -1,0 +1,205 @@
+/**
+ * `npm run bench`: this engine against llama.cpp on the generated bench model (qwen3moe layout, vocab
+ * 32000, n_embd 2048, 16 layers, 16/4 heads, head dim 128, 8 experts top-2, expert width 2048: ~1.9 B
+ * parameters, ~0.7 B active per token), for each weight type, in the same run: prefill tok/s on a
+ * 512-token prompt, decode tok/s over 128 tokens, time to first token, peak RSS. Each engine runs in
+ * its own child process, so each peak RSS (VmHWM) is that engine's own.
+ *
+ *   node --import tsx tools/bench/bench-engine.ts [--quick] [--types Q8_0,Q4_0] [--prompt N] [--decode N]
+ *        [--soft-prompt N] [--soft-decode N] [--threads N] [--engines moecode,llama.cpp] [--json FILE]
+ *
+ * On a software adapter (SwiftShader: seconds per token for this model) our engine runs a smaller
+ * workload, --soft-prompt/--soft-decode (default 32/8), so the whole run stays within ~15 minutes; then
+ * llama.cpp runs that same workload too (the ratio line compares like with like) and also the full one
+ * (its reference figures). --quick: 64/16 and 8/2 (a smoke run). Models are generated once and cached
+ * under .cache/models (about 2 GB for Q8_0 and 1 GB for Q4_0, a few minutes each). Progress goes to
+ * stderr, the table to stdout.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openGguf } from '../../daemon/gguf/gguf-reader.js';
+import { createGpu } from '../../daemon/gpu/device.js';
+import { tokenizerDataFromGguf } from '../../daemon/engine/tokenizer/gguf-adapter.js';
+import { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
+import { CODE_CORPUS } from '../modelgen/code-corpus.js';
+import { ensureModel } from '../modelgen/model-cache.js';
+import { resolveSpec, WEIGHT_TYPES, type WeightTypeName } from '../modelgen/model-spec.js';
+import { RESULT_PREFIX, type BenchJob, type BenchResult, type Workload } from './bench-common.js';
+import { formatBenchTable, type BenchRow } from './bench-table.js';
+
+const ENGINES = {
+  moecode: join(__dirname, 'bench-ours.ts'),
+  'llama.cpp': join(__dirname, 'bench-llama.ts'),
+} as const;
+type EngineName = keyof typeof ENGINES;
+
+const USAGE = `usage: npm run bench -- [--quick] [--types Q8_0,Q4_0] [--prompt N] [--decode N] [--soft-prompt N] [--soft-decode N]
+                       [--threads N] [--engines moecode,llama.cpp] [--json FILE]`;
+
+interface Options {
+  types: WeightTypeName[];
+  full: Workload;
+  /** Our engine's workload on a software adapter. */
+  soft: Workload;
+  threads: number;
+  engines: EngineName[];
+  json?: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      types: { type: 'string', default: 'Q8_0,Q4_0' },
+      prompt: { type: 'string' },
+      decode: { type: 'string' },
+      'soft-prompt': { type: 'string' },
+      'soft-decode': { type: 'string' },
+      threads: { type: 'string', default: '2' },
+      engines: { type: 'string', default: Object.keys(ENGINES).join(',') },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const int = (name: string, v: string | undefined, fallback: number, min: number): number => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got ${v}`);
+    return n;
+  };
+  const types = values.types.split(',').map((s) => s.trim());
+  for (const t of types) if (!(WEIGHT_TYPES as readonly string[]).includes(t)) throw new Error(`--types: unknown type ${t} (known: ${WEIGHT_TYPES.join(', ')})`);
+  const engines = values.engines.split(',').map((s) => s.trim());
+  for (const e of engines) if (!(e in ENGINES)) throw new Error(`--engines: unknown engine ${e} (known: ${Object.keys(ENGINES).join(', ')})`);
+  return {
+    types: types as WeightTypeName[],
+    full: { promptTokens: int('prompt', values.prompt, values.quick ? 64 : 512, 1), decodeTokens: int('decode', values.decode, values.quick ? 16 : 128, 1) },
+    soft: { promptTokens: int('soft-prompt', values['soft-prompt'], values.quick ? 8 : 32, 1), decodeTokens: int('soft-decode', values['soft-decode'], values.quick ? 2 : 8, 1) },
+    threads: int('threads', values.threads, 2, 1),
+    engines: engines as EngineName[],
+    json: values.json,
+  };
+}
+
+function log(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
+/** `n` prompt token ids: the code corpus, tokenized by the model's own tokenizer, repeated. */
+async function promptTokens(modelPath: string, n: number): Promise<number[]> {
+  const file = await openGguf(modelPath);
+  try {
+    const tok = Tokenizer.fromData(tokenizerDataFromGguf(file.metadata), { warn: () => undefined });
+    const ids = tok.encode(CODE_CORPUS, { addBos: false });
+    const out: number[] = [];
+    while (out.length < n) out.push(...ids.slice(0, n - out.length));
+    return out;
+  } finally {
+    await file.close();
+  }
+}
+
+/** Runs one engine's child on a job; its stderr (progress) passes through. */
+function runChild(engine: EngineName, jobFile: string): Promise<BenchResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ENGINES[engine], jobFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.on('error', fail);
+    child.on('close', (code, signal) => {
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (code === 0 && line) done(JSON.parse(line.slice(RESULT_PREFIX.length)) as BenchResult);
+      else fail(new Error(`${engine} exited with ${signal ?? code}${out.trim() ? `: ${out.trim().slice(-500)}` : ''}`));
+    });
+  });
+}
+
+const sameWorkload = (a: Workload, b: Workload) => a.promptTokens === b.promptTokens && a.decodeTokens === b.decodeTokens;
+
+/** Whether our engine gets a software adapter (then it runs the smaller workload); throws without one. */
+async function softwareAdapter(): Promise<boolean> {
+  const gpu = await createGpu();
+  const soft = gpu.info.isFallback;
+  gpu.destroy();
+  return soft;
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const t0 = performance.now();
+  let ours: Workload | Error = opts.full;
+  if (opts.engines.includes('moecode')) {
+    try {
+      if (await softwareAdapter()) ours = opts.soft;
+    } catch (e) {
+      ours = e as Error;
+    }
+  }
+  const wl = (w: Workload) => `prompt ${w.promptTokens}, decode ${w.decodeTokens}`;
+  const llamaRuns = ours instanceof Error || !opts.engines.includes('moecode') || sameWorkload(ours, opts.full) ? [opts.full] : [ours, opts.full];
+  log(`bench: ${opts.types.join(', ')}; engines ${opts.engines.join(', ')}`);
+  if (opts.engines.includes('moecode')) log(`  moecode: ${ours instanceof Error ? ours.message : `${wl(ours)}${ours === opts.soft ? ' (software adapter)' : ''}`}`);
+  if (opts.engines.includes('llama.cpp')) log(`  llama.cpp: ${llamaRuns.map(wl).join('; ')}`);
+  const longest = Math.max(...[opts.full, ...(ours instanceof Error ? [] : [ours])].map((w) => w.promptTokens));
+  const dir = mkdtempSync(join(tmpdir(), 'moecode-bench-'));
+  const rows: BenchRow[] = [];
+  try {
+    for (const type of opts.types) {
+      const spec = resolveSpec({ arch: 'qwen3moe', preset: 'bench', weightType: type });
+      log(`\n${type}: model (generated once, cached; a few minutes the first time) ...`);
+      const tg = performance.now();
+      const model = await ensureModel(spec);
+      log(`${type}: ${model} (${((performance.now() - tg) / 1000).toFixed(1)} s)`);
+      const prompt = await promptTokens(model, longest);
+      const row: BenchRow = { type, results: {} };
+      rows.push(row);
+      for (const engine of opts.engines) {
+        if (engine === 'moecode' && ours instanceof Error) {
+          row.results[engine] = ours;
+          continue;
+        }
+        const job: BenchJob = { model, prompt, workloads: engine === 'moecode' ? [ours as Workload] : llamaRuns, threads: opts.threads };
+        const jobFile = join(dir, `${type}-${engine}.json`);
+        writeFileSync(jobFile, JSON.stringify(job));
+        log(`${type}: ${engine} ...`);
+        const te = performance.now();
+        try {
+          row.results[engine] = await runChild(engine, jobFile);
+        } catch (e) {
+          row.results[engine] = e as Error;
+          log(`${type}: ${engine} failed: ${(e as Error).message}`);
+        }
+        log(`${type}: ${engine} done in ${((performance.now() - te) / 1000).toFixed(0)} s`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const cpu = cpus();
+  const header = [
+    `moecode bench: qwen3moe, vocab 32000, n_embd 2048, 16 layers, 16/4 heads, head dim 128, 8 experts top-2, expert width 2048 (~1.9 B params, ~0.7 B active)`,
+    `greedy; ${cpu.length} x ${cpu[0]?.model.trim() ?? 'CPU'}; load average at the end ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}; total ${((performance.now() - t0) / 60000).toFixed(1)} min`,
+  ];
+  console.log(`\n${formatBenchTable(header, rows, opts.engines)}`);
+  if (opts.json) {
+    const plain = rows.map((r) => ({ type: r.type, results: Object.fromEntries(Object.entries(r.results).map(([k, v]) => [k, v instanceof Error ? { error: v.message } : v])) }));
+    writeFileSync(opts.json, `${JSON.stringify({ options: opts, rows: plain }, null, 2)}\n`);
+  }
+  if (rows.some((r) => Object.values(r.results).some((v) => v instanceof Error))) process.exitCode = 1;
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+  process.exit(2);
+});
