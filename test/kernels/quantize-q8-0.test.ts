@@ -91,7 +91,7 @@ function quantDScale(x: Float32Array, row: number, cols: number, b: number): num
   return amax / 127;
 }
 
-kernelTest('quantize_q8_0 mode 0 (token rows × rows_per_token): bit-exact with ggml-cpu's x86 quantize_row_q8_0, cols 32..4096, n_tokens 1..70', async (h) => {
+kernelTest('quantize_q8_0 mode 0 (token rows × rows_per_token): bit-exact with the x86 quantize_row_q8_0 of ggml-cpu, cols 32..4096, n_tokens 1..70', async (h) => {
   const rnd = seeded(81);
   let ties = 0;
   let values = 0;
@@ -114,7 +114,7 @@ kernelTest('quantize_q8_0 mode 0 (token rows × rows_per_token): bit-exact with 
   assert.ok(ties <= 3, `${ties} exact halves in ${values} values`);
 });
 
-kernelTest('quantize_q8_0 mode 1 (logits rows from logits_start): bit-exact with ggml-cpu's x86 quantize_row_q8_0', async (h) => {
+kernelTest('quantize_q8_0 mode 1 (logits rows from logits_start): bit-exact with the x86 quantize_row_q8_0 of ggml-cpu', async (h) => {
   const rnd = seeded(82);
   for (const [cols, logits_start, n_logits] of [
     [64, 0, 1],
