@@ -8,7 +8,8 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export function parseArgs(argv: string[], booleanFlags: readonly string[] = []): ParsedArgs {
+/** Parses `argv`; any flag not in `booleanFlags` or `valueFlags` is a UsageError (a typo must not be ignored). */
+export function parseArgs(argv: string[], booleanFlags: readonly string[] = [], valueFlags?: readonly string[]): ParsedArgs {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
@@ -16,6 +17,7 @@ export function parseArgs(argv: string[], booleanFlags: readonly string[] = []):
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (valueFlags && !valueFlags.includes(name) && !booleanFlags.includes(name)) throw new UsageError(`unknown flag --${name}`);
       if (eq > 0) flags.set(name, a.slice(eq + 1));
       else if (booleanFlags.includes(name)) flags.set(name, true);
       else {

@@ -24,6 +24,13 @@ const USAGE = `usage:
   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
 The model path may be left out when MOECODE_MODEL is set or the default model is installed.`;
 
+const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'] };
+const VALUE_FLAGS: Record<string, string[]> = {
+  info: [],
+  run: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed'],
+  eval: ['tokens', 'greedy', 'max-binding-bytes'],
+};
+
 function modelPath(args: ParsedArgs): string {
   const p = args.positional[0] ?? process.env.MOECODE_MODEL ?? defaultModelPath();
   if (!p) throw new UsageError('no model given, MOECODE_MODEL is not set and no default model is installed');
@@ -132,7 +139,7 @@ async function evaluate(args: ParsedArgs): Promise<void> {
   const list = stringFlag(args, 'tokens');
   if (!list) throw new UsageError('eval needs --tokens 1,2,3');
   const tokens = list.split(',').map((s) => {
-    const n = Number(s.trim());
+    const n = s.trim() === '' ? NaN : Number(s.trim());
     if (!Number.isInteger(n) || n < 0) throw new UsageError(`--tokens: "${s}" is not a token id`);
     return n;
   });
@@ -145,7 +152,7 @@ async function evaluate(args: ParsedArgs): Promise<void> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    const args = parseArgs(rest, ['json', 'chat']);
+    const args = parseArgs(rest, BOOLEAN_FLAGS[command ?? ''] ?? [], VALUE_FLAGS[command ?? ''] ?? []);
     switch (command) {
       case 'info':
         await info(args);
