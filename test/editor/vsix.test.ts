@@ -51,7 +51,9 @@ test('the installed .vsix runs its daemon: the staged WebGPU addon loads a model
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const conn = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   const statuses: StatusParams[] = [];
-  conn.onNotification(StatusDidChangeNotification.type, (s) => statuses.push(s));
+  conn.onNotification(StatusDidChangeNotification.method, (s: StatusParams) => {
+    statuses.push(s);
+  });
   conn.onRequest('workspace/configuration', () => [null]);
   conn.listen();
   try {
