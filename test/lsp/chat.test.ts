@@ -9,10 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { renderChat, stopStringsForTemplate } from '../../daemon/engine/chat-template.js';
 import { Engine } from '../../daemon/engine/engine.js';
 import { generate } from '../../daemon/engine/generate.js';
-import { createGpu } from '../../daemon/gpu/device.js';
 import type { ChatResult, StreamAppendParams } from '../../daemon/protocol.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
-import { startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import { gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
 
 const SYSTEM = 'You are a test.';
 const QUESTIONS = ['How do I reverse a list in Python?', 'What does this regex match: ^a+b$', 'Write a for loop in C.', 'Explain closures.'];
@@ -25,12 +24,8 @@ const MAX_TOKENS = 40;
 
 before(async () => {
   model = await ensureModel(TEST_MODEL_SPEC);
-  try {
-    (await createGpu()).destroy();
-  } catch (e) {
-    noGpu = `no WebGPU adapter: ${(e as Error).message}`;
-    return;
-  }
+  noGpu = await gpuUnavailable();
+  if (noGpu) return;
   const engine = await Engine.load(model, { nSlots: 1 });
   try {
     const tok = engine.tokenizer;

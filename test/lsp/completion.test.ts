@@ -9,9 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { Engine } from '../../daemon/engine/engine.js';
 import { generate } from '../../daemon/engine/generate.js';
 import type { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
-import { createGpu } from '../../daemon/gpu/device.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
-import { GREEDY_SETTINGS, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import { GREEDY_SETTINGS, gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
 import type { RpcResponse } from './json-rpc-client.js';
 
 interface Item {
@@ -36,12 +35,8 @@ function fimIds(t: Tokenizer, prefix: string, suffix: string): number[] {
 
 before(async () => {
   model = await ensureModel(TEST_MODEL_SPEC);
-  try {
-    (await createGpu()).destroy();
-  } catch (e) {
-    noGpu = `no WebGPU adapter: ${(e as Error).message}`;
-    return;
-  }
+  noGpu = await gpuUnavailable();
+  if (noGpu) return;
   // the reference: greedy continuations by the engine itself, for a few single-line cursor positions
   const engine = await Engine.load(model, { nSlots: 1 });
   try {

@@ -120,3 +120,19 @@ export const GREEDY_SETTINGS: MoecodeSettingsInput = {
   completion: { maxTokens: 16, temperature: 0 },
   chat: { maxTokens: 24, temperature: 0 },
 };
+
+let gpuCheck: Promise<string | undefined> | undefined;
+
+/** Why the daemon cannot load a model on this machine (no WebGPU adapter), or undefined. */
+export function gpuUnavailable(): Promise<string | undefined> {
+  gpuCheck ??= (async () => {
+    const { createGpu } = await import('../../daemon/gpu/device.js');
+    try {
+      (await createGpu()).destroy();
+      return undefined;
+    } catch (e) {
+      return `no WebGPU adapter: ${(e as Error).message}`;
+    }
+  })();
+  return gpuCheck;
+}
