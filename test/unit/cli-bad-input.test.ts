@@ -155,11 +155,14 @@ test('bad flag values are usage errors naming the flag', () => {
 });
 
 test('an unknown flag is refused, not ignored', () => {
-  assertFails(moecode('run', model, '--prompt', 'x', '--max-token', '3'), 2, /max-token/);
+  assertFails(moecode('run', model, '--prompt', 'x', '--max-token', '3'), 2, /unknown flag --max-token\b/);
+  assertFails(moecode('info', model, '--prompt', 'x'), 2, /unknown flag --prompt\b/);
+  assertFails(moecode('eval', model, '--tokens', '1', '--chat', '--json'), 2, /unknown flag --chat\b/);
 });
 
 test('an empty entry in --tokens is refused, not read as token 0', () => {
   assertFails(moecode('eval', model, '--tokens', '1,,3', '--json'), 2, /--tokens: "" is not a token id/);
+  assertFails(moecode('eval', model, '--tokens', '1,2,', '--json'), 2, /--tokens: "" is not a token id/);
 });
 
 test('an empty prompt is refused with a clear message', (t) => {
