@@ -42,18 +42,12 @@ fn scale(row: u32, b: u32, nb: u32) -> f32 {
   let idx = row * nb + b;
   return unpack2x16float(w[p.scales_offset + idx / 2u])[idx % 2u];
 }
-fn block_dot(wq: ptr<function, array<u32, 4>>, xb: u32) -> i32 {
-  var s = 0;
-  var xsum = 0;
-  for (var i = 0u; i < 4u; i++) {
-    let lo = (*wq)[i] & 0x0F0F0F0Fu;
-    let hi = ((*wq)[i] >> 4u) & 0x0F0F0F0Fu;
-    let xa = xq[xb + i];
-    let xh = xq[xb + 4u + i];
-    s += dot4I8Packed(lo, xa) + dot4I8Packed(hi, xh);
-    xsum += dot4I8Packed(0x01010101u, xa) + dot4I8Packed(0x01010101u, xh);
-  }
-  return s - 8 * xsum;
+// Integer dot of one Q4_0 weight word (8 nibbles: elements 4i..4i+3 low, 16+4i.. high) with the matching
+// activation words, nibble offset 8 included: sum (q - 8) * x = sum q * x - 8 * sum x.
+fn word_dot(wv: u32, xa: u32, xh: u32) -> i32 {
+  let lo = wv & 0x0F0F0F0Fu;
+  let hi = (wv >> 4u) & 0x0F0F0F0Fu;
+  return dot4I8Packed(lo, xa) + dot4I8Packed(hi, xh) - 8 * (dot4I8Packed(0x01010101u, xa) + dot4I8Packed(0x01010101u, xh));
 }
 
 @compute @workgroup_size(WG)
@@ -70,17 +64,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var t = 0u; t < nt; t++) { xr[t] = in_row(t0 + t); }
   let xw = p.x_stride / 4u; // activation words per row
   var acc: array<vec4<f32>, 4>;
-  var w0: array<u32, 4>; var w1: array<u32, 4>; var w2: array<u32, 4>; var w3: array<u32, 4>;
+  let wrow = rows * nb * WPB;
   for (var b = 0u; b < nb; b++) {
-    let base = vec4<u32>(rows * nb + b) * WPB;
-    for (var i = 0u; i < WPB; i++) {
-      w0[i] = w[base.x + i]; w1[i] = w[base.y + i]; w2[i] = w[base.z + i]; w3[i] = w[base.w + i];
-    }
+    let wb = wrow + vec4<u32>(b * WPB);
     let dw = vec4<f32>(scale(rows.x, b, nb), scale(rows.y, b, nb), scale(rows.z, b, nb), scale(rows.w, b, nb));
     for (var t = 0u; t < nt; t++) {
       let xb = xr[t] * xw + b * 8u;
-      let s = vec4<f32>(vec4<i32>(block_dot(&w0, xb), block_dot(&w1, xb), block_dot(&w2, xb), block_dot(&w3, xb)));
-      acc[t] += s * (dw * xd[xr[t] * nb + b]);
+      var s = vec4<i32>(0);
+      for (var i = 0u; i < 4u; i++) {
+        let xa = xq[xb + i];
+        let xh = xq[xb + 4u + i];
+        s += vec4<i32>(word_dot(w[wb.x + i], xa, xh), word_dot(w[wb.y + i], xa, xh), word_dot(w[wb.z + i], xa, xh), word_dot(w[wb.w + i], xa, xh));
+      }
+      acc[t] += vec4<f32>(s) * (dw * xd[xr[t] * nb + b]);
     }
   }
   let nr = min(4u, p.rows - r0);

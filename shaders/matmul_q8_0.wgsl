@@ -42,12 +42,6 @@ fn scale(row: u32, b: u32, nb: u32) -> f32 {
   let idx = row * nb + b;
   return unpack2x16float(w[p.scales_offset + idx / 2u])[idx % 2u];
 }
-fn block_dot(wq: ptr<function, array<u32, 8>>, xb: u32) -> i32 {
-  var s = 0;
-  for (var i = 0u; i < 8u; i++) { s += dot4I8Packed((*wq)[i], xq[xb + i]); }
-  return s;
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = token_count();
@@ -58,21 +52,38 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let last = p.rows - 1u;
   let rows = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
   let nt = min(4u, n - t0);
+  // input rows of the (up to) 4 tokens; missing ones repeat the last (their results are not written)
   var xr: array<u32, 4>;
-  for (var t = 0u; t < nt; t++) { xr[t] = in_row(t0 + t); }
+  for (var t = 0u; t < 4u; t++) { xr[t] = in_row(t0 + min(t, nt - 1u)); }
   let xw = p.x_stride / 4u; // activation words per row
   var acc: array<vec4<f32>, 4>;
-  var w0: array<u32, 8>; var w1: array<u32, 8>; var w2: array<u32, 8>; var w3: array<u32, 8>;
+  let wrow = rows * nb * WPB;
   for (var b = 0u; b < nb; b++) {
-    let base = vec4<u32>(rows * nb + b) * WPB;
-    for (var i = 0u; i < WPB; i++) {
-      w0[i] = w[base.x + i]; w1[i] = w[base.y + i]; w2[i] = w[base.z + i]; w3[i] = w[base.w + i];
-    }
+    let wb = wrow + vec4<u32>(b * WPB);
     let dw = vec4<f32>(scale(rows.x, b, nb), scale(rows.y, b, nb), scale(rows.z, b, nb), scale(rows.w, b, nb));
-    for (var t = 0u; t < nt; t++) {
-      let xb = xr[t] * xw + b * 8u;
-      let s = vec4<f32>(vec4<i32>(block_dot(&w0, xb), block_dot(&w1, xb), block_dot(&w2, xb), block_dot(&w3, xb)));
-      acc[t] += s * (dw * xd[xr[t] * nb + b]);
+    if (nt == 1u) {
+      let xb = xr[0] * xw + b * 8u;
+      var s = vec4<i32>(0);
+      for (var i = 0u; i < 8u; i++) {
+        let xv = xq[xb + i];
+        s += vec4<i32>(dot4I8Packed(w[wb.x + i], xv), dot4I8Packed(w[wb.y + i], xv), dot4I8Packed(w[wb.z + i], xv), dot4I8Packed(w[wb.w + i], xv));
+      }
+      acc[0] += vec4<f32>(s) * (dw * xd[xr[0] * nb + b]);
+    } else {
+      var s0 = vec4<i32>(0); var s1 = vec4<i32>(0); var s2 = vec4<i32>(0); var s3 = vec4<i32>(0);
+      let xb = vec4<u32>(xr[0], xr[1], xr[2], xr[3]) * xw + b * 8u;
+      for (var i = 0u; i < 8u; i++) {
+        let w0 = w[wb.x + i]; let w1 = w[wb.y + i]; let w2 = w[wb.z + i]; let w3 = w[wb.w + i];
+        let x0 = xq[xb.x + i]; let x1 = xq[xb.y + i]; let x2 = xq[xb.z + i]; let x3 = xq[xb.w + i];
+        s0 += vec4<i32>(dot4I8Packed(w0, x0), dot4I8Packed(w1, x0), dot4I8Packed(w2, x0), dot4I8Packed(w3, x0));
+        s1 += vec4<i32>(dot4I8Packed(w0, x1), dot4I8Packed(w1, x1), dot4I8Packed(w2, x1), dot4I8Packed(w3, x1));
+        s2 += vec4<i32>(dot4I8Packed(w0, x2), dot4I8Packed(w1, x2), dot4I8Packed(w2, x2), dot4I8Packed(w3, x2));
+        s3 += vec4<i32>(dot4I8Packed(w0, x3), dot4I8Packed(w1, x3), dot4I8Packed(w2, x3), dot4I8Packed(w3, x3));
+      }
+      acc[0] += vec4<f32>(s0) * (dw * xd[xr[0] * nb + b]);
+      acc[1] += vec4<f32>(s1) * (dw * xd[xr[1] * nb + b]);
+      acc[2] += vec4<f32>(s2) * (dw * xd[xr[2] * nb + b]);
+      acc[3] += vec4<f32>(s3) * (dw * xd[xr[3] * nb + b]);
     }
   }
   let nr = min(4u, p.rows - r0);
