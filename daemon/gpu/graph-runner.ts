@@ -21,6 +21,8 @@ export class GraphRunner {
   private readonly tokenReadback: GPUBuffer;
   private logitsReadback?: GPUBuffer;
   private busy = false;
+  /** Milliseconds per token of recent steps, by kind: [decode (1 token), prefill (per token)]. */
+  private readonly msPerToken = [0, 0];
 
   constructor(private readonly graph: GraphBuilder) {
     const d = graph.device;
@@ -64,6 +66,24 @@ export class GraphRunner {
     return enc;
   }
 
+  /**
+   * Waits, without polling, for most of the time the submitted step is expected to take. dawn.node polls
+   * the event loop while a mapAsync is pending, which on a software adapter takes a core away from the
+   * rasterizer threads doing the work; sleeping first leaves only the tail of the step to poll for.
+   */
+  private async sleepThroughStep(nTokens: number): Promise<void> {
+    const kind = nTokens === 1 ? 0 : 1;
+    const expected = this.msPerToken[kind] * nTokens;
+    if (expected > 4) await new Promise((r) => setTimeout(r, expected * 0.8));
+  }
+
+  private recordStepTime(nTokens: number, ms: number): void {
+    const kind = nTokens === 1 ? 0 : 1;
+    const perToken = ms / nTokens;
+    const prev = this.msPerToken[kind];
+    this.msPerToken[kind] = prev === 0 ? perToken : 0.7 * prev + 0.3 * perToken;
+  }
+
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (this.busy) throw new Error('GraphRunner is single-flight: await the previous step first');
     this.busy = true;
@@ -90,8 +110,11 @@ export class GraphRunner {
       pass.dispatchWorkgroups(1);
       pass.end();
       enc.copyBufferToBuffer(g.sampleOut, 0, this.tokenReadback, 0, 4);
+      const t0 = performance.now();
       g.device.queue.submit([enc.finish()]);
+      await this.sleepThroughStep(step.n_tokens);
       await this.tokenReadback.mapAsync(GPUMapMode.READ);
+      this.recordStepTime(step.n_tokens, performance.now() - t0);
       const token = new Uint32Array(this.tokenReadback.getMappedRange(0, 4))[0];
       this.tokenReadback.unmap();
       return token;
@@ -102,8 +125,11 @@ export class GraphRunner {
   async stepOnly(step: StepParams, tokens: ArrayLike<number>): Promise<void> {
     return this.exclusive(async () => {
       const enc = this.encodeForward(step, tokens);
+      const t0 = performance.now();
       this.graph.device.queue.submit([enc.finish()]);
+      await this.sleepThroughStep(step.n_tokens);
       await this.graph.device.queue.onSubmittedWorkDone();
+      this.recordStepTime(step.n_tokens, performance.now() - t0);
     });
   }
 
