@@ -75,11 +75,13 @@ class Runner:
         w = m.tok_embd.weight if m.output is None else m.output.weight
         return (x @ w.t())[0], new_cache
 
-    def greedy(self, prompt, max_new, stop):
+    def greedy(self, prompt, max_new, stop, banned=()):
         assert len(prompt) + max_new <= self.c.n_ctx, 'prompt does not fit the context'
         logits, cache = self.forward_cached(prompt, [])
         out = []
         for _ in range(max_new):
+            if banned:
+                logits[list(banned)] = float('-inf')
             t = int(logits.argmax())
             out.append(t)
             if stop(out):
@@ -131,11 +133,14 @@ class NGram:
             p = (cnt + t_h * p) / (c_h + t_h)
         return p
 
-    def greedy(self, prompt, max_new, stop):
+    def greedy(self, prompt, max_new, stop, banned=()):
         hist = list(prompt)
         out = []
         for _ in range(max_new):
-            t = int(np.argmax(self.dist(hist)))
+            p = self.dist(hist)
+            if banned:
+                p[list(banned)] = -1.0
+            t = int(np.argmax(p))
             out.append(t)
             hist.append(t)
             if stop(out):
@@ -185,6 +190,8 @@ def run_tasks(gen, tok, cases, max_new, n_ctx):
     the FIM suffix (at most a third of the budget) on the right."""
     sp = tok.special
     res = {}
+    # FIM control tokens mean nothing inside a completion: never generate them (as an editor client would)
+    banned = [sp[s] for s in ('<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|fim_pad|>')]
     for mode in ('prefix', 'fim'):
         for k, name in ((1, 'line'), (2, '2-lines')):
             hits = 0
@@ -198,7 +205,7 @@ def run_tasks(gen, tok, cases, max_new, n_ctx):
                     suf = tok.encode(cs['suffix_line'] if k == 1 else cs['suffix_2'])[:budget // 3]
                     pre = pre[-(budget - len(suf)):]
                     prompt = [sp['<|fim_prefix|>']] + pre + [sp['<|fim_suffix|>']] + suf + [sp['<|fim_middle|>']]
-                out = gen(prompt, max_new * k, newline_stop(tok, k))
+                out = gen(prompt, max_new * k, newline_stop(tok, k), banned)
                 lines = decode_lines(tok, out, k)
                 want = [cs['line'], cs['next']][:k]
                 ok = len(lines) >= k and all(a.rstrip() == b.rstrip() for a, b in zip(lines, want))
