@@ -61,6 +61,9 @@ def main():
     ap.add_argument('--ckpt-every', type=float, default=300.0, help='seconds')
     ap.add_argument('--log-every', type=int, default=10)
     ap.add_argument('--config', default='{}', help='JSON overrides of model.Config')
+    ap.add_argument('--init-from', default=None,
+                    help='start a new run (new optimizer, schedule and --seed) from the weights and config of a '
+                         'checkpoint, e.g. a finished run; ignored when --out already holds a checkpoint')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -76,7 +79,8 @@ def main():
         print(f'resuming from step {step} ({elapsed:.0f}s trained)', flush=True)
     else:
         ck = None
-        cfg = Config(**json.loads(args.config))
+        init = torch.load(args.init_from) if args.init_from else None
+        cfg = Config(**(init['config'] if init else json.loads(args.config)))
         step, elapsed = 0, 0.0
     torch.manual_seed(args.seed)
     model = MoeModel(cfg)
@@ -87,6 +91,9 @@ def main():
     if ck:
         model.load_state_dict(ck['model'])
         opt.load_state_dict(ck['opt'])
+    elif init:
+        model.load_state_dict(init['model'])
+        print(f'initialised from {args.init_from} (step {init["step"]}); new optimizer and schedule', flush=True)
     total, active = model.n_params()
     print(f'config {cfg.to_dict()} params {total} active {active} data {data.size} tokens', flush=True)
 
