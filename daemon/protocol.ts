@@ -337,6 +337,8 @@ export interface DebugStateResult {
   completionCacheEntries: number;
   /** Open documents the daemon tracks. */
   documents: number;
+  /** The generation running now (null when idle). */
+  current: { kind: 'completion' | 'chat'; owner: string; phase: 'prefill' | 'decode'; promptTokens: number; evaluated: number; generated: number } | null;
   /** Figures of the last finished generation (null before any). */
   last: GenerationStats | null;
   /** Totals since start: completions served from the cache, preemptions of chat by completions, requests cancelled, requests refused (queue full). */

@@ -3,7 +3,9 @@
  * Qwen2.5-Coder and our own model are trained):
  *   [BOS] <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|>
  * and without them the prefix alone. The token budget is split: the suffix gets at most a quarter
- * (and at most 256 tokens; far-away code after the cursor helps little), the prefix the rest.
+ * and at most 128 tokens (10–15 lines), the prefix the rest. The suffix is kept short on purpose: in
+ * PSM order its KV entries come after the prefix, so every keystroke re-evaluates all of it, while
+ * the code far below the cursor adds little to a suggestion.
  *
  * KV reuse depends on the prompt staying the same while the user types, so the prefix window starts
  * at a line boundary and is anchored: the caller passes the previous window's start back and it is
@@ -17,7 +19,7 @@ export interface FimPromptOptions {
   budget: number;
   /** Share of the budget the suffix may take (default 0.25). */
   suffixShare?: number;
-  /** Most suffix tokens (default 256). */
+  /** Most suffix tokens (default 128). */
   maxSuffixTokens?: number;
   /** Start (character offset in `prefix`) of the previous prompt's prefix window. */
   anchor?: number;
@@ -76,7 +78,7 @@ export function buildFimPrompt(tok: PromptTokenizer, prefix: string, suffix: str
   let suffixIds: number[] = [];
   let suffixChars = 0;
   if (fim && suffix.length > 0) {
-    const maxSuffix = Math.min(opts.maxSuffixTokens ?? 256, Math.floor(budget * (opts.suffixShare ?? 0.25)));
+    const maxSuffix = Math.min(opts.maxSuffixTokens ?? 128, Math.floor(budget * (opts.suffixShare ?? 0.25)));
     // a generous character window cut at a line end, then a token cut
     let text = suffix.slice(0, maxSuffix * 8);
     if (text.length < suffix.length) {

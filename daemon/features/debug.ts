@@ -30,6 +30,7 @@ export class DebugFeature implements Feature {
       completionCacheEntries: this.completion.cacheEntries,
       documents: this.ctx.documents.all().length,
       counters: { cacheHits: this.completion.cacheHits, ...s.counters },
+      current: s.current ?? null,
       last: s.last
         ? {
             kind: s.last.kind,

@@ -93,6 +93,11 @@ export class GenerationJob {
     return this.req.signal?.aborted ?? false;
   }
 
+  /** Where the job is: its phase, prompt tokens evaluated so far, tokens generated. */
+  get progress(): { phase: 'prefill' | 'decode' | 'done'; evaluated: number; generated: number } {
+    return { phase: this.phase, evaluated: this.prefillTokens, generated: this.text.tokens.length };
+  }
+
   get result(): GenerationOutcome | undefined {
     return this.outcome;
   }

@@ -60,6 +60,8 @@ export interface SchedulerState {
   slots: { slot: number; owner: string | null; busy: boolean; cachedTokens: number }[];
   counters: { preemptions: number; cancelled: number; refused: number; completed: number };
   last: { kind: JobKind; outcome: GenerationOutcome } | undefined;
+  /** The job the last step ran. */
+  current: { kind: JobKind; owner: string; phase: 'prefill' | 'decode'; promptTokens: number; evaluated: number; generated: number } | undefined;
 }
 
 export class Scheduler {
@@ -164,7 +166,11 @@ export class Scheduler {
       busy: s.pins > 0,
       cachedTokens: this.engine ? this.engine.session(s.slot).tokens.length : 0,
     }));
-    return { queued, running, limits: { ...this.limits }, slots, counters: { ...this.counters }, last: this.last };
+    const cur = this.current && !this.current.settled && !this.current.job.done ? this.current.job : undefined;
+    const current = cur
+      ? { kind: cur.kind, owner: cur.req.owner, phase: cur.progress.phase as 'prefill' | 'decode', promptTokens: cur.req.prompt.length, evaluated: cur.progress.evaluated, generated: cur.progress.generated }
+      : undefined;
+    return { queued, running, limits: { ...this.limits }, slots, counters: { ...this.counters }, last: this.last, current };
   }
 
   private cancel(entry: Entry): void {

@@ -12,7 +12,8 @@
  *        [--dist] [--json FILE]
  *
  * Default: the generated bench model (qwen3moe, ~1.9 B parameters, Q4_0; generated once into
- * .cache/models, ~1 GB). --preset tiny (the tiny F32 model) is a quick run; --model any GGUF.
+ * .cache/models, ~1 GB). --preset tiny (the tiny F32 model, with a 4096-token context) is a quick run;
+ * --model any GGUF.
  * --dist runs the bundled daemon (bin/moecode-daemon.js, after npm run build). Progress on stderr,
  * the table on stdout.
  */
@@ -118,7 +119,15 @@ function makeFile(tok: Tokenizer, tokens: number, run: number, where: 'middle' |
 async function complete(c: JsonRpcClient, uri: string, line: number, character: number): Promise<Measure> {
   const before = await c.call<DebugStateResult>('moecode/debug/state', { waitForIdle: true });
   const t0 = performance.now();
-  const r = await c.request('textDocument/inlineCompletion', { textDocument: { uri }, position: { line, character }, context: { triggerKind: 2 } }).response;
+  const pending = c.request('textDocument/inlineCompletion', { textDocument: { uri }, position: { line, character }, context: { triggerKind: 2 } }).response;
+  // on a slow adapter a cold request takes minutes: say where it is twice a minute (a status request costs nothing measurable)
+  const ticker = setInterval(() => {
+    void c.call<DebugStateResult>('moecode/debug/state').then((s) => {
+      const cur = s.current;
+      if (cur) log(`  … ${((performance.now() - t0) / 1000).toFixed(0)} s: ${cur.phase}, ${cur.evaluated}/${cur.promptTokens} prompt tokens evaluated, ${cur.generated} generated`);
+    });
+  }, 30_000);
+  const r = await pending.finally(() => clearInterval(ticker));
   const totalMs = performance.now() - t0;
   if (r.error) throw new Error(`inlineCompletion failed: ${r.error.message}`);
   const after = await c.call<DebugStateResult>('moecode/debug/state', { waitForIdle: true });
@@ -153,7 +162,9 @@ function row(name: string, m: Measure): string {
 async function main(): Promise<void> {
   const opts = parse(process.argv.slice(2));
   const model =
-    opts.model ?? (await ensureModel(opts.preset === 'tiny' ? { arch: 'qwen3moe', preset: 'tiny', weightType: 'F32' } : { arch: 'qwen3moe', preset: 'bench', weightType: 'Q4_0' }));
+    opts.model ??
+    // the tiny preset with a 4096-token context, so the whole file fits the prompt as with the bench model
+    (await ensureModel(opts.preset === 'tiny' ? { arch: 'qwen3moe', preset: 'tiny', weightType: 'F32', n_ctx: 4096 } : { arch: 'qwen3moe', preset: 'bench', weightType: 'Q4_0' }));
   const file = await openGguf(model);
   const tok = Tokenizer.fromData(tokenizerDataFromGguf(file.metadata), { warn: () => undefined });
   await file.close();
