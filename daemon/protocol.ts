@@ -8,6 +8,13 @@
  * (it then pulls `workspace/configuration` for the `moecode` section), `$/cancelRequest`, and
  * `window/logMessage` for every log line (stdout carries only the protocol).
  *
+ * ## Other editors
+ * Start `moecode-daemon --stdio` and pass the settings as initializationOptions, e.g. Neovim:
+ *   vim.lsp.start({ name = 'moecode', cmd = { 'moecode-daemon', '--stdio' },
+ *                   init_options = { model = { path = '/models/coder.gguf' } } })
+ * (or set MOECODE_MODEL). Any client that sends `textDocument/inlineCompletion` gets suggestions; the
+ * custom requests below are plain JSON-RPC.
+ *
  * ## Streaming (chat and explain)
  * A request that wants its answer as it is written names a `streamId` (any string or number the client
  * picks, unique among its requests in flight). The server then sends `moecode/stream/didAppend`
@@ -18,7 +25,7 @@
  *
  * ## Errors
  * Requests fail with standard codes: `MethodNotFound` (-32601) for unknown methods, `InvalidParams`
- * (-32602) for malformed params, `RequestCancelled` (-32800) after `$/cancelRequest`,
+ * (-32602) for malformed or missing params (requests typed with params need at least `{}`), `RequestCancelled` (-32800) after `$/cancelRequest`,
  * `ServerNotInitialized` (-32002) before `initialize`, `InvalidRequest` (-32600) after `shutdown`, and
  * `RequestFailed` (-32803) for everything that is well-formed but cannot be served now; its `data` is a
  * {@link MoecodeErrorData} whose `reason` says why (no model, model still loading, queue full, …).
@@ -275,6 +282,7 @@ export namespace StatusDidChangeNotification {
 // ---------------------------------------------------------------------------------------------------
 // Model load / unload
 
+/** Params of `moecode/model/load` (required: send `{}` to reload the configured model). */
 export interface ModelLoadParams {
   /** GGUF to load; omitted: the configured model (setting → MOECODE_MODEL → default). */
   path?: string;
@@ -350,8 +358,8 @@ export interface DebugStateParams {
   waitForIdle?: boolean;
 }
 
-/** client → server request: scheduler queues, KV slot ownership and counters (params may be omitted). */
+/** client → server request: scheduler queues, KV slot ownership and counters (params `{}` for an immediate answer). */
 export namespace DebugStateRequest {
   export const method = 'moecode/debug/state' as const;
-  export const type = new RequestType<DebugStateParams | null, DebugStateResult, void>(method);
+  export const type = new RequestType<DebugStateParams, DebugStateResult, void>(method);
 }

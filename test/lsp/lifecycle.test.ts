@@ -90,6 +90,7 @@ describe('a daemon with a model from MOECODE_MODEL', () => {
       ['moecode/chat/send', { messages: [{ role: 'user', content: 'x' }], attachments: [{ kind: 'file' }] }, /attachments\[0\]/],
       ['moecode/code/explain', { textDocument: { uri }, range: { start: { line: 1, character: 0 }, end: { line: 0, character: 0 } } }, /range/],
       ['moecode/model/load', 42, /params/],
+      ['moecode/chat/send', undefined, /params/],
     ];
     for (const [method, params, message] of cases) {
       const r = await c.request(method, params).response;

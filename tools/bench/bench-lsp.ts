@@ -122,10 +122,13 @@ async function complete(c: JsonRpcClient, uri: string, line: number, character: 
   const pending = c.request('textDocument/inlineCompletion', { textDocument: { uri }, position: { line, character }, context: { triggerKind: 2 } }).response;
   // on a slow adapter a cold request takes minutes: say where it is twice a minute (a status request costs nothing measurable)
   const ticker = setInterval(() => {
-    void c.call<DebugStateResult>('moecode/debug/state').then((s) => {
-      const cur = s.current;
-      if (cur) log(`  … ${((performance.now() - t0) / 1000).toFixed(0)} s: ${cur.phase}, ${cur.evaluated}/${cur.promptTokens} prompt tokens evaluated, ${cur.generated} generated`);
-    });
+    c.call<DebugStateResult>('moecode/debug/state', {}).then(
+      (s) => {
+        const cur = s.current;
+        if (cur) log(`  … ${((performance.now() - t0) / 1000).toFixed(0)} s: ${cur.phase}, ${cur.evaluated}/${cur.promptTokens} prompt tokens evaluated, ${cur.generated} generated`);
+      },
+      () => undefined,
+    );
   }, 30_000);
   const r = await pending.finally(() => clearInterval(ticker));
   const totalMs = performance.now() - t0;
