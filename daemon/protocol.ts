@@ -43,6 +43,9 @@ import { NotificationType, RequestType, RequestType0, type Range, type TextDocum
 /** Section name for `workspace/configuration`. */
 export const SETTINGS_SECTION = 'moecode';
 
+/** Which WebGPU adapter the daemon may use. */
+export type GpuAdapterPreference = 'auto' | 'hardware' | 'software';
+
 /** The `moecode` settings section (VS Code keys `moecode.model.path`, `moecode.gpu.memoryBudget`, …). */
 export interface MoecodeSettings {
   model: {
@@ -52,6 +55,8 @@ export interface MoecodeSettings {
   gpu: {
     /** Upper bound in MB for weights + KV cache + activations; 0 = no limit. The daemon gives fewer KV slots or refuses the model to stay under it. */
     memoryBudget: number;
+    /** WebGPU adapter: 'auto' (hardware first, else a software adapter such as SwiftShader), 'hardware' or 'software'. */
+    adapter: GpuAdapterPreference;
   };
   completion: {
     /** Most tokens an inline suggestion may have. */
@@ -74,7 +79,7 @@ export type MoecodeSettingsInput = { [K in keyof MoecodeSettings]?: Partial<Moec
 
 export const DEFAULT_SETTINGS: Readonly<MoecodeSettings> = Object.freeze({
   model: { path: '' },
-  gpu: { memoryBudget: 0 },
+  gpu: { memoryBudget: 0, adapter: 'auto' as GpuAdapterPreference },
   completion: { maxTokens: 64, temperature: 0 },
   inline: { languages: [] },
   chat: { maxTokens: 512, temperature: 0.2 },

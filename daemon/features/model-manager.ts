@@ -121,7 +121,7 @@ export class ModelManager {
   }
 
   private keyOf(settings: MoecodeSettings, explicitPath?: string): string {
-    return JSON.stringify([explicitPath ?? resolveModelPath(settings).path ?? '', settings.gpu.memoryBudget]);
+    return JSON.stringify([explicitPath ?? resolveModelPath(settings).path ?? '', settings.gpu.memoryBudget, settings.gpu.adapter]);
   }
 
   private async doLoad(settings: MoecodeSettings, explicitPath?: string): Promise<void> {
@@ -144,6 +144,7 @@ export class ModelManager {
         nSlots: plan.nSlots,
         nCtx: plan.nCtx,
         maxBatch: plan.maxBatch,
+        gpuOptions: { adapter: settings.gpu.adapter },
         warn: this.opts.warn,
         onProgress: (f) => {
           const pct = Math.floor(f * 100);

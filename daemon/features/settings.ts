@@ -36,6 +36,7 @@ export function mergeSettings(base: MoecodeSettings, input: unknown, warn: Warn 
   };
   set('model', 'path', (v) => (typeof v === 'string' ? v.trim() : undefined));
   set('gpu', 'memoryBudget', (v) => num(v, (n) => n >= 0));
+  set('gpu', 'adapter', (v) => (v === 'auto' || v === 'hardware' || v === 'software' ? v : undefined));
   set('completion', 'maxTokens', (v) => num(v, (n) => Number.isInteger(n) && n >= 1 && n <= 4096));
   set('completion', 'temperature', (v) => num(v, (n) => n >= 0 && n <= 5));
   set('inline', 'languages', (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined));
