@@ -5,15 +5,10 @@
  * Everything in float64.
  */
 
-export interface AttentionRefParams {
-  n_head: number;
-  n_head_kv: number;
-  head_dim_k: number;
-  head_dim_v: number;
-  scale: number;
-  /** 0: none. */
-  softcap: number;
-}
+import type { AttentionParams } from '../../model/forward-ops.js';
+
+/** The kernel's parameters (softcap 0: none). */
+export type AttentionRefParams = AttentionParams;
 
 /**
  * q: [n_tokens, n_head, head_dim_k]; kCache: [rows, n_head_kv, head_dim_k]; vCache: [rows, n_head_kv,
