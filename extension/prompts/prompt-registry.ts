@@ -32,6 +32,11 @@ export interface PromptRegistryOptions {
   userFolder?: vscode.Uri;
   /** Wait this long after a file event before reloading, to take a burst of events at once (ms). */
   debounceMs?: number;
+  /**
+   * Also compare the folders' listings and file times this often (ms; 0: never), in case a watcher misses
+   * an event: in code-server a watcher sometimes stops reporting (seen in the extension-host tests).
+   */
+  pollMs?: number;
 }
 
 /** Builds the registry from the extension's context: built-ins from the extension folder, the default user folder. */
@@ -51,9 +56,13 @@ export class PromptRegistry implements vscode.Disposable {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private loading: Promise<void> | undefined;
   private again = false;
+  private rewatch = false;
   private disposed = false;
   private readonly userFolder: vscode.Uri;
   private readonly debounceMs: number;
+  private poller: ReturnType<typeof setInterval> | undefined;
+  /** Names, times and sizes of the prompt files at the last load, to tell whether a poll found a change. */
+  private lastFingerprint = '';
 
   /** Fires with the new list after a reload changed the prompts in effect. */
   readonly onDidChange: vscode.Event<readonly ResolvedPrompt[]> = this.changed.event;
@@ -74,8 +83,14 @@ export class PromptRegistry implements vscode.Disposable {
       vscode.workspace.onDidOpenTextDocument((doc) => this.validateOpen(doc)),
       vscode.workspace.onDidChangeTextDocument((e) => this.validateOpen(e.document)),
       vscode.workspace.onDidCloseTextDocument((doc) => this.publish(doc.uri)),
+      vscode.workspace.onDidSaveTextDocument((doc) => this.onWorkspaceEdit([doc.uri])),
+      vscode.workspace.onDidCreateFiles((e) => this.onWorkspaceEdit(e.files)),
+      vscode.workspace.onDidDeleteFiles((e) => this.onWorkspaceEdit(e.files)),
+      vscode.workspace.onDidRenameFiles((e) => this.onWorkspaceEdit(e.files.flatMap((f) => [f.oldUri, f.newUri]))),
     );
     this.ready = this.reload();
+    const pollMs = options.pollMs ?? 3000;
+    if (pollMs > 0) this.poller = setInterval(() => void this.poll(), pollMs);
   }
 
   /** The prompts in effect, sorted by name. */
@@ -114,15 +129,46 @@ export class PromptRegistry implements vscode.Disposable {
   dispose(): void {
     this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.poller) clearInterval(this.poller);
     for (const d of [...this.folderWatchers, ...this.disposables]) d.dispose();
   }
 
-  private async load(): Promise<void> {
-    const sources: { folder: vscode.Uri; origin: PromptOrigin }[] = [
+  private sources(): { folder: vscode.Uri; origin: PromptOrigin }[] {
+    return [
       { folder: this.options.builtinFolder, origin: 'builtin' },
       { folder: this.userFolder, origin: 'user' },
       ...(vscode.workspace.workspaceFolders ?? []).map((f) => ({ folder: vscode.Uri.joinPath(f.uri, WORKSPACE_PROMPT_FOLDER), origin: 'workspace' as const })),
     ];
+  }
+
+  /** Reloads when a folder's listing or a file's time or size differs from the last load's. */
+  private async poll(): Promise<void> {
+    if (this.loading || this.timer || this.disposed) return;
+    const now = await this.fingerprint();
+    if (now !== this.lastFingerprint && !this.loading && !this.disposed) {
+      this.rewatch = true;
+      this.scheduleReload();
+    }
+  }
+
+  private async fingerprint(): Promise<string> {
+    const parts: string[] = [];
+    for (const { folder, origin } of this.sources()) {
+      if (origin === 'builtin') continue;
+      for (const uri of await listPromptFiles(folder)) {
+        const stat = await vscode.workspace.fs.stat(uri).then(
+          (s) => `${s.mtime}:${s.size}`,
+          () => 'gone',
+        );
+        parts.push(`${uri.toString()}@${stat}`);
+      }
+    }
+    return parts.join('\n');
+  }
+
+  private async load(): Promise<void> {
+    const sources = this.sources();
+    this.lastFingerprint = await this.fingerprint();
     const files: PromptFileResult[] = [];
     for (const { folder, origin } of sources) {
       for (const uri of await listPromptFiles(folder)) {
@@ -152,24 +198,46 @@ export class PromptRegistry implements vscode.Disposable {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      if (this.rewatch) {
+        this.rewatch = false;
+        this.watchFolders();
+      }
       void this.reload();
     }, this.debounceMs);
   }
 
-  /** One watcher per prompt folder: the files, and the folders themselves (a deleted folder deletes its prompts). */
+  /**
+   * Watchers for each prompt folder, based on the folder's own URI: its `*.prompt` files, the folder itself
+   * in its parent and the parent in the grandparent (so a folder made, deleted or made again is noticed; a
+   * new folder gets fresh watchers, as a watcher set up before its folder existed may miss the first events).
+   * Not `RelativePattern(workspaceFolder, '.moecode/prompts/*.prompt')`: in code-server 4.100 (VS Code 1.100)
+   * that pattern only saw the workspace root's own entries, so edits inside .moecode/prompts went unseen.
+   */
   private watchFolders(): void {
     for (const w of this.folderWatchers) w.dispose();
     this.folderWatchers = [];
-    const patterns: vscode.RelativePattern[] = [new vscode.RelativePattern(this.userFolder, '*.prompt')];
-    for (const folder of vscode.workspace.workspaceFolders ?? []) {
-      patterns.push(new vscode.RelativePattern(folder, `${WORKSPACE_PROMPT_FOLDER}/*.prompt`));
-      patterns.push(new vscode.RelativePattern(folder, `{.moecode,${WORKSPACE_PROMPT_FOLDER}}`));
+    const folders = [this.userFolder, ...(vscode.workspace.workspaceFolders ?? []).map((f) => vscode.Uri.joinPath(f.uri, WORKSPACE_PROMPT_FOLDER))];
+    for (const folder of folders) {
+      const parent = vscode.Uri.joinPath(folder, '..');
+      const grandparent = vscode.Uri.joinPath(parent, '..');
+      this.watch(new vscode.RelativePattern(folder, '*.prompt'), false);
+      this.watch(new vscode.RelativePattern(parent, baseName(folder)), true);
+      this.watch(new vscode.RelativePattern(grandparent, baseName(parent)), true);
     }
-    for (const pattern of patterns) {
-      const watcher = vscode.workspace.createFileSystemWatcher(pattern);
-      const reload = () => this.scheduleReload();
-      this.folderWatchers.push(watcher, watcher.onDidCreate(reload), watcher.onDidChange(reload), watcher.onDidDelete(reload));
-    }
+  }
+
+  private watch(pattern: vscode.RelativePattern, folderEvent: boolean): void {
+    const watcher = vscode.workspace.createFileSystemWatcher(pattern);
+    const onEvent = () => {
+      if (folderEvent) this.rewatch = true;
+      this.scheduleReload();
+    };
+    this.folderWatchers.push(watcher, watcher.onDidCreate(onEvent), watcher.onDidChange(onEvent), watcher.onDidDelete(onEvent));
+  }
+
+  /** Changes made inside VS Code (save, explorer create/delete/rename) reload at once, watcher or not. */
+  private onWorkspaceEdit(uris: readonly vscode.Uri[]): void {
+    if (uris.some((u) => u.path.endsWith('.prompt') || /\/\.moecode(\/prompts)?$/.test(u.path))) this.scheduleReload();
   }
 
   /** Live diagnostics for an open .prompt document while it is edited (the registry itself changes on save). */
@@ -192,6 +260,10 @@ export class PromptRegistry implements vscode.Disposable {
     if (found && found.length > 0) this.diagnostics.set(uri, found.map(toVscodeDiagnostic));
     else this.diagnostics.delete(uri);
   }
+}
+
+function baseName(uri: vscode.Uri): string {
+  return uri.path.slice(uri.path.lastIndexOf('/') + 1);
 }
 
 function isPromptDocument(doc: vscode.TextDocument): boolean {
