@@ -9,6 +9,7 @@ import { Daemon } from './client';
 import { registerCommands } from './commands';
 import { Config } from './config';
 import { createInlineGate, type InlineGate } from './inline';
+import { createPromptRegistry, syncPromptActions, type PromptRegistry } from './prompts';
 import { StatusBar } from './status';
 
 /** What `activate` returns: for other extensions (prompt files register actions here) and for tests. */
@@ -19,6 +20,8 @@ export interface MoecodeApi {
   actions: ActionRegistry;
   statusBar: StatusBar;
   inline: InlineGate;
+  /** Prompt files (built-in, user and workspace `.moecode/prompts/*.prompt`), each also an action. */
+  prompts: PromptRegistry;
 }
 
 let daemon: Daemon | undefined;
@@ -30,11 +33,14 @@ export function activate(context: vscode.ExtensionContext): MoecodeApi {
   const actions = new ActionRegistry();
   const chat = new ChatController(context, daemon, actions);
   const statusBar = new StatusBar(daemon, config);
+  const prompts = createPromptRegistry(context);
   const d = daemon;
   context.subscriptions.push(
     { dispose: () => void d.dispose() },
     chat,
     statusBar,
+    prompts,
+    syncPromptActions(prompts, actions),
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chat, { webviewOptions: { retainContextWhenHidden: true } }),
     ...registerCommands({ extension: context, config, daemon, chat, actions }),
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -47,7 +53,7 @@ export function activate(context: vscode.ExtensionContext): MoecodeApi {
       if (pick) d.outputChannel.show();
     });
   });
-  return { config, daemon, chat, actions, statusBar, inline };
+  return { config, daemon, chat, actions, statusBar, inline, prompts };
 }
 
 export function deactivate(): Thenable<void> | undefined {

@@ -8,6 +8,7 @@ import { LSPErrorCodes, ResponseError } from 'vscode-languageclient/node';
 import type { GenerationResult, StatusParams } from '../../daemon/protocol';
 import { rangeLabel, type ActionContext, type ActionRegistry, type ChatAction } from '../actions';
 import type { Daemon } from '../client';
+import { applyPromptOutput, isPromptAction } from '../prompts';
 import { ChatHistory, type StoredTurn } from './chat-history';
 import type { FromWebview, SelectionInfo, ToWebview } from './messages';
 
@@ -119,20 +120,28 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       void vscode.window.showInformationMessage(`MoeCode: open a file and select some code to use "${action.title}".`);
       return;
     }
+    if (isPromptAction(action) && action.inputPrompt && input === undefined) {
+      input = await vscode.window.showInputBox({ title: action.title, prompt: action.inputPrompt, ignoreFocusOut: true });
+      if (input === undefined) return;
+    }
     const ctx = actionContextOf(editor, input);
     if (action.needsSelection && !ctx.selection) {
       void vscode.window.showInformationMessage(`MoeCode: select some code first, then run "${action.title}".`);
       return;
     }
     const request = action.render(ctx);
+    // prompt files may put the answer into the editor (output: replace | insert) at the selection captured now
+    const output = isPromptAction(action) ? action.renderRun(ctx).output : 'chat';
+    const target = new vscode.Range(editor.selection.start, editor.selection.end);
     await this.reveal(false);
     const modelText = request.kind === 'chat' ? request.params.prompt : `${request.display.text}\n\n${fenced(ctx)}`;
     const prior = this.history.toMessages();
-    await this.converse({ content: request.display.text, contextLabel: request.display.contextLabel, modelText }, (onDelta, token) =>
+    const answer = await this.converse({ content: request.display.text, contextLabel: request.display.contextLabel, modelText }, (onDelta, token) =>
       request.kind === 'explain'
         ? this.daemon.explain(request.params, onDelta, token)
         : this.daemon.chat({ ...withoutPrompt(request.params), messages: [...prior, { role: 'user', content: request.params.prompt }] }, onDelta, token),
     );
+    if (output !== 'chat' && answer) await applyPromptOutput(editor, output, answer, target);
   }
 
   /** Sends a chat message typed by the user (or a `/command`). */
@@ -155,7 +164,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   private async converse(
     user: { content: string; contextLabel?: string; modelText: string },
     generate: (onDelta: (d: string) => void, token: vscode.CancellationToken) => Promise<GenerationResult>,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     if (this.running) await this.stop();
     const userTurn: StoredTurn = { id: this.nextId(), role: 'user', content: user.content, contextLabel: user.contextLabel, modelText: user.modelText, status: 'done' };
     const answer: StoredTurn = { id: this.nextId(), role: 'assistant', content: '', status: 'streaming' };
@@ -193,6 +202,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       await this.history.save();
       finish();
     }
+    return answer.status === 'done' ? answer.content : undefined;
   }
 
   private onMessage(m: FromWebview): void {

@@ -74,7 +74,7 @@ export function promptAction(prompt: ResolvedPrompt): PromptAction {
       const text = run.system ? `${run.system}\n\n${run.user}` : run.user;
       return {
         kind: 'chat',
-        display: { text: `**/${prompt.name}** \`${label}\`${context.input ? ` — ${context.input}` : ''}`, contextLabel: label },
+        display: { text: `**${prompt.title}** \`${label}\`${context.input ? ` — ${context.input}` : ''}`, contextLabel: label },
         params: {
           prompt: text,
           ...(run.temperature !== undefined ? { temperature: run.temperature } : {}),
