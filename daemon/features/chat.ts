@@ -1,12 +1,11 @@
 /** `moecode/chat/send`: a conversation answered with the model's chat template, streamed on request. */
 import type { CancellationToken } from 'vscode-languageserver/node';
 import { ChatRequest, type ChatMessage, type ChatResult } from '../protocol.js';
-import { stopStringsForTemplate } from '../engine/chat-template.js';
 import { fitChatPrompt, type ResolvedAttachment } from './chat-prompt.js';
 import { displayPath, excerpt } from './documents-text.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
-import { runStreamed } from './streaming.js';
+import { chatStopStrings, runStreamed } from './streaming.js';
 import { expectObject, expectRange, expectString, isObject, optionalNumber, optionalStreamId, optionalString } from './validate.js';
 
 const ROLES = new Set(['system', 'user', 'assistant']);
@@ -73,11 +72,10 @@ export class ChatFeature implements Feature {
     const max = maxTokens ?? settings.chat.maxTokens;
     const { ids, droppedTurns } = fitChatPrompt(engine, messages, attachments, promptBudget(engine.model.nCtx, max));
     if (droppedTurns > 0) this.ctx.logger.info(`chat: dropped the ${droppedTurns} oldest message(s) to fit the context`);
-    const eos = engine.tokenizer.eosId !== undefined ? engine.tokenizer.decode([engine.tokenizer.eosId]) : undefined;
     return runStreamed(
       this.ctx,
       engine,
-      { prompt: ids, maxTokens: max, temperature: temperature ?? settings.chat.temperature, seed, stop: stopStringsForTemplate(engine.chatTemplate, eos), streamId },
+      { prompt: ids, maxTokens: max, temperature: temperature ?? settings.chat.temperature, seed, stop: chatStopStrings(engine), streamId },
       token,
     );
   }

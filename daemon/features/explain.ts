@@ -3,7 +3,6 @@
  * with up to 30 lines around it as context (fewer when the context is short); streamed like chat.
  */
 import type { CancellationToken } from 'vscode-languageserver/node';
-import { stopStringsForTemplate } from '../engine/chat-template.js';
 import { ExplainRequest, type ExplainResult } from '../protocol.js';
 import { promptBudget } from './chat.js';
 import { renderChatIds } from './chat-prompt.js';
@@ -11,7 +10,7 @@ import { displayPath, excerpt, linesText } from './documents-text.js';
 import { explainMessages } from './explain-prompt.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
-import { runStreamed } from './streaming.js';
+import { chatStopStrings, runStreamed } from './streaming.js';
 import { expectRange, expectTextDocument, isObject, optionalNumber, optionalStreamId, optionalString } from './validate.js';
 
 const CONTEXT_LINES = 30;
@@ -56,11 +55,10 @@ export class ExplainFeature implements Feature {
       if (n === 0) break;
     }
     if (!ids) throw requestFailed('contextOverflow', `the code to explain does not fit the model's context (${engine.model.nCtx} tokens); select less`);
-    const eos = engine.tokenizer.eosId !== undefined ? engine.tokenizer.decode([engine.tokenizer.eosId]) : undefined;
     return runStreamed(
       this.ctx,
       engine,
-      { prompt: ids, maxTokens: max, temperature: temperature ?? settings.chat.temperature, seed, stop: stopStringsForTemplate(engine.chatTemplate, eos), streamId },
+      { prompt: ids, maxTokens: max, temperature: temperature ?? settings.chat.temperature, seed, stop: chatStopStrings(engine), streamId },
       token,
     );
   }

@@ -6,6 +6,7 @@
  */
 import type { CancellationToken } from 'vscode-languageserver/node';
 import type { Engine } from '../engine/engine.js';
+import { stopStringsForTemplate } from '../engine/chat-template.js';
 import { StreamAppendNotification, type GenerationResult } from '../protocol.js';
 import type { ServerContext } from './feature.js';
 
@@ -16,6 +17,12 @@ export interface StreamedGeneration {
   seed?: number;
   stop: string[];
   streamId?: string | number;
+}
+
+/** Stop strings of the model's chat template (its end-of-turn marker and EOS text). */
+export function chatStopStrings(engine: Engine): string[] {
+  const eos = engine.tokenizer.eosId !== undefined ? engine.tokenizer.decode([engine.tokenizer.eosId]) : undefined;
+  return stopStringsForTemplate(engine.chatTemplate, eos);
 }
 
 /** Owner of the KV slot all chat-class requests share (a conversation's next turn reuses its cache). */
