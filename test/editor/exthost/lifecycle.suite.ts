@@ -4,7 +4,10 @@ import { api, hasDaemon, openSample, setSetting, waitFor, waitReady } from './he
 
 suite('daemon lifecycle (real daemon, generated tiny model)', function () {
   suiteSetup(function () {
-    if (!hasDaemon()) this.skip();
+    if (!hasDaemon()) {
+      console.log('skipping the daemon lifecycle suite: dist/daemon.js is not built (run npm run build)');
+      this.skip();
+    }
   });
 
   test('the daemon starts in its own process and reaches ready; the status bar says so', async () => {
