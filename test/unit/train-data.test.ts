@@ -1,6 +1,6 @@
 /**
  * tools/train data preparation: byte-level BPE round trips, line chunking, and the fill-in-the-middle
- * (PSM) sample layout. The Python code is driven through Debian's /usr/bin/python3; skips without it.
+ * sample layout (SPM and PSM orders, the three kinds of middle). The Python code is driven through Debian's /usr/bin/python3; skips without it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,9 +37,11 @@ for text in inp['corpus']:
 rng = random.Random(5)
 for i in range(200):
     text = inp['corpus'][i % len(inp['corpus'])]
-    p, m, s = prep.fim_split(text, rng)
-    out['fim'].append({'text': text, 'p': p, 'm': m, 's': s, 'ids': prep.fim_tokens(tok, p, m, s),
+    p, m, s = prep.fim_split(text, rng, 0.5)
+    out['fim'].append({'text': text, 'p': p, 'm': m, 's': s, 'spm': prep.fim_tokens(tok, p, m, s, 'spm'),
+                       'psm': prep.fim_tokens(tok, p, m, s, 'psm'),
                        'p_ids': tok.encode(p), 'm_ids': tok.encode(m), 's_ids': tok.encode(s)})
+
 print(json.dumps(out))
 `;
 
@@ -69,7 +71,7 @@ test('BPE round trip, line chunks and FIM sample layout', { timeout: 120_000 }, 
     n_vocab: number; special: Record<string, number>;
     roundtrip: { ids: number[]; text: string }[];
     chunks: string[][];
-    fim: { text: string; p: string; m: string; s: string; ids: number[]; p_ids: number[]; m_ids: number[]; s_ids: number[] }[];
+    fim: { text: string; p: string; m: string; s: string; spm: number[]; psm: number[]; p_ids: number[]; m_ids: number[]; s_ids: number[] }[];
   };
 
   // round trip of arbitrary text, including bytes never seen in training
@@ -89,15 +91,22 @@ test('BPE round trip, line chunks and FIM sample layout', { timeout: 120_000 }, 
     for (const c of chunks) assert.ok(c.length <= 120 || !c.slice(0, -1).includes('\n'), `chunk of ${c.length} chars spans lines`);
   });
 
-  // FIM: the three parts partition the text; tokens are PSM with the special ids in order
+  // FIM: the three parts partition the text; SPM puts suffix then prefix before the middle, PSM the reverse
   const sp = out.special;
-  let lineMiddles = 0;
+  let lineEndMiddles = 0;
+  let afterNewlineMiddles = 0;
   for (const f of out.fim) {
     assert.equal(f.p + f.m + f.s, f.text);
-    const expect = [sp['<|fim_prefix|>']!, ...f.p_ids, sp['<|fim_suffix|>']!, ...f.s_ids, sp['<|fim_middle|>']!, ...f.m_ids, sp['<|endoftext|>']!];
-    assert.deepEqual(f.ids, expect);
-    if (f.m.length > 0 && (f.m.endsWith('\n') || f.s === '') && (f.m.match(/\n/g)?.length ?? 0) <= 3) lineMiddles++;
+    const pre = [sp['<|fim_prefix|>']!, ...f.p_ids];
+    const suf = [sp['<|fim_suffix|>']!, ...f.s_ids];
+    const tail = [sp['<|fim_middle|>']!, ...f.m_ids, sp['<|endoftext|>']!];
+    assert.deepEqual(f.spm, [...suf, ...pre, ...tail]);
+    assert.deepEqual(f.psm, [...pre, ...suf, ...tail]);
+    if (!f.m.endsWith('\n') && (f.s.startsWith('\n') || f.s === '')) lineEndMiddles++;
+    if (f.m.length > 0 && f.m.endsWith('\n') && (f.m.match(/\n/g)?.length ?? 0) <= 3) afterNewlineMiddles++;
   }
-  // about half of the samples are cursor-style middles that end at a line end
-  assert.ok(lineMiddles > 60 && lineMiddles < 200, `cursor-style FIM middles: ${lineMiddles}/200`);
+  // rate 0.5: about half end right before a newline (the suffix starts with it, as at an editor cursor);
+  // a quarter are 1-3 lines ending after a newline; the rest random spans
+  assert.ok(lineEndMiddles > 80 && lineEndMiddles < 180, `middles ending at a line end: ${lineEndMiddles}/200`);
+  assert.ok(afterNewlineMiddles > 25 && afterNewlineMiddles < 100, `middles ending after a newline: ${afterNewlineMiddles}/200`);
 });

@@ -6,8 +6,9 @@ Metrics (all on tools/train/work/corpus/heldout.jsonl, never trained on):
   * exact match, greedy, at random cursor positions inside non-blank lines (seeded):
       line      the rest of the current line (generation stops at the first newline)
       2-lines   the rest of the current line and the whole next line
-    each prefix-only (up to --prefix-chars before the cursor) and FIM (<|fim_prefix|> prefix <|fim_suffix|>
-    suffix <|fim_middle|>, suffix = up to --suffix-chars after the target).
+    each prefix-only (up to --prefix-chars before the cursor) and FIM (--fim-order spm: <|fim_suffix|> suffix
+    <|fim_prefix|> prefix <|fim_middle|>; psm: prefix first; suffix = up to --suffix-chars after the target).
+    --heal: token healing at the cursor, as the daemon does (see Healer).
     Comparison ignores trailing whitespace.
 Baseline: interpolated Witten-Bell token n-gram (order --ngram) counted on work/data/train.u16.
 
@@ -75,13 +76,15 @@ class Runner:
         w = m.tok_embd.weight if m.output is None else m.output.weight
         return (x @ w.t())[0], new_cache
 
-    def greedy(self, prompt, max_new, stop, banned=()):
+    def greedy(self, prompt, max_new, stop, banned=(), first_allowed=None):
         assert len(prompt) + max_new <= self.c.n_ctx, 'prompt does not fit the context'
         logits, cache = self.forward_cached(prompt, [])
         out = []
         for _ in range(max_new):
             if banned:
                 logits[list(banned)] = float('-inf')
+            if first_allowed is not None and not out:
+                logits[~torch.from_numpy(first_allowed)] = float('-inf')
             t = int(logits.argmax())
             out.append(t)
             if stop(out):
@@ -133,13 +136,15 @@ class NGram:
             p = (cnt + t_h * p) / (c_h + t_h)
         return p
 
-    def greedy(self, prompt, max_new, stop, banned=()):
+    def greedy(self, prompt, max_new, stop, banned=(), first_allowed=None):
         hist = list(prompt)
         out = []
         for _ in range(max_new):
             p = self.dist(hist)
             if banned:
                 p[list(banned)] = -1.0
+            if first_allowed is not None and not out:
+                p[~first_allowed] = -1.0
             t = int(np.argmax(p))
             out.append(t)
             hist.append(t)
@@ -172,23 +177,48 @@ def make_cases(docs, n, seed, prefix_chars, suffix_chars):
     return cases
 
 
-def newline_stop(tok, k):
+def newline_stop(tok, k, skip=0):
     eot = {tok.special['<|endoftext|>'], tok.special['<|fim_pad|>'], tok.special['<|file_sep|>']}
 
     def stop(out):
-        return out[-1] in eot or tok.decode_bytes([t for t in out if t < 256 + len(tok.spec['merges'])]).count(b'\n') >= k
+        text = tok.decode_bytes([t for t in out if t < 256 + len(tok.spec['merges'])])[skip:]
+        return out[-1] in eot or text.count(b'\n') >= k
     return stop
 
 
-def decode_lines(tok, out, k):
-    text = tok.decode([t for t in out if t not in tok.special.values()])
-    return text.split('\n')[:k]
+def decode_lines(tok, out, k, skip=0):
+    """The first k lines of the generated text, after dropping `skip` healed bytes the prompt already had."""
+    data = tok.decode_bytes([t for t in out if t not in tok.special.values()])[skip:]
+    return data.decode('utf-8', errors='replace').split('\n')[:k]
 
 
-def run_tasks(gen, tok, cases, max_new, n_ctx):
+class Healer:
+    """Token healing: a cursor in the middle of a word leaves the prompt ending in a token the model never saw
+    split there (`retu` -> `ret` `u`, while training text always has ` return`). Drop the prompt's last token and
+    let the first generated token be any token whose bytes start with the dropped token's bytes; the dropped
+    bytes are then removed from the output. Same rule as the daemon's completion path."""
+
+    def __init__(self, tok):
+        self.tok = tok
+        self.n_text = 256 + len(tok.spec['merges'])
+        self.bytes = [tok.decode_bytes([i]) for i in range(self.n_text)]
+
+    def heal(self, prompt_tail):
+        """prompt_tail: the prefix's token ids. Returns (ids without the healed token, allowed mask, healed bytes)."""
+        if len(prompt_tail) < 2 or prompt_tail[-1] >= self.n_text:
+            return prompt_tail, None, b''
+        h = self.bytes[prompt_tail[-1]]
+        allowed = np.zeros(self.tok.n_vocab, dtype=bool)
+        for i, b in enumerate(self.bytes):
+            allowed[i] = b.startswith(h)
+        return prompt_tail[:-1], allowed, h
+
+
+def run_tasks(gen, tok, cases, max_new, n_ctx, heal=False, fim_order='spm'):
     """Exact-match rates. Prompts are fitted into n_ctx - max_new*k tokens: the prefix is cut on the left,
-    the FIM suffix (at most a third of the budget) on the right."""
+    the FIM suffix (at most a third of the budget) on the right. With heal, the last prefix token is healed."""
     sp = tok.special
+    healer = Healer(tok) if heal else None
     res = {}
     # FIM control tokens mean nothing inside a completion: never generate them (as an editor client would)
     banned = [sp[s] for s in ('<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|fim_pad|>')]
@@ -196,24 +226,33 @@ def run_tasks(gen, tok, cases, max_new, n_ctx):
         for k, name in ((1, 'line'), (2, '2-lines')):
             hits = 0
             by_lang = {}
+            by_len = {}  # by length of the rest of the current line (characters, trailing spaces ignored)
             budget = n_ctx - max_new * k - 3
             for cs in cases:
                 pre = tok.encode(cs['prefix'])
+                allowed, healed = None, b''
+                if healer:
+                    pre, allowed, healed = healer.heal(pre)
                 if mode == 'prefix':
                     prompt = [sp['<|endoftext|>']] + pre[-(budget + 2):]
                 else:
                     suf = tok.encode(cs['suffix_line'] if k == 1 else cs['suffix_2'])[:budget // 3]
                     pre = pre[-(budget - len(suf)):]
-                    prompt = [sp['<|fim_prefix|>']] + pre + [sp['<|fim_suffix|>']] + suf + [sp['<|fim_middle|>']]
-                out = gen(prompt, max_new * k, newline_stop(tok, k), banned)
-                lines = decode_lines(tok, out, k)
+                    p_ids, s_ids = [sp['<|fim_prefix|>']] + pre, [sp['<|fim_suffix|>']] + suf
+                    prompt = (p_ids + s_ids if fim_order == 'psm' else s_ids + p_ids) + [sp['<|fim_middle|>']]
+                out = gen(prompt, max_new * k, newline_stop(tok, k, len(healed)), banned, allowed)
+                lines = decode_lines(tok, out, k, skip=len(healed))
                 want = [cs['line'], cs['next']][:k]
                 ok = len(lines) >= k and all(a.rstrip() == b.rstrip() for a, b in zip(lines, want))
                 hits += ok
                 n_l, h_l = by_lang.get(cs['lang'], (0, 0))
                 by_lang[cs['lang']] = (n_l + 1, h_l + ok)
+                rest = len(cs['line'].rstrip())
+                bucket = 'rest<=10' if rest <= 10 else 'rest<=30' if rest <= 30 else 'rest>30'
+                n_b, h_b = by_len.get(bucket, (0, 0))
+                by_len[bucket] = (n_b + 1, h_b + ok)
             res[f'{mode}/{name}'] = hits / len(cases)
-            for lang, (n_l, h_l) in sorted(by_lang.items()):
+            for lang, (n_l, h_l) in sorted(by_lang.items()) + sorted(by_len.items()):
                 res[f'{mode}/{name}/{lang}'] = f'{h_l}/{n_l}'
     return res
 
@@ -295,6 +334,8 @@ def main():
     ap.add_argument('--max-new', type=int, default=32)
     ap.add_argument('--seed', type=int, default=2024)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--heal', action='store_true', help='token healing at the cursor (as the daemon does)')
+    ap.add_argument('--fim-order', choices=('psm', 'spm'), default='spm', help='FIM prompt order the model was trained on')
     ap.add_argument('--skip-ngram', action='store_true')
     ap.add_argument('--skip-model', action='store_true')
     ap.add_argument('--train-corpus', default=os.path.join(here, 'work', 'corpus', 'train.jsonl'))
@@ -324,7 +365,7 @@ def main():
         t0 = time.time()
         bpb, nbytes, ntok = bpb_model(runner, tok, bpb_docs, model.c.n_ctx, args.bpb_tokens)
         report['model'] = {'step': ck['step'], 'bpb': bpb, 'bpb_bytes': nbytes, 'bpb_tokens': ntok}
-        report['model'].update(run_tasks(runner.greedy, tok, cases, args.max_new, model.c.n_ctx))
+        report['model'].update(run_tasks(runner.greedy, tok, cases, args.max_new, model.c.n_ctx, args.heal, args.fim_order))
         report['model']['seconds'] = time.time() - t0
         print(json.dumps(report), flush=True)
 
@@ -332,7 +373,7 @@ def main():
         t0 = time.time()
         ng = NGram(np.fromfile(args.train_stream, dtype=np.uint16), args.ngram, tok.n_vocab)
         report['ngram'] = {'order': args.ngram, 'bpb': bpb_ngram(ng, tok, bpb_docs, args.bpb_tokens)}
-        report['ngram'].update(run_tasks(ng.greedy, tok, cases, args.max_new, model.c.n_ctx))
+        report['ngram'].update(run_tasks(ng.greedy, tok, cases, args.max_new, model.c.n_ctx, args.heal, args.fim_order))
         report['ngram']['seconds'] = time.time() - t0
     print(json.dumps(report, indent=1))
     if args.json:

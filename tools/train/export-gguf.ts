@@ -5,11 +5,13 @@
  * Types: the expert tensors (ffn_{gate,up,down}_exps) as Q8_0, the other matrices as F16, norms and the
  * router as F32 (the router decides top-k; keeping it exact avoids flipped expert choices).
  *
- * Usage: npx tsx tools/train/export-gguf.ts [manifest.json] [out.gguf] [--f32]
+ * Usage: npx tsx tools/train/export-gguf.ts [manifest.json] [out.gguf] [--f32] [--fim-order=spm|psm]
+ *   --fim-order: the order the FIM samples were trained in (prep-data.py --fim-order; default spm)
  *   defaults: tools/train/work/export/weights.json → models/moecode-coder.gguf
  */
 import { open, readFile, stat } from 'node:fs/promises';
 import { GgmlType } from '../../daemon/gguf/ggml-types.js';
+import { FIM_ORDER_KEY, parseFimOrder, type FimOrder } from '../../daemon/gguf/moecode-keys.js';
 import { meta, writeGguf } from '../../daemon/gguf/gguf-writer.js';
 import type { GgufMetaEntry, GgufWriteTensor } from '../../daemon/gguf/gguf-writer.js';
 
@@ -49,7 +51,7 @@ export function tensorType(name: string, allF32 = false): GgmlType {
   return GgmlType.F16;
 }
 
-export function buildMetadata(cfg: TrainConfig, bpe: BpeSpec, step: number, allF32 = false): GgufMetaEntry[] {
+export function buildMetadata(cfg: TrainConfig, bpe: BpeSpec, step: number, allF32 = false, fimOrder: FimOrder = 'spm'): GgufMetaEntry[] {
   const a = 'qwen3moe';
   const sp = (s: string): number => {
     const id = bpe.special[s];
@@ -92,12 +94,14 @@ export function buildMetadata(cfg: TrainConfig, bpe: BpeSpec, step: number, allF
     meta.u32('tokenizer.ggml.fim_mid_token_id', sp('<|fim_middle|>')),
     meta.u32('tokenizer.ggml.fim_pad_token_id', sp('<|fim_pad|>')),
     meta.u32('tokenizer.ggml.fim_sep_token_id', sp('<|file_sep|>')),
+    // the token order of the model's fill-in-the-middle training (read by the daemon's FIM prompt builder)
+    meta.str(FIM_ORDER_KEY, fimOrder),
     meta.str('tokenizer.chat_template', CHATML_TEMPLATE),
   ];
 }
 
 /** Writes the GGUF; `allF32` keeps every tensor in F32 (for exact conformance checks). */
-export async function exportGguf(manifestPath: string, outPath: string, allF32 = false): Promise<void> {
+export async function exportGguf(manifestPath: string, outPath: string, allF32 = false, fimOrder: FimOrder = 'spm'): Promise<void> {
   const m = JSON.parse(await readFile(manifestPath, 'utf8')) as WeightManifest;
   const bpe = JSON.parse(await readFile(m.tokenizer, 'utf8')) as BpeSpec;
   if (bpe.tokens.length !== m.config.n_vocab) throw new Error(`tokenizer has ${bpe.tokens.length} tokens, model ${m.config.n_vocab}`);
@@ -115,7 +119,7 @@ export async function exportGguf(manifestPath: string, outPath: string, allF32 =
         return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
       },
     }));
-    await writeGguf(outPath, buildMetadata(m.config, bpe, m.step, allF32), tensors);
+    await writeGguf(outPath, buildMetadata(m.config, bpe, m.step, allF32, fimOrder), tensors);
   } finally {
     await fh.close();
   }
@@ -125,10 +129,12 @@ const isMain = process.argv[1]?.endsWith('export-gguf.ts') ?? false;
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const allF32 = args.includes('--f32');
+  const orderArg = args.find((a) => a.startsWith('--fim-order='));
+  const fimOrder = parseFimOrder(orderArg ? orderArg.slice('--fim-order='.length) : 'spm');
   const pos = args.filter((a) => !a.startsWith('--'));
   const manifest = pos[0] ?? 'tools/train/work/export/weights.json';
   const out = pos[1] ?? 'models/moecode-coder.gguf';
-  await exportGguf(manifest, out, allF32);
+  await exportGguf(manifest, out, allF32, fimOrder);
   const { size } = await stat(out);
   console.log(`wrote ${out}: ${(size / 1e6).toFixed(2)} MB`);
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """How much the suffix helps: bits per byte of the rest of the current line (plus its newline) at random cursor
 positions in held-out files (those sharing <= 30 % of lines with training files), given the prefix only
-(`<|endoftext|> prefix`) versus given prefix and suffix in PSM order (suffix = the next line).
+(`<|endoftext|> prefix`) versus given prefix and suffix in the FIM order ORDER (spm or psm; suffix = the next line).
 
-Usage: /usr/bin/python3 tools/train/fim-gain.py CKPT   (run from tools/train/)
+Usage: /usr/bin/python3 tools/train/fim-gain.py CKPT [ORDER]   (run from tools/train/; ORDER defaults to spm)
 """
 import json
 import math
@@ -16,6 +16,7 @@ from bpe import Tokenizer
 from eval import Runner, make_cases, line_overlap
 from model import Config, MoeModel
 tok = Tokenizer.load('work/tokenizer.json'); sp = tok.special
+order = sys.argv[2] if len(sys.argv) > 2 else 'spm'
 ck = torch.load(sys.argv[1]); m = MoeModel(Config(**ck['config'])); m.load_state_dict(ck['model']); m.eval(); r = Runner(m)
 docs = [json.loads(l) for l in open('work/corpus/heldout.jsonl')]
 ov = line_overlap('work/corpus/train.jsonl', docs); docs = [d for d, o in zip(docs, ov) if o <= 0.3]
@@ -25,9 +26,10 @@ for cs in cases:
     mid = tok.encode(cs['line'] + '\n'); pre = tok.encode(cs['prefix'])[-120:]; suf = tok.encode(cs['next'] + '\n')[:60]
     # middle = rest of line + newline, suffix = the following line (as in cursor-style training samples)
     for mode in ('prefix', 'fim'):
-        ctx = [sp['<|endoftext|>']] + pre if mode == 'prefix' else [sp['<|fim_prefix|>']] + pre + [sp['<|fim_suffix|>']] + suf + [sp['<|fim_middle|>']]
+        p_ids, s_ids = [sp['<|fim_prefix|>']] + pre, [sp['<|fim_suffix|>']] + suf
+        ctx = [sp['<|endoftext|>']] + pre if mode == 'prefix' else (p_ids + s_ids if order == 'psm' else s_ids + p_ids) + [sp['<|fim_middle|>']]
         ids = ctx + mid
         lp = F.log_softmax(r.logits_all(ids[:-1]), -1)
         tot[mode] -= sum(float(lp[len(ctx) - 1 + j, mid[j]]) for j in range(len(mid)))
     nbytes += len((cs['line'] + '\n').encode())
-print(json.dumps({'cases': len(cases), 'middle_bytes': nbytes, **{f'{k}_bpb': v / math.log(2) / nbytes for k, v in tot.items()}}))
+print(json.dumps({'order': order, 'cases': len(cases), 'middle_bytes': nbytes, **{f'{k}_bpb': v / math.log(2) / nbytes for k, v in tot.items()}}))

@@ -2,11 +2,11 @@
 """Tokenize the corpus into a training token stream with fill-in-the-middle samples.
 
 Each training file is cut at line boundaries into chunks of about --chunk-chars characters. With probability
---fim-rate a chunk becomes a PSM sample (Qwen2.5-Coder token names):
-    <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|> middle <|endoftext|>
-where the middle is either a random span of 1-3 lines starting at a random character (half of FIM samples, like
-an inline completion at a cursor) or a uniformly random character span. Other chunks are kept as plain text,
-consecutive in their file; each file ends with <|endoftext|>. TypeScript/JavaScript files are repeated
+--fim-rate a chunk becomes a fill-in-the-middle sample (Qwen2.5-Coder token names), in SPM order by default:
+    <|fim_suffix|> suffix <|fim_prefix|> prefix <|fim_middle|> middle <|endoftext|>
+(or PSM, see fim_tokens), where the middle is chosen by fim_split (below): most often the rest of a line from a
+random character, like an inline completion at a cursor. Other chunks are kept as plain text, consecutive in
+their file; each file ends with <|endoftext|>. TypeScript/JavaScript files are repeated
 --js-repeat times (with different chunk/FIM draws) to balance them with the larger Python share.
 
 Output: work/data/train.u16 (uint16 token ids, shuffled file order) and work/data/meta.json.
@@ -34,8 +34,23 @@ def chunks_of(text, max_chars):
     return out
 
 
-def fim_split(chunk, rng):
+def fim_split(chunk, rng, line_end_rate):
+    """(prefix, middle, suffix). Three kinds of middle:
+    - with probability line_end_rate: from a random character to the end of its line, sometimes 1-2 more lines,
+      ending *before* a newline — exactly what an inline completion at a cursor must produce (the suffix then
+      starts with the newline, as in the editor);
+    - half of the rest: 1-3 lines from a random character, ending after a newline;
+    - otherwise a uniformly random character span."""
     n = len(chunk)
+    if line_end_rate > 0 and rng.random() < line_end_rate:  # no draw at 0: the first run's stream is reproduced
+        a = rng.randrange(0, n)
+        b = chunk.find('\n', a)
+        for _ in range(rng.choice((0, 0, 0, 1, 2))):
+            if b < 0:
+                break
+            b = chunk.find('\n', b + 1)
+        b = n if b < 0 else b
+        return chunk[:a], chunk[a:b], chunk[b:]
     if rng.random() < 0.5:
         a = rng.randrange(0, n)
         b = a
@@ -49,10 +64,16 @@ def fim_split(chunk, rng):
     return chunk[:a], chunk[a:b], chunk[b:]
 
 
-def fim_tokens(tok, prefix, middle, suffix):
+def fim_tokens(tok, prefix, middle, suffix, order):
+    """PSM: <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|> middle <|endoftext|>
+    SPM: <|fim_suffix|> suffix <|fim_prefix|> prefix <|fim_middle|> middle <|endoftext|> (llama.cpp's --spm-infill
+    layout): the prefix sits right before the middle, which a small model continues far better, and typing at the
+    cursor only appends to the prompt, so the daemon's KV cache keeps everything before the new characters."""
     sp = tok.special
-    return ([sp['<|fim_prefix|>']] + tok.encode(prefix) + [sp['<|fim_suffix|>']] + tok.encode(suffix)
-            + [sp['<|fim_middle|>']] + tok.encode(middle) + [sp['<|endoftext|>']])
+    pre = [sp['<|fim_prefix|>']] + tok.encode(prefix)
+    suf = [sp['<|fim_suffix|>']] + tok.encode(suffix)
+    head = pre + suf if order == 'psm' else suf + pre
+    return head + [sp['<|fim_middle|>']] + tok.encode(middle) + [sp['<|endoftext|>']]
 
 
 def main():
@@ -63,6 +84,10 @@ def main():
     ap.add_argument('--out', default=os.path.join(here, 'work', 'data'))
     ap.add_argument('--chunk-chars', type=int, default=1400)
     ap.add_argument('--fim-rate', type=float, default=0.5)
+    ap.add_argument('--fim-line-end-rate', type=float, default=0.5,
+                    help='share of FIM samples whose middle ends at a line end (0 reproduces the first run)')
+    ap.add_argument('--fim-order', choices=('psm', 'spm'), default='spm',
+                    help='token order of FIM samples (the first run used psm)')
     ap.add_argument('--js-repeat', type=int, default=2)
     ap.add_argument('--seed', type=int, default=7)
     args = ap.parse_args()
@@ -82,7 +107,7 @@ def main():
         n_bytes += len(d['text'].encode())
         for ch in chunks_of(d['text'], args.chunk_chars):
             if rng.random() < args.fim_rate and len(ch) > 8:
-                out.extend(fim_tokens(tok, *fim_split(ch, rng)))
+                out.extend(fim_tokens(tok, *fim_split(ch, rng, args.fim_line_end_rate), args.fim_order))
                 n_fim += 1
             else:
                 out.extend(tok.encode(ch))
