@@ -5,15 +5,19 @@
 //   otherwise: the top_k (at most 256; 0 means 256) most likely tokens, then the smallest prefix of them whose
 //   probability (at temperature 1) reaches top_p, then a draw from softmax(logit / temperature) over that set.
 // The uniform draw is a PCG hash of (step.seed, step.sample_index): seeded and reproducible.
-// logits: [n_logits, n_vocab] (row step.n_logits - 1 is used); out[0] = token id.
+// With p.use_mask != 0 only tokens whose bit is set in `mask` (bit i & 31 of word i >> 5) can be drawn, in
+// every mode: the others count as logit -infinity (left out of the maximum, the sums, top-k and top-p).
+// The host guarantees at least one allowed token. With use_mask == 0 the mask is never read.
+// logits: [n_logits, n_vocab] (row step.n_logits - 1 is used); mask: [ceil(n_vocab / 32)]; out[0] = token id.
 
 struct Step { n_tokens: u32, pos_start: u32, n_kv: u32, logits_start: u32, n_logits: u32, kv_base: u32, seed: u32, sample_index: u32 }
-struct Params { n_vocab: u32, top_k: u32, top_p: f32, temperature: f32 }
+struct Params { n_vocab: u32, top_k: u32, top_p: f32, temperature: f32, use_mask: u32, pad0: u32, pad1: u32, pad2: u32 }
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;
+@group(0) @binding(4) var<storage, read> mask: array<u32>;
 
 const N: u32 = 256u;
 const CAP: u32 = 512u;
@@ -37,6 +41,7 @@ fn uniform01() -> f32 {
   return f32(h >> 8u) / 16777216.0; // [0, 1)
 }
 fn better(v: f32, i: u32, bv: f32, bi: u32) -> bool { return v > bv || (v == bv && i < bi); }
+fn allowed(i: u32) -> bool { return p.use_mask == 0u || ((mask[i >> 5u] >> (i & 31u)) & 1u) != 0u; }
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32) {
@@ -45,7 +50,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   var bv = -3.4e38; var bi = 0xFFFFFFFFu;
   for (var i = lid; i < p.n_vocab; i += N) {
     let v = logits[base + i];
-    if (better(v, i, bv, bi)) { bv = v; bi = i; }
+    if (allowed(i) && better(v, i, bv, bi)) { bv = v; bi = i; }
   }
   red_v[lid] = bv; red_i[lid] = bi;
   workgroupBarrier();
@@ -69,7 +74,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     let lo = min(lid * chunk, p.n_vocab);
     let hi = min(lo + chunk, p.n_vocab);
     var sum = 0.0;
-    for (var i = lo; i < hi; i++) { sum += exp((logits[base + i] - mx) / p.temperature); }
+    for (var i = lo; i < hi; i++) {
+      if (allowed(i)) { sum += exp((logits[base + i] - mx) / p.temperature); }
+    }
     red_v[lid] = sum;
     workgroupBarrier();
     if (lid == 0u) {
@@ -81,10 +88,12 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         if (r < red_v[j]) {
           let clo = min(j * chunk, p.n_vocab);
           let chi = min(clo + chunk, p.n_vocab);
-          pick = chi - 1u;
+          pick = chi - 1u; // overwritten below: the chunk's last allowed token if rounding leaves r >= 0
           for (var i = clo; i < chi; i++) {
+            if (!allowed(i)) { continue; }
+            pick = i;
             r -= exp((logits[base + i] - mx) / p.temperature);
-            if (r < 0.0) { pick = i; break; }
+            if (r < 0.0) { break; }
           }
           break;
         }
@@ -94,7 +103,8 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     }
     return;
   }
-  // 2b. Top-k threshold by bisection on the logit value: smallest tau with count(logit >= tau) >= k.
+  // 2b. Top-k threshold by bisection on the logit value: smallest tau with count(logit >= tau) >= k, allowed
+  // tokens only (fewer than k allowed: tau goes down to the floor and all of them are candidates).
   var k = p.top_k;
   if (k == 0u || k > N) { k = N; }
   k = min(k, p.n_vocab);
@@ -105,7 +115,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     if (lid == 0u) { atomicStore(&cnt, 0u); }
     workgroupBarrier();
     var c = 0u;
-    for (var i = lid; i < p.n_vocab; i += N) { if (logits[base + i] >= tau) { c++; } }
+    for (var i = lid; i < p.n_vocab; i += N) { if (logits[base + i] >= tau && allowed(i)) { c++; } }
     atomicAdd(&cnt, c);
     workgroupBarrier();
     let total = atomicLoad(&cnt);
@@ -117,7 +127,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   workgroupBarrier();
   for (var i = lid; i < p.n_vocab; i += N) {
     let v = logits[base + i];
-    if (v >= lo_t) {
+    if (v >= lo_t && allowed(i)) {
       let slot = atomicAdd(&n_cand, 1u);
       if (slot < CAP) { cand_v[slot] = v; cand_i[slot] = i; }
     }

@@ -12,6 +12,13 @@ export interface SamplingParams {
   topK: number;
   topP: number;
   seed: number;
+  /**
+   * Tokens that may be drawn, as a bitset: bit (i & 31) of word i >> 5 set = token i allowed (at least
+   * ceil(n_vocab / 32) words, at least one token allowed). The others are treated as logit -infinity in
+   * every mode. Absent: every token. The runner uploads a mask only when it gets another array than the
+   * last one, so a mask must not be changed after it was first used: build a new one.
+   */
+  mask?: Uint32Array;
 }
 
 export class GraphRunner {
@@ -19,6 +26,9 @@ export class GraphRunner {
   private readonly sampleBindGroup: GPUBindGroup;
   private readonly samplePipeline: GPUComputePipeline;
   private readonly tokenReadback: GPUBuffer;
+  /** The allowed-token bitset, [ceil(n_vocab / 32)] u32 words, and the array it holds now. */
+  private readonly sampleMask: GPUBuffer;
+  private uploadedMask: Uint32Array | undefined;
   private logitsReadback?: GPUBuffer;
   private busy = false;
   /** Milliseconds per token of recent steps, by kind: [decode (1 token), prefill (per token)]. */
@@ -27,7 +37,8 @@ export class GraphRunner {
   constructor(private readonly graph: GraphBuilder) {
     const d = graph.device;
     graph.finalize();
-    this.sampleParams = d.createBuffer({ label: 'sample_params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.sampleParams = d.createBuffer({ label: 'sample_params', size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.sampleMask = d.createBuffer({ label: 'sample_mask', size: Math.ceil(this.maskWords / 4) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     this.samplePipeline = graph.kernels.pipeline('sample');
     this.sampleBindGroup = d.createBindGroup({
       label: 'sample',
@@ -37,9 +48,28 @@ export class GraphRunner {
         { binding: 1, resource: { buffer: this.sampleParams } },
         { binding: 2, resource: { buffer: graph.logitsBuffer.buffer } },
         { binding: 3, resource: { buffer: graph.sampleOut } },
+        { binding: 4, resource: { buffer: this.sampleMask } },
       ],
     });
     this.tokenReadback = d.createBuffer({ label: 'token_readback', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  private get maskWords(): number {
+    return Math.ceil(this.graph.logitsBuffer.nVocab / 32);
+  }
+
+  /** Uploads `mask` unless it is the array uploaded last; checks its size and that it allows a token. */
+  private useMask(mask: Uint32Array): void {
+    if (mask === this.uploadedMask) return;
+    const words = this.maskWords;
+    if (mask.length < words) throw new RangeError(`token mask has ${mask.length} words; ${words} needed for ${this.graph.logitsBuffer.nVocab} tokens`);
+    const nVocab = this.graph.logitsBuffer.nVocab;
+    const tail = nVocab % 32 === 0 ? 0xffffffff : (1 << nVocab % 32) - 1;
+    let any = false;
+    for (let w = 0; w < words && !any; w++) any = ((w === words - 1 ? mask[w]! & tail : mask[w]!) >>> 0) !== 0;
+    if (!any) throw new RangeError('token mask allows no token');
+    this.graph.device.queue.writeBuffer(this.sampleMask, 0, mask.buffer, mask.byteOffset, words * 4);
+    this.uploadedMask = mask;
   }
 
   private encodeForward(step: StepParams, tokens: ArrayLike<number>): GPUCommandEncoder {
@@ -98,11 +128,18 @@ export class GraphRunner {
   async stepAndSample(step: StepParams, tokens: ArrayLike<number>, sampling: SamplingParams): Promise<number> {
     return this.exclusive(async () => {
       const g = this.graph;
+      if (sampling.mask) this.useMask(sampling.mask);
       const enc = this.encodeForward(step, tokens);
       g.device.queue.writeBuffer(
         this.sampleParams,
         0,
-        packParams([g.logitsBuffer.nVocab, Math.max(0, Math.floor(sampling.topK)), { f32: sampling.topP }, { f32: sampling.temperature }]),
+        packParams([
+          g.logitsBuffer.nVocab,
+          Math.max(0, Math.floor(sampling.topK)),
+          { f32: sampling.topP },
+          { f32: sampling.temperature },
+          sampling.mask ? 1 : 0,
+        ]),
       );
       const pass = enc.beginComputePass({ label: 'sample' });
       pass.setPipeline(this.samplePipeline);
@@ -156,6 +193,7 @@ export class GraphRunner {
   destroy(): void {
     this.sampleParams.destroy();
     this.tokenReadback.destroy();
+    this.sampleMask.destroy();
     this.logitsReadback?.destroy();
   }
 }

@@ -9,12 +9,21 @@
  *    reaches top_p (llama_sampler_top_p: cum >= p); then softmax(logit / T) over what is kept, inverse CDF
  *    in that sorted order.
  * The draw u in [0, 1) is the kernel's PCG hash of (seed, sample_index), reproduced bit for bit.
+ * With a mask (bit i & 31 of word i >> 5 set = token i allowed) the other tokens count as logit -infinity in
+ * every mode: as if they were not in the vocabulary at all (top-k then takes at most the allowed tokens).
  */
 
 export interface SampleParamsRef {
   temperature: number;
   top_k: number;
   top_p: number;
+  /** Allowed tokens, as the kernel's bitset; absent: all. */
+  mask?: Uint32Array;
+}
+
+/** Whether a mask (absent: none) allows token `i`. */
+export function maskAllowsRef(mask: Uint32Array | undefined, i: number): boolean {
+  return mask === undefined || ((mask[i >>> 5]! >>> (i & 31)) & 1) === 1;
 }
 
 /** Candidate tokens most likely first, cut by top-k; at most this many in the top-k path. */
@@ -32,9 +41,12 @@ export function sampleUniformRef(seed: number, sampleIndex: number): number {
   return (h >>> 8) / 16777216;
 }
 
-export function argmaxRef(logits: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+/** The largest allowed logit's id, lowest id on ties; -1 when the mask allows nothing. */
+export function argmaxRef(logits: ArrayLike<number>, mask?: Uint32Array): number {
+  let best = -1;
+  for (let i = 0; i < logits.length; i++) {
+    if (maskAllowsRef(mask, i) && (best < 0 || logits[i]! > logits[best]!)) best = i;
+  }
   return best;
 }
 
@@ -42,9 +54,16 @@ export function isGreedy(p: SampleParamsRef): boolean {
   return p.temperature <= 0 || p.top_k === 1;
 }
 
-/** Ids sorted by logit descending, lower id first among equals. */
-function sortedIds(logits: ArrayLike<number>): number[] {
-  return Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
+/** Allowed ids in id order. */
+function allowedIds(logits: ArrayLike<number>, mask: Uint32Array | undefined): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < logits.length; i++) if (maskAllowsRef(mask, i)) ids.push(i);
+  return ids;
+}
+
+/** Allowed ids sorted by logit descending, lower id first among equals. */
+function sortedIds(logits: ArrayLike<number>, mask: Uint32Array | undefined): number[] {
+  return allowedIds(logits, mask).sort((a, b) => logits[b]! - logits[a]! || a - b);
 }
 
 /**
@@ -55,10 +74,10 @@ export function sampleDistributionRef(logits: ArrayLike<number>, p: SampleParams
   if (isGreedy(p)) throw new Error('sampleDistributionRef: greedy parameters have no distribution');
   let ids: number[];
   if (p.top_k === 0 && p.top_p >= 1) {
-    ids = Array.from({ length: logits.length }, (_, i) => i);
+    ids = allowedIds(logits, p.mask);
   } else {
-    const k = Math.min(p.top_k === 0 || p.top_k > SAMPLE_TOP_K_MAX ? SAMPLE_TOP_K_MAX : p.top_k, logits.length);
-    ids = sortedIds(logits).slice(0, k);
+    const k = p.top_k === 0 || p.top_k > SAMPLE_TOP_K_MAX ? SAMPLE_TOP_K_MAX : p.top_k;
+    ids = sortedIds(logits, p.mask).slice(0, k);
     if (p.top_p < 1) {
       const mx = logits[ids[0]!]!;
       const e = ids.map((i) => Math.exp(logits[i]! - mx));
@@ -73,6 +92,7 @@ export function sampleDistributionRef(logits: ArrayLike<number>, p: SampleParams
       }
     }
   }
+  if (ids.length === 0) throw new RangeError('sampleDistributionRef: the mask allows no token');
   let mx = -Infinity;
   for (const i of ids) mx = Math.max(mx, logits[i]!);
   const probs = Float64Array.from(ids, (i) => Math.exp((logits[i]! - mx) / p.temperature));
@@ -91,7 +111,7 @@ export interface SampleRefResult {
 
 /** The token the draw u in [0, 1) picks. */
 export function sampleRef(logits: ArrayLike<number>, p: SampleParamsRef, u: number): SampleRefResult {
-  if (isGreedy(p)) return { token: argmaxRef(logits), margin: Infinity, neighbour: -1 };
+  if (isGreedy(p)) return { token: argmaxRef(logits, p.mask), margin: Infinity, neighbour: -1 };
   const { ids, probs } = sampleDistributionRef(logits, p);
   let lo = 0;
   for (let j = 0; j < ids.length; j++) {
