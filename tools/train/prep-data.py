@@ -6,7 +6,8 @@ Each training file is cut at line boundaries into chunks of about --chunk-chars 
     <|fim_suffix|> suffix <|fim_prefix|> prefix <|fim_middle|> middle <|endoftext|>
 (or PSM, see fim_tokens), where the middle is chosen by fim_split (below): most often the rest of a line from a
 random character, like an inline completion at a cursor. Other chunks are kept as plain text, consecutive in
-their file; each file ends with <|endoftext|>. TypeScript/JavaScript files are repeated
+their file; each file ends with <|endoftext|>. Explanation samples (explain-data.py, ChatML as the daemon asks)
+are shuffled in between files. TypeScript/JavaScript files are repeated
 --js-repeat times (with different chunk/FIM draws) to balance them with the larger Python share.
 
 Output: work/data/train.u16 (uint16 token ids, shuffled file order) and work/data/meta.json.
@@ -76,6 +77,19 @@ def fim_tokens(tok, prefix, middle, suffix, order):
     return head + [sp['<|fim_middle|>']] + tok.encode(middle) + [sp['<|endoftext|>']]
 
 
+def chatml_tokens(tok, sample):
+    """One explanation sample (explain-data.py) as the daemon's ChatML prompt plus the answer, then <|endoftext|>.
+    Text between special tokens is encoded piece by piece, as the daemon tokenizes the rendered template and then
+    appends generated tokens after `assistant\\n`."""
+    sp = tok.special
+    start, end = sp['<|im_start|>'], sp['<|im_end|>']
+    out = []
+    for role in ('system', 'user'):
+        out += [start] + tok.encode(f'{role}\n{sample[role]}') + [end] + tok.encode('\n')
+    out += [start] + tok.encode('assistant\n') + tok.encode(sample['assistant']) + [end] + tok.encode('\n')
+    return out + [sp['<|endoftext|>']]
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -89,6 +103,8 @@ def main():
     ap.add_argument('--fim-order', choices=('psm', 'spm'), default='spm',
                     help='token order of FIM samples (the first run used psm)')
     ap.add_argument('--js-repeat', type=int, default=2)
+    ap.add_argument('--explain', default=os.path.join(here, 'work', 'corpus', 'explain.jsonl'),
+                    help='explanation samples from explain-data.py, mixed in between files ("" for none)')
     ap.add_argument('--seed', type=int, default=7)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -100,10 +116,20 @@ def main():
     for d in docs:
         rep = args.js_repeat if d['lang'] in ('typescript', 'javascript') else 1
         items += [d] * rep
+    n_explain = 0
+    if args.explain:
+        for line in open(args.explain):
+            items.append({'chat': json.loads(line)})
+            n_explain += 1
     rng.shuffle(items)
     out = []
-    n_fim = n_plain = n_bytes = 0
+    n_fim = n_plain = n_bytes = n_explain_tokens = 0
     for d in items:
+        if 'chat' in d:
+            ids = chatml_tokens(tok, d['chat'])
+            out.extend(ids)
+            n_explain_tokens += len(ids)
+            continue
         n_bytes += len(d['text'].encode())
         for ch in chunks_of(d['text'], args.chunk_chars):
             if rng.random() < args.fim_rate and len(ch) > 8:
@@ -115,8 +141,8 @@ def main():
         out.append(eot)
     arr = np.array(out, dtype=np.uint16)
     arr.tofile(os.path.join(args.out, 'train.u16'))
-    meta = {'tokens': int(arr.size), 'bytes': n_bytes, 'files': len(items), 'fim_chunks': n_fim,
-            'plain_chunks': n_plain, 'args': vars(args)}
+    meta = {'tokens': int(arr.size), 'bytes': n_bytes, 'files': len(items) - n_explain, 'fim_chunks': n_fim,
+            'plain_chunks': n_plain, 'explain_samples': n_explain, 'explain_tokens': n_explain_tokens, 'args': vars(args)}
     with open(os.path.join(args.out, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     print(json.dumps(meta))
