@@ -77,17 +77,23 @@ def fim_tokens(tok, prefix, middle, suffix, order):
     return head + [sp['<|fim_middle|>']] + tok.encode(middle) + [sp['<|endoftext|>']]
 
 
-def chatml_tokens(tok, sample):
-    """One explanation sample (explain-data.py) as the daemon's ChatML prompt plus the answer, then <|endoftext|>.
-    Text between special tokens is encoded piece by piece, as the daemon tokenizes the rendered template and then
-    appends generated tokens after `assistant\\n`."""
+def chatml_prompt(tok, system, user):
+    """The daemon's ChatML prompt for a system + user message, ending after `<|im_start|>assistant\\n`. Text between
+    special tokens is encoded piece by piece, as the daemon tokenizes the rendered template."""
     sp = tok.special
     start, end = sp['<|im_start|>'], sp['<|im_end|>']
     out = []
-    for role in ('system', 'user'):
-        out += [start] + tok.encode(f'{role}\n{sample[role]}') + [end] + tok.encode('\n')
-    out += [start] + tok.encode('assistant\n') + tok.encode(sample['assistant']) + [end] + tok.encode('\n')
-    return out + [sp['<|endoftext|>']]
+    for role, content in (('system', system), ('user', user)):
+        out += [start] + tok.encode(f'{role}\n{content}') + [end] + tok.encode('\n')
+    return out + [start] + tok.encode('assistant\n')
+
+
+def chatml_tokens(tok, sample):
+    """One explanation sample (explain-data.py): the prompt, the answer (generated tokens follow `assistant\\n`),
+    <|im_end|> and a newline as the template writes them, then <|endoftext|>."""
+    sp = tok.special
+    return (chatml_prompt(tok, sample['system'], sample['user']) + tok.encode(sample['assistant'])
+            + [sp['<|im_end|>']] + tok.encode('\n') + [sp['<|endoftext|>']])
 
 
 def main():
