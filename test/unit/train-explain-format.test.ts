@@ -65,7 +65,7 @@ test('chatml_tokens piecewise layout equals the rendered template tokenized by t
   const [start, end] = [special('<|im_start|>'), special('<|im_end|>')];
   for (const c of CASES) {
     const messages = explainMessages({ languageId: c.lang, path: c.path, lines: c.lines, code: c.code, before: '', after: '' });
-    const rendered = renderChat(template, messages, { addGenerationPrompt: true });
+    const rendered = renderChat(template, messages, { bosToken: '<|endoftext|>', eosToken: '<|endoftext|>', addGenerationPrompt: true });
     const daemon = tok.encode(rendered, { parseSpecial: true, addBos: false });
     // prep-data.py chatml_tokens, up to the answer
     const layout = [

@@ -342,6 +342,8 @@ def main():
     ap.add_argument('--max-overlap', type=float, default=1.0,
                     help='keep only held-out files with at most this fraction of lines also found in training files')
     ap.add_argument('--json', default=None)
+    ap.add_argument('--dump-cases', default=None,
+                    help='write the cursor cases as JSON (for eval-daemon.ts, which asks the real daemon) and exit')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tok = Tokenizer.load(args.tok)
@@ -353,6 +355,11 @@ def main():
     bpb_docs = docs[:]
     rng.shuffle(bpb_docs)
     cases = make_cases(docs, args.samples, args.seed, args.prefix_chars, args.suffix_chars)
+    if args.dump_cases:
+        with open(args.dump_cases, 'w') as f:
+            json.dump([{'lang': c['lang'], 'prefix': c['prefix'], 'line': c['line'], 'next': c['next'],
+                        'suffix': c['suffix_line']} for c in cases], f)
+        return
     report = {'samples': args.samples, 'heldout_files': len(docs), 'max_overlap': args.max_overlap,
               'heldout_langs': {l: sum(d['lang'] == l for d in docs) for l in sorted({d['lang'] for d in docs})}}
 
