@@ -4,6 +4,7 @@
  */
 import type { SamplingParams } from '../gpu/graph-runner.js';
 import type { Session } from './session.js';
+import { stepMasks, type GenerationMasks, type TokenMask } from './token-mask.js';
 import { StreamDecoder } from './tokenizer/stream-decoder.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
 
@@ -18,6 +19,13 @@ export interface GenerateOptions {
   onText?: (text: string) => void;
   /** Checked after every token; return true to stop (e.g. a time budget or a line filter). */
   shouldStop?: (textSoFar: string) => boolean;
+  /** Tokens the first and every sampled token may be (see token-mask.ts); default: any. */
+  masks?: GenerationMasks;
+}
+
+/** `sampling` with the mask of the next sampled token (no copy when there is none). */
+export function withMask(sampling: SamplingParams, mask: TokenMask | undefined): SamplingParams {
+  return mask === undefined ? sampling : { ...sampling, mask };
 }
 
 export interface GenerateResult {
@@ -111,7 +119,8 @@ export async function generate(session: Session, tokenizer: Tokenizer, prompt: r
   if (opts.signal?.aborted) {
     return { text: '', tokens, stopReason: 'cancelled', promptTokens: prompt.length, prefillTokens: 0, prefillMs: 0, decodeMs: 0, decodeTokens: 0 };
   }
-  const { token: first, stats } = await session.prefill(prompt, opts.sampling);
+  const maskFor = stepMasks(opts.masks ?? {}, tokenizer.vocabSize);
+  const { token: first, stats } = await session.prefill(prompt, withMask(opts.sampling, maskFor(0)));
   const t1 = performance.now();
   let next = first;
   while (true) {
@@ -136,7 +145,7 @@ export async function generate(session: Session, tokenizer: Tokenizer, prompt: r
       stopReason = 'context';
       break;
     }
-    next = await session.decode(next, opts.sampling);
+    next = await session.decode(next, withMask(opts.sampling, maskFor(tokens.length)));
   }
   const text = out.finish(stopReason);
   const t2 = performance.now();

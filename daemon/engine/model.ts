@@ -129,7 +129,8 @@ export class Model {
 
   /**
    * Feeds `tokens` at positions pos.. of a slot in chunks, then samples the next token from the last one.
-   * `sampleIndex` seeds the draw together with sampling.seed.
+   * `sampleIndex` seeds the draw together with sampling.seed; sampling.mask (token-mask.ts) limits which
+   * tokens the draw may return (only the last chunk samples, so earlier chunks never read it).
    */
   async feedAndSample(slot: number, pos: number, tokens: readonly number[], sampling: SamplingParams, sampleIndex: number): Promise<number> {
     this.check(slot, pos, tokens.length);

@@ -39,7 +39,8 @@ export class Session {
 
   /**
    * Makes the cache hold exactly `prompt` and samples the token that follows it. Reuses the longest
-   * common prefix with what the cache holds; at least the last prompt token is evaluated.
+   * common prefix with what the cache holds; at least the last prompt token is evaluated. The sampled
+   * token obeys sampling.mask when there is one (as in decode).
    */
   async prefill(prompt: readonly number[], sampling: SamplingParams): Promise<{ token: number; stats: PrefillStats }> {
     if (prompt.length === 0) throw new Error('empty prompt');

@@ -5,8 +5,9 @@
  * longest common prefix with what the slot holds is still reused).
  */
 import type { Engine } from '../engine/engine.js';
-import { GenerationText } from '../engine/generate.js';
+import { GenerationText, withMask } from '../engine/generate.js';
 import { commonPrefixLength, type Session } from '../engine/session.js';
+import { noControlMask, stepMasks, type GenerationMasks, type TokenMask } from '../engine/token-mask.js';
 import type { SamplingParams } from '../gpu/graph-runner.js';
 import type { SlotLease, SlotPool } from './slot-pool.js';
 
@@ -28,6 +29,12 @@ export interface GenerationRequest {
   shouldStop?: (text: string) => boolean;
   /** Text as it becomes final (stop strings held back). */
   onText?: (delta: string) => void;
+  /**
+   * Tokens the first and every sampled token may be (token-mask.ts). `every` defaults to
+   * noControlMask(tokenizer): a daemon generation never samples a control token that does not end
+   * generation (FIM markers, <|im_start|>, …).
+   */
+  masks?: GenerationMasks;
   /** Most milliseconds of decoding (after the first token); 'time' when exceeded. */
   timeBudgetMs?: number;
   signal?: AbortSignal;
@@ -56,6 +63,8 @@ export class GenerationJob {
   readonly submittedAt = performance.now();
   private startedAt: number | undefined;
   private readonly text: GenerationText;
+  /** The sampler's mask for the next token, by tokens generated so far. */
+  private readonly maskFor: (generated: number) => TokenMask | undefined;
   private lease: SlotLease | undefined;
   private phase: 'prefill' | 'decode' | 'done' = 'prefill';
   /** Sampled, added to the text, not yet fed to the cache. */
@@ -75,6 +84,8 @@ export class GenerationJob {
     private readonly prefillChunk: number,
   ) {
     this.text = new GenerationText(engine.tokenizer, req.stop, req.onText);
+    const every = req.masks?.every ?? noControlMask(engine.tokenizer);
+    this.maskFor = stepMasks({ first: req.masks?.first, every }, engine.tokenizer.vocabSize);
   }
 
   get kind(): JobKind {
@@ -116,7 +127,7 @@ export class GenerationJob {
     const session = engine.session(this.lease.slot);
     if (this.phase === 'decode' && !refill) {
       const t0 = performance.now();
-      const next = await session.decode(this.pending, this.req.sampling);
+      const next = await session.decode(this.pending, this.sampling());
       if (this.done) return true; // finished (cancelled) while the step ran
       this.decodeMs += performance.now() - t0;
       this.decodeTokens++;
@@ -135,12 +146,17 @@ export class GenerationJob {
       this.prefillTokens += r.stats.evaluated;
       return false;
     }
-    const r = await session.prefill(target, this.req.sampling);
+    const r = await session.prefill(target, this.sampling());
     if (this.done) return true;
     this.prefillMs += performance.now() - t0;
     this.prefillTokens += r.stats.evaluated;
     this.phase = 'decode';
     return this.accept(r.token, session, pool);
+  }
+
+  /** Sampling parameters for the next token (generated tokens so far decide its mask). */
+  private sampling(): SamplingParams {
+    return withMask(this.req.sampling, this.maskFor(this.text.tokens.length));
   }
 
   /** Ends the job now (cancelled, or the engine went away); safe to call more than once. */

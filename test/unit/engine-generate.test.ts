@@ -13,6 +13,7 @@ import { Engine } from '../../daemon/engine/engine.js';
 import { generate, type GenerateOptions, type GenerateResult } from '../../daemon/engine/generate.js';
 import type { Session } from '../../daemon/engine/session.js';
 import type { SamplingParams } from '../../daemon/gpu/graph-runner.js';
+import { allowedMask } from '../../daemon/engine/token-mask.js';
 import { createGpu } from '../../daemon/gpu/device.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 
@@ -213,6 +214,27 @@ test('an abort from a timer stops a long generation, and the session stays usabl
   const fresh = await run({ session: (engine!.session(1).reset(), engine!.session(1)), maxTokens: 12, sampling: GREEDY });
   assert.deepEqual(again.tokens, fresh.tokens);
   assert.deepEqual(again.tokens.slice(0, Math.min(12, r.tokens.length)), r.tokens.slice(0, 12));
+});
+
+test('masks: the first-token mask decides the first token only; the every-token mask holds for all', async (t) => {
+  if (!needGpu(t)) return;
+  const V = engine!.tokenizer.vocabSize;
+  const greedy = await run({ maxTokens: 8, sampling: GREEDY });
+  const forced = [...new Set([3, 7, 11])].find((id) => id !== greedy.tokens[0])!;
+  const r = await run({ maxTokens: 8, sampling: GREEDY, masks: { first: allowedMask(V, (i) => i === forced) } });
+  assert.equal(r.tokens[0], forced);
+  const after = await run({ prompt: [...prompt, forced], maxTokens: 7, sampling: GREEDY });
+  assert.deepEqual(r.tokens.slice(1), after.tokens, 'then the greedy continuation of prompt + the forced token');
+  // banning the tokens the seeded run drew: none of them comes out, with sampling or greedy
+  const banned = new Set([...ref.tokens, ...engine!.tokenizer.eogIds]); // no end of generation: 16 tokens come
+  for (const sampling of [SEEDED, GREEDY]) {
+    const b = await run({ maxTokens: 16, sampling, masks: { every: allowedMask(V, (i) => !banned.has(i)) } });
+    assert.equal(b.tokens.length, 16);
+    assert.ok(b.tokens.every((x) => !banned.has(x)), `${JSON.stringify(sampling)}: ${b.tokens.filter((x) => banned.has(x))}`);
+  }
+  // a mask allowing everything changes nothing
+  const all = await run({ masks: { first: allowedMask(V, () => true), every: allowedMask(V, () => true) } });
+  assert.deepEqual(all.tokens, ref.tokens);
 });
 
 test('generation stops when the context is full', async (t) => {

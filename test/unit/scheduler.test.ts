@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GenerationRequest } from '../../daemon/scheduler/generation-job.js';
 import { EngineGoneError, QueueFullError, Scheduler } from '../../daemon/scheduler/scheduler.js';
-import { FakeEngine } from './scheduler-fake-engine.js';
+import { allowedMask, maskAllows } from '../../daemon/engine/token-mask.js';
+import { CONTROL_ID, EOG_ID, FakeEngine, VOCAB_SIZE } from './scheduler-fake-engine.js';
 
 const greedy = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 const prompt = (n: number, base = 1) => Array.from({ length: n }, (_, i) => (base + i * 7) % 26);
@@ -197,4 +198,58 @@ test('unloading the engine fails every queued and running job with EngineGoneErr
 test('a prompt longer than the context is refused', () =>
   withEngine(1, async (s) => {
     await assert.rejects(s.submit(req({ kind: 'chat', owner: 'chat', prompt: prompt(600) })), RangeError);
+  }));
+
+test('by default every sampled token is masked against control tokens that do not end generation', () =>
+  withEngine(1, async (s, e) => {
+    await s.submit(req({ kind: 'completion', owner: 'doc', maxTokens: 4 }));
+    const sampled = e.steps.filter((st) => st.mask !== undefined);
+    assert.equal(sampled.length, 4, 'the prefill and three decodes sampled with a mask');
+    for (const st of sampled) {
+      assert.ok(!maskAllows(st.mask!, CONTROL_ID), 'the control token is banned');
+      assert.ok(maskAllows(st.mask!, EOG_ID), 'the end-of-generation token stays allowed');
+    }
+  }));
+
+test('the first-token mask applies to the first token only, the every-token mask to all of them', () =>
+  withEngine(2, async (s) => {
+    const p = prompt(15, 4);
+    const plain = FakeEngine.continuation(p, 10);
+    const onlyQ = allowedMask(VOCAB_SIZE, (i) => i === 16); // 'q'
+    const vowels = allowedMask(VOCAB_SIZE, (i) => [0, 4, 8, 14, 16, 20].includes(i));
+    const a = await s.submit(req({ kind: 'completion', owner: 'a', prompt: p, maxTokens: 10, masks: { first: onlyQ } }));
+    assert.equal(a.tokens[0], 16);
+    assert.notEqual(plain[0], 16, 'the mask changed the first token');
+    assert.deepEqual(a.tokens.slice(1), FakeEngine.continuation([...p, 16], 9), 'later tokens unconstrained');
+    const b = await s.submit(req({ kind: 'completion', owner: 'b', prompt: p, maxTokens: 10, masks: { every: vowels } }));
+    assert.ok(b.tokens.every((t) => maskAllows(vowels, t)), `every token in the mask: ${b.tokens}`);
+    assert.notDeepEqual(b.tokens, plain);
+    // a first mask that leaves nothing with the every mask is dropped, never an empty mask
+    const c = await s.submit(req({ kind: 'completion', owner: 'c', prompt: p, maxTokens: 3, masks: { first: allowedMask(VOCAB_SIZE, (i) => i === CONTROL_ID) } }));
+    assert.deepEqual(c.tokens, FakeEngine.continuation(p, 3));
+  }));
+
+test('a chat that loses its slot resumes with the every-token mask, not the first-token one', () =>
+  withEngine(1, async (s) => {
+    const chatPrompt = prompt(20, 2);
+    const masks = { first: allowedMask(VOCAB_SIZE, (i) => i === 24), every: allowedMask(VOCAB_SIZE, (i) => i % 2 === 1 || i === 24) };
+    let n = 0;
+    let completion: Promise<unknown> | undefined;
+    const o = await s.submit(
+      req({
+        kind: 'chat',
+        owner: 'chat',
+        prompt: chatPrompt,
+        maxTokens: 12,
+        masks,
+        onText: () => {
+          if (++n === 3) completion = s.submit(req({ kind: 'completion', owner: 'doc', prompt: prompt(12, 9), maxTokens: 3 }));
+        },
+      }),
+    );
+    await completion;
+    assert.ok(o.prefillTokens > chatPrompt.length, 'the chat re-evaluated its tokens');
+    const expected = FakeEngine.continuation(chatPrompt, 12, (g) => (g === 0 ? masks.first : masks.every));
+    assert.deepEqual(o.tokens, expected);
+    assert.ok(expected.slice(1).every((t) => t !== 24), 'later tokens are not held to the first mask');
   }));
