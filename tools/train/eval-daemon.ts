@@ -73,12 +73,11 @@ async function main(): Promise<void> {
       const hit = first.trimEnd() === c.line.trimEnd();
       for (const key of ['all', c.lang, bucket(c.line)]) add(key, hit);
       if (examples.length < 12) examples.push({ want: c.line, got: first });
-      process.stderr.write(`\r${i + 1}/${cases.length}`);
+      if ((i + 1) % 20 === 0) process.stderr.write(`${i + 1}/${cases.length} cases\n`);
     }
   } finally {
     await daemon.shutdownAndExit().catch(() => daemon.child.kill());
   }
-  process.stderr.write('\n');
   const report = {
     model,
     cases: cases.length,
