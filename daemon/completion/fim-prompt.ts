@@ -29,6 +29,8 @@ export interface FimPrompt {
   ids: number[];
   mode: 'fim' | 'prefix';
   prefixTokens: number;
+  /** Index in `ids` just past the last prefix token (before <|fim_suffix|>, or the end without FIM). */
+  prefixEnd: number;
   suffixTokens: number;
   /** Character offset in `prefix` where the window starts (pass back as `anchor`). */
   prefixStart: number;
@@ -110,5 +112,6 @@ export function buildFimPrompt(tok: PromptTokenizer, prefix: string, suffix: str
   }
 
   const ids = fim ? [...bos, tok.fim.prefix!, ...prefixIds, tok.fim.suffix!, ...suffixIds, tok.fim.middle!] : [...bos, ...prefixIds];
-  return { ids, mode: fim ? 'fim' : 'prefix', prefixTokens: prefixIds.length, suffixTokens: suffixIds.length, prefixStart: start, suffixChars };
+  const prefixEnd = bos.length + (fim ? 1 : 0) + prefixIds.length;
+  return { ids, mode: fim ? 'fim' : 'prefix', prefixTokens: prefixIds.length, prefixEnd, suffixTokens: suffixIds.length, prefixStart: start, suffixChars };
 }

@@ -8,12 +8,16 @@
  *   the older one at once with no items. Either way the engine is free after the current step.
  * - `selectedCompletionInfo`: the prompt is built as if the selected item were inserted, and the
  *   suggestion replaces the item's range and starts with its text, as LSP 3.18 asks.
+ * - Token healing (completion/token-healing.ts): the prompt's last prefix token is taken back and the
+ *   first generated token must start with its text, which is cut from the output before the stop rules
+ *   and post filters see it. Control tokens that do not end generation are never sampled (scheduler).
  */
 import { InlineCompletionRequest, InlineCompletionTriggerKind, type CancellationToken, type InlineCompletionList, type Position, type Range } from 'vscode-languageserver/node';
 import { buildFimPrompt } from '../completion/fim-prompt.js';
 import { completionContext } from '../completion/completion-context.js';
 import { CompletionCache } from '../completion/completion-cache.js';
 import { postProcess, stopPosition } from '../completion/pipeline.js';
+import { healerFor, stripHealed } from '../completion/token-healing.js';
 import { invalidParams, requestCancelled, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
 import { expectObject, expectPosition, expectRange, expectString, expectTextDocument } from './validate.js';
@@ -132,13 +136,16 @@ export class CompletionFeature implements Feature {
       const budget = Math.max(16, Math.min(COMPLETION_PROMPT_BUDGET, engine.model.nCtx - maxTokens - 8));
       const prompt = buildFimPrompt(engine.tokenizer, prefix, suffix, { budget, anchor: this.anchors.get(uri) });
       this.anchors.set(uri, prompt.prefixStart);
+      const heal = healerFor(engine.tokenizer).heal(prompt);
       const outcome = await this.ctx.scheduler.submit({
         kind: 'completion',
         owner: uri,
-        prompt: prompt.ids,
-        maxTokens,
+        prompt: heal.ids,
+        // the healed token comes back first: it does not count against the suggestion's length
+        maxTokens: maxTokens + (heal.healed ? 1 : 0),
         sampling: { temperature: settings.completion.temperature, topK: TOP_K, topP: TOP_P, seed: SEED },
-        shouldStop: (t) => stopPosition(t, cctx) !== undefined,
+        masks: { first: heal.firstTokenMask },
+        shouldStop: (t) => stopPosition(stripHealed(t, heal.healed), cctx) !== undefined,
         timeBudgetMs: COMPLETION_TIME_BUDGET_MS,
         signal: ac.signal,
       });
@@ -146,7 +153,7 @@ export class CompletionFeature implements Feature {
         if (ac.signal.reason === ('cancelled' satisfies Cancel)) throw requestCancelled();
         return { items: [] };
       }
-      const suggestion = postProcess(outcome.text, cctx);
+      const suggestion = postProcess(stripHealed(outcome.text, heal.healed), cctx);
       this.cache.set(uri, prefix, suffix, suggestion);
       return this.items(lead + suggestion, replace);
     } finally {

@@ -1,16 +1,25 @@
 /**
  * textDocument/inlineCompletion against the real daemon process: the suggestion is the engine's greedy
- * continuation of the FIM prompt; typing one more character reuses the KV cache; typing the start of
- * a suggestion is served from the cache; cancellation and superseding answer at once; 50 rapid
- * requests with cancellations leave no queued work and no pinned KV slots.
+ * continuation of the FIM prompt, token-healed (the prefix's last token taken back, the first token
+ * starting with it, its text cut from the suggestion) and with control tokens banned; typing one more
+ * character reuses the KV cache; typing the start of a suggestion is served from the cache;
+ * cancellation and superseding answer at once; 50 rapid requests with cancellations leave no queued
+ * work and no pinned KV slots. With the shipped model: completions mid-word, at the start of a file and
+ * right after a newline or an indentation are the healed greedy continuation, and differ from what the
+ * unhealed prompt gives.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { completionContext } from '../../daemon/completion/completion-context.js';
+import { postProcess, stopPosition } from '../../daemon/completion/pipeline.js';
 import { Engine } from '../../daemon/engine/engine.js';
 import { generate } from '../../daemon/engine/generate.js';
+import { allowedMask, type TokenMask } from '../../daemon/engine/token-mask.js';
 import type { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
-import { GREEDY_SETTINGS, gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import { GREEDY_SETTINGS, gpuUnavailable, REPO, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
 import type { RpcResponse } from './json-rpc-client.js';
 
 interface Item {
@@ -28,9 +37,73 @@ let noGpu: string | undefined;
 /** Documents (cursor at the end of line 1) with the engine's greedy continuation, computed in this process. */
 const greedy: { text: string; expected: string }[] = [];
 
-function fimIds(t: Tokenizer, prefix: string, suffix: string): number[] {
+const SHIPPED = join(REPO, 'models/moecode-coder.gguf');
+const GREEDY_SAMPLING = { temperature: 0, topK: 40, topP: 0.95, seed: 0 };
+
+function startsWithBytes(b: Uint8Array, head: Uint8Array): boolean {
+  return b.length >= head.length && head.every((x, i) => b[i] === x);
+}
+
+function completeUtf8(b: Uint8Array): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Healed {
+  /** The FIM prompt, its last prefix token taken back when healed. */
+  ids: number[];
+  /** The FIM prompt as it was before healing. */
+  unhealed: number[];
+  healed: string;
+  first?: TokenMask;
+  every: TokenMask;
+}
+
+/**
+ * The daemon's completion prompt and masks, written here from the rule (not with daemon/completion/
+ * token-healing.ts): a prefix of 2+ tokens ending in a non-special token of complete UTF-8 loses that
+ * token, and the first sampled token must be a non-special token whose bytes start with its bytes;
+ * control tokens that do not end generation are never sampled.
+ */
+function healedFim(t: Tokenizer, prefix: string, suffix: string): Healed {
   const bos = t.addBos && t.bosId !== undefined ? [t.bosId] : [];
-  return [...bos, t.fim.prefix!, ...t.encode(prefix, { addBos: false }), t.fim.suffix!, ...t.encode(suffix, { addBos: false }), t.fim.middle!];
+  const pre = t.encode(prefix, { addBos: false });
+  const wrap = (p: number[]) => [...bos, t.fim.prefix!, ...p, t.fim.suffix!, ...t.encode(suffix, { addBos: false }), t.fim.middle!];
+  const every = allowedMask(t.vocabSize, (i) => !(t.isControl(i) && !t.isEog(i)));
+  const last = pre.at(-1);
+  const head = last === undefined ? new Uint8Array(0) : t.tokenToBytes(last);
+  if (pre.length < 2 || t.isSpecial(last!) || head.length === 0 || !completeUtf8(head)) return { ids: wrap(pre), unhealed: wrap(pre), healed: '', every };
+  const first = allowedMask(t.vocabSize, (i) => !t.isSpecial(i) && t.tokenToBytes(i).length > 0 && startsWithBytes(t.tokenToBytes(i), head));
+  return { ids: wrap(pre.slice(0, -1)), unhealed: wrap(pre), healed: new TextDecoder().decode(head), first, every };
+}
+
+/** The greedy generation for a healed prompt, relative to the cursor (the healed text cut), and unhealed. */
+async function healedGreedy(engine: Engine, prefix: string, suffix: string, opts: { languageId: string; maxTokens: number }) {
+  const h = healedFim(engine.tokenizer, prefix, suffix);
+  const cctx = completionContext(prefix, suffix, { languageId: opts.languageId });
+  const strip = (text: string) => {
+    assert.ok(text.startsWith(h.healed) || h.healed.startsWith(text), `${JSON.stringify(text)} starts with the healed ${JSON.stringify(h.healed)}`);
+    return text.slice(h.healed.length);
+  };
+  engine.session(0).reset();
+  const healed = await generate(engine.session(0), engine.tokenizer, h.ids, {
+    maxTokens: opts.maxTokens + (h.healed ? 1 : 0),
+    sampling: GREEDY_SAMPLING,
+    masks: { first: h.first, every: h.every },
+    shouldStop: (text) => stopPosition(strip(text), cctx) !== undefined,
+  });
+  engine.session(0).reset();
+  const unhealed = await generate(engine.session(0), engine.tokenizer, h.unhealed, {
+    maxTokens: opts.maxTokens,
+    sampling: GREEDY_SAMPLING,
+    masks: { every: h.every },
+    shouldStop: (text) => stopPosition(text, cctx) !== undefined,
+  });
+  return { ...h, text: strip(healed.text), suggestion: postProcess(strip(healed.text), cctx), unhealedSuggestion: postProcess(unhealed.text, cctx) };
 }
 
 before(async () => {
@@ -43,10 +116,7 @@ before(async () => {
     for (const name of ['total', 'count', 'value', 'result', 'items', 'index']) {
       const prefix = `function compute(a, b) {\n  let ${name} = `;
       const suffix = '\n}\n';
-      const r = await generate(engine.session(0), engine.tokenizer, fimIds(engine.tokenizer, prefix, suffix), {
-        maxTokens: GREEDY_SETTINGS.completion!.maxTokens!,
-        sampling: { temperature: 0, topK: 40, topP: 0.95, seed: 0 },
-      });
+      const r = await healedGreedy(engine, prefix, suffix, { languageId: 'javascript', maxTokens: GREEDY_SETTINGS.completion!.maxTokens! });
       // a mid-line suggestion is one line without trailing whitespace (the documented stop rule)
       const nl = r.text.indexOf('\n');
       const expected = (nl < 0 ? r.text : r.text.slice(0, nl)).trimEnd();
@@ -69,7 +139,7 @@ describe('inline completion', () => {
     if (c) await c.shutdownAndExit();
   });
 
-  test('the suggestion is the engine\'s greedy continuation of the FIM prompt', async (t) => {
+  test('the suggestion is the engine\'s greedy continuation of the healed FIM prompt', async (t) => {
     if (noGpu) return t.skip(noGpu);
     // the filters must have nothing to do on the chosen case: no closing brackets, something to show
     const usable = greedy.filter((g) => g.expected.trim() !== '' && !/[)\]}]/.test(g.expected));
@@ -248,5 +318,73 @@ describe('inline completion', () => {
     assert.equal((await c.debugState(true)).counters.completed, before + 1);
     c.settings = GREEDY_SETTINGS;
     c.notify('workspace/didChangeConfiguration', { settings: null });
+  });
+});
+
+describe('token healing with the shipped model', () => {
+  /** Cursor at the end of `prefix`; `healedWord` cases stop in the middle of a word. */
+  const CASES = [
+    { name: 'mid-word in a Python function', prefix: 'def area(r):\n    retu', suffix: '\n', languageId: 'python', midWord: true },
+    { name: 'mid-word at the start of a Python file', prefix: 'impor', suffix: '\n', languageId: 'python', midWord: true },
+    { name: 'mid-word after an import line', prefix: 'import os\nimport sy', suffix: '\n', languageId: 'python', midWord: true },
+    { name: 'mid-word in a JavaScript function', prefix: 'function add(a, b) {\n  retu', suffix: '\n}\n', languageId: 'javascript', midWord: true },
+    { name: 'right after an indentation', prefix: 'def f(x):\n    ', suffix: '\n', languageId: 'python', midWord: false },
+    { name: 'right after a newline', prefix: 'import os\n', suffix: '', languageId: 'python', midWord: false },
+  ];
+  const reference: (Awaited<ReturnType<typeof healedGreedy>> & { name: string; midWord: boolean })[] = [];
+  let skip: string | undefined;
+  let c: DaemonClient;
+  before(async () => {
+    skip = existsSync(SHIPPED) ? await gpuUnavailable() : `${SHIPPED} is missing`;
+    if (skip) return;
+    const engine = await Engine.load(SHIPPED, { nSlots: 1 });
+    try {
+      for (const k of CASES) reference.push({ ...(await healedGreedy(engine, k.prefix, k.suffix, { languageId: k.languageId, maxTokens: GREEDY_SETTINGS.completion!.maxTokens! })), name: k.name, midWord: k.midWord });
+    } finally {
+      await engine.dispose();
+    }
+    c = await startDaemon({ env: { MOECODE_MODEL: SHIPPED }, settings: GREEDY_SETTINGS });
+    const s = await c.waitForState(['ready', 'error']);
+    assert.equal(s.state, 'ready', s.message);
+  });
+  after(async () => {
+    if (c) await c.shutdownAndExit();
+  });
+
+  test('every case is healed: the prompt loses exactly its last prefix token', (t) => {
+    if (skip) return t.skip(skip);
+    for (const r of reference) {
+      assert.ok(r.healed.length > 0, `${r.name}: healed`);
+      assert.equal(r.ids.length, r.unhealed.length - 1);
+    }
+  });
+
+  test('mid-word, at the start of a file, after a newline or an indentation: the suggestion is the healed greedy continuation, healed text cut', async (t) => {
+    if (skip) return t.skip(skip);
+    for (const [i, k] of CASES.entries()) {
+      const r = reference[i]!;
+      const uri = `file:///healing/${i}.${k.languageId === 'python' ? 'py' : 'js'}`;
+      c.open(uri, k.prefix + k.suffix, k.languageId);
+      const lines = k.prefix.split('\n');
+      const res = await c.inline(uri, lines.length - 1, lines.at(-1)!.length).response;
+      const got = items(res);
+      const last = (await c.debugState(true)).last!;
+      t.diagnostic(`${k.name}: healed ${JSON.stringify(r.healed)}; suggestion ${JSON.stringify(got[0]?.insertText ?? '')}; unhealed prompt would give ${JSON.stringify(r.unhealedSuggestion)}`);
+      assert.equal(last.promptTokens, r.ids.length, `${k.name}: the daemon's prompt is the healed one`);
+      assert.equal(got[0]?.insertText ?? '', r.suggestion.trim() === '' ? '' : r.suggestion, k.name);
+      if (got[0] && k.midWord) {
+        // the document already ends with the healed text: the suggestion continues it, never repeats it
+        const word = /\w+$/.exec(k.prefix)![0];
+        const completed = /^\w*/.exec(got[0].insertText)![0];
+        assert.ok(!(word + completed).includes(r.healed.trim() + r.healed.trim()), `${k.name}: ${JSON.stringify(word + completed)} repeats ${JSON.stringify(r.healed)}`);
+      }
+      c.close(uri);
+    }
+  });
+
+  test('healing changes what the shipped model suggests (this test fails on a daemon that does not heal)', (t) => {
+    if (skip) return t.skip(skip);
+    const changed = reference.filter((r) => r.suggestion !== r.unhealedSuggestion);
+    assert.ok(changed.length >= 2, `healed and unhealed suggestions differ in only ${changed.length} of ${reference.length} cases`);
   });
 });

@@ -25,6 +25,8 @@ test('PSM layout: <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|>', (
   assert.equal(p.mode, 'fim');
   assert.deepEqual(p.ids, [P, ...bytes('ab\ncd'), S, ...bytes('ef\n'), M]);
   assert.equal(p.prefixTokens, 5);
+  assert.equal(p.prefixEnd, 6);
+  assert.equal(p.ids[p.prefixEnd], S, 'prefixEnd is where <|fim_suffix|> sits');
   assert.equal(p.suffixTokens, 3);
   assert.equal(p.prefixStart, 0);
 });
@@ -35,6 +37,7 @@ test('prefix-only when the vocabulary has no FIM tokens', () => {
   const p = buildFimPrompt(tok, 'abc', 'def', { budget: 100 });
   assert.equal(p.mode, 'prefix');
   assert.deepEqual(p.ids, bytes('abc'));
+  assert.equal(p.prefixEnd, p.ids.length);
   assert.equal(p.suffixTokens, 0);
 });
 
