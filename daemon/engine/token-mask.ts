@@ -71,13 +71,19 @@ export function bannedControlTokens(tok: MaskTokenizer): number[] {
   return out;
 }
 
-const noControlMasks = new WeakMap<object, TokenMask>();
+const noControlMasks = new WeakMap<object, TokenMask | null>();
 
-/** The mask of every token but bannedControlTokens(tok), built once per tokenizer. */
-export function noControlMask(tok: MaskTokenizer): TokenMask {
+/**
+ * The mask of every token but bannedControlTokens(tok), built once per tokenizer; undefined when there
+ * is nothing to ban (the sampler then skips the mask).
+ */
+export function noControlMask(tok: MaskTokenizer): TokenMask | undefined {
   let m = noControlMasks.get(tok);
-  if (m === undefined) noControlMasks.set(tok, (m = bannedMask(tok.vocabSize, bannedControlTokens(tok))));
-  return m;
+  if (m === undefined) {
+    const banned = bannedControlTokens(tok);
+    noControlMasks.set(tok, (m = banned.length ? bannedMask(tok.vocabSize, banned) : null));
+  }
+  return m ?? undefined;
 }
 
 /** Masks of one generation: `first` for its first sampled token, `every` for all of them. */

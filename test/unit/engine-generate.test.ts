@@ -237,6 +237,14 @@ test('masks: the first-token mask decides the first token only; the every-token 
   assert.deepEqual(all.tokens, ref.tokens);
 });
 
+test('a mask of the wrong size, or one allowing no token, is refused; the engine stays usable', async (t) => {
+  if (!needGpu(t)) return;
+  const V = engine!.tokenizer.vocabSize;
+  await assert.rejects(run({ masks: { every: new Uint32Array(1) } }), /words/);
+  await assert.rejects(run({ masks: { every: allowedMask(V, () => false) } }), /allows no token/);
+  assert.deepEqual((await run()).tokens, ref.tokens);
+});
+
 test('generation stops when the context is full', async (t) => {
   if (!needGpu(t)) return;
   const nCtx = engine!.model.nCtx;

@@ -97,7 +97,7 @@ test('banned control tokens on the shipped vocabulary: FIM markers and <|im_star
   for (const s of ['<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|im_start|>']) assert.ok(banned.includes(id(s)), `${s} is banned`);
   for (const eog of tok.eogIds) assert.ok(!banned.includes(eog), `end-of-generation ${tok.tokenText(eog)} stays allowed`);
   assert.ok(banned.every((i) => tok.isControl(i) && !tok.isEog(i)));
-  const mask = noControlMask(tok);
+  const mask = noControlMask(tok)!;
   assert.equal(noControlMask(tok), mask, 'built once per tokenizer');
   assert.deepEqual(
     Array.from({ length: tok.vocabSize }, (_, i) => i).filter((i) => !maskAllows(mask, i)),
@@ -105,4 +105,11 @@ test('banned control tokens on the shipped vocabulary: FIM markers and <|im_star
   );
   // ordinary text tokens are all allowed
   for (const i of tok.encode('def main():\n    return 0\n')) assert.ok(maskAllows(mask, i));
+});
+
+test('noControlMask is undefined when no control token needs banning', () => {
+  const tok = { vocabSize: 40, isControl: (i: number) => i >= 38, isEog: (i: number) => i >= 38 };
+  assert.equal(bannedControlTokens(tok).length, 0);
+  assert.equal(noControlMask(tok), undefined);
+  assert.equal(noControlMask(tok), undefined);
 });
