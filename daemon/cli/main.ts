@@ -16,6 +16,7 @@ import { formatMemoryPlan, kvCacheBytes, weightBytesByClass } from '../model/mem
 import { numberFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
 import { evalModel } from './eval.js';
 import { countParams, formatCount, tensorTypeCounts } from './model-info.js';
+import { noControlMask } from '../engine/token-mask.js';
 import { defaultModelPath } from './default-model.js';
 
 const USAGE = `usage:
@@ -118,6 +119,8 @@ async function run(args: ParsedArgs): Promise<void> {
     const result = await generate(engine.session(0), engine.tokenizer, ids, {
       maxTokens,
       sampling: { temperature, topK, topP, seed },
+      // control tokens that do not end generation (FIM markers, <|im_start|>, …) mean nothing in output text
+      masks: { every: noControlMask(engine.tokenizer) },
       signal: controller.signal,
       onText: (t) => process.stdout.write(t),
     });

@@ -1,11 +1,12 @@
 /**
- * The prompt of an inline completion. With the model's fill-in-the-middle tokens (PSM order, as
- * Qwen2.5-Coder and our own model are trained):
- *   [BOS] <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|>
+ * The prompt of an inline completion. With the model's fill-in-the-middle tokens, in the order the model
+ * was trained with (the tokenizer's `fimOrder`, from the GGUF key moecode.fim_order):
+ *   PSM (Qwen2.5-Coder, StarCoder; the default):  [BOS] <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|>
+ *   SPM (MoeCode Coder, llama.cpp --spm-infill):   [BOS] <|fim_suffix|> suffix <|fim_prefix|> prefix <|fim_middle|>
  * and without them the prefix alone. The token budget is split: the suffix gets at most a quarter
  * and at most 128 tokens (10–15 lines), the prefix the rest. The suffix is kept short on purpose: in
  * PSM order its KV entries come after the prefix, so every keystroke re-evaluates all of it, while
- * the code far below the cursor adds little to a suggestion.
+ * the code far below the cursor adds little to a suggestion. In SPM order typing only appends to the prompt.
  *
  * KV reuse depends on the prompt staying the same while the user types, so the prefix window starts
  * at a line boundary and is anchored: the caller passes the previous window's start back and it is
@@ -13,6 +14,7 @@
  * of the budget at once (not one line per keystroke, which would change the whole prompt every time).
  */
 import type { Tokenizer } from '../engine/tokenizer/tokenizer.js';
+import type { FimOrder } from '../gguf/moecode-keys.js';
 
 export interface FimPromptOptions {
   /** Most prompt tokens (prefix + suffix + special tokens). */
@@ -38,7 +40,7 @@ export interface FimPrompt {
   suffixChars: number;
 }
 
-type PromptTokenizer = Pick<Tokenizer, 'encode' | 'fim' | 'addBos' | 'bosId'>;
+type PromptTokenizer = Pick<Tokenizer, 'encode' | 'fim' | 'addBos' | 'bosId'> & { fimOrder?: FimOrder };
 
 /** Whether the tokenizer has the three FIM tokens. */
 export function hasFim(tokenizer: Pick<Tokenizer, 'fim'>): boolean {
@@ -111,7 +113,10 @@ export function buildFimPrompt(tok: PromptTokenizer, prefix: string, suffix: str
     if (prefixIds.length > prefixBudget) prefixIds = prefixIds.slice(prefixIds.length - prefixBudget);
   }
 
-  const ids = fim ? [...bos, tok.fim.prefix!, ...prefixIds, tok.fim.suffix!, ...suffixIds, tok.fim.middle!] : [...bos, ...prefixIds];
-  const prefixEnd = bos.length + (fim ? 1 : 0) + prefixIds.length;
+  const prefixPart = fim ? [tok.fim.prefix!, ...prefixIds] : prefixIds;
+  const suffixPart = fim ? [tok.fim.suffix!, ...suffixIds] : [];
+  const spm = fim && tok.fimOrder === 'spm';
+  const ids = !fim ? [...bos, ...prefixIds] : spm ? [...bos, ...suffixPart, ...prefixPart, tok.fim.middle!] : [...bos, ...prefixPart, ...suffixPart, tok.fim.middle!];
+  const prefixEnd = bos.length + (spm ? suffixPart.length : 0) + prefixPart.length;
   return { ids, mode: fim ? 'fim' : 'prefix', prefixTokens: prefixIds.length, prefixEnd, suffixTokens: suffixIds.length, prefixStart: start, suffixChars };
 }

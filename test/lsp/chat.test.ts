@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { renderChat, stopStringsForTemplate } from '../../daemon/engine/chat-template.js';
 import { Engine } from '../../daemon/engine/engine.js';
 import { generate } from '../../daemon/engine/generate.js';
+import { noControlMask } from '../../daemon/engine/token-mask.js';
 import type { ChatResult, StreamAppendParams } from '../../daemon/protocol.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 import { gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
@@ -43,6 +44,7 @@ before(async () => {
         maxTokens: MAX_TOKENS,
         sampling: { temperature: 0, topK: 40, topP: 0.95, seed: 42 },
         stop: stopStringsForTemplate(engine.chatTemplate, eos),
+        masks: { every: noControlMask(tok) }, // as the daemon's chat generations
       });
       reference.push({ question, text: r.text, tokens: r.tokens.length });
     }

@@ -8,10 +8,10 @@ import { buildFimPrompt, hasFim } from '../../daemon/completion/fim-prompt.js';
 import { BYTE_TO_CHAR } from '../../daemon/engine/tokenizer/byte-level.js';
 import { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
 
-function byteTokenizer(withFim: boolean): Tokenizer {
+function byteTokenizer(withFim: boolean, fimOrder?: string, warn: (m: string) => void = () => {}): Tokenizer {
   const specials = withFim ? ['<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|endoftext|>'] : ['<|endoftext|>'];
   const tokens = [...BYTE_TO_CHAR, ...specials];
-  return Tokenizer.fromData({ model: 'gpt2', pre: 'qwen2', tokens, tokenTypes: tokens.map((_, i) => (i < 256 ? 1 : 3)), merges: [], addBos: false }, { warn: () => {} });
+  return Tokenizer.fromData({ model: 'gpt2', pre: 'qwen2', tokens, tokenTypes: tokens.map((_, i) => (i < 256 ? 1 : 3)), merges: [], addBos: false, fimOrder }, { warn });
 }
 
 const fimTok = byteTokenizer(true);
@@ -29,6 +29,25 @@ test('PSM layout: <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|>', (
   assert.equal(p.ids[p.prefixEnd], S, 'prefixEnd is where <|fim_suffix|> sits');
   assert.equal(p.suffixTokens, 3);
   assert.equal(p.prefixStart, 0);
+});
+
+test('SPM layout when the model says so: <|fim_suffix|> suffix <|fim_prefix|> prefix <|fim_middle|>', () => {
+  const tok = byteTokenizer(true, 'spm');
+  assert.equal(tok.fimOrder, 'spm');
+  const p = buildFimPrompt(tok, 'ab\ncd', 'ef\n', { budget: 100 });
+  assert.deepEqual(p.ids, [S, ...bytes('ef\n'), P, ...bytes('ab\ncd'), M]);
+  assert.equal(p.prefixEnd, p.ids.length - 1, 'the prefix ends right before <|fim_middle|>');
+  // typing at the cursor only appends to the prompt (the KV cache keeps everything before)
+  const q = buildFimPrompt(tok, 'ab\ncde', 'ef\n', { budget: 100, anchor: p.prefixStart });
+  assert.deepEqual(q.ids.slice(0, p.ids.length - 1), p.ids.slice(0, -1));
+});
+
+test('an unknown moecode.fim_order warns and falls back to PSM', () => {
+  const warnings: string[] = [];
+  const tok = byteTokenizer(true, 'pms', (m) => warnings.push(m));
+  assert.equal(tok.fimOrder, 'psm');
+  assert.match(warnings.join('\n'), /moecode\.fim_order must be "psm" or "spm", got "pms"/);
+  assert.equal(byteTokenizer(true).fimOrder, 'psm', 'absent: PSM');
 });
 
 test('prefix-only when the vocabulary has no FIM tokens', () => {

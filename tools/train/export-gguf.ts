@@ -58,7 +58,7 @@ export function buildMetadata(cfg: TrainConfig, bpe: BpeSpec, step: number, allF
     if (id === undefined) throw new Error(`tokenizer lacks special token ${s}`);
     return id;
   };
-  const tokenType = bpe.tokens.map((t) => (t in bpe.special ? TOKEN_TYPE_CONTROL : TOKEN_TYPE_NORMAL));
+  const tokenType = bpe.tokens.map((t) => (Object.hasOwn(bpe.special, t) ? TOKEN_TYPE_CONTROL : TOKEN_TYPE_NORMAL));
   return [
     meta.str('general.architecture', a),
     meta.str('general.name', 'MoeCode Coder'),

@@ -4,6 +4,7 @@
  */
 import { TokenizerError, type TokenizerData } from './tokenizer.js';
 import type { FimIds } from './special-tokens.js';
+import { FIM_ORDER_KEY } from '../../gguf/moecode-keys.js';
 
 const FIM_KEYS: [keyof FimIds, string[]][] = [
   // the older prefix/suffix/middle keys are read after the newer ones, so they win, as in llama.cpp
@@ -45,6 +46,7 @@ export function tokenizerDataFromGguf(metadata: ReadonlyMap<string, unknown>): T
     padId: num(metadata, 'tokenizer.ggml.padding_token_id'),
     addBos: bool(metadata, 'tokenizer.ggml.add_bos_token'),
     fim,
+    fimOrder: str(metadata, FIM_ORDER_KEY),
   };
 }
 

@@ -12,6 +12,7 @@
  * 4,000-token source file, warm). So this is a small BPE of our own: integer pair keys, a heap by
  * rank, a cache per word; the tests check it against llama.cpp itself.
  */
+import { parseFimOrder, type FimOrder } from '../../gguf/moecode-keys.js';
 import { BpeModel } from './bpe.js';
 import { byteLevelToBytes, utf8Bytes } from './byte-level.js';
 import { type PreTokenizer, preTokenizerFor } from './pre-tokenizers.js';
@@ -38,6 +39,8 @@ export interface TokenizerData {
   addBos?: boolean;
   /** `tokenizer.ggml.fim_*_token_id`; missing ones are looked up by token text. */
   fim?: FimIds;
+  /** `moecode.fim_order` as written in the file: the FIM token order the model was trained with. */
+  fimOrder?: string;
 }
 
 export interface EncodeOptions {
@@ -79,6 +82,8 @@ export class Tokenizer {
   /** End-of-generation ids: eos, eot, eom, <|im_end|>, <|endoftext|>, fim pad/rep/sep, … as llama.cpp finds them. */
   readonly eogIds: ReadonlySet<number>;
   readonly fim: Readonly<FimIds>;
+  /** Token order of fill-in-the-middle prompts ('psm' unless the GGUF says otherwise). */
+  readonly fimOrder: FimOrder;
   /** The pre-tokenizer in use ("llama3" for "llama-bpe", "gpt2" for a fallback, …). */
   readonly preTokenizer: string;
 
@@ -135,6 +140,12 @@ export class Tokenizer {
     this.eotId = special.eotId;
     this.eogIds = special.eogIds;
     this.fim = special.fim;
+    this.fimOrder = 'psm';
+    try {
+      this.fimOrder = parseFimOrder(d.fimOrder);
+    } catch (e) {
+      warn(`tokenizer: ${(e as Error).message}; using "psm"`);
+    }
 
     this.pre = preTokenizerFor(d.pre, warn);
     this.preTokenizer = this.pre.name;
