@@ -2,8 +2,9 @@
  * The held-out exact-match evaluation, asked of the product itself: the real daemon process over LSP
  * (`textDocument/inlineCompletion`, as an editor asks), so the number includes everything a user gets — the
  * FIM prompt in the model's order, token healing, the KV cache, the stop rules and post filters. Each case (from
- * `eval.py --dump-cases`) becomes a document `prefix + rest-of-line + suffix` with the cursor after the prefix;
- * a hit is a suggestion whose first line equals the rest of the line (trailing spaces ignored).
+ * `eval.py --dump-cases`) becomes a document `prefix + suffix` — the rest of the line not written yet, the suffix
+ * starting with the newline that ends it, as in eval.py — with the cursor after the prefix; a hit is a
+ * suggestion whose first line equals the rest of the line (trailing spaces ignored).
  *
  *   /usr/bin/python3 tools/train/eval.py --max-overlap 0.3 --dump-cases tools/train/work/cases-clean.json
  *   node --import tsx tools/train/eval-daemon.ts tools/train/work/cases-clean.json [--model PATH] [--json OUT]
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
     await daemon.waitForState(['ready'], 180_000);
     for (const [i, c] of cases.entries()) {
       const uri = `file:///eval/case-${i}.${c.lang === 'python' ? 'py' : c.lang === 'typescript' ? 'ts' : 'js'}`;
-      daemon.open(uri, c.prefix + c.line + c.suffix, c.lang);
+      daemon.open(uri, c.prefix + c.suffix, c.lang);
       const lines = c.prefix.split('\n');
       const r = await daemon.inline(uri, lines.length - 1, lines.at(-1)!.length, { triggerKind: 1 }).response;
       daemon.close(uri);
