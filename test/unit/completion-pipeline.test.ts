@@ -5,7 +5,7 @@ import { POST_FILTERS, STOP_RULES, postProcess, stopPosition } from '../../daemo
 import { at } from './completion-helpers.js';
 
 test('every filter is in the pipeline', () => {
-  assert.equal(STOP_RULES.length, 4);
+  assert.equal(STOP_RULES.length, 5);
   assert.equal(POST_FILTERS.length, 4);
 });
 
