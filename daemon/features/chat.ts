@@ -21,9 +21,13 @@ export function parseMessages(v: unknown): ChatMessage[] {
   return out;
 }
 
-/** Answer budget the prompt must leave free: the requested tokens, at most half the context. */
+/**
+ * Prompt tokens allowed: the context minus the room kept for the answer — the requested tokens, at most a
+ * quarter of the context (a longer answer still runs on until the context is full). A quarter, not more, so
+ * a small-context model (the shipped one has 256) can still take a prompt with a few lines of code.
+ */
 export function promptBudget(nCtx: number, maxTokens: number): number {
-  return nCtx - Math.min(maxTokens, Math.floor(nCtx / 2)) - 1;
+  return nCtx - Math.min(maxTokens, Math.floor(nCtx / 4)) - 1;
 }
 
 export class ChatFeature implements Feature {
