@@ -14,10 +14,13 @@ export interface ExplainInput {
   question?: string;
 }
 
+/** The request when the user asks nothing in particular (also the built-in Explain prompt file's first line). */
+export const EXPLAIN_ASK = 'Explain what this code does, step by step, and point out anything surprising.';
+
 export function explainMessages(x: ExplainInput): ChatMessage[] {
   const lang = x.languageId || 'code';
   const where = x.lines[0] === x.lines[1] ? `line ${x.lines[0]}` : `lines ${x.lines[0]}–${x.lines[1]}`;
-  const ask = x.question?.trim() ? x.question.trim() : 'Explain what this code does, step by step, and point out anything surprising.';
+  const ask = x.question?.trim() ? x.question.trim() : EXPLAIN_ASK;
   const f = fence(x.before + x.code + x.after);
   const parts = [`${ask}\n\nThe code is ${lang} from \`${x.path}\`, ${where}:\n${f}${x.languageId}\n${x.code}\n${f}`];
   if (x.before.trim() || x.after.trim()) {

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { renderChat } from '../../daemon/engine/chat-template.js';
 import { Engine } from '../../daemon/engine/engine.js';
 import { generate } from '../../daemon/engine/generate.js';
+import { noControlMask } from '../../daemon/engine/token-mask.js';
 import type { SamplingParams } from '../../daemon/gpu/graph-runner.js';
 import { createGpu } from '../../daemon/gpu/device.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
@@ -68,7 +69,8 @@ function needGpu(t: TestContext): boolean {
 async function expected(prompt: number[], maxTokens: number, sampling: SamplingParams): Promise<string> {
   const session = engine!.session(0);
   session.reset();
-  return (await generate(session, engine!.tokenizer, prompt, { maxTokens, sampling })).text;
+  // as `moecode run`: control tokens that do not end generation are never sampled
+  return (await generate(session, engine!.tokenizer, prompt, { maxTokens, sampling, masks: { every: noControlMask(engine!.tokenizer) } })).text;
 }
 
 before(async () => {

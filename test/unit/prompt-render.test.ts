@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { EXPLAIN_ASK } from '../../daemon/features/explain-prompt.js';
 import type { PromptOrigin } from '../../extension/prompts/prompt-format';
 import { parsePromptFile } from '../../extension/prompts/prompt-parser';
 import { appliesToLanguage, extractCode, parseSlashCommand, renderPrompt, toChatMessages } from '../../extension/prompts/prompt-render';
@@ -79,11 +80,16 @@ test('the built-in prompts: one file per built-in action, each valid, reading th
     assert.match(prompt.title, / Selection$/, name);
     assert.equal(prompt.selection, 'required', name);
     assert.ok(prompt.description.length > 0, name);
-    assert.ok(prompt.systemTemplate, name);
     const r = renderPrompt(prompt, { selection: 'SELECTED_CODE', language: 'python', path: 'src/app.py' });
     assert.ok(r.user.includes('```python\nSELECTED_CODE\n```'), `${name}: ${r.user}`);
     assert.ok(r.user.includes('src/app.py'), name);
-    assert.ok(r.system?.includes('python'), name);
+    if (name === 'explain') {
+      // asks as moecode/code/explain does, under the daemon's default system prompt (what the shipped model learned)
+      assert.equal(prompt.systemTemplate, undefined);
+      assert.equal(r.user.trimEnd(), `${EXPLAIN_ASK}\n\nThe code is python from \`src/app.py\`:\n\`\`\`python\nSELECTED_CODE\n\`\`\``);
+    } else {
+      assert.ok(r.system?.includes('python'), name);
+    }
   }
 });
 
