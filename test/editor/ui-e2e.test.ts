@@ -156,10 +156,17 @@ test('typing shows ghost text equal to the daemon’s completion, and Tab insert
   await page.keyboard.type(typed, { delay: 30 });
   const ghost = page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text');
   await ghost.first().waitFor({ timeout: 60_000 });
-  const shown = nbsp(await ghostText());
+  const norm = (s: string) => s.split('\n').map((l) => l.trimEnd()).join('\n').trim();
+  const want = norm(expectedCompletion);
+  // the editor may first show a suggestion for an earlier keystroke (or paint it in pieces): give the
+  // answer to the last keystroke a few seconds to arrive
+  let shown = norm(nbsp(await ghostText()));
+  for (let i = 0; i < 20 && shown !== want; i++) {
+    await page.waitForTimeout(250);
+    shown = norm(nbsp(await ghostText()));
+  }
   await shot('02-ghost-text');
-  const want = expectedCompletion.split('\n').map((l) => l.trimEnd()).join('\n').trim();
-  assert.equal(shown.split('\n').map((l) => l.trimEnd()).join('\n').trim(), want);
+  assert.equal(shown, want);
   await page.keyboard.press('Tab');
   await page.waitForFunction(() => document.querySelectorAll('.monaco-editor .ghost-text-decoration').length === 0, undefined, { timeout: 10_000 });
   const text = nbsp(await editorText());
