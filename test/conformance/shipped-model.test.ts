@@ -1,6 +1,6 @@
 /**
  * The shipped model (models/moecode-coder.gguf, trained by tools/train) in our engine vs llama.cpp on real
- * code prompts: the same greedy continuation (32 tokens; a divergence is only accepted at a near tie, see
+ * code prompts, an SPM fill-in-the-middle prompt and a ChatML explain prompt: the same greedy continuation (32 tokens; a divergence is only accepted at a near tie, see
  * greedy-check.ts) and close next-token distributions. Its weights are Q8_0 (experts) and F16, so the
  * quantised-type targets apply: mean KL ≤ 1e-2 and top-1 agreement ≥ 95%.
  */
@@ -21,6 +21,12 @@ const PROMPTS = [
   "export function debounce(fn, ms) {\n  let timer;\n  return (...args) => {\n",
   'class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):\n',
 ];
+/** Prompts with control tokens, as the daemon writes them: an SPM fill-in-the-middle prompt and a ChatML explain. */
+const SPECIAL_PROMPTS = [
+  '<|fim_suffix|>\n    return total\n<|fim_prefix|>def total(xs):\n    total = 0\n    for x in xs:\n        total<|fim_middle|>',
+  "<|im_start|>system\nYou are MoeCode, a coding assistant running locally in the user's editor.<|im_end|>\n<|im_start|>user\n" +
+    'Explain what this code does.\n\n```python\ndef add(a, b):\n    return a + b\n```<|im_end|>\n<|im_start|>assistant\n',
+];
 const N_GREEDY = 32;
 
 test('the shipped model agrees with llama.cpp', async (t) => {
@@ -29,9 +35,12 @@ test('the shipped model agrees with llama.cpp', async (t) => {
   const file = await openGguf(path);
   const tokenizer = Tokenizer.fromData(tokenizerDataFromGguf(file.metadata), { warn: () => {} });
   await file.close();
+  // the daemon builds SPM prompts for it (tools/train trains FIM in SPM order and writes moecode.fim_order)
+  assert.equal(tokenizer.fimOrder, 'spm');
+  const cases = [...PROMPTS.map((text) => ({ text, special: false })), ...SPECIAL_PROMPTS.map((text) => ({ text, special: true }))];
   try {
-    for (const text of PROMPTS) {
-      const prompt = tokenizer.encode(text);
+    for (const { text, special } of cases) {
+      const prompt = tokenizer.encode(text, { parseSpecial: special });
       let ours;
       try {
         ours = await evalModel(path, prompt, N_GREEDY);

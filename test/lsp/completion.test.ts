@@ -72,7 +72,9 @@ interface Healed {
 function healedFim(t: Tokenizer, prefix: string, suffix: string): Healed {
   const bos = t.addBos && t.bosId !== undefined ? [t.bosId] : [];
   const pre = t.encode(prefix, { addBos: false });
-  const wrap = (p: number[]) => [...bos, t.fim.prefix!, ...p, t.fim.suffix!, ...t.encode(suffix, { addBos: false }), t.fim.middle!];
+  const suf = [t.fim.suffix!, ...t.encode(suffix, { addBos: false })];
+  // the model's FIM order: PSM (generated test models) or SPM (the shipped model)
+  const wrap = (p: number[]) => (t.fimOrder === 'spm' ? [...bos, ...suf, t.fim.prefix!, ...p, t.fim.middle!] : [...bos, t.fim.prefix!, ...p, ...suf, t.fim.middle!]);
   const every = allowedMask(t.vocabSize, (i) => !(t.isControl(i) && !t.isEog(i)));
   const last = pre.at(-1);
   const head = last === undefined ? new Uint8Array(0) : t.tokenToBytes(last);

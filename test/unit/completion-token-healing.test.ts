@@ -47,7 +47,7 @@ describe('on the shipped vocabulary', () => {
     }
   });
 
-  test('mid-word in FIM mode: the last prefix token (before <|fim_suffix|>) is taken back; the first token must start with it', (t) => {
+  test('mid-word in FIM mode: the last prefix token is taken back; the first token must start with it', (t) => {
     if (skip) return t.skip(skip);
     const prefix = 'def area(r):\n    retu';
     const p = buildFimPrompt(tok, prefix, '\n\nprint(area(2))\n', BUDGET);
@@ -57,7 +57,9 @@ describe('on the shipped vocabulary', () => {
     assert.equal(h.healed, tok.decode([last]));
     assert.ok(prefix.endsWith(h.healed) && h.healed.length > 0, `healed ${JSON.stringify(h.healed)}`);
     assert.deepEqual(h.ids, [...p.ids.slice(0, p.prefixEnd - 1), ...p.ids.slice(p.prefixEnd)]);
-    assert.equal(h.ids[p.prefixEnd - 1], tok.fim.suffix, '<|fim_suffix|> follows the shortened prefix');
+    // the shipped model is SPM: <|fim_middle|> follows the prefix (in PSM it would be <|fim_suffix|>)
+    assert.equal(tok.fimOrder, 'spm');
+    assert.equal(h.ids[p.prefixEnd - 1], tok.fim.middle, '<|fim_middle|> follows the shortened prefix');
     const allowed = allowedIds(h.firstTokenMask!, tok.vocabSize);
     assert.deepEqual(allowed, bruteForce(tok, tok.tokenToBytes(last)));
     assert.ok(allowed.includes(last), 'the healed token itself is allowed');
