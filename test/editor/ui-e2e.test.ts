@@ -6,17 +6,19 @@
  *  - typing in a TypeScript file shows ghost text equal to the daemon's own completion for that text,
  *    and Tab inserts it;
  *  - Explain Selection from the command palette streams an answer into the chat panel;
- *  - a chat message streams and Stop stops it.
+ *  - editing moecode.model.path in the workspace settings switches to a generated tiny model;
+ *  - a chat message streams and Stop stops it (on the tiny model, which never ends an answer on its own).
  * A screenshot of each step goes to test-results/editor/.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
 import { GREEDY_SETTINGS, startDaemon, type DaemonClient } from '../lsp/daemon-harness';
 import { CHROMIUM, CHROMIUM_ARGS, RESULTS_DIR, missingDaemon, missingPrerequisite, startCodeServer, type CodeServer } from './harness/code-server';
-import { prepareWorkspace } from './harness/workspace';
+import { ensureModel } from '../../tools/modelgen/model-cache';
+import { prepareWorkspace, TINY_MODEL } from './harness/workspace';
 
 const skip = missingPrerequisite() ?? missingDaemon();
 if (skip) console.log(`# ui-e2e skipped: ${skip}`);
@@ -202,6 +204,16 @@ test('Explain Selection from the command palette streams an answer into the chat
   assert.ok(deltas >= 1, `streamed pieces: ${deltas}`);
   assert.match(await frame.locator('.turn.user .turn-context').last().innerText(), /sample\.ts:1-\d+/);
   await shot('05-explain-done');
+});
+
+test('switching moecode.model.path in the workspace settings reloads the model', { skip }, async () => {
+  // The shipped model answers in a sentence, too fast to press Stop; the generated tiny model never ends on its
+  // own. Editing .vscode/settings.json is what a user does; the status bar must follow.
+  const tiny = await ensureModel(TINY_MODEL);
+  const file = join(ws.dir, '.vscode', 'settings.json');
+  const settings = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  writeFileSync(file, JSON.stringify({ ...settings, 'moecode.model.path': tiny }, null, 2));
+  await page.locator('.statusbar-item', { hasText: /moecode-llama-tiny: ready/ }).waitFor({ timeout: 180_000 });
 });
 
 test('a chat message streams and Stop stops it', { skip }, async () => {
