@@ -17,6 +17,8 @@ const SEPARATORS = ',;';
 export const stopAtRepeatedRun: StopRule = (text) => {
   for (let i = 0; i + MIN_UNIT * REPEATS <= text.length; i++) {
     for (let len = MIN_UNIT; len <= MAX_UNIT && i + len * REPEATS <= text.length; len++) {
+      // runs every generated token: rule most candidates out before building the piece
+      if (text.charCodeAt(i) !== text.charCodeAt(i + len) || text.charCodeAt(i) !== text.charCodeAt(i + 2 * len)) continue;
       const unit = text.slice(i, i + len);
       if (!WORDY.test(unit) || unit.includes('\n')) continue;
       let k = 1;

@@ -3,14 +3,12 @@
  * of word i >> 5 set = token i may be sampled. Masks are built once per request (or once per tokenizer)
  * and never changed afterwards: the GPU runner uploads a mask only when it gets another array.
  */
+import { allowsAny, maskAllows, maskWords } from '../gpu/sample-mask.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
 
-export type TokenMask = Uint32Array;
+export { allowsAny, maskAllows, maskWords };
 
-/** u32 words of a mask over `nVocab` tokens. */
-export function maskWords(nVocab: number): number {
-  return Math.ceil(nVocab / 32);
-}
+export type TokenMask = Uint32Array;
 
 /** A mask allowing the tokens `allowed` says yes to. */
 export function allowedMask(nVocab: number, allowed: (id: number) => boolean): TokenMask {
@@ -24,10 +22,6 @@ export function bannedMask(nVocab: number, banned: Iterable<number>): TokenMask 
   const m = allowedMask(nVocab, () => true);
   for (const i of banned) if (i >= 0 && i < nVocab) m[i >>> 5]! &= ~(1 << (i & 31));
   return m;
-}
-
-export function maskAllows(mask: TokenMask, id: number): boolean {
-  return ((mask[id >>> 5]! >>> (id & 31)) & 1) === 1;
 }
 
 /** Tokens a mask allows, in id order. */
@@ -47,15 +41,6 @@ export function intersectMasks(...masks: (TokenMask | undefined)[]): TokenMask |
     for (let w = 0; w < out.length; w++) out[w]! &= m[w]!;
   }
   return out;
-}
-
-/** Whether a mask allows at least one of the first `nVocab` tokens. */
-export function allowsAny(mask: TokenMask, nVocab: number): boolean {
-  for (let w = 0; w < maskWords(nVocab); w++) {
-    const bits = w === maskWords(nVocab) - 1 && nVocab % 32 !== 0 ? mask[w]! & ((1 << nVocab % 32) - 1) : mask[w]!;
-    if (bits !== 0) return true;
-  }
-  return false;
 }
 
 type MaskTokenizer = Pick<Tokenizer, 'vocabSize' | 'isControl' | 'isEog'>;

@@ -4,6 +4,7 @@
  */
 import type { GraphBuilder } from './graph-builder.js';
 import { packParams, packStep, type StepParams } from './kernels.js';
+import { allowsAny, maskWords } from './sample-mask.js';
 
 export interface SamplingParams {
   /** <= 0: greedy. */
@@ -38,7 +39,7 @@ export class GraphRunner {
     const d = graph.device;
     graph.finalize();
     this.sampleParams = d.createBuffer({ label: 'sample_params', size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.sampleMask = d.createBuffer({ label: 'sample_mask', size: Math.ceil(this.maskWords / 4) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    this.sampleMask = d.createBuffer({ label: 'sample_mask', size: Math.ceil(maskWords(graph.logitsBuffer.nVocab) / 4) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     this.samplePipeline = graph.kernels.pipeline('sample');
     this.sampleBindGroup = d.createBindGroup({
       label: 'sample',
@@ -54,20 +55,13 @@ export class GraphRunner {
     this.tokenReadback = d.createBuffer({ label: 'token_readback', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
-  private get maskWords(): number {
-    return Math.ceil(this.graph.logitsBuffer.nVocab / 32);
-  }
-
   /** Uploads `mask` unless it is the array uploaded last; checks its size and that it allows a token. */
   private useMask(mask: Uint32Array): void {
     if (mask === this.uploadedMask) return;
-    const words = this.maskWords;
-    if (mask.length < words) throw new RangeError(`token mask has ${mask.length} words; ${words} needed for ${this.graph.logitsBuffer.nVocab} tokens`);
     const nVocab = this.graph.logitsBuffer.nVocab;
-    const tail = nVocab % 32 === 0 ? 0xffffffff : (1 << nVocab % 32) - 1;
-    let any = false;
-    for (let w = 0; w < words && !any; w++) any = ((w === words - 1 ? mask[w]! & tail : mask[w]!) >>> 0) !== 0;
-    if (!any) throw new RangeError('token mask allows no token');
+    const words = maskWords(nVocab);
+    if (mask.length < words) throw new RangeError(`token mask has ${mask.length} words; ${words} needed for ${nVocab} tokens`);
+    if (!allowsAny(mask, nVocab)) throw new RangeError('token mask allows no token');
     this.graph.device.queue.writeBuffer(this.sampleMask, 0, mask.buffer, mask.byteOffset, words * 4);
     this.uploadedMask = mask;
   }

@@ -59,23 +59,31 @@ test('a completion preempts a chat between tokens, and the chat resumes where it
     assert.deepEqual(o.tokens, FakeEngine.continuation(chatPrompt, 30));
   }));
 
+/**
+ * A chat whose slot a completion (12-token prompt, `completionTokens` long) takes after the chat's
+ * `afterPieces`-th piece of text; resolves with the chat's outcome once both are done.
+ */
+async function chatPreempted(s: Scheduler, chat: Partial<GenerationRequest>, afterPieces: number, completionTokens: number) {
+  let n = 0;
+  let completion: Promise<unknown> | undefined;
+  const o = await s.submit(
+    req({
+      ...chat,
+      kind: 'chat',
+      owner: 'chat',
+      onText: () => {
+        if (++n === afterPieces) completion = s.submit(req({ kind: 'completion', owner: 'doc', prompt: prompt(12, 9), maxTokens: completionTokens }));
+      },
+    }),
+  );
+  await completion;
+  return o;
+}
+
 test('with a single KV slot a preempted chat re-evaluates its tokens and still continues correctly', () =>
   withEngine(1, async (s, e) => {
     const chatPrompt = prompt(30, 5);
-    let n = 0;
-    let completion: Promise<unknown> | undefined;
-    const o = await s.submit(
-      req({
-        kind: 'chat',
-        owner: 'chat',
-        prompt: chatPrompt,
-        maxTokens: 20,
-        onText: () => {
-          if (++n === 4) completion = s.submit(req({ kind: 'completion', owner: 'doc', prompt: prompt(12, 9), maxTokens: 5 }));
-        },
-      }),
-    );
-    await completion;
+    const o = await chatPreempted(s, { prompt: chatPrompt, maxTokens: 20 }, 4, 5);
     assert.deepEqual(o.tokens, FakeEngine.continuation(chatPrompt, 20));
     // the chat's slot was taken, so it prefilled prompt + generated tokens again
     assert.ok(o.prefillTokens > chatPrompt.length, `prefilled ${o.prefillTokens}`);
@@ -233,21 +241,7 @@ test('a chat that loses its slot resumes with the every-token mask, not the firs
   withEngine(1, async (s) => {
     const chatPrompt = prompt(20, 2);
     const masks = { first: allowedMask(VOCAB_SIZE, (i) => i === 24), every: allowedMask(VOCAB_SIZE, (i) => i % 2 === 1 || i === 24) };
-    let n = 0;
-    let completion: Promise<unknown> | undefined;
-    const o = await s.submit(
-      req({
-        kind: 'chat',
-        owner: 'chat',
-        prompt: chatPrompt,
-        maxTokens: 12,
-        masks,
-        onText: () => {
-          if (++n === 3) completion = s.submit(req({ kind: 'completion', owner: 'doc', prompt: prompt(12, 9), maxTokens: 3 }));
-        },
-      }),
-    );
-    await completion;
+    const o = await chatPreempted(s, { prompt: chatPrompt, maxTokens: 12, masks }, 3, 3);
     assert.ok(o.prefillTokens > chatPrompt.length, 'the chat re-evaluated its tokens');
     const expected = FakeEngine.continuation(chatPrompt, 12, (g) => (g === 0 ? masks.first : masks.every));
     assert.deepEqual(o.tokens, expected);

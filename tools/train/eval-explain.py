@@ -22,7 +22,7 @@ import torch
 
 from bpe import Tokenizer
 from eval import Runner, line_overlap
-from model import Config, MoeModel
+from model import load_checkpoint
 
 
 def load(name, file):
@@ -78,11 +78,9 @@ def main():
         docs = [d for d, o in zip(docs, ov) if o <= args.max_overlap]
     cases = []
     for d in docs:
-        pairs = ex.python_pairs(d['text']) if d['lang'] == 'python' else ex.js_pairs(d['text'])
-        for a, b, code, answer in pairs:
-            if 2 <= code.count('\n') + 1 <= 24 and len(code) <= 480 and ex.good_answer(answer):
-                cases.append({'lang': d['lang'], 'code': code, 'truth': answer,
-                              'user': ex.explain_user_message(d['lang'], os.path.basename(d['path']), a, b, code)})
+        for a, b, code, answer in ex.documented_code(d):
+            cases.append({'lang': d['lang'], 'code': code, 'truth': answer,
+                          'user': ex.explain_user_message(d['lang'], os.path.basename(d['path']), a, b, code)})
     random.Random(args.seed).shuffle(cases)
     cases = cases[:args.samples]
 
@@ -90,10 +88,7 @@ def main():
     train_code = [(idents(s['user']), s['assistant']) for s in train]
     first_words = collections.Counter(' '.join(s['assistant'].split()[:4]) for s in train).most_common(1)[0][0]
 
-    ck = torch.load(args.ckpt, map_location='cpu')
-    model = MoeModel(Config(**ck['config']))
-    model.load_state_dict(ck['model'])
-    model.eval()
+    model, step = load_checkpoint(args.ckpt)
     runner = Runner(model)
     end = {sp['<|im_end|>'], sp['<|endoftext|>']}
     banned = [sp[s] for s in ('<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|fim_pad|>', '<|im_start|>')]
@@ -110,7 +105,7 @@ def main():
         scores['constant'].append(f1(first_words, c['truth']))
         if len(examples) < 8:
             examples.append({'code': c['code'][:200], 'truth': c['truth'], 'model': answer})
-    report = {'cases': len(cases), 'heldout_files': len(docs), 'step': ck['step'],
+    report = {'cases': len(cases), 'heldout_files': len(docs), 'step': step,
               **{f'{k}_unigram_f1': sum(v) / len(v) for k, v in scores.items()},
               'constant_answer': first_words, 'examples': examples}
     print(json.dumps(report, indent=1))

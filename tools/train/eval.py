@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from bpe import Tokenizer
-from model import Config, MoeModel, rms_norm, rope_neox
+from model import MoeModel, load_checkpoint, rms_norm, rope_neox
 
 BITS = 12  # token id bits in n-gram keys (vocab <= 4096)
 
@@ -363,15 +363,12 @@ def main():
     report = {'samples': args.samples, 'heldout_files': len(docs), 'max_overlap': args.max_overlap,
               'heldout_langs': {l: sum(d['lang'] == l for d in docs) for l in sorted({d['lang'] for d in docs})}}
 
-    ck = torch.load(args.ckpt, map_location='cpu')
-    model = MoeModel(Config(**ck['config']))
-    model.load_state_dict(ck['model'])
-    model.eval()
+    model, step = load_checkpoint(args.ckpt)
     runner = Runner(model)
     if not args.skip_model:
         t0 = time.time()
         bpb, nbytes, ntok = bpb_model(runner, tok, bpb_docs, model.c.n_ctx, args.bpb_tokens)
-        report['model'] = {'step': ck['step'], 'bpb': bpb, 'bpb_bytes': nbytes, 'bpb_tokens': ntok}
+        report['model'] = {'step': step, 'bpb': bpb, 'bpb_bytes': nbytes, 'bpb_tokens': ntok}
         report['model'].update(run_tasks(runner.greedy, tok, cases, args.max_new, model.c.n_ctx, args.heal, args.fim_order))
         report['model']['seconds'] = time.time() - t0
         print(json.dumps(report), flush=True)

@@ -118,6 +118,15 @@ def js_pairs(text):
         yield line0, line0 + block.count('\n'), code, first_paragraph(doc)
 
 
+def documented_code(doc, max_code=480):
+    """(first line, last line, code, answer) for each sample one corpus file gives: 2-24 lines of code of at most
+    max_code characters, with an answer that passes good_answer."""
+    pairs = python_pairs(doc['text']) if doc['lang'] == 'python' else js_pairs(doc['text'])
+    for a, b, code, answer in pairs:
+        if 2 <= code.count('\n') + 1 <= 24 and len(code) <= max_code and good_answer(answer):
+            yield a, b, code, answer
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -130,12 +139,8 @@ def main():
     samples = []
     for line in open(args.corpus):
         d = json.loads(line)
-        pairs = python_pairs(d['text']) if d['lang'] == 'python' else js_pairs(d['text'])
         rel = re.sub(r'^.*?/(node_modules|dist-packages|python3\.\d+)/', '', d['path'])
-        for a, b, code, answer in pairs:
-            n_lines = code.count('\n') + 1
-            if not (2 <= n_lines <= 24) or len(code) > args.max_code or not good_answer(answer):
-                continue
+        for a, b, code, answer in documented_code(d, args.max_code):
             lang = d['lang']
             user = explain_user_message(lang, rel, a, b, code)
             samples.append({'system': SYSTEM, 'user': user, 'assistant': answer, 'lang': lang})

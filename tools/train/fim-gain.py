@@ -14,10 +14,10 @@ import torch.nn.functional as F
 torch.set_num_threads(1)
 from bpe import Tokenizer
 from eval import Runner, make_cases, line_overlap
-from model import Config, MoeModel
+from model import load_checkpoint
 tok = Tokenizer.load('work/tokenizer.json'); sp = tok.special
 order = sys.argv[2] if len(sys.argv) > 2 else 'spm'
-ck = torch.load(sys.argv[1]); m = MoeModel(Config(**ck['config'])); m.load_state_dict(ck['model']); m.eval(); r = Runner(m)
+m, _ = load_checkpoint(sys.argv[1]); r = Runner(m)
 docs = [json.loads(l) for l in open('work/corpus/heldout.jsonl')]
 ov = line_overlap('work/corpus/train.jsonl', docs); docs = [d for d, o in zip(docs, ov) if o <= 0.3]
 cases = make_cases(docs, 200, 77, 800, 400)

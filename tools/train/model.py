@@ -172,3 +172,12 @@ class MoeModel(nn.Module):
         exp = c.n_layer * 3 * c.n_expert * c.n_embd * c.n_ff_exp
         active = total - exp + exp * c.n_expert_used // c.n_expert
         return total, active
+
+
+def load_checkpoint(path):
+    """(model in eval mode, training step) from a checkpoint written by train.py."""
+    ck = torch.load(path, map_location='cpu')
+    model = MoeModel(Config(**ck['config']))
+    model.load_state_dict(ck['model'])
+    model.eval()
+    return model, ck['step']

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from bpe import Tokenizer
 from eval import Runner
-from model import Config, MoeModel
+from model import load_checkpoint
 
 DEFAULT_PROMPTS = [
     'import os\nimport sys\n\ndef main():\n    ',
@@ -35,10 +35,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     tok = Tokenizer.load(args.tok)
-    ck = torch.load(args.ckpt, map_location='cpu')
-    model = MoeModel(Config(**ck['config']))
-    model.load_state_dict(ck['model'])
-    model.eval()
+    model, step = load_checkpoint(args.ckpt)
     r = Runner(model)
     out = []
     for text in args.prompts or DEFAULT_PROMPTS:
@@ -50,7 +47,7 @@ def main():
                     'top_ids': top.indices.tolist(), 'top_logprobs': top.values.tolist(),
                     'greedy': greedy})
     with open(args.out, 'w') as f:
-        json.dump({'step': ck['step'], 'cases': out}, f)
+        json.dump({'step': step, 'cases': out}, f)
     print(f'wrote {args.out}: {len(out)} prompts')
 
 
