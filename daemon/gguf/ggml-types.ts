@@ -81,9 +81,6 @@ export const GGML_BLOCK: Partial<Record<GgmlType, { blockSize: number; typeSize:
   [GgmlType.Q2_0]: { blockSize: 64, typeSize: 18 },
 };
 
-/** Types the engine can run (dequantised inside the kernels). */
-export const SUPPORTED_WEIGHT_TYPES: readonly GgmlType[] = [GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0];
-
 export function ggmlTypeName(t: number): string {
   return (GgmlType as unknown as Record<number, string>)[t] ?? `unknown(${t})`;
 }

@@ -15,7 +15,8 @@
  *  - extra tensors in the file are ignored (llama.cpp refuses files with unused tensors).
  */
 import { basename } from 'node:path';
-import { GgmlType, SUPPORTED_WEIGHT_TYPES, ggmlTypeName } from '../gguf/ggml-types.js';
+import { GgmlType, ggmlTypeName } from '../gguf/ggml-types.js';
+import { SUPPORTED_WEIGHT_TYPES } from '../formats/table.js';
 import { GgufError } from '../gguf/gguf-error.js';
 import { metaF32, metaHas, metaStr, metaU32, metaU32PerLayer } from '../gguf/gguf-metadata.js';
 import type { GgufFile, GgufTensorInfo } from '../gguf/gguf-reader.js';

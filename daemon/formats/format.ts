@@ -1,0 +1,42 @@
+/**
+ * One tensor format (a ggml type) as the engine knows it: block layout, how activations are converted
+ * before a matmul with it (ggml's vec_dot_type), the reference dequantisation every kernel is tested
+ * against, and the names of its kernels on each backend. Every format lives in one file of this folder
+ * and is listed once in table.ts: adding a type touches that file, its WGSL block function
+ * (shaders/formats/<name>.wgsl) and its CPU kernel (daemon/cpu/kernels/<name>.c), nothing else.
+ */
+import type { GgmlType } from '../gguf/ggml-types.js';
+
+/**
+ * What the activations of a matmul become before the dot products (ggml-cpu's vec_dot_type):
+ *   f32   as is
+ *   f16   rounded to f16 (round to nearest even)
+ *   bf16  rounded to bf16 (round to nearest even)
+ *   q8_0  blocks of 32: f16 d = amax/127, int8 q = round_half_even(x·127/amax)   (x86 quantize_row_q8_0)
+ *   q8_1  as q8_0, plus s = d·Σq stored as f16                                    (x86 quantize_row_q8_1)
+ *   q8_K  blocks of 256: f32 d, int8 q, int16 bsums per 16                         (quantize_row_q8_K)
+ */
+export type ActivationFormat = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q8_1' | 'q8_K';
+
+export interface TensorFormat {
+  readonly type: GgmlType;
+  /** ggml's name, e.g. 'Q4_K'. */
+  readonly name: string;
+  /** Elements per block. */
+  readonly blockSize: number;
+  /** Bytes per block in a GGUF file. */
+  readonly typeSize: number;
+  readonly activation: ActivationFormat;
+  /**
+   * ggml's dequantize_row_*: `nBlocks` blocks from `src` (at byte 0) into dst[dstOffset ..], exactly
+   * (every value a format stores is an f32 after dequantisation; the f32 products are rounded as ggml
+   * rounds them).
+   */
+  dequantize(src: Uint8Array, nBlocks: number, dst: Float32Array, dstOffset: number): void;
+  /** ggml's quantize_row_*_ref, for the formats the writer can produce (tests, the model generator). */
+  quantize?(src: Float32Array, dst: Uint8Array, dstOffset: number): void;
+  /** The GPU matmul's block function: shaders/formats/<wgsl>.wgsl; absent until the WebGPU backend has one. */
+  readonly wgsl?: string;
+  /** The CPU backend's matmul export suffix (matmul_<cpu>); absent until the CPU backend has one. */
+  readonly cpu?: string;
+}
