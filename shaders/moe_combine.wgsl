@@ -1,17 +1,14 @@
-// Weighted sum of the expert outputs per token, plus an optional shared expert:
-// y[t, i] = sum_j weights[t, j] * expert_out[t * k + j, i]  (+ shared[t, i] * sigmoid(shared_gate[t]) | + shared[t, i])
-// shared_mode 0 = none, 1 = sigmoid-gated (qwen2moe), 2 = unweighted (granitemoe).
+// The end of the expert executor: the weighted sum of the chosen experts' outputs per token,
+// y[t, i] = sum_j weights[t, j] * expert_out[t * k + j, i].
 
 struct Step { n_tokens: u32, pos_start: u32, n_kv: u32, logits_start: u32, n_logits: u32, kv_base: u32, seed: u32, sample_index: u32 }
-struct Params { n: u32, k: u32, shared_mode: u32, pad0: u32 }
+struct Params { n: u32, k: u32, pad0: u32, pad1: u32 }
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> expert_out: array<f32>;
 @group(0) @binding(3) var<storage, read> weights: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> shared_out: array<f32>;
-@group(0) @binding(6) var<storage, read> shared_gate: array<f32>;
 
 override WG: u32 = 64;
 
@@ -24,11 +21,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var acc = 0.0;
   for (var j = 0u; j < p.k; j++) {
     acc += weights[t * p.k + j] * expert_out[(t * p.k + j) * p.n + i];
-  }
-  if (p.shared_mode == 1u) {
-    acc += shared_out[idx] / (1.0 + exp(-shared_gate[t]));
-  } else if (p.shared_mode == 2u) {
-    acc += shared_out[idx];
   }
   y[idx] = acc;
 }

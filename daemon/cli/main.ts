@@ -106,7 +106,7 @@ async function run(args: ParsedArgs): Promise<void> {
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   try {
-    console.error(`${engine.model.name} on ${describeGpu(engine.model.gpu.info)}, loaded in ${(engine.model.loadMs / 1000).toFixed(1)} s`);
+    console.error(`${engine.model.name} on ${engine.model.backendInfo.description}, loaded in ${(engine.model.loadMs / 1000).toFixed(1)} s`);
     const text = args.flags.has('chat')
       ? renderChat(engine.chatTemplate, [{ role: 'user', content: prompt }], {
           bosToken: engine.tokenizer.bosId !== undefined ? engine.tokenizer.decode([engine.tokenizer.bosId]) : '',

@@ -1,19 +1,16 @@
 /**
- * A model loaded on the GPU: GGUF validated, hyperparameters read, weights streamed into sharded GPU
- * buffers, the forward graph recorded once. Steps run through a GraphRunner; sessions (KV slots) are
- * handed out by slot index.
+ * A loaded model: GGUF validated, hyperparameters read, weights handed to a backend (WebGPU or the CPU)
+ * that runs the forward pass. Prompts are fed in chunks of at most maxBatch tokens; sessions (KV slots)
+ * are handed out by slot index.
  */
 import { basename } from 'node:path';
 import { openGguf, type GgufFile } from '../gguf/gguf-reader.js';
-import { createGpu, type Gpu, type GpuOptions } from '../gpu/device.js';
-import { GraphBuilder } from '../gpu/graph-builder.js';
-import { GraphRunner, type SamplingParams } from '../gpu/graph-runner.js';
-import { KernelRegistry } from '../gpu/kernels.js';
-import { WeightStore } from '../gpu/weight-store.js';
-import { ARCHITECTURES } from '../model/architectures.js';
+import type { Gpu, GpuOptions } from '../gpu/device.js';
+import { GpuBackend } from '../gpu/gpu-backend.js';
+import type { BackendInfo, ForwardBackend, SamplingParams } from '../model/backend.js';
 import { readModelConfig, type ModelConfig } from '../model/hparams.js';
-import { kvCacheBytes, weightBytesByClass, type MemoryPlan } from '../model/memory-plan.js';
-import { loadModelWeights } from '../model/model-weights.js';
+import type { MemoryPlan } from '../model/memory-plan.js';
+import { modelWeights } from '../model/model-weights.js';
 
 export interface LoadOptions {
   /** Context length per sequence (default min(4096, training context)). */
@@ -27,7 +24,7 @@ export interface LoadOptions {
   /** An already created GPU, or options to create one. */
   gpu?: Gpu;
   gpuOptions?: GpuOptions;
-  /** Called with the fraction of weight bytes uploaded. */
+  /** Called with the fraction of weight bytes loaded. */
   onProgress?: (fraction: number) => void;
 }
 
@@ -42,16 +39,11 @@ export class Model {
     readonly path: string,
     readonly cfg: ModelConfig,
     readonly file: GgufFile,
-    readonly gpu: Gpu,
-    private readonly ownsGpu: boolean,
+    readonly backend: ForwardBackend,
     readonly nCtx: number,
     readonly nSlots: number,
     readonly maxBatch: number,
     readonly allLogits: boolean,
-    readonly memory: MemoryPlan,
-    private readonly weights: WeightStore,
-    private readonly graph: GraphBuilder,
-    readonly runner: GraphRunner,
     readonly loadMs: number,
   ) {}
 
@@ -59,54 +51,29 @@ export class Model {
     return this.cfg.name || basename(this.path);
   }
 
+  get memory(): MemoryPlan {
+    return this.backend.memory;
+  }
+
+  /** Which backend runs the model, for status lines. */
+  get backendInfo(): BackendInfo {
+    return this.backend.info;
+  }
+
   static async load(path: string, opts: LoadOptions = {}): Promise<Model> {
     const t0 = performance.now();
     const file = await openGguf(path);
-    let gpu: Gpu | undefined;
-    let store: WeightStore | undefined;
-    let graph: GraphBuilder | undefined;
     try {
       const cfg = readModelConfig(file);
-      const build = ARCHITECTURES[cfg.arch];
+      const weights = modelWeights(file, cfg);
       const nCtx = Math.max(16, Math.min(opts.nCtx ?? 4096, cfg.n_ctx_train || 4096));
       const nSlots = Math.max(1, opts.nSlots ?? 1);
       const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 256, nCtx));
-      gpu = opts.gpu ?? (await createGpu(opts.gpuOptions));
-      const totalBytes = file.tensors.reduce((n, t) => n + Math.max(0, t.byteSize), 0);
-      store = new WeightStore(gpu.device, file, gpu.maxBindingBytes, (b) => opts.onProgress?.(totalBytes ? b / totalBytes : 1));
-      const weights = await loadModelWeights(store, cfg);
-      const kernels = new KernelRegistry(gpu.device);
-      graph = new GraphBuilder(gpu.device, kernels, {
-        maxTokens: maxBatch,
-        nCtx,
-        nSlots,
-        maxLogitRows: opts.allLogits ? maxBatch : 1,
-        rope: { freqBase: cfg.rope_freq_base, freqScale: cfg.rope_freq_scale, attnFactor: cfg.rope_attn_factor },
-        geluF16: true,
-      });
-      build(graph, cfg, weights);
-      const runner = new GraphRunner(graph);
-      await kernels.checkCompilation();
-      await gpu.device.queue.onSubmittedWorkDone();
-      const { byClass, weights: weightBytes, largest } = weightBytesByClass(file);
-      const kv = kvCacheBytes(cfg.n_layer, nSlots, nCtx, cfg.n_head_kv * cfg.n_embd_head_k, cfg.n_head_kv * cfg.n_embd_head_v);
-      const memory: MemoryPlan = {
-        byClass,
-        weights: weightBytes,
-        kvCache: kv,
-        activations: graph.bytes - graph.kvBytes,
-        total: weightBytes + graph.bytes,
-        largestTensor: largest,
-        maxBindingBytes: gpu.maxBindingBytes,
-        maxBufferSize: gpu.info.maxBufferSize,
-        shardedMatrices: store.shardedMatrices,
-      };
+      const allLogits = Boolean(opts.allLogits);
+      const backend = await GpuBackend.load(file, cfg, weights, { nCtx, nSlots, maxBatch, allLogits, onProgress: opts.onProgress, gpu: opts.gpu, gpuOptions: opts.gpuOptions });
       opts.onProgress?.(1);
-      return new Model(path, cfg, file, gpu, !opts.gpu, nCtx, nSlots, maxBatch, Boolean(opts.allLogits), memory, store, graph, runner, performance.now() - t0);
+      return new Model(path, cfg, file, backend, nCtx, nSlots, maxBatch, allLogits, performance.now() - t0);
     } catch (e) {
-      graph?.destroy();
-      store?.destroy();
-      if (gpu && !opts.gpu) gpu.destroy();
       await file.close();
       throw e;
     }
@@ -122,7 +89,7 @@ export class Model {
 
   private checkTokens(tokens: ArrayLike<number>): void {
     for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i];
+      const t = tokens[i]!;
       if (!Number.isInteger(t) || t < 0 || t >= this.cfg.n_vocab) throw new Error(`token id ${t} is outside the vocabulary (0..${this.cfg.n_vocab - 1})`);
     }
   }
@@ -139,19 +106,8 @@ export class Model {
     let p = pos;
     for (let i = 0; i < tokens.length; i += this.maxBatch) {
       const chunk = tokens.slice(i, i + this.maxBatch);
-      const last = i + chunk.length >= tokens.length;
-      const step = {
-        n_tokens: chunk.length,
-        pos_start: p,
-        n_kv: p + chunk.length,
-        logits_start: chunk.length - 1,
-        n_logits: 1,
-        kv_base: slot * this.nCtx,
-        seed: sampling.seed,
-        sample_index: sampleIndex,
-      };
-      if (last) return this.runner.stepAndSample(step, chunk, sampling);
-      await this.runner.stepOnly(step, chunk);
+      if (i + chunk.length >= tokens.length) return this.backend.sample({ slot, pos: p, tokens: chunk }, sampling, sampleIndex);
+      await this.backend.feed({ slot, pos: p, tokens: chunk });
       p += chunk.length;
     }
     throw new Error('unreachable');
@@ -167,10 +123,7 @@ export class Model {
     let p = pos;
     for (let i = 0; i < tokens.length; i += this.maxBatch) {
       const chunk = tokens.slice(i, i + this.maxBatch);
-      const logits = await this.runner.stepAndReadLogits(
-        { n_tokens: chunk.length, pos_start: p, n_kv: p + chunk.length, logits_start: 0, n_logits: chunk.length, kv_base: slot * this.nCtx, seed: 0, sample_index: 0 },
-        chunk,
-      );
+      const logits = await this.backend.logits({ slot, pos: p, tokens: chunk });
       for (let r = 0; r < chunk.length; r++) rows.push(logits.subarray(r * V, (r + 1) * V));
       p += chunk.length;
     }
@@ -180,10 +133,7 @@ export class Model {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.runner.destroy();
-    this.graph.destroy();
-    this.weights.destroy();
-    if (this.ownsGpu) this.gpu.destroy();
+    await this.backend.dispose();
     await this.file.close();
   }
 }

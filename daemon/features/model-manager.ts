@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { defaultModelPath } from '../cli/default-model.js';
 import { Engine } from '../engine/engine.js';
-import { describeGpu } from '../gpu/device.js';
 import type { MoecodeSettings, StatusParams } from '../protocol.js';
 import type { GenerationOutcome } from '../scheduler/generation-job.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -161,15 +160,15 @@ export class ModelManager {
       const m = engine.model;
       this.engine = engine;
       await this.opts.scheduler.setEngine(engine);
-      const info = m.gpu.info;
+      const info = m.backendInfo;
       this.update(
         {
           state: 'ready',
           progress: 100,
           modelName: m.name,
           modelPath: path,
-          adapter: describeGpu(info),
-          isSoftwareFallback: info.isFallback,
+          adapter: info.description,
+          isSoftwareFallback: info.isSoftwareGpu,
           memory: {
             weightsBytes: m.memory.weights,
             kvCacheBytes: m.memory.kvCache,
@@ -181,11 +180,11 @@ export class ModelManager {
           },
           lastPrefillTokPerSec: 0,
           lastDecodeTokPerSec: 0,
-          message: info.isFallback ? `running on a software WebGPU adapter (${describeGpu(info)}): expect slow suggestions` : undefined,
+          message: info.isSoftwareGpu ? `running on a software WebGPU adapter (${info.description}): expect slow suggestions` : undefined,
         },
         true,
       );
-      this.opts.log(`model ${m.name} ready on ${describeGpu(info)} in ${(m.loadMs / 1000).toFixed(1)} s (${m.nSlots} KV slots × ${m.nCtx} tokens)`);
+      this.opts.log(`model ${m.name} ready on ${info.description} in ${(m.loadMs / 1000).toFixed(1)} s (${m.nSlots} KV slots × ${m.nCtx} tokens)`);
     } catch (e) {
       const message = `Could not load ${path}: ${(e as Error).message}`;
       this.opts.log(message);

@@ -1,8 +1,10 @@
 /**
  * The WebGPU implementation of ForwardOps. The forward pass is recorded once, at load time, into a list of
  * dispatches with their pipelines and bind groups; every buffer is allocated for the largest batch, and
- * what changes per step (token count, positions, KV slot, seed) lives in one small uniform, so running a
- * step is one writeBuffer and one command buffer (see graph-runner.ts).
+ * what changes per step (token count, positions, KV slot, seed) lives in one small uniform. A step runs as
+ * segments: the dispatches up to a host op go into one command buffer, the host op runs on the CPU (it
+ * may read and write GPU buffers), then the next segment (see graph-runner.ts). Weight handles resolve to
+ * the GPU copies in the WeightStore.
  */
 import { GgmlType } from '../gguf/ggml-types.js';
 import type {
@@ -11,14 +13,16 @@ import type {
   ExpertWeights,
   ForwardOps,
   GluActivation,
-  MoeParams,
   RopeParams,
-  SharedExpert,
+  RoutingAct,
+  VectorHandle,
+  WeightHandle,
 } from '../model/forward-ops.js';
+import type { RoutingParams } from '../model/routing.js';
 import { type KernelName, KernelRegistry, type ParamField, type StepParams, uniformBuffer } from './kernels.js';
 import { geluF16Table } from './gelu-table.js';
 import { ropeTable } from './rope-table.js';
-import type { GpuMatrix, GpuShard, GpuVector } from './weight-store.js';
+import type { GpuMatrix, GpuShard, WeightStore } from './weight-store.js';
 
 export type Dispatch = [number, number, number] | { indirect: GPUBuffer; offset: number } | null;
 
@@ -29,6 +33,19 @@ export interface RecordedOp {
   bindGroup?: GPUBindGroup;
   dispatch: (s: StepParams) => Dispatch;
 }
+
+/**
+ * Work on the host between two GPU segments of a step: the runner submits what was recorded before it,
+ * waits for the GPU, runs `run`, and records what follows into a new command buffer.
+ */
+export interface HostOp {
+  label: string;
+  host: (s: StepParams) => Promise<void>;
+}
+
+export type GraphOp = RecordedOp | HostOp;
+
+export const isHostOp = (op: GraphOp): op is HostOp => 'host' in op;
 
 export interface GraphOptions {
   /** Largest number of tokens in one step (prefill chunk). */
@@ -74,7 +91,7 @@ const MATMUL_KERNEL: Partial<Record<GgmlType, KernelName>> = {
 const isQuant = (t: GgmlType) => t === GgmlType.Q8_0 || t === GgmlType.Q4_0;
 
 export class GraphBuilder implements ForwardOps {
-  readonly ops: RecordedOp[] = [];
+  readonly ops: GraphOp[] = [];
   readonly step: GPUBuffer;
   readonly tokenIds: GPUBuffer;
   readonly sampleOut: GPUBuffer;
@@ -95,6 +112,7 @@ export class GraphBuilder implements ForwardOps {
     readonly device: GPUDevice,
     readonly kernels: KernelRegistry,
     readonly opts: GraphOptions,
+    private readonly weights: WeightStore,
   ) {
     this.step = this.buffer('step', 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     this.tokenIds = this.buffer('token_ids', opts.maxTokens * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
@@ -114,9 +132,19 @@ export class GraphBuilder implements ForwardOps {
     return b;
   }
 
-  private record(op: RecordedOp): void {
+  private record(op: GraphOp): void {
     if (this.finalized) throw new Error('graph already finalized');
     this.ops.push(op);
+  }
+
+  /** Records host work between GPU segments (see HostOp). */
+  host(label: string, run: (s: StepParams) => Promise<void>): void {
+    this.record({ label, host: run });
+  }
+
+  /** The GPU buffer behind an activation (valid after finalize()), for host ops. */
+  actBuffer(a: Act): GPUBuffer {
+    return this.buf(a);
   }
 
   private buf(a: Act): GPUBuffer {
@@ -145,7 +173,8 @@ export class GraphBuilder implements ForwardOps {
 
   // --- ops -------------------------------------------------------------------------------------------
 
-  embed(table: GpuMatrix, out: Act, scale: number): void {
+  embed(handle: WeightHandle, out: Act, scale: number): void {
+    const table = this.weights.uploaded(handle);
     for (const shard of table.shards) {
       const params = this.uniform(`embed.${table.name}`, [table.cols, shard.rowStart, shard.rows, table.type, shard.scalesOffset / 4, { f32: scale }]);
       this.record({
@@ -158,7 +187,8 @@ export class GraphBuilder implements ForwardOps {
     this.wrote(out);
   }
 
-  rmsNorm(x: Act, weight: GpuVector | null, out: Act, eps: number): void {
+  rmsNorm(x: Act, handle: VectorHandle | null, out: Act, eps: number): void {
+    const weight = handle ? this.weights.uploadedVector(handle) : null;
     const params = this.uniform('rms_norm', [x.cols, x.rowsPerToken, weight ? 1 : 0, { f32: eps }]);
     this.record({
       label: `rms_norm ${x.label} -> ${out.label}`,
@@ -175,7 +205,8 @@ export class GraphBuilder implements ForwardOps {
     this.wrote(out);
   }
 
-  rmsNormRows(b: Act, rowLen: number, weight: GpuVector | null, eps: number): void {
+  rmsNormRows(b: Act, rowLen: number, handle: VectorHandle | null, eps: number): void {
+    const weight = handle ? this.weights.uploadedVector(handle) : null;
     if (b.cols % rowLen) throw new Error(`${b.label}: ${b.cols} columns is not a whole number of ${rowLen}-wide rows`);
     const perToken = (b.cols / rowLen) * b.rowsPerToken;
     const params = this.uniform('rms_norm_rows', [rowLen, perToken, weight ? 1 : 0, { f32: eps }]);
@@ -188,8 +219,8 @@ export class GraphBuilder implements ForwardOps {
     this.wrote(b);
   }
 
-  matmul(w: GpuMatrix, x: Act, y: Act): void {
-    this.recordMatmul(w, x, y, { kind: 'tokens' });
+  matmul(w: WeightHandle, x: Act, y: Act): void {
+    this.recordMatmul(this.weights.uploaded(w), x, y, { kind: 'tokens' });
   }
 
   private ensureQuantized(x: Act, mode: 'tokens' | 'logits'): void {
@@ -361,11 +392,20 @@ export class GraphBuilder implements ForwardOps {
   }
 
   add(dst: Act, src: Act, scale = 1): void {
-    const params = this.uniform('add', [dst.cols, { f32: scale }]);
+    this.recordAdd(dst, src, scale, null);
+  }
+
+  addGated(dst: Act, src: Act, gate: Act): void {
+    if (gate.cols !== 1) throw new Error(`${gate.label}: a gate has one column per token, not ${gate.cols}`);
+    this.recordAdd(dst, src, 1, gate);
+  }
+
+  private recordAdd(dst: Act, src: Act, scale: number, gate: Act | null): void {
+    const params = this.uniform('add', [dst.cols, { f32: scale }, gate ? 1 : 0]);
     this.record({
       label: `add ${src.label} -> ${dst.label}`,
       pipeline: this.kernels.pipeline('add'),
-      entries: () => [this.u(0, this.step), this.u(1, params), this.s(2, this.buf(src)), this.s(3, this.buf(dst))],
+      entries: () => [this.u(0, this.step), this.u(1, params), this.s(2, this.buf(src)), this.s(3, this.buf(dst)), this.s(4, gate ? this.buf(gate) : this.dummy)],
       dispatch: (s) => grid(s.n_tokens * dst.cols),
     });
     this.wrote(dst);
@@ -405,23 +445,30 @@ export class GraphBuilder implements ForwardOps {
     return this.moeScratch;
   }
 
-  moe(x: Act, router: GpuMatrix, experts: ExpertWeights, p: MoeParams, out: Act, shared?: SharedExpert): void {
+  route(logits: Act, p: RoutingParams): RoutingAct {
     const k = p.n_expert_used;
     if (p.n_expert > 256) throw new Error(`${p.n_expert} experts: at most 256 are supported`);
+    if (logits.cols !== p.n_expert) throw new Error(`${logits.label} has ${logits.cols} columns for ${p.n_expert} experts`);
     const scratch = this.ensureMoeScratch(p.n_expert, k);
-    const nFf = experts.up[0].rows;
-    const nEmbd = out.cols;
-    // router logits -> top-k -> groups of slots per expert
-    const logits = this.act('ffn_moe_logits', p.n_expert);
-    this.matmul(router, x, logits);
-    const topk = this.uniform('moe_topk', [p.n_expert, k, p.norm_weights ? 1 : 0]);
+    const topk = this.uniform('moe_topk', [p.n_expert, k, p.norm ? 1 : 0, p.gating === 'sigmoid' ? 1 : 0, { f32: p.scale }]);
     this.record({
       label: 'moe_topk',
       pipeline: this.kernels.pipeline('moe_topk'),
       entries: () => [this.u(0, this.step), this.u(1, topk), this.s(2, this.buf(logits)), this.s(3, scratch.ids), this.s(4, scratch.weights)],
       dispatch: (s) => grid(s.n_tokens),
     });
-    const group = this.uniform('moe_group', [p.n_expert, k, this.opts.maxTokens, ceil(nFf, 4 * WG), ceil(nEmbd, 4 * WG)]);
+    return { label: `routing of ${logits.label}`, k };
+  }
+
+  experts(x: Act, routing: RoutingAct, experts: ExpertWeights, act: GluActivation, out: Act): void {
+    const scratch = this.moeScratch;
+    if (!scratch || scratch.k !== routing.k) throw new Error(`${routing.label} was not recorded by this graph`);
+    const k = routing.k;
+    const nExpert = experts.up.length;
+    const nFf = experts.up[0]!.rows;
+    const nEmbd = out.cols;
+    // group the step's (token, choice) slots by expert: counts, slot lists, indirect dispatch arguments
+    const group = this.uniform('moe_group', [nExpert, k, this.opts.maxTokens, ceil(nFf, 4 * WG), ceil(nEmbd, 4 * WG)]);
     this.record({
       label: 'moe_group',
       pipeline: this.kernels.pipeline('moe_group'),
@@ -435,55 +482,29 @@ export class GraphBuilder implements ForwardOps {
       ],
       dispatch: () => [1, 1, 1],
     });
-    // shared expert (dense over all tokens)
-    let sharedOut: Act | undefined;
-    let sharedGate: Act | undefined;
-    if (shared) {
-      const nFfSh = shared.up.rows;
-      const g = this.act('ffn_shexp_gate', nFfSh);
-      const u = this.act('ffn_shexp_up', nFfSh);
-      sharedOut = this.act('ffn_shexp_out', nEmbd);
-      if (shared.gateInp) {
-        sharedGate = this.act('ffn_shexp_gate_inp', 1);
-        this.matmul(shared.gateInp, x, sharedGate);
-      }
-      this.matmul(shared.gate, x, g);
-      this.matmul(shared.up, x, u);
-      this.glu(g, u, p.act);
-      this.matmul(shared.down, g, sharedOut);
-    }
-    // routed experts: each expert's gathered slots
-    const gate = this.act('ffn_moe_gate', nFf, k);
+    const gate = this.act('ffn_moe_gate', nFf, k); // [n_tokens * k, n_ff_exp]
     const up = this.act('ffn_moe_up', nFf, k);
-    const eout = this.act('ffn_moe_down', nEmbd, k);
-    for (let e = 0; e < p.n_expert; e++) {
-      this.recordMatmul(experts.gate[e], x, gate, { kind: 'gather', expert: e, div: k, argsSlot: 0 });
-      this.recordMatmul(experts.up[e], x, up, { kind: 'gather', expert: e, div: k, argsSlot: 0 });
+    const eout = this.act('ffn_moe_down', nEmbd, k); // [n_tokens * k, n_embd]
+    for (let e = 0; e < nExpert; e++) {
+      this.recordMatmul(this.weights.uploaded(experts.gate[e]!), x, gate, { kind: 'gather', expert: e, div: k, argsSlot: 0 });
+      this.recordMatmul(this.weights.uploaded(experts.up[e]!), x, up, { kind: 'gather', expert: e, div: k, argsSlot: 0 });
     }
-    this.glu(gate, up, p.act);
-    for (let e = 0; e < p.n_expert; e++) {
-      this.recordMatmul(experts.down[e], gate, eout, { kind: 'gather', expert: e, div: 1, argsSlot: 1 });
+    this.glu(gate, up, act);
+    for (let e = 0; e < nExpert; e++) {
+      this.recordMatmul(this.weights.uploaded(experts.down[e]!), gate, eout, { kind: 'gather', expert: e, div: 1, argsSlot: 1 });
     }
-    const sharedMode = !shared ? 0 : shared.gateInp ? 1 : 2;
-    const comb = this.uniform('moe_combine', [nEmbd, k, sharedMode]);
+    const comb = this.uniform('moe_combine', [nEmbd, k]);
     this.record({
       label: 'moe_combine',
       pipeline: this.kernels.pipeline('moe_combine'),
-      entries: () => [
-        this.u(0, this.step),
-        this.u(1, comb),
-        this.s(2, this.buf(eout)),
-        this.s(3, scratch.weights),
-        this.s(4, this.buf(out)),
-        this.s(5, sharedOut ? this.buf(sharedOut) : this.dummy),
-        this.s(6, sharedGate ? this.buf(sharedGate) : this.dummy),
-      ],
+      entries: () => [this.u(0, this.step), this.u(1, comb), this.s(2, this.buf(eout)), this.s(3, scratch.weights), this.s(4, this.buf(out))],
       dispatch: (s) => grid(s.n_tokens * nEmbd),
     });
     this.wrote(out);
   }
 
-  logits(x: Act, output: GpuMatrix, logitScale: number): void {
+  logits(x: Act, handle: WeightHandle, logitScale: number): void {
+    const output = this.weights.uploaded(handle);
     const act = this.act('result_output', output.rows) as ActInfo;
     act.rows = this.opts.maxLogitRows;
     this.logitsAct = act;
@@ -507,6 +528,7 @@ export class GraphBuilder implements ForwardOps {
     this.xq = this.buffer('act_q8_0.qs', this.xqWords * 4, GPUBufferUsage.STORAGE);
     this.xd = this.buffer('act_q8_0.d', (this.xqWords / 8) * 4, GPUBufferUsage.STORAGE);
     for (const op of this.ops) {
+      if (isHostOp(op)) continue;
       op.bindGroup = this.device.createBindGroup({ label: op.label, layout: op.pipeline.getBindGroupLayout(0), entries: op.entries() });
     }
     this.finalized = true;

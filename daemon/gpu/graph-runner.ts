@@ -1,26 +1,14 @@
 /**
- * Runs a recorded forward graph: one uniform write, one command buffer per step. Generation steps end
- * with the sampling kernel and read back 4 bytes; evaluation steps read back the logits rows.
+ * Runs a recorded forward graph: one uniform write, then one command buffer per segment (the whole step
+ * when the graph has no host ops). Generation steps end with the sampling kernel and read back 4 bytes;
+ * evaluation steps read back the logits rows.
  */
-import type { GraphBuilder } from './graph-builder.js';
+import type { SamplingParams } from '../model/backend.js';
+import { type GraphBuilder, isHostOp } from './graph-builder.js';
 import { packParams, packStep, type StepParams } from './kernels.js';
 import { allowsAny, maskWords } from './sample-mask.js';
 
-export interface SamplingParams {
-  /** <= 0: greedy. */
-  temperature: number;
-  /** 0: no top-k limit (full vocabulary when topP >= 1, else the 256 most likely). */
-  topK: number;
-  topP: number;
-  seed: number;
-  /**
-   * Tokens that may be drawn, as a bitset: bit (i & 31) of word i >> 5 set = token i allowed (at least
-   * ceil(n_vocab / 32) words, at least one token allowed). The others are treated as logit -infinity in
-   * every mode. Absent: every token. The runner uploads a mask only when it gets another array than the
-   * last one, so a mask must not be changed after it was first used: build a new one.
-   */
-  mask?: Uint32Array;
-}
+export type { SamplingParams } from '../model/backend.js';
 
 export class GraphRunner {
   private readonly sampleParams: GPUBuffer;
@@ -66,15 +54,30 @@ export class GraphRunner {
     this.uploadedMask = mask;
   }
 
-  private encodeForward(step: StepParams, tokens: ArrayLike<number>): GPUCommandEncoder {
+  /**
+   * Records the step's dispatches and submits them segment by segment: at each host op the commands so far
+   * are submitted and awaited, the host op runs, and recording goes on in a new command buffer. `finish`
+   * adds the last commands (sampling, readback copies) to the final command buffer, which is submitted
+   * and not awaited.
+   */
+  private async submitForward(step: StepParams, tokens: ArrayLike<number>, finish: (enc: GPUCommandEncoder) => void): Promise<void> {
     const g = this.graph;
     if (tokens.length !== step.n_tokens) throw new Error(`step has ${step.n_tokens} tokens, got ${tokens.length} ids`);
     if (step.n_tokens > g.opts.maxTokens) throw new Error(`step of ${step.n_tokens} tokens exceeds the batch size ${g.opts.maxTokens}`);
     g.device.queue.writeBuffer(g.step, 0, packStep(step));
     g.device.queue.writeBuffer(g.tokenIds, 0, Uint32Array.from(tokens));
-    const enc = g.device.createCommandEncoder({ label: 'forward' });
-    const pass = enc.beginComputePass({ label: 'forward' });
+    let enc = g.device.createCommandEncoder({ label: 'forward' });
+    let pass = enc.beginComputePass({ label: 'forward' });
     for (const op of g.ops) {
+      if (isHostOp(op)) {
+        pass.end();
+        g.device.queue.submit([enc.finish()]);
+        await g.device.queue.onSubmittedWorkDone();
+        await op.host(step);
+        enc = g.device.createCommandEncoder({ label: `forward after ${op.label}` });
+        pass = enc.beginComputePass({ label: 'forward' });
+        continue;
+      }
       const d = op.dispatch(step);
       if (d === null) continue;
       pass.setPipeline(op.pipeline);
@@ -87,7 +90,8 @@ export class GraphRunner {
       }
     }
     pass.end();
-    return enc;
+    finish(enc);
+    g.device.queue.submit([enc.finish()]);
   }
 
   /**
@@ -95,10 +99,10 @@ export class GraphRunner {
    * the event loop while a mapAsync is pending, which on a software adapter takes a core away from the
    * rasterizer threads doing the work; sleeping first leaves only the tail of the step to poll for.
    */
-  private async sleepThroughStep(nTokens: number): Promise<void> {
+  private async sleepThroughStep(nTokens: number, t0: number): Promise<void> {
     const kind = nTokens === 1 ? 0 : 1;
-    const expected = this.msPerToken[kind] * nTokens;
-    if (expected > 4) await new Promise((r) => setTimeout(r, expected * 0.8));
+    const left = this.msPerToken[kind]! * nTokens - (performance.now() - t0);
+    if (left > 4) await new Promise((r) => setTimeout(r, left * 0.8));
   }
 
   private recordStepTime(nTokens: number, ms: number): void {
@@ -123,7 +127,6 @@ export class GraphRunner {
     return this.exclusive(async () => {
       const g = this.graph;
       if (sampling.mask) this.useMask(sampling.mask);
-      const enc = this.encodeForward(step, tokens);
       g.device.queue.writeBuffer(
         this.sampleParams,
         0,
@@ -135,18 +138,19 @@ export class GraphRunner {
           sampling.mask ? 1 : 0,
         ]),
       );
-      const pass = enc.beginComputePass({ label: 'sample' });
-      pass.setPipeline(this.samplePipeline);
-      pass.setBindGroup(0, this.sampleBindGroup);
-      pass.dispatchWorkgroups(1);
-      pass.end();
-      enc.copyBufferToBuffer(g.sampleOut, 0, this.tokenReadback, 0, 4);
       const t0 = performance.now();
-      g.device.queue.submit([enc.finish()]);
-      await this.sleepThroughStep(step.n_tokens);
+      await this.submitForward(step, tokens, (enc) => {
+        const pass = enc.beginComputePass({ label: 'sample' });
+        pass.setPipeline(this.samplePipeline);
+        pass.setBindGroup(0, this.sampleBindGroup);
+        pass.dispatchWorkgroups(1);
+        pass.end();
+        enc.copyBufferToBuffer(g.sampleOut, 0, this.tokenReadback, 0, 4);
+      });
+      await this.sleepThroughStep(step.n_tokens, t0);
       await this.tokenReadback.mapAsync(GPUMapMode.READ);
       this.recordStepTime(step.n_tokens, performance.now() - t0);
-      const token = new Uint32Array(this.tokenReadback.getMappedRange(0, 4))[0];
+      const token = new Uint32Array(this.tokenReadback.getMappedRange(0, 4))[0]!;
       this.tokenReadback.unmap();
       return token;
     });
@@ -155,10 +159,9 @@ export class GraphRunner {
   /** Runs a step without reading anything back (prefill chunks before the last). */
   async stepOnly(step: StepParams, tokens: ArrayLike<number>): Promise<void> {
     return this.exclusive(async () => {
-      const enc = this.encodeForward(step, tokens);
       const t0 = performance.now();
-      this.graph.device.queue.submit([enc.finish()]);
-      await this.sleepThroughStep(step.n_tokens);
+      await this.submitForward(step, tokens, () => undefined);
+      await this.sleepThroughStep(step.n_tokens, t0);
       await this.graph.device.queue.onSubmittedWorkDone();
       this.recordStepTime(step.n_tokens, performance.now() - t0);
     });
@@ -174,12 +177,11 @@ export class GraphRunner {
         this.logitsReadback?.destroy();
         this.logitsReadback = g.device.createBuffer({ label: 'logits_readback', size: buffer.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       }
-      const enc = this.encodeForward(step, tokens);
-      enc.copyBufferToBuffer(buffer, 0, this.logitsReadback, 0, bytes);
-      g.device.queue.submit([enc.finish()]);
-      await this.logitsReadback.mapAsync(GPUMapMode.READ, 0, bytes);
-      const out = new Float32Array(this.logitsReadback.getMappedRange(0, bytes).slice(0));
-      this.logitsReadback.unmap();
+      const readback = this.logitsReadback;
+      await this.submitForward(step, tokens, (enc) => enc.copyBufferToBuffer(buffer, 0, readback, 0, bytes));
+      await readback.mapAsync(GPUMapMode.READ, 0, bytes);
+      const out = new Float32Array(readback.getMappedRange(0, bytes).slice(0));
+      readback.unmap();
       return out;
     });
   }

@@ -1,11 +1,13 @@
 /**
- * Streams tensors from a GGUF file into GPU buffers, a few MB at a time, repacked and row-sharded as
- * weight-layout.ts describes. Expert tensors {n_embd, n_ff, n_expert} are uploaded one expert at a time as
- * their own slab (label `blk.3.ffn_up_exps.e5`), so a single expert can be bound, evicted or re-uploaded.
+ * Streams weights (backend-neutral handles, model/weights.ts) from a GGUF file into GPU buffers, a few
+ * MB at a time, repacked and row-sharded as weight-layout.ts describes. An expert slab is uploaded as its
+ * own buffer (label `blk.3.ffn_up_exps.e5`), so a single expert can be bound, evicted or re-uploaded.
+ * Each handle is uploaded once; `matrix`/`vector` return the uploaded copy afterwards.
  */
 import { GgmlType, ggmlTypeName } from '../gguf/ggml-types.js';
 import { dequantizeRow } from '../gguf/quantize.js';
 import type { GgufFile, GgufTensorInfo } from '../gguf/gguf-reader.js';
+import type { VectorHandle, WeightHandle } from '../model/weights.js';
 import { planShards, repackRows, rowLayout, type ShardPlan } from './weight-layout.js';
 
 export interface GpuShard extends ShardPlan {
@@ -38,6 +40,8 @@ export class WeightStore {
   shardedMatrices = 0;
   private sinceFlush = 0;
   private readonly owned: GPUBuffer[] = [];
+  private readonly matrices = new Map<string, GpuMatrix>();
+  private readonly vectors = new Map<string, GpuVector>();
 
   constructor(
     private readonly device: GPUDevice,
@@ -56,23 +60,39 @@ export class WeightStore {
     return this.file.tensorByName.has(name);
   }
 
-  /**
-   * Uploads a 2-D tensor, or one slab (index `slab` along the last dimension) of a 3-D tensor.
-   * `label` names the GPU buffers (defaults to the tensor name, plus `.e<slab>`).
-   */
-  async matrix(name: string, slab?: number): Promise<GpuMatrix> {
-    const t = this.tensor(name);
-    const cols = t.dims[0];
-    const rows = t.dims[1] ?? 1;
+  /** The GPU copy of a weight matrix (or one expert slab), uploaded on first use. */
+  async matrix(h: WeightHandle): Promise<GpuMatrix> {
+    const done = this.matrices.get(h.name);
+    if (done) return done;
+    const m = await this.upload(h);
+    this.matrices.set(h.name, m);
+    return m;
+  }
+
+  /** The uploaded copy of `h`; throws when it was never uploaded (the graph binds only loaded weights). */
+  uploaded(h: WeightHandle): GpuMatrix {
+    const m = this.matrices.get(h.name);
+    if (!m) throw new Error(`weight ${h.name} is not on the GPU`);
+    return m;
+  }
+
+  uploadedVector(h: VectorHandle): GpuVector {
+    const v = this.vectors.get(h.name);
+    if (!v) throw new Error(`vector ${h.name} is not on the GPU`);
+    return v;
+  }
+
+  private async upload(h: WeightHandle): Promise<GpuMatrix> {
+    const t = this.tensor(h.tensor);
+    const { cols, rows } = h;
     const layout = rowLayout(t.type, cols);
     let fileOffset = t.offset;
-    let label = name.replace(/\.weight$/, '');
-    if (slab !== undefined) {
+    if (h.expert !== undefined) {
       const n = t.dims[2] ?? 1;
-      if (slab < 0 || slab >= n) throw new Error(`${name} has ${n} slabs, asked for ${slab}`);
-      fileOffset += slab * rows * layout.fileRowBytes;
-      label += `.e${slab}`;
+      if (h.expert < 0 || h.expert >= n) throw new Error(`${h.tensor} has ${n} slabs, asked for ${h.expert}`);
+      fileOffset += h.expert * rows * layout.fileRowBytes;
     }
+    const label = h.name;
     const shards: GpuShard[] = [];
     for (const plan of planShards(t.type, rows, cols, this.maxBindingBytes)) {
       const buffer = this.device.createBuffer({
@@ -120,23 +140,27 @@ export class WeightStore {
   }
 
   /** Uploads a 1-D tensor as f32 (norm weights are small; F16 ones are widened on the host). */
-  async vector(name: string): Promise<GpuVector> {
-    const t = this.tensor(name);
+  async vector(h: VectorHandle): Promise<GpuVector> {
+    const done = this.vectors.get(h.name);
+    if (done) return done;
+    const t = this.tensor(h.tensor);
     const n = t.nElements;
     if (t.type !== GgmlType.F32 && t.type !== GgmlType.F16) {
-      throw new Error(`${name}: vectors must be F32 or F16, found ${ggmlTypeName(t.type)}`);
+      throw new Error(`${h.tensor}: vectors must be F32 or F16, found ${ggmlTypeName(t.type)}`);
     }
     const raw = await this.file.read(t.offset, t.byteSize);
-    const values = Float32Array.from(t.type === GgmlType.F32 ? new Float32Array(raw.slice().buffer, 0, n) : dequantizeRow(t.type, raw, n));
+    const values = dequantizeRow(t.type, raw, n) as Float32Array<ArrayBuffer>;
     const buffer = this.device.createBuffer({
-      label: name.replace(/\.weight$/, ''),
+      label: h.name,
       size: Math.max(16, Math.ceil((n * 4) / 16) * 16),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
     });
     this.owned.push(buffer);
     this.device.queue.writeBuffer(buffer, 0, values);
     await this.account(t.byteSize);
-    return { name, n, buffer };
+    const v = { name: h.name, n, buffer };
+    this.vectors.set(h.name, v);
+    return v;
   }
 
   destroy(): void {

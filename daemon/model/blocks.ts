@@ -2,7 +2,8 @@
  * Shared building blocks of the MoE transformer forward pass, written once and composed by the
  * per-architecture files. Each block reads an input activation and writes its output activation.
  */
-import type { Act, ForwardOps, RopeParams } from './forward-ops.js';
+import type { Act, ForwardOps, RopeParams, SharedExpert } from './forward-ops.js';
+import { routingParams } from './routing.js';
 import type { ModelConfig } from './hparams.js';
 import type { LayerWeights, ModelWeights } from './model-weights.js';
 
@@ -84,22 +85,36 @@ export function denseFfn(ops: ForwardOps, cfg: ModelConfig, lw: LayerWeights, xn
 }
 
 /**
- * The MoE FFN, routing written once: router logits -> softmax -> top-k -> weights (renormalised or not,
- * per architecture) -> expert FFNs -> weighted sum (+ shared expert). Dense layers take the dense FFN.
+ * The MoE FFN: router logits, the routing step (routing.ts: gating, top-k, weights — the same for every
+ * architecture, parametrised by its config), the expert executor, then the shared expert if any.
+ * Dense layers take the dense FFN.
  */
 export function feedForward(ops: ForwardOps, cfg: ModelConfig, lw: LayerWeights, xn: Act, out: Act): void {
   if (!lw.router || !lw.experts) {
     denseFfn(ops, cfg, lw, xn, out);
     return;
   }
-  ops.moe(
-    xn,
-    lw.router,
-    lw.experts,
-    { n_expert: cfg.n_expert, n_expert_used: cfg.n_expert_used, norm_weights: cfg.expert_weights_norm, act: cfg.ffn_act },
-    out,
-    lw.shared,
-  );
+  const logits = ops.act('ffn_moe_logits', cfg.n_expert); // [n_tokens, n_expert]
+  ops.matmul(lw.router, xn, logits);
+  const routing = ops.route(logits, routingParams(cfg));
+  ops.experts(xn, routing, lw.experts, cfg.ffn_act, out);
+  if (lw.shared) sharedExpert(ops, cfg, lw.shared, xn, out);
+}
+
+/** A shared expert, always applied: out += FFN(x), times sigmoid(gate_inp · x) when gated (qwen2moe). */
+function sharedExpert(ops: ForwardOps, cfg: ModelConfig, sh: SharedExpert, xn: Act, out: Act): void {
+  const gate = ops.act('ffn_shexp_gate', sh.up.rows); // [n_tokens, n_ff_shexp]
+  const up = ops.act('ffn_shexp_up', sh.up.rows);
+  const res = ops.act('ffn_shexp_out', cfg.n_embd); // [n_tokens, n_embd]
+  ops.matmul(sh.gate, xn, gate);
+  ops.matmul(sh.up, xn, up);
+  ops.glu(gate, up, cfg.ffn_act);
+  ops.matmul(sh.down, gate, res);
+  if (sh.gateInp) {
+    const g = ops.act('ffn_shexp_gate_inp', 1); // [n_tokens, 1]
+    ops.matmul(sh.gateInp, xn, g);
+    ops.addGated(out, res, g);
+  } else ops.add(out, res);
 }
 
 export function outputHead(ops: ForwardOps, cfg: ModelConfig, w: ModelWeights, x: Act, xn: Act): void {

@@ -1,17 +1,27 @@
 /**
- * The small backend interface the forward pass is written against. Architecture files and the shared
- * blocks only call these ops; the WebGPU graph builder records them once at load time into dispatches,
- * and another backend (e.g. one that runs some experts from host memory) can implement them differently.
+ * The backend interface the forward pass is written against. Architecture files and the shared blocks
+ * only call these ops, with backend-neutral weight handles (weights.ts); the WebGPU graph builder
+ * records them once at load time into dispatches, the CPU backend into a program its workers run, and a
+ * backend may split a step into segments (a GPU pass, host work, another GPU pass) as it needs.
  *
  * An Act is an f32 activation of shape [n_tokens * rowsPerToken, cols] (rows beyond the current step's
  * token count are scratch).
  */
-import type { GpuMatrix, GpuVector } from '../gpu/weight-store.js';
+import type { RoutingParams } from './routing.js';
+import type { ExpertWeights, VectorHandle, WeightHandle } from './weights.js';
+
+export type { ExpertWeights, SharedExpert, VectorHandle, WeightHandle } from './weights.js';
 
 export interface Act {
   readonly label: string;
   readonly cols: number;
   readonly rowsPerToken: number;
+}
+
+/** The routing of a step's tokens (expert ids and weights per token), as a backend holds it. */
+export interface RoutingAct {
+  readonly label: string;
+  readonly k: number;
 }
 
 export type GluActivation = 'silu' | 'gelu';
@@ -34,40 +44,17 @@ export interface RopeParams {
   mode: 'norm' | 'neox';
 }
 
-export interface MoeParams {
-  n_expert: number;
-  n_expert_used: number;
-  /** Renormalise the chosen experts' weights to sum to 1. */
-  norm_weights: boolean;
-  act: GluActivation;
-}
-
-export interface ExpertWeights {
-  /** One slab per expert: gate and up are [n_ff_exp, n_embd], down is [n_embd, n_ff_exp]. */
-  gate: GpuMatrix[];
-  up: GpuMatrix[];
-  down: GpuMatrix[];
-}
-
-export interface SharedExpert {
-  gate: GpuMatrix;
-  up: GpuMatrix;
-  down: GpuMatrix;
-  /** [n_embd, 1] gate of a sigmoid-gated shared expert (qwen2moe); absent: added unweighted. */
-  gateInp?: GpuMatrix;
-}
-
 export interface ForwardOps {
   /** An activation buffer (allocated once, sized for the largest batch). */
   act(label: string, cols: number, rowsPerToken?: number): Act;
   /** out[t] = scale * table[token t]. */
-  embed(table: GpuMatrix, out: Act, scale: number): void;
+  embed(table: WeightHandle, out: Act, scale: number): void;
   /** out = rms_norm(x) * weight, per row of x. */
-  rmsNorm(x: Act, weight: GpuVector | null, out: Act, eps: number): void;
+  rmsNorm(x: Act, weight: VectorHandle | null, out: Act, eps: number): void;
   /** In place over rows of `rowLen` values (per-head q/k norms: rowLen = head_dim). */
-  rmsNormRows(buf: Act, rowLen: number, weight: GpuVector | null, eps: number): void;
+  rmsNormRows(buf: Act, rowLen: number, weight: VectorHandle | null, eps: number): void;
   /** y = x W^T for every token row. */
-  matmul(w: GpuMatrix, x: Act, y: Act): void;
+  matmul(w: WeightHandle, x: Act, y: Act): void;
   /** Rotates q in place. */
   ropeInPlace(q: Act, p: RopeParams): void;
   /** Rotates k into layer il's K cache and copies v into its V cache at the step's positions. */
@@ -78,10 +65,17 @@ export interface ForwardOps {
   glu(gate: Act, up: Act, act: GluActivation): void;
   /** dst += scale * src. */
   add(dst: Act, src: Act, scale?: number): void;
+  /** dst += sigmoid(gate[t]) * src[t] per token, gate: [n_tokens, 1] (a sigmoid-gated shared expert). */
+  addGated(dst: Act, src: Act, gate: Act): void;
   /** buf *= s (all token rows). */
   scale(buf: Act, s: number): void;
-  /** Routed experts (and an optional shared expert) on x; the weighted sum goes to out. */
-  moe(x: Act, router: GpuMatrix, experts: ExpertWeights, p: MoeParams, out: Act, shared?: SharedExpert): void;
+  /** The routing step (routing.ts) over router logits [n_tokens, n_expert]. */
+  route(logits: Act, p: RoutingParams): RoutingAct;
+  /**
+   * The expert executor: out[t] = Σ_j weight[t, j] · FFN_{id[t, j]}(x[t]) with FFN_e(x) =
+   * down_e(act(gate_e x) · up_e x), computing each selected expert wherever the backend keeps it.
+   */
+  experts(x: Act, routing: RoutingAct, experts: ExpertWeights, act: GluActivation, out: Act): void;
   /** Logits of the step's logits rows of x: out = (x W^T) * logitScale. */
-  logits(x: Act, output: GpuMatrix, logitScale: number): void;
+  logits(x: Act, output: WeightHandle, logitScale: number): void;
 }

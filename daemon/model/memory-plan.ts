@@ -1,6 +1,5 @@
 /** What a model needs on the GPU, by tensor class, next to what the device allows. */
 import type { GgufFile } from '../gguf/gguf-reader.js';
-import type { GpuInfo } from '../gpu/device.js';
 
 export type TensorClass = 'embeddings' | 'output' | 'attention' | 'experts' | 'shared experts' | 'router' | 'dense ffn' | 'norms';
 
@@ -48,7 +47,12 @@ export function kvCacheBytes(nLayer: number, nSlots: number, nCtx: number, kvDim
 
 const MiB = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
-export function formatMemoryPlan(p: MemoryPlan, gpu?: GpuInfo): string {
+/** What the device running the model says about its memory (a software GPU adapter uses host memory). */
+export interface DeviceMemoryNote {
+  isFallback: boolean;
+}
+
+export function formatMemoryPlan(p: MemoryPlan, gpu?: DeviceMemoryNote): string {
   const lines = ['memory plan:'];
   for (const [k, v] of Object.entries(p.byClass).sort((a, b) => b[1] - a[1])) lines.push(`  ${k.padEnd(16)} ${MiB(v).padStart(12)}`);
   lines.push(`  ${'weights'.padEnd(16)} ${MiB(p.weights).padStart(12)}`);

@@ -1,45 +1,40 @@
 /**
- * The GPU weights of a model, by GGUF tensor name, loaded through a WeightStore. Expert tensors are
- * split into one slab per expert.
+ * The weights of a model as backend-neutral handles (weights.ts), by GGUF tensor name: what the forward
+ * pass reads. Nothing is loaded here; a backend uploads or places the handles it is given. Expert tensors
+ * {n_embd, n_ff, n_expert} become one handle per expert slab.
  */
-import type { GpuMatrix, GpuVector, WeightStore } from '../gpu/weight-store.js';
-import type { ExpertWeights, SharedExpert } from './forward-ops.js';
+import type { GgufFile } from '../gguf/gguf-reader.js';
 import type { ModelConfig } from './hparams.js';
+import { expertMatrices, type ExpertWeights, type SharedExpert, type VectorHandle, type WeightHandle } from './weights.js';
 
 export interface LayerWeights {
-  attn_norm: GpuVector;
-  wq: GpuMatrix;
-  wk: GpuMatrix;
-  wv: GpuMatrix;
-  wo: GpuMatrix;
-  attn_q_norm?: GpuVector;
-  attn_k_norm?: GpuVector;
+  attn_norm: VectorHandle;
+  wq: WeightHandle;
+  wk: WeightHandle;
+  wv: WeightHandle;
+  wo: WeightHandle;
+  attn_q_norm?: VectorHandle;
+  attn_k_norm?: VectorHandle;
   /** grok: RMS norm of the attention output before the residual add. */
-  attn_out_norm?: GpuVector;
-  ffn_norm: GpuVector;
-  router?: GpuMatrix;
+  attn_out_norm?: VectorHandle;
+  ffn_norm: VectorHandle;
+  router?: WeightHandle;
   experts?: ExpertWeights;
   shared?: SharedExpert;
   /** dense FFN (dense models, or grok's optional parallel dense FFN) */
-  ffn_gate?: GpuMatrix;
-  ffn_up?: GpuMatrix;
-  ffn_down?: GpuMatrix;
+  ffn_gate?: WeightHandle;
+  ffn_up?: WeightHandle;
+  ffn_down?: WeightHandle;
   /** grok: RMS norm of the FFN output before the residual add. */
-  ffn_post_norm?: GpuVector;
+  ffn_post_norm?: VectorHandle;
 }
 
 export interface ModelWeights {
-  tok_embd: GpuMatrix;
-  output_norm: GpuVector;
+  tok_embd: WeightHandle;
+  output_norm: VectorHandle;
   /** The output projection; the token embedding matrix when tied. */
-  output: GpuMatrix;
+  output: WeightHandle;
   layers: LayerWeights[];
-}
-
-async function expertSlabs(store: WeightStore, name: string, n: number): Promise<GpuMatrix[]> {
-  const out: GpuMatrix[] = [];
-  for (let e = 0; e < n; e++) out.push(await store.matrix(name, e));
-  return out;
 }
 
 /** Features llama.cpp accepts that this engine does not run yet: refused up front with a clear error. */
@@ -53,51 +48,95 @@ function assertSupported(cfg: ModelConfig): void {
   if (missing.length) throw new Error(`${cfg.name}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not supported yet`);
 }
 
-export async function loadModelWeights(store: WeightStore, cfg: ModelConfig): Promise<ModelWeights> {
-  assertSupported(cfg);
-  const opt = async <T>(name: string, load: (n: string) => Promise<T>): Promise<T | undefined> =>
-    store.has(name) ? load(name) : undefined;
-  const vec = (n: string) => store.vector(n);
-  const mat = (n: string) => store.matrix(n);
+const label = (tensor: string) => tensor.replace(/\.weight$/, '');
 
-  const tok_embd = await mat('token_embd.weight');
-  const output_norm = await vec('output_norm.weight');
-  const output = (await opt('output.weight', mat)) ?? tok_embd;
+/** Handles of the weights the forward pass of `cfg` reads from `file`. */
+export function modelWeights(file: GgufFile, cfg: ModelConfig): ModelWeights {
+  assertSupported(cfg);
+  const info = (name: string) => {
+    const t = file.tensorByName.get(name);
+    if (!t) throw new Error(`tensor ${name} is missing`);
+    return t;
+  };
+  const has = (name: string) => file.tensorByName.has(name);
+  const mat = (name: string): WeightHandle => {
+    const t = info(name);
+    return { tensor: name, name: label(name), type: t.type, cols: t.dims[0]!, rows: t.dims[1] ?? 1 };
+  };
+  const vec = (name: string): VectorHandle => ({ tensor: name, name: label(name), n: info(name).nElements });
+  const slabs = (name: string, n: number): WeightHandle[] => {
+    const t = info(name);
+    if ((t.dims[2] ?? 1) !== n) throw new Error(`${name} holds ${t.dims[2] ?? 1} experts, expected ${n}`);
+    return Array.from({ length: n }, (_, e) => ({ tensor: name, name: `${label(name)}.e${e}`, type: t.type, cols: t.dims[0]!, rows: t.dims[1] ?? 1, expert: e }));
+  };
+  const optMat = (name: string) => (has(name) ? mat(name) : undefined);
+  const optVec = (name: string) => (has(name) ? vec(name) : undefined);
+
+  const tok_embd = mat('token_embd.weight');
   const layers: LayerWeights[] = [];
   for (let il = 0; il < cfg.n_layer; il++) {
     const b = `blk.${il}.`;
     const lw: LayerWeights = {
-      attn_norm: await vec(`${b}attn_norm.weight`),
-      wq: await mat(`${b}attn_q.weight`),
-      wk: await mat(`${b}attn_k.weight`),
-      wv: await mat(`${b}attn_v.weight`),
-      wo: await mat(`${b}attn_output.weight`),
-      attn_q_norm: await opt(`${b}attn_q_norm.weight`, vec),
-      attn_k_norm: await opt(`${b}attn_k_norm.weight`, vec),
-      attn_out_norm: await opt(`${b}attn_output_norm.weight`, vec),
-      ffn_norm: await vec(`${b}ffn_norm.weight`),
-      ffn_post_norm: (await opt(`${b}layer_output_norm.weight`, vec)) ?? (await opt(`${b}post_ffw_norm.weight`, vec)),
-      ffn_gate: await opt(`${b}ffn_gate.weight`, mat),
-      ffn_up: await opt(`${b}ffn_up.weight`, mat),
-      ffn_down: await opt(`${b}ffn_down.weight`, mat),
+      attn_norm: vec(`${b}attn_norm.weight`),
+      wq: mat(`${b}attn_q.weight`),
+      wk: mat(`${b}attn_k.weight`),
+      wv: mat(`${b}attn_v.weight`),
+      wo: mat(`${b}attn_output.weight`),
+      attn_q_norm: optVec(`${b}attn_q_norm.weight`),
+      attn_k_norm: optVec(`${b}attn_k_norm.weight`),
+      attn_out_norm: optVec(`${b}attn_output_norm.weight`),
+      ffn_norm: vec(`${b}ffn_norm.weight`),
+      ffn_post_norm: optVec(`${b}layer_output_norm.weight`) ?? optVec(`${b}post_ffw_norm.weight`),
+      ffn_gate: optMat(`${b}ffn_gate.weight`),
+      ffn_up: optMat(`${b}ffn_up.weight`),
+      ffn_down: optMat(`${b}ffn_down.weight`),
     };
     if (cfg.n_expert > 0) {
-      lw.router = await mat(`${b}ffn_gate_inp.weight`);
+      lw.router = mat(`${b}ffn_gate_inp.weight`);
       lw.experts = {
-        gate: await expertSlabs(store, `${b}ffn_gate_exps.weight`, cfg.n_expert),
-        up: await expertSlabs(store, `${b}ffn_up_exps.weight`, cfg.n_expert),
-        down: await expertSlabs(store, `${b}ffn_down_exps.weight`, cfg.n_expert),
+        gate: slabs(`${b}ffn_gate_exps.weight`, cfg.n_expert),
+        up: slabs(`${b}ffn_up_exps.weight`, cfg.n_expert),
+        down: slabs(`${b}ffn_down_exps.weight`, cfg.n_expert),
       };
-      if (store.has(`${b}ffn_up_shexp.weight`)) {
+      if (has(`${b}ffn_up_shexp.weight`)) {
         lw.shared = {
-          gate: await mat(`${b}ffn_gate_shexp.weight`),
-          up: await mat(`${b}ffn_up_shexp.weight`),
-          down: await mat(`${b}ffn_down_shexp.weight`),
-          gateInp: await opt(`${b}ffn_gate_inp_shexp.weight`, mat),
+          gate: mat(`${b}ffn_gate_shexp.weight`),
+          up: mat(`${b}ffn_up_shexp.weight`),
+          down: mat(`${b}ffn_down_shexp.weight`),
+          gateInp: optMat(`${b}ffn_gate_inp_shexp.weight`),
         };
       }
     }
     layers.push(lw);
   }
-  return { tok_embd, output_norm, output, layers };
+  return { tok_embd, output_norm: vec('output_norm.weight'), output: optMat('output.weight') ?? tok_embd, layers };
+}
+
+/** Every matrix handle of the model, each once (a tied output is the embedding). */
+export function allMatrices(w: ModelWeights): WeightHandle[] {
+  const seen = new Set<string>();
+  const out: WeightHandle[] = [];
+  const add = (h: WeightHandle | undefined) => {
+    if (h && !seen.has(h.name)) {
+      seen.add(h.name);
+      out.push(h);
+    }
+  };
+  add(w.tok_embd);
+  for (const l of w.layers) {
+    [l.wq, l.wk, l.wv, l.wo, l.router, l.ffn_gate, l.ffn_up, l.ffn_down].forEach(add);
+    if (l.experts) expertMatrices(l.experts).forEach(add);
+    if (l.shared) [l.shared.gate, l.shared.up, l.shared.down, l.shared.gateInp].forEach(add);
+  }
+  add(w.output);
+  return out;
+}
+
+/** Every vector handle of the model. */
+export function allVectors(w: ModelWeights): VectorHandle[] {
+  const out: VectorHandle[] = [w.output_norm];
+  for (const l of w.layers) {
+    for (const v of [l.attn_norm, l.attn_q_norm, l.attn_k_norm, l.attn_out_norm, l.ffn_norm, l.ffn_post_norm]) if (v) out.push(v);
+  }
+  return out;
 }

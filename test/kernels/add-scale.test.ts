@@ -1,10 +1,11 @@
 /**
  * shaders/add.wgsl and shaders/scale.wgsl vs daemon/gpu/cpu-reference/{add,scale}.ts.
  * add: dst + s·src may be one fused multiply-add on the GPU: |err| <= 2^-23 · (|dst| + |s·src|).
+ * add, gated mode: dst + sigmoid(gate[t])·src (f32 exp and a division): |err| <= 1e-6 · (|dst| + |src|).
  * scale: one f32 multiplication, bit-exact.
  */
 import assert from 'node:assert/strict';
-import { addRef } from '../../daemon/gpu/cpu-reference/add.js';
+import { addGatedRef, addRef } from '../../daemon/gpu/cpu-reference/add.js';
 import { scaleRef } from '../../daemon/gpu/cpu-reference/scale.js';
 import { grid, type GpuKernelHarness, kernelTest } from '../helpers/gpu-harness.js';
 import { assertClose, assertSameF32Bits, randn, seeded } from './kernel-test-utils.js';
@@ -20,7 +21,7 @@ const shapes = [
 
 async function add(h: GpuKernelHarness, n: number, n_tokens: number, s: number, src: Float32Array, dst: Float32Array): Promise<Float32Array> {
   // Dispatched over the whole buffer (one row more than the step): the kernel's own bound must stop it.
-  const out = await h.run({ kernel: 'add', step: { n_tokens }, params: [n, { f32: s }], bindings: { 2: src, 3: dst }, dispatch: grid(src.length), read: [3] });
+  const out = await h.run({ kernel: 'add', step: { n_tokens }, params: [n, { f32: s }, 0], bindings: { 2: src, 3: dst, 4: { bytes: 16 } }, dispatch: grid(src.length), read: [3] });
   return new Float32Array(out[3]!);
 }
 
@@ -39,6 +40,22 @@ kernelTest('add: dst += scale · src over n_tokens rows (scale 1 and a residual 
     }
   }
   assert.ok(grid(shapes.at(-1)!.n * shapes.at(-1)!.n_tokens)[1] > 1);
+});
+
+kernelTest('add, gated: dst += sigmoid(gate[t]) · src (a sigmoid-gated shared expert), rows past the step untouched', async (h) => {
+  const rnd = seeded(63);
+  for (const c of shapes.slice(0, 5)) {
+    const count = c.n * c.n_tokens;
+    const src = randn(count + c.n, rnd);
+    const dst = randn(count + c.n, rnd);
+    const gate = randn(c.n_tokens + 1, rnd, 3);
+    const out = await h.run({ kernel: 'add', step: { n_tokens: c.n_tokens }, params: [c.n, { f32: 7 }, 1], bindings: { 2: src, 3: dst, 4: gate }, dispatch: grid(src.length), read: [3] });
+    const y = new Float32Array(out[3]!);
+    const ref = addGatedRef(dst, src, gate, c.n, count);
+    const what = `${JSON.stringify(c)} gated`;
+    assertClose(y.subarray(0, count), ref.subarray(0, count), { rtol: 1e-6, scale: Float64Array.from(ref.subarray(0, count), (_, i) => Math.abs(dst[i]!) + Math.abs(src[i]!)), what });
+    assertSameF32Bits(y.subarray(count), dst.subarray(count), `${what}: past the step`);
+  }
 });
 
 kernelTest('scale: mode 0 (token rows x rows_per_token) and mode 1 (logits rows), rows past the step untouched, folded grid', async (h) => {

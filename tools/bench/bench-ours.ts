@@ -6,7 +6,6 @@
  */
 import { Model } from '../../daemon/engine/model.js';
 import { Session } from '../../daemon/engine/session.js';
-import { describeGpu } from '../../daemon/gpu/device.js';
 import type { SamplingParams } from '../../daemon/gpu/graph-runner.js';
 import { peakRssBytes, progress, readJob, report, runChild, runResult, type RunResult } from './bench-common.js';
 
@@ -26,7 +25,7 @@ runChild(async () => {
     },
   });
   const loadMs = performance.now() - t0;
-  const device = describeGpu(model.gpu.info);
+  const device = model.backendInfo.description;
   progress(NAME, `loaded in ${(loadMs / 1000).toFixed(1)} s on ${device}`);
   try {
     const session = new Session(model, 0);
