@@ -21,6 +21,8 @@ const entries = [
 ];
 for (const [entry, out] of [
   ['daemon/main.ts', 'dist/daemon.js'],
+  // the CPU backend's rank worker, started by daemon/cpu/cpu-backend.ts from the bundle's folder
+  ['daemon/cpu/rank-worker.ts', 'dist/cpu-worker.js'],
   ['extension/main.ts', 'dist/extension.js'],
 ]) {
   const { existsSync } = await import('node:fs');

@@ -5,8 +5,10 @@
  */
 import { basename } from 'node:path';
 import { openGguf, type GgufFile } from '../gguf/gguf-reader.js';
+import { CpuBackend } from '../cpu/cpu-backend.js';
 import type { Gpu, GpuOptions } from '../gpu/device.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
+import { backendChoice, resolveBackend, type BackendChoice } from './backend-choice.js';
 import type { BackendInfo, ForwardBackend, SamplingParams } from '../model/backend.js';
 import { readModelConfig, type ModelConfig } from '../model/hparams.js';
 import type { MemoryPlan } from '../model/memory-plan.js';
@@ -21,7 +23,13 @@ export interface LoadOptions {
   maxBatch?: number;
   /** Keep logits for every prompt position (needed by eval), default false. */
   allLogits?: boolean;
-  /** An already created GPU, or options to create one. */
+  /** Which backend runs the model (default: MOECODE_BACKEND, else auto; see backend-choice.ts). */
+  backend?: BackendChoice;
+  /** CPU backend threads (0 or absent: physical cores). */
+  threads?: number;
+  /** KV cache element type (CPU backend; the GPU backend keeps f32 for now). Default f16. */
+  kvType?: 'f16' | 'f32';
+  /** An already created GPU (then the GPU backend runs), or options to create one. */
   gpu?: Gpu;
   gpuOptions?: GpuOptions;
   /** Called with the fraction of weight bytes loaded. */
@@ -70,7 +78,16 @@ export class Model {
       const nSlots = Math.max(1, opts.nSlots ?? 1);
       const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 256, nCtx));
       const allLogits = Boolean(opts.allLogits);
-      const backend = await GpuBackend.load(file, cfg, weights, { nCtx, nSlots, maxBatch, allLogits, onProgress: opts.onProgress, gpu: opts.gpu, gpuOptions: opts.gpuOptions });
+      const common = { nCtx, nSlots, maxBatch, allLogits, onProgress: opts.onProgress };
+      let backend: ForwardBackend;
+      if (opts.gpu) backend = await GpuBackend.load(file, cfg, weights, { ...common, gpu: opts.gpu });
+      else {
+        const where = await resolveBackend(opts.backend ?? backendChoice(), opts.gpuOptions);
+        backend =
+          where.kind === 'gpu'
+            ? await GpuBackend.load(file, cfg, weights, { ...common, gpu: where.gpu, ownGpu: true })
+            : await CpuBackend.load(file, cfg, weights, { ...common, threads: opts.threads, kvType: opts.kvType });
+      }
       opts.onProgress?.(1);
       return new Model(path, cfg, file, backend, nCtx, nSlots, maxBatch, allLogits, performance.now() - t0);
     } catch (e) {

@@ -15,8 +15,9 @@ import { KernelRegistry, type StepParams } from './kernels.js';
 import { WeightStore } from './weight-store.js';
 
 export interface GpuBackendOptions extends BackendOptions {
-  /** An already created GPU (the caller keeps ownership), or options to create one. */
+  /** An already created GPU (the caller keeps ownership unless ownGpu), or options to create one. */
   gpu?: Gpu;
+  ownGpu?: boolean;
   gpuOptions?: GpuOptions;
 }
 
@@ -74,11 +75,11 @@ export class GpuBackend implements ForwardBackend {
         maxBufferSize: gpu.info.maxBufferSize,
         shardedMatrices: store.shardedMatrices,
       };
-      return new GpuBackend(gpu, !opts.gpu, memory, store, graph, runner, opts.nCtx);
+      return new GpuBackend(gpu, !opts.gpu || Boolean(opts.ownGpu), memory, store, graph, runner, opts.nCtx);
     } catch (e) {
       graph?.destroy();
       store?.destroy();
-      if (!opts.gpu) gpu.destroy();
+      if (!opts.gpu || opts.ownGpu) gpu.destroy();
       throw e;
     }
   }

@@ -20,8 +20,8 @@ import type {
 } from '../model/forward-ops.js';
 import type { RoutingParams } from '../model/routing.js';
 import { type KernelName, KernelRegistry, type ParamField, type StepParams, uniformBuffer } from './kernels.js';
-import { geluF16Table } from './gelu-table.js';
-import { ropeTable } from './rope-table.js';
+import { geluF16Table } from '../model/gelu-table.js';
+import { ropeTable } from '../model/rope-table.js';
 import type { GpuMatrix, GpuShard, WeightStore } from './weight-store.js';
 
 export type Dispatch = [number, number, number] | { indirect: GPUBuffer; offset: number } | null;

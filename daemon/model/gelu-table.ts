@@ -4,7 +4,7 @@
  * table, built here, so that results match llama.cpp bit for bit: computing the same values on the
  * GPU's own tanh flips f16 roundings now and then. [32768] u32, two f16 entries each.
  */
-import { f16BitsToF32, f32ToF16Bits } from '../gguf/quantize.js';
+import { f16BitsToF32, f32ToF16Bits } from '../formats/half.js';
 
 const SQRT_2_OVER_PI = 0.7978845608028654;
 const GELU_COEF_A = 0.044715;
