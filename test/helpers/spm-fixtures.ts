@@ -93,8 +93,8 @@ const LETTERS: [string, number][] = [...'▁abcdefghilmnorstuxy<>/[]PAD0'].map((
 /**
  * Each vocabulary isolates rules: defaults when keys are missing (and equal scores everywhere),
  * no space prefix with int scores and add_eos, merges that reach control and unused tokens,
- * user-defined tokens (one with a space), and an older CodeLlama file whose FIM tokens are normal
- * pieces found by their text.
+ * user-defined tokens (one with a space), pieces that contain newlines (so text is not encoded line
+ * by line), and an older CodeLlama file whose FIM tokens are normal pieces found by their text.
  */
 export function handVocabs(): HandVocab[] {
   const defaults = withPieces([...LETTERS, ['ab', 0], ['bc', 0], ['▁a', 0], ['▁▁', 0], ['he', 0], ['hel', 0], ['lo', 0], ['hello', 0]]);
@@ -103,6 +103,7 @@ export function handVocabs(): HandVocab[] {
     ...LETTERS, ['</', -2], ['s>', -2], ['<s', -2], ['[P', -2], ['AD', -2], ['0]', -2], ['AD0]', -3],
     ['[PAD0]', 0, 5], ['<tool>', 0, 4], ['my token', 0, 4], ['ab', -1], ['▁a', -1],
   ]);
+  const newlines = withPieces([...LETTERS, [':\n', -1], ['\n\n', -1], ['\n▁▁', -2], ['▁▁', -3], ['x\n', -1], ['\t', -5], ['\n', -6]]);
   const codellama = withPieces([
     ...LETTERS, ['▁<', -1], ['PR', -1], ['E>', -1], ['▁<PRE>', 0], ['▁<SUF>', 0], ['▁<MID>', 0], ['▁<EOT>', 0], ['<EO', -1],
   ]);
@@ -131,6 +132,12 @@ export function handVocabs(): HandVocab[] {
       ...reach,
       extra: [meta.u32('tokenizer.ggml.unknown_token_id', 0)],
       texts: ['</s>', '<s>', '[PAD0]', 'x[PAD0]y', 'use <tool> here', 'my token is mine', 'amy tokenb', '<tool><tool>my token'],
+    },
+    {
+      name: 'newline-pieces',
+      ...newlines,
+      extra: [],
+      texts: ['def f():\n  x\n\n\ny', '\n\n\n', 'a\n  b', 'x\nx\n\tx', ':\n\n'],
     },
     {
       name: 'codellama-by-text',

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { tokenizerDataFromGguf } from '../../daemon/engine/tokenizer/gguf-adapter.js';
 import { StreamDecoder } from '../../daemon/engine/tokenizer/stream-decoder.js';
 import { Tokenizer, TokenizerError, type TokenizerData } from '../../daemon/engine/tokenizer/tokenizer.js';
+import { spmFuzz } from '../helpers/spm-fixtures.js';
 
 const HEX = '0123456789ABCDEF';
 
@@ -94,6 +95,21 @@ describe('SentencePiece encoding', () => {
   test('merges may form any token, even a control one, as in llama.cpp', () => {
     const tok = make({ ...vocab([['<', -10], ['/', -10], ['s', -10], ['>', -10], ['</', -2], ['s>', -2]]), addSpacePrefix: false });
     assert.deepEqual(pieces(tok, '</s>'), ['</s>']);
+  });
+
+  test('line-by-line encoding (no piece holds a newline) gives what encoding the whole text gives', () => {
+    const pieces: [string, number][] = [['▁', -10], ['a', -10], ['b', -10], ['▁a', -1], ['ab', -1], ['▁▁', -2], ['b▁', -1], ['ba', -1]];
+    const byLine = make(vocab(pieces));
+    // a piece holding "\n" that no text forms switches line-by-line encoding off
+    const whole = make(vocab([...pieces, ['\u0001\n\u0001', -1]]));
+    const texts = spmFuzz(300, 21).concat(['a\nb', '\n\n a', 'ab ab\n ab\n\n  ba', ' \n ']);
+    for (const text of texts) {
+      for (const parseSpecial of [false, true]) {
+        assert.deepEqual(byLine.encode(text, { parseSpecial }), whole.encode(text, { parseSpecial }), JSON.stringify(text));
+      }
+      // and again from the line cache
+      assert.deepEqual(byLine.encode(text), whole.encode(text), JSON.stringify(text));
+    }
   });
 
   test('a 200 KB source file encodes and decodes back', () => {

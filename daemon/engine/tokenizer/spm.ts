@@ -14,6 +14,13 @@
  * a token by construction, so only single characters reach the byte fallback and the table is never
  * used. It is left out here.
  *
+ * llama.cpp merges the whole fragment at once. A character that occurs in no token is never merged, so
+ * nothing merges across it and the text on either side of it tokenizes on its own, the same whatever
+ * the other side holds (ties between equal scores go to the leftmost pair on both sides alike). When no
+ * token contains '\n' (Llama, Mistral and CodeLlama vocabularies: a newline is the byte token <0x0A>),
+ * text is therefore encoded line by line, and lines are cached: completion prompts re-encode mostly
+ * unchanged text on every keystroke.
+ *
  * Where llama.cpp has no byte token for a byte (neither "<0xNN>" nor, for ASCII, the byte itself as a
  * token) it throws and the process aborts; here the unknown token stands in (SentencePiece's own
  * behaviour without byte fallback), or the byte is dropped when there is none. The vocabulary warns
@@ -25,6 +32,8 @@ import { utf8Bytes } from './byte-level.js';
 export const SPM_SPACE = '\u2581';
 
 const HEX = '0123456789ABCDEF';
+/** Lines cached per tokenizer before the cache is cleared. */
+const CACHE_LIMIT = 1 << 14;
 const LONE_SURROGATE = /\p{Cs}/gu;
 
 /** The vocabulary text of byte token b: "<0x0A>" (upper-case hex, as llama.cpp looks it up). */
@@ -40,6 +49,9 @@ export class SpmModel {
   /** Longest token text in UTF-16 units: longer pairs cannot be tokens. */
   private readonly maxTokenLength: number;
   private readonly unkId: number | undefined;
+  /** No token contains '\n': lines can be encoded one by one (see the file comment). */
+  private readonly splitLines: boolean;
+  private readonly cache = new Map<string, readonly number[]>();
   // scratch, reused between calls: symbols (start, length in UTF-16 units, prev, next) and the heap
   private start = new Int32Array(64);
   private len = new Int32Array(64);
@@ -61,6 +73,7 @@ export class SpmModel {
     let maxLen = 0;
     for (const t of tokens) if (t.length > maxLen) maxLen = t.length;
     this.maxTokenLength = maxLen;
+    this.splitLines = !tokens.some((t) => t.includes('\n'));
     const missing: number[] = [];
     for (let b = 0; b < 256; b++) {
       // llama.cpp's byte_to_token: "<0xNN>", else the byte itself as a one-byte token (ASCII only here;
@@ -82,6 +95,34 @@ export class SpmModel {
   encodeFragment(fragment: string, prependSpace: boolean, out: number[]): void {
     // a lone surrogate reaches llama.cpp as U+FFFD (UTF-8 has no encoding for it)
     const text = (prependSpace ? ' ' + fragment : fragment).replaceAll(' ', SPM_SPACE).replace(LONE_SURROGATE, '\ufffd');
+    if (!this.splitLines) {
+      this.encodeEscaped(text, out);
+      return;
+    }
+    for (let from = 0; from < text.length; ) {
+      const nl = text.indexOf('\n', from);
+      const end = nl < 0 ? text.length : nl;
+      if (end > from) this.encodeCached(text.slice(from, end), out);
+      if (nl < 0) break;
+      this.encodeCached('\n', out);
+      from = nl + 1;
+    }
+  }
+
+  private encodeCached(segment: string, out: number[]): void {
+    let ids = this.cache.get(segment);
+    if (ids === undefined) {
+      const fresh: number[] = [];
+      this.encodeEscaped(segment, fresh);
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(segment, fresh);
+      ids = fresh;
+    }
+    for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+  }
+
+  /** The merge loop over escaped text (spaces already '▁'). */
+  private encodeEscaped(text: string, out: number[]): void {
     if (text.length === 0) return;
     this.ensureCapacity(text.length);
     const { start, len, prev, next } = this;
