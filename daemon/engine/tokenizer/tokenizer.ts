@@ -249,13 +249,13 @@ export class Tokenizer {
     return (this.pieces[id] ??= this.piece(id));
   }
 
-  /** The vocabulary's own text of a token (byte-level form for normal tokens, e.g. "Ġthe"). */
+  /** The vocabulary's own text of a token (BPE: byte-level form, e.g. "Ġthe"; SentencePiece: '▁' for spaces, e.g. "▁the"). */
   tokenText(id: number): string {
     this.check(id);
     return this.tokens[id]!;
   }
 
-  /** Id of a vocabulary text (byte-level form for normal tokens), if present. */
+  /** Id of a vocabulary text (in the vocabulary's own form, as tokenText gives it), if present. */
   tokenId(text: string): number | undefined {
     return this.tokenToId.get(text);
   }
