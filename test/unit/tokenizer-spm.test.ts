@@ -119,6 +119,12 @@ describe('SentencePiece encoding', () => {
     const ids = tok.encode(text, { addBos: false });
     assert.ok(ids.length > 0);
     assert.equal(tok.decode(ids), text);
+    // one 1 MB line (minified code): not cached, and the scratch space it needed is let go
+    const long = 'a=b(c);d.e={f:g};'.repeat(60_000);
+    const t0 = performance.now();
+    const longIds = tok.encode(long, { addBos: false });
+    assert.equal(tok.decode(longIds), long);
+    assert.ok(performance.now() - t0 < 20_000, 'bounded time');
   });
 });
 

@@ -32,8 +32,11 @@ import { utf8Bytes } from './byte-level.js';
 export const SPM_SPACE = '\u2581';
 
 const HEX = '0123456789ABCDEF';
-/** Lines cached per tokenizer before the cache is cleared. */
+/** Lines cached per tokenizer before the cache is cleared, and the longest line cached. */
 const CACHE_LIMIT = 1 << 14;
+const CACHED_LINE_MAX = 4096;
+/** Scratch symbol arrays larger than this are dropped after use (a minified megabyte line must not stay). */
+const SCRATCH_KEEP = 1 << 16;
 const LONE_SURROGATE = /\p{Cs}/gu;
 
 /** The vocabulary text of byte token b: "<0x0A>" (upper-case hex, as llama.cpp looks it up). */
@@ -110,6 +113,10 @@ export class SpmModel {
   }
 
   private encodeCached(segment: string, out: number[]): void {
+    if (segment.length > CACHED_LINE_MAX) {
+      this.encodeEscaped(segment, out);
+      return;
+    }
     let ids = this.cache.get(segment);
     if (ids === undefined) {
       const fresh: number[] = [];
@@ -173,6 +180,8 @@ export class SpmModel {
       if (id !== undefined) out.push(id);
       else this.pushBytes(piece, out);
     }
+    heap.clear();
+    if (start.length > SCRATCH_KEEP) this.ensureCapacity(0, true);
   }
 
   /** Byte fallback for one character that is not a token. */
@@ -184,9 +193,9 @@ export class SpmModel {
     }
   }
 
-  private ensureCapacity(n: number): void {
-    if (this.start.length >= n) return;
-    let cap = this.start.length;
+  private ensureCapacity(n: number, shrink = false): void {
+    if (this.start.length >= n && !shrink) return;
+    let cap = shrink ? 64 : this.start.length;
     while (cap < n) cap *= 2;
     this.start = new Int32Array(cap);
     this.len = new Int32Array(cap);
