@@ -3,6 +3,7 @@
  *   moecode info <model.gguf> [--json]
  *   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat]
  *   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
+ *   moecode tokenize <model.gguf> --text TEXT [--json]
  * The model may be omitted when MOECODE_MODEL is set or the shipped default model exists.
  */
 import { existsSync } from 'node:fs';
@@ -18,18 +19,21 @@ import { evalModel } from './eval.js';
 import { countParams, formatCount, tensorTypeCounts } from './model-info.js';
 import { noControlMask } from '../engine/token-mask.js';
 import { defaultModelPath } from './default-model.js';
+import { tokenizeCommand } from './tokenize.js';
 
 const USAGE = `usage:
   moecode info <model.gguf> [--json]
   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat]
   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
+  moecode tokenize <model.gguf> --text TEXT [--json]   (token ids as llama.cpp gives them; reads no weights)
 The model path may be left out when MOECODE_MODEL is set or the default model is installed.`;
 
-const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'] };
+const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'], tokenize: ['json'] };
 const VALUE_FLAGS: Record<string, string[]> = {
   info: [],
   run: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed'],
   eval: ['tokens', 'greedy', 'max-binding-bytes'],
+  tokenize: ['text'],
 };
 
 function modelPath(args: ParsedArgs): string {
@@ -165,6 +169,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'eval':
         await evaluate(args);
+        return 0;
+      case 'tokenize':
+        await tokenizeCommand(modelPath(args), args);
         return 0;
       case undefined:
       case '--help':

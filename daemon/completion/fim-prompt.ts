@@ -48,7 +48,7 @@ export function hasFim(tokenizer: Pick<Tokenizer, 'fim'>): boolean {
   return f.prefix !== undefined && f.suffix !== undefined && f.middle !== undefined;
 }
 
-const encodeText = (tok: PromptTokenizer, text: string) => tok.encode(text, { addBos: false, parseSpecial: false });
+const encodeText = (tok: PromptTokenizer, text: string) => tok.encode(text, { addBos: false, addEos: false, parseSpecial: false });
 
 /** Offset of the first line start at or after `at` (0 stays 0). */
 function lineStartAtOrAfter(text: string, at: number): number {

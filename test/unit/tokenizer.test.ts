@@ -284,8 +284,9 @@ describe('decoding', () => {
 });
 
 describe('loading', () => {
-  test('only gpt2 vocabularies', () => {
-    assert.throws(() => Tokenizer.fromData({ ...vocab([]), model: 'llama' }, quiet), TokenizerError);
+  test('only gpt2 and llama (SentencePiece) vocabularies', () => {
+    for (const model of ['bert', 't5', 'rwkv', ''])
+      assert.throws(() => Tokenizer.fromData({ ...vocab([]), model }, quiet), TokenizerError);
   });
 
   test('GGUF metadata adapter', () => {

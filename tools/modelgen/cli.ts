@@ -8,8 +8,8 @@
 import { parseArgs } from 'node:util';
 import { generateModel } from './generate-model.js';
 import { ensureModel } from './model-cache.js';
-import { MOE_ARCHS, PRESETS, WEIGHT_TYPES, resolveSpec, specHash } from './model-spec.js';
-import type { ModelSpecInput, MoeArch, PresetName, WeightTypeName } from './model-spec.js';
+import { MOE_ARCHS, PRESETS, TOKENIZERS, WEIGHT_TYPES, resolveSpec, specHash } from './model-spec.js';
+import type { ModelSpecInput, MoeArch, PresetName, TokenizerStyle, WeightTypeName } from './model-spec.js';
 
 const NUMERIC = [
   'n_vocab', 'n_embd', 'n_layer', 'n_head', 'n_head_kv', 'head_dim', 'n_expert', 'n_expert_used', 'n_ff_exp',
@@ -17,7 +17,7 @@ const NUMERIC = [
 ] as const;
 
 const USAGE = `usage: cli.ts --arch <${MOE_ARCHS.join('|')}> [--type <${WEIGHT_TYPES.join('|')}>] (--out <file.gguf> | --cache)
-       [--preset <${PRESETS.join('|')}>] [--router-type <type>] [--tied_output true|false] [--tokenizer_pre qwen2|default]
+       [--preset <${PRESETS.join('|')}>] [--router-type <type>] [--tied_output true|false] [--tokenizer ${TOKENIZERS.join('|')}] [--tokenizer_pre qwen2|default]
        [--name <s>] ${NUMERIC.map((k) => `[--${k} <n>]`).join(' ')}`;
 
 async function main(): Promise<number> {
@@ -30,6 +30,7 @@ async function main(): Promise<number> {
       cache: { type: 'boolean', default: false },
       preset: { type: 'string', default: 'tiny' },
       tied_output: { type: 'string' },
+      tokenizer: { type: 'string' },
       tokenizer_pre: { type: 'string' },
       name: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -48,6 +49,7 @@ async function main(): Promise<number> {
   };
   if (values['router-type']) input.routerType = values['router-type'] as WeightTypeName;
   if (values.tied_output !== undefined) input.tied_output = values.tied_output === 'true';
+  if (values.tokenizer) input.tokenizer = values.tokenizer as TokenizerStyle;
   if (values.tokenizer_pre) input.tokenizer_pre = values.tokenizer_pre as ModelSpecInput['tokenizer_pre'];
   if (values.name) input.name = values.name;
   const v = values as Record<string, string | boolean | undefined>;

@@ -11,7 +11,7 @@ import type { GgufMetaEntry, GgufWriteTensor } from '../../daemon/gguf/gguf-writ
 import { GGML_TYPE_OF, resolveSpec } from './model-spec.js';
 import type { ModelSpec, ModelSpecInput } from './model-spec.js';
 import { Rng, hashString } from './prng.js';
-import { CHATML_TEMPLATE, buildVocab } from './tokenizer-vocab.js';
+import { tokenizerMetadata } from './tokenizer-metadata.js';
 
 /** Std of the noise around 1 in norm weights. */
 const NORM_NOISE = 0.1;
@@ -63,27 +63,7 @@ export function modelMetadata(s: ModelSpec): GgufMetaEntry[] {
       meta.f32(`${a}.attention.scale`, s.granite.attention_scale),
     );
   }
-  const v = buildVocab(s.n_vocab, s.tokenizer_pre);
-  const sp = v.special;
-  m.push(
-    meta.str('tokenizer.ggml.model', 'gpt2'),
-    meta.str('tokenizer.ggml.pre', s.tokenizer_pre),
-    meta.arrStr('tokenizer.ggml.tokens', v.tokens),
-    meta.arrI32('tokenizer.ggml.token_type', v.tokenTypes),
-    meta.arrStr('tokenizer.ggml.merges', v.merges),
-    meta.u32('tokenizer.ggml.bos_token_id', sp['<|endoftext|>']),
-    meta.u32('tokenizer.ggml.eos_token_id', sp['<|endoftext|>']),
-    meta.u32('tokenizer.ggml.eot_token_id', sp['<|im_end|>']),
-    meta.u32('tokenizer.ggml.padding_token_id', sp['<|endoftext|>']),
-    meta.bool('tokenizer.ggml.add_bos_token', false),
-    meta.u32('tokenizer.ggml.fim_pre_token_id', sp['<|fim_prefix|>']),
-    meta.u32('tokenizer.ggml.fim_suf_token_id', sp['<|fim_suffix|>']),
-    meta.u32('tokenizer.ggml.fim_mid_token_id', sp['<|fim_middle|>']),
-    meta.u32('tokenizer.ggml.fim_pad_token_id', sp['<|fim_pad|>']),
-    meta.u32('tokenizer.ggml.fim_rep_token_id', sp['<|repo_name|>']),
-    meta.u32('tokenizer.ggml.fim_sep_token_id', sp['<|file_sep|>']),
-    meta.str('tokenizer.chat_template', CHATML_TEMPLATE),
-  );
+  m.push(...tokenizerMetadata(s));
   return m;
 }
 

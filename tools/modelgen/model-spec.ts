@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { GgmlType } from '../../daemon/gguf/ggml-types.js';
 import type { TokenizerPre } from './tokenizer-vocab.js';
+import { minSpmVocab } from './spm-vocab.js';
 
 /** Bump when the generator's output for a given spec changes (weights, metadata, vocabulary). */
 export const GENERATOR_VERSION = 2;
@@ -15,6 +16,17 @@ export type MoeArch = (typeof MOE_ARCHS)[number];
 
 export const WEIGHT_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0'] as const;
 export type WeightTypeName = (typeof WEIGHT_TYPES)[number];
+
+/**
+ * Vocabulary styles: 'gpt2' byte-level BPE with ChatML and FIM control tokens (tokenizer-vocab.ts, the
+ * default); 'llama' SentencePiece as Llama-2 / Mistral / Mixtral GGUFs (spm-vocab.ts); 'codellama'
+ * the same plus CodeLlama's ▁<PRE> ▁<SUF> ▁<MID> ▁<EOT>.
+ */
+export const TOKENIZERS = ['gpt2', 'llama', 'codellama'] as const;
+export type TokenizerStyle = (typeof TOKENIZERS)[number];
+
+/** n_vocab of the tiny preset for SentencePiece styles: room for the corpus's pieces (512 is too few). */
+const TINY_SPM_VOCAB = 3000;
 
 export const PRESETS = ['tiny', 'bench'] as const;
 export type PresetName = (typeof PRESETS)[number];
@@ -67,6 +79,9 @@ export interface ModelSpec {
   qk_gain: number;
   grok: GrokScales;
   granite: GraniteScales;
+  /** Vocabulary style (default 'gpt2'). */
+  tokenizer: TokenizerStyle;
+  /** Pre-tokenizer of the 'gpt2' style (SentencePiece has none). */
   tokenizer_pre: TokenizerPre;
   name: string;
 }
@@ -138,6 +153,7 @@ function presetFor(arch: MoeArch, preset: PresetName): Omit<ModelSpec, 'arch' | 
     router_logit_std: 6,
     output_logit_std: 3,
     qk_gain: 1.5,
+    tokenizer: 'gpt2',
     tokenizer_pre: 'qwen2',
   };
 }
@@ -151,6 +167,7 @@ export function resolveSpec(input: ModelSpecInput): ModelSpec {
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<ModelSpec>;
   const merged = { ...p, ...defined, arch: input.arch } as Omit<ModelSpec, 'grok' | 'granite' | 'name'> & { name?: string };
   if (merged.n_expert === 0 && defined.n_expert_used === undefined) merged.n_expert_used = 0; // dense
+  if (merged.tokenizer !== 'gpt2' && defined.n_vocab === undefined && preset === 'tiny') merged.n_vocab = TINY_SPM_VOCAB;
   const spec: ModelSpec = {
     ...merged,
     grok: {
@@ -212,11 +229,17 @@ export function validateSpec(s: ModelSpec): void {
   }
   for (const [k, v] of Object.entries({ ...s.grok, ...s.granite })) if (!(Number.isFinite(v) && v > 0)) fail(`scale ${k} must be a positive number`);
   if (s.tokenizer_pre !== 'qwen2' && s.tokenizer_pre !== 'default') fail(`tokenizer_pre must be 'qwen2' or 'default'`);
+  if (!TOKENIZERS.includes(s.tokenizer)) fail(`tokenizer must be one of ${TOKENIZERS.join(', ')}`);
+  if (s.tokenizer !== 'gpt2' && s.n_vocab < minSpmVocab(s.tokenizer)) fail(`a ${s.tokenizer} vocabulary needs n_vocab ≥ ${minSpmVocab(s.tokenizer)}, got ${s.n_vocab}`);
 }
 
-/** Short stable hash naming a spec in the model cache (covers the generator version). */
+/**
+ * Short stable hash naming a spec in the model cache (covers the generator version). The default
+ * tokenizer style is left out, so specs from before the style existed keep their names.
+ */
 export function specHash(s: ModelSpec): string {
-  const canon = JSON.stringify({ v: GENERATOR_VERSION, ...sortKeys(s) });
+  const { tokenizer, ...rest } = s;
+  const canon = JSON.stringify({ v: GENERATOR_VERSION, ...sortKeys(tokenizer === 'gpt2' ? rest : s) });
   return createHash('sha256').update(canon).digest('hex').slice(0, 16);
 }
 

@@ -34,17 +34,25 @@ export function tokenizerDataFromGguf(metadata: ReadonlyMap<string, unknown>): T
   if (tokenTypes !== undefined && !isNumberArray(tokenTypes)) {
     throw new TokenizerError('tokenizer.ggml.token_type is not an array of integers');
   }
+  const scores = metadata.get('tokenizer.ggml.scores');
+  if (scores !== undefined && !isNumberArray(scores)) {
+    throw new TokenizerError('tokenizer.ggml.scores is not an array of numbers');
+  }
   return {
     model,
     pre: str(metadata, 'tokenizer.ggml.pre'),
     tokens,
     tokenTypes,
     merges: merges ?? [],
+    scores,
     bosId: num(metadata, 'tokenizer.ggml.bos_token_id'),
     eosId: num(metadata, 'tokenizer.ggml.eos_token_id'),
     eotId: num(metadata, 'tokenizer.ggml.eot_token_id'),
     padId: num(metadata, 'tokenizer.ggml.padding_token_id'),
+    unkId: num(metadata, 'tokenizer.ggml.unknown_token_id'),
     addBos: bool(metadata, 'tokenizer.ggml.add_bos_token'),
+    addEos: bool(metadata, 'tokenizer.ggml.add_eos_token'),
+    addSpacePrefix: bool(metadata, 'tokenizer.ggml.add_space_prefix'),
     fim,
     fimOrder: str(metadata, FIM_ORDER_KEY),
   };

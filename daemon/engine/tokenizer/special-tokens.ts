@@ -2,6 +2,11 @@
  * Token attributes and the special ids llama.cpp finds by token text (src/llama-vocab.cpp, vocab
  * loading): end-of-turn, fill-in-the-middle and end-of-generation tokens, with the same text lists,
  * the same "control-looking token becomes control" correction and the same workarounds.
+ *
+ * One deliberate difference: CodeLlama's end of infill "▁<EOT>" (with U+2581, as its vocabulary
+ * spells it) is an end-of-turn text here. llama.cpp lists "<EOT>" and "_<EOT>" (ASCII underscore)
+ * only, so with a CodeLlama GGUF that lacks `tokenizer.ggml.eot_token_id` (older conversions) it
+ * never stops an infill; its FIM texts already include "▁<PRE>", "▁<SUF>", "▁<MID>".
  */
 
 /** Token attribute bits (llama_token_attr). */
@@ -49,7 +54,7 @@ export interface FimIds {
 
 const EOT_TEXTS = [
   '<|eot_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<|end_of_text|>', '<EOT>', '_<EOT>',
-  '[EOT]', '<｜end▁of▁sentence｜>', '<end_of_utterance>',
+  '[EOT]', '<｜end▁of▁sentence｜>', '<end_of_utterance>', '\u2581<EOT>',
 ];
 const EOM_TEXTS = ['<|eom_id|>'];
 const FIM_TEXTS: Record<keyof FimIds, readonly string[]> = {
@@ -63,7 +68,7 @@ const FIM_TEXTS: Record<keyof FimIds, readonly string[]> = {
 const EOG_TEXTS = new Set([
   '<|eot_id|>', '<|im_end|>', '<|end|>', '<|return|>', '<|call|>', '<|flush|>', '<|calls|>', '<end_of_turn>',
   '<|endoftext|>', '</s>', '<|eom_id|>', '<EOT>', '_<EOT>', '[EOT]', '[EOS]', '<|end_of_text|>', '<end_of_utterance>',
-  '<eos>', '<turn|>', '<|tool_response>', '<｜end▁of▁sentence｜>', '[e~[',
+  '<eos>', '<turn|>', '<|tool_response>', '<｜end▁of▁sentence｜>', '[e~[', '\u2581<EOT>',
 ]);
 /** gpt-oss: always rendered, so llama.cpp makes them user-defined. */
 const ALWAYS_RENDERED = ['<|channel|>', '<|message|>', '<|start|>', '<|constrain|>'];

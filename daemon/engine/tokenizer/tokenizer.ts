@@ -1,7 +1,9 @@
 /**
- * GGUF byte-level BPE tokenizer (`tokenizer.ggml.model = "gpt2"`), matching llama.cpp's tokenize():
- * special tokens are cut out of the text first (longest first), every other piece is split by the
- * pre-tokenizer named by `tokenizer.ggml.pre`, and each word is BPE-merged by rank.
+ * GGUF tokenizer matching llama.cpp's tokenize(): special tokens are cut out of the text first
+ * (longest first), and every other piece is encoded by the vocabulary type's text model
+ * (text-model.ts): for byte-level BPE (`tokenizer.ggml.model = "gpt2"`) split by the pre-tokenizer
+ * named by `tokenizer.ggml.pre` and BPE-merged by rank; for SentencePiece (`"llama"`, spm.ts) merged
+ * by token score, with byte fallback.
  *
  * Why not @huggingface/tokenizers (0.2.0, tried with a tokenizer.json built from the same GGUF data
  * and compared with llama.cpp on GPT-2's vocabulary): it follows Hugging Face's semantics, and our
@@ -13,30 +15,37 @@
  * rank, a cache per word; the tests check it against llama.cpp itself.
  */
 import { parseFimOrder, type FimOrder } from '../../gguf/moecode-keys.js';
-import { BpeModel } from './bpe.js';
 import { byteLevelToBytes, utf8Bytes } from './byte-level.js';
-import { type PreTokenizer, preTokenizerFor } from './pre-tokenizers.js';
 import { type FimIds, TokenAttr, attrFromType, detectSpecialIds } from './special-tokens.js';
+import { SUPPORTED_MODELS, type TextModel, type VocabType, VOCAB_DEFAULTS, createTextModel, vocabTypeOf } from './text-model.js';
 
 export type { FimIds } from './special-tokens.js';
 
 /** Plain tokenizer data, as a GGUF holds it (see gguf-adapter.ts for reading it from metadata). */
 export interface TokenizerData {
-  /** `tokenizer.ggml.model`; only "gpt2" (byte-level BPE) is supported. */
+  /** `tokenizer.ggml.model`: "gpt2" (byte-level BPE) or "llama" (SentencePiece). */
   model: string;
   /** `tokenizer.ggml.pre`. */
   pre?: string;
   tokens: string[];
   /** `tokenizer.ggml.token_type`: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte. */
   tokenTypes?: ArrayLike<number>;
-  /** `tokenizer.ggml.merges`: "left right", in rank order. */
+  /** `tokenizer.ggml.merges`: "left right", in rank order (BPE only). */
   merges: string[];
+  /** `tokenizer.ggml.scores`: SentencePiece merges the pair whose token scores highest. */
+  scores?: ArrayLike<number>;
   bosId?: number;
   eosId?: number;
   eotId?: number;
   padId?: number;
-  /** `tokenizer.ggml.add_bos_token`; when absent the pre-tokenizer's default (true for llama3). */
+  /** `tokenizer.ggml.unknown_token_id`. */
+  unkId?: number;
+  /** `tokenizer.ggml.add_bos_token`; when absent true for SentencePiece, else the pre-tokenizer's default (true for llama3). */
   addBos?: boolean;
+  /** `tokenizer.ggml.add_eos_token`; default false. */
+  addEos?: boolean;
+  /** `tokenizer.ggml.add_space_prefix`; default true for SentencePiece, false for BPE. */
+  addSpacePrefix?: boolean;
   /** `tokenizer.ggml.fim_*_token_id`; missing ones are looked up by token text. */
   fim?: FimIds;
   /** `moecode.fim_order` as written in the file: the FIM token order the model was trained with. */
@@ -46,6 +55,8 @@ export interface TokenizerData {
 export interface EncodeOptions {
   /** Prepend BOS. Default: the model's add_bos. */
   addBos?: boolean;
+  /** Append EOS. Default: the model's add_eos (false for nearly every model). */
+  addEos?: boolean;
   /**
    * Match control tokens written in the text (chat templates, FIM prompts). Default false: user text
    * never yields control tokens. User-defined tokens (type 4) are matched either way, as in llama.cpp.
@@ -53,6 +64,12 @@ export interface EncodeOptions {
   parseSpecial?: boolean;
 }
 
+/**
+ * Decoding follows llama.cpp's detokenize (without its remove_special): when the vocabulary has
+ * add_space_prefix (SentencePiece, usually) one leading space of the first token's text is dropped,
+ * unless that first token is a skipped special token. Per-token text (tokenToBytes, StreamDecoder)
+ * never drops it: generated text continues a prompt.
+ */
 export interface DecodeOptions {
   /** Leave out control and unknown tokens. Default false. */
   skipSpecial?: boolean;
@@ -72,26 +89,32 @@ const SKIPPED_ATTRS = TokenAttr.Control | TokenAttr.Unknown;
 const EMPTY = new Uint8Array(0);
 
 export class Tokenizer {
+  /** llama.cpp's vocabulary type: 'bpe' ("gpt2") or 'spm' (SentencePiece, "llama"). */
+  readonly type: VocabType;
   readonly vocabSize: number;
   readonly bosId?: number;
   readonly eosId?: number;
   readonly eotId?: number;
   readonly padId?: number;
+  readonly unkId?: number;
   /** Whether encode() prepends BOS by default. */
   readonly addBos: boolean;
+  /** Whether encode() appends EOS by default. */
+  readonly addEos: boolean;
+  /** SentencePiece puts a space before text that starts the input or follows a special token; decode() drops it again. */
+  readonly addSpacePrefix: boolean;
   /** End-of-generation ids: eos, eot, eom, <|im_end|>, <|endoftext|>, fim pad/rep/sep, … as llama.cpp finds them. */
   readonly eogIds: ReadonlySet<number>;
   readonly fim: Readonly<FimIds>;
   /** Token order of fill-in-the-middle prompts ('psm' unless the GGUF says otherwise). */
   readonly fimOrder: FimOrder;
-  /** The pre-tokenizer in use ("llama3" for "llama-bpe", "gpt2" for a fallback, …). */
+  /** The pre-tokenizer in use ("llama3" for "llama-bpe", "gpt2" for a fallback, "none" for SentencePiece, …). */
   readonly preTokenizer: string;
 
   private readonly tokens: readonly string[];
   private readonly tokenToId: ReadonlyMap<string, number>;
   private readonly attrs: Uint8Array;
-  private readonly pre: PreTokenizer;
-  private readonly bpe: BpeModel;
+  private readonly text: TextModel;
   /** Tokens cut out of text before BPE, longest first: all of them, and only user-defined ones. */
   private readonly specialsParsed: readonly number[];
   private readonly specialsAlways: readonly number[];
@@ -104,13 +127,18 @@ export class Tokenizer {
   }
 
   private constructor(d: TokenizerData, warn: (msg: string) => void) {
-    if (d.model !== 'gpt2') {
-      throw new TokenizerError(`tokenizer model "${d.model}" is not supported (only "gpt2", byte-level BPE)`);
+    const type = vocabTypeOf(d.model);
+    if (type === undefined) {
+      throw new TokenizerError(`tokenizer model "${d.model}" is not supported (only ${SUPPORTED_MODELS.map((m) => `"${m}"`).join(', ')})`);
     }
+    const defaults = VOCAB_DEFAULTS[type];
     const n = d.tokens.length;
     if (n === 0) throw new TokenizerError('tokenizer has no tokens');
     if (d.tokenTypes !== undefined && d.tokenTypes.length < n) {
       throw new TokenizerError(`token_type has ${d.tokenTypes.length} entries for ${n} tokens`);
+    }
+    if (d.scores !== undefined && d.scores.length < n) {
+      throw new TokenizerError(`scores has ${d.scores.length} entries for ${n} tokens`);
     }
     const tokens = d.tokens.map((t, i) => {
       if (t !== '') return t;
@@ -128,13 +156,18 @@ export class Tokenizer {
       warn(`tokenizer: ${key} = ${id} is outside the vocabulary (${n}); ignored`);
       return undefined;
     };
+    // a type's default id (SentencePiece: bos 1, eos 2, unk 0) stands when the GGUF gives none or a bad one
+    const orDefault = (key: string, id: number | undefined, fallback: number | undefined): number | undefined =>
+      inRange(key, id) ?? (fallback !== undefined && fallback < n ? fallback : undefined);
     const fimGiven: FimIds = {};
     for (const [k, v] of Object.entries(d.fim ?? {}) as [keyof FimIds, number | undefined][]) {
       const id = inRange(`fim.${k}`, v);
       if (id !== undefined) fimGiven[k] = id;
     }
-    this.bosId = inRange('bos', d.bosId);
-    this.eosId = inRange('eos', d.eosId);
+    this.type = type;
+    this.bosId = orDefault('bos', d.bosId, defaults.bosId);
+    this.eosId = orDefault('eos', d.eosId, defaults.eosId);
+    this.unkId = orDefault('unk', d.unkId, defaults.unkId);
     this.padId = inRange('pad', d.padId);
     const special = detectSpecialIds(tokens, tokenToId, attrs, { eosId: this.eosId, eotId: inRange('eot', d.eotId), fim: fimGiven }, warn);
     this.eotId = special.eotId;
@@ -147,14 +180,15 @@ export class Tokenizer {
       warn(`tokenizer: ${(e as Error).message}; using "psm"`);
     }
 
-    this.pre = preTokenizerFor(d.pre, warn);
-    this.preTokenizer = this.pre.name;
-    this.addBos = d.addBos ?? this.pre.addBos;
+    this.addSpacePrefix = d.addSpacePrefix ?? defaults.addSpacePrefix;
+    this.text = createTextModel(type, tokens, tokenToId, { pre: d.pre, merges: d.merges, scores: d.scores, addSpacePrefix: this.addSpacePrefix, unkId: this.unkId }, warn);
+    this.preTokenizer = this.text.preTokenizer;
+    this.addBos = d.addBos ?? this.text.defaultAddBos;
+    this.addEos = d.addEos ?? defaults.addEos;
     this.vocabSize = n;
     this.tokens = tokens;
     this.tokenToId = tokenToId;
     this.attrs = attrs;
-    this.bpe = new BpeModel(tokens, tokenToId, d.merges, this.pre.ignoreMerges);
     this.pieces = new Array(n);
 
     const byteLength = tokens.map((t) => utf8Bytes(t).length);
@@ -169,11 +203,15 @@ export class Tokenizer {
   encode(text: string, opts: EncodeOptions = {}): number[] {
     const out: number[] = [];
     if ((opts.addBos ?? this.addBos) && this.bosId !== undefined) out.push(this.bosId);
-    if (text.length === 0) return out;
-    for (const fragment of this.partition(text, opts.parseSpecial ?? false)) {
-      if (typeof fragment === 'number') out.push(fragment);
-      else for (const word of this.pre.split(fragment)) this.bpe.encodeWord(word, out);
+    if (text.length > 0) {
+      let startsText = true; // the first fragment, or one after a special token
+      for (const fragment of this.partition(text, opts.parseSpecial ?? false)) {
+        if (typeof fragment === 'number') out.push(fragment);
+        else this.text.encodeFragment(fragment, startsText, out);
+        startsText = typeof fragment === 'number';
+      }
     }
+    if ((opts.addEos ?? this.addEos) && this.eosId !== undefined) out.push(this.eosId);
     return out;
   }
 
@@ -181,9 +219,14 @@ export class Tokenizer {
     const skip = opts.skipSpecial ?? false;
     const parts: Uint8Array[] = [];
     let size = 0;
+    let first = this.addSpacePrefix;
     for (const id of ids) {
-      if (skip && this.isSpecial(id)) continue;
-      const b = this.tokenToBytes(id);
+      const skipped = skip && this.isSpecial(id);
+      const dropSpace = first;
+      first = false;
+      if (skipped) continue;
+      let b = this.tokenToBytes(id);
+      if (dropSpace && b[0] === 0x20) b = b.subarray(1);
       parts.push(b);
       size += b.length;
     }
@@ -206,13 +249,13 @@ export class Tokenizer {
     return (this.pieces[id] ??= this.piece(id));
   }
 
-  /** The vocabulary's own text of a token (byte-level form for normal tokens, e.g. "Ġthe"). */
+  /** The vocabulary's own text of a token (BPE: byte-level form, e.g. "Ġthe"; SentencePiece: '▁' for spaces, e.g. "▁the"). */
   tokenText(id: number): string {
     this.check(id);
     return this.tokens[id]!;
   }
 
-  /** Id of a vocabulary text (byte-level form for normal tokens), if present. */
+  /** Id of a vocabulary text (in the vocabulary's own form, as tokenText gives it), if present. */
   tokenId(text: string): number | undefined {
     return this.tokenToId.get(text);
   }
@@ -263,7 +306,7 @@ export class Tokenizer {
     const attr = this.attrs[id]!;
     const text = this.tokens[id]!;
     if (attr & SPECIAL_ATTRS) return utf8Bytes(text);
-    if (attr & TokenAttr.Normal) return byteLevelToBytes(text);
+    if (attr & TokenAttr.Normal) return this.text.normalBytes(text);
     if (attr & TokenAttr.Byte) {
       const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(text);
       return m ? Uint8Array.of(parseInt(m[1]!, 16)) : byteLevelToBytes(text);
