@@ -22,6 +22,17 @@ export function q3kScale(src: Uint8Array, at: number, k: number): number {
   return low | (high << 4);
 }
 
+/** The inverse of q3kScale: packs 16 six-bit scales (0..63, as stored) into the 12 bytes at `dst[at ..]`. */
+export function packQ3kScales(scales: ArrayLike<number>, dst: Uint8Array, at: number): void {
+  dst.fill(0, at, at + 12);
+  for (let k = 0; k < 16; k++) {
+    const v = scales[k]! & 63;
+    if (k < 8) dst[at + k]! |= v & 0x0f;
+    else dst[at + k - 8]! |= (v & 0x0f) << 4;
+    dst[at + 8 + (k & 3)]! |= (v >>> 4) << (2 * (k >>> 2));
+  }
+}
+
 export const Q3_K: TensorFormat = {
   type: GgmlType.Q3_K,
   name: 'Q3_K',
