@@ -20,6 +20,19 @@ export function roundHalfEven(v: number): number {
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/**
+ * _mm256_round_ps(v, nearest) → _mm256_cvtps_epi32 → packs to int8, as int: round half to even, then
+ * saturate to −128..127; NaN, ±∞ and values beyond int32 become INT32_MIN first, hence −128 (only reachable
+ * for f32-subnormal blocks, where 127/amax overflows).
+ */
+export function x86RoundToInt32(v: number): number {
+  return Number.isFinite(v) && Math.abs(v) < 2147483648 ? roundHalfEven(v) : -2147483648;
+}
+
+export function saturateInt8(i: number): number {
+  return Math.max(-128, Math.min(127, i));
+}
+
 /** amax / 127 and 127 / amax as the x86 code computes them (f32). */
 export function q8Scales(src: Float32Array, from: number): { amax: number; d: number; id: number } {
   let amax = 0;
@@ -40,7 +53,7 @@ export const ACT_Q8_0: ActivationCodec = {
       const { d, id } = q8Scales(src, 32 * i);
       const b = o + 34 * i;
       writeF16(dst, b, d);
-      for (let j = 0; j < 32; j++) dst[b + 2 + j] = roundHalfEven(fr(src[32 * i + j]! * id)) & 0xff;
+      for (let j = 0; j < 32; j++) dst[b + 2 + j] = saturateInt8(x86RoundToInt32(fr(src[32 * i + j]! * id))) & 0xff;
     }
   },
   decode(src, n, values) {

@@ -8,7 +8,7 @@
  * d_w·d·Σ q_w·q + m_w·s: the min meets s, which differs from Σ (q·f16(d)) by f16 rounding.
  */
 import type { ActivationCodec } from './activation.js';
-import { q8Scales, roundHalfEven } from './activation-q8_0.js';
+import { q8Scales, saturateInt8, x86RoundToInt32 } from './activation-q8_0.js';
 import { readF16, writeF16 } from './block-io.js';
 
 const fr = Math.fround;
@@ -24,9 +24,9 @@ export const ACT_Q8_1: ActivationCodec = {
       const b = o + 36 * i;
       let sum = 0;
       for (let j = 0; j < 32; j++) {
-        const q = roundHalfEven(fr(src[32 * i + j]! * id));
-        sum += q;
-        dst[b + 4 + j] = q & 0xff;
+        const q = x86RoundToInt32(fr(src[32 * i + j]! * id));
+        sum = (sum + q) | 0; // the int32 lanes before packing, summed with wrap-around (hsum_i32_8)
+        dst[b + 4 + j] = saturateInt8(q) & 0xff;
       }
       writeF16(dst, b, d);
       writeF16(dst, b + 2, fr(d * sum));

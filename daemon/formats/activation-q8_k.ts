@@ -14,9 +14,19 @@
  * other sign).
  */
 import type { ActivationCodec } from './activation.js';
-import { roundHalfEven } from './activation-q8_0.js';
 
 const fr = Math.fround;
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * ggml's nearest_int: the f32 sum fval + 1.5·2^23 read back as bits — round half to even for
+ * |fval| ≤ 2^22; for ∞/NaN (f32-subnormal blocks, where iscale overflows) it yields −2^22 and 0.
+ */
+function nearestInt(fval: number): number {
+  f32[0] = fval + 12582912;
+  return (u32[0]! & 0x007fffff) - 0x00400000;
+}
 
 export const ACT_Q8_K: ActivationCodec = {
   format: 'q8_K',
@@ -46,7 +56,7 @@ export const ACT_Q8_K: ActivationCodec = {
         let sum = 0;
         for (let l = 0; l < 16; l++) {
           const j = 16 * k + l;
-          const q = Math.min(127, roundHalfEven(fr(iscale * src[x + j]!)));
+          const q = (Math.min(127, nearestInt(fr(iscale * src[x + j]!))) << 24) >> 24; // stored as int8_t
           sum += q;
           dst[b + 4 + j] = q & 0xff;
         }

@@ -24,3 +24,13 @@ export function writeU32(dst: Uint8Array, at: number, v: number): void {
   dst[at + 2] = (v >>> 16) & 0xff;
   dst[at + 3] = (v >>> 24) & 0xff;
 }
+
+/**
+ * C's (int8_t)(float) / (uint8_t)(float) as x86 compilers emit it: cvttss2si (truncation toward zero; NaN,
+ * ±∞ and values out of int32 range give INT32_MIN), then the low byte. Only reachable in ggml's reference
+ * quantizers on degenerate blocks (f32-subnormal values, where 1/d overflows to ∞).
+ */
+export function truncToInt8(v: number): number {
+  const i = Number.isFinite(v) && Math.abs(v) < 2147483648 ? Math.trunc(v) : -2147483648;
+  return (i << 24) >> 24;
+}

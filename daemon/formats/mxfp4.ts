@@ -10,6 +10,7 @@
  * Activations: Q8_0 (ggml-cpu's vec_dot_type).
  */
 import { GgmlType } from '../gguf/ggml-types.js';
+import { truncToInt8 } from './block-io.js';
 import type { TensorFormat } from './format.js';
 
 const fr = Math.fround;
@@ -65,7 +66,7 @@ export const MXFP4: TensorFormat = {
       const base = i * 32;
       let amax = 0;
       for (let j = 0; j < 32; j++) if (amax < Math.abs(src[base + j]!)) amax = Math.abs(src[base + j]!);
-      const e = amax > 0 ? (Math.floor(fr(Math.log2(amax))) - 2 + 127) & 0xff : 0;
+      const e = amax > 0 ? truncToInt8(Math.floor(fr(Math.log2(amax))) - 2 + 127) & 0xff : 0;
       const scale = e8m0Half(e);
       const b = o + i * 17;
       dst[b] = e;

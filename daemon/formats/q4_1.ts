@@ -9,7 +9,7 @@
  * where s_x is the activation block's stored f16 sum (see activation-q8_1.ts), hence `blockMins`.
  */
 import { GgmlType } from '../gguf/ggml-types.js';
-import { readF16, writeF16 } from './block-io.js';
+import { readF16, truncToInt8, writeF16 } from './block-io.js';
 import type { TensorFormat } from './format.js';
 
 const fr = Math.fround;
@@ -60,9 +60,9 @@ export const Q4_1: TensorFormat = {
       for (let j = 0; j < 16; j++) {
         const x0 = fr(fr(src[base + j]! - min) * id);
         const x1 = fr(fr(src[base + 16 + j]! - min) * id);
-        const q0 = Math.min(15, Math.trunc(fr(x0 + 0.5)));
-        const q1 = Math.min(15, Math.trunc(fr(x1 + 0.5)));
-        dst[b + 4 + j] = q0 | (q1 << 4);
+        const q0 = Math.min(15, truncToInt8(fr(x0 + 0.5)));
+        const q1 = Math.min(15, truncToInt8(fr(x1 + 0.5)));
+        dst[b + 4 + j] = (q0 & 0x0f) | ((q1 & 0x0f) << 4);
       }
     }
   },

@@ -7,7 +7,7 @@
  * Activations: Q8_0 (ggml-cpu's vec_dot_type).
  */
 import { GgmlType } from '../gguf/ggml-types.js';
-import { readF16, readU32, writeF16, writeU32 } from './block-io.js';
+import { readF16, readU32, truncToInt8, writeF16, writeU32 } from './block-io.js';
 import type { TensorFormat } from './format.js';
 
 const fr = Math.fround;
@@ -54,8 +54,8 @@ export const Q5_0: TensorFormat = {
       writeF16(dst, b, d);
       let qh = 0;
       for (let j = 0; j < 16; j++) {
-        const q0 = Math.min(31, Math.trunc(fr(fr(src[base + j]! * id) + 16.5)));
-        const q1 = Math.min(31, Math.trunc(fr(fr(src[base + 16 + j]! * id) + 16.5)));
+        const q0 = Math.min(31, truncToInt8(fr(fr(src[base + j]! * id) + 16.5))) & 0xff;
+        const q1 = Math.min(31, truncToInt8(fr(fr(src[base + 16 + j]! * id) + 16.5))) & 0xff;
         dst[b + 6 + j] = (q0 & 0x0f) | ((q1 & 0x0f) << 4);
         qh |= ((q0 >>> 4) & 1) << j;
         qh |= ((q1 >>> 4) & 1) << (j + 16);

@@ -9,7 +9,7 @@
  * sum s (see q4_1.ts, activation-q8_1.ts).
  */
 import { GgmlType } from '../gguf/ggml-types.js';
-import { readF16, readU32, writeF16, writeU32 } from './block-io.js';
+import { readF16, readU32, truncToInt8, writeF16, writeU32 } from './block-io.js';
 import type { TensorFormat } from './format.js';
 
 const fr = Math.fround;
@@ -60,8 +60,8 @@ export const Q5_1: TensorFormat = {
       writeF16(dst, b + 2, min);
       let qh = 0;
       for (let j = 0; j < 16; j++) {
-        const q0 = Math.trunc(fr(fr(fr(src[base + j]! - min) * id) + 0.5)) & 0xff;
-        const q1 = Math.trunc(fr(fr(fr(src[base + 16 + j]! - min) * id) + 0.5)) & 0xff;
+        const q0 = truncToInt8(fr(fr(fr(src[base + j]! - min) * id) + 0.5)) & 0xff;
+        const q1 = truncToInt8(fr(fr(fr(src[base + 16 + j]! - min) * id) + 0.5)) & 0xff;
         dst[b + 8 + j] = (q0 & 0x0f) | ((q1 & 0x0f) << 4);
         qh |= ((q0 >>> 4) & 1) << j;
         qh |= ((q1 >>> 4) & 1) << (j + 16);
