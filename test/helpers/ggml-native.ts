@@ -29,8 +29,11 @@ export interface GgmlNative {
   quantize(type: GgmlType, src: Float32Array, rows: number, cols: number): Uint8Array;
   /** ggml-cpu's from_float for `type` (the activation conversion before a matmul). */
   fromFloat(type: GgmlType, src: Float32Array): Uint8Array;
-  /** ggml_quantize_mat_q8_K_4x8 of 4 rows of `k` values (the repacked Q4_K / Q2_K path). */
-  quantizeMatQ8K4x8(src: Float32Array, k: number): Uint8Array;
+  /**
+   * ggml_quantize_mat_q8_0_4x8 / _q8_K_4x8 of 4 rows of `k` values: the activation quantizers of the
+   * repacked matmuls (Q4_0, IQ4_NL, MXFP4 / Q4_K, Q2_K), with the 4 rows interleaved by 8 values.
+   */
+  quantizeMat4x8(format: 'q8_0' | 'q8_K', src: Float32Array, k: number): Uint8Array;
 }
 
 let cached: GgmlNative | string | undefined;
@@ -77,6 +80,6 @@ function load(): GgmlNative | string {
     toFloat: (type, bytes, n) => floats(run(['to_float', type, n], bytes)),
     quantize: (type, src, rows, cols) => u8(run(['quantize', type, rows, cols], bytesOf(src))),
     fromFloat: (type, src) => u8(run(['from_float', type, src.length], bytesOf(src))),
-    quantizeMatQ8K4x8: (src, k) => u8(run(['quantize_mat_q8_K_4x8', k], bytesOf(src))),
+    quantizeMat4x8: (format, src, k) => u8(run(['quantize_mat', format, k], bytesOf(src))),
   };
 }

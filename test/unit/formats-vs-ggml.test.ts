@@ -9,8 +9,8 @@
  *    zero blocks and MXFP4 maxima next to powers of two;
  *  - the activation codecs' quantize = ggml-cpu's from_float (what the CPU backend runs on this machine)
  *    for f16, bf16, q8_0, q8_1, q8_K, on rows with round-half ties, zero blocks, ±max ties and subnormals;
- *  - the repacked Q4_K / Q2_K path's activation quantizer (ggml_quantize_mat_q8_K_4x8) gives the same
- *    d and q as the q8_K codec.
+ *  - the repacked matmuls' activation quantizers (ggml_quantize_mat_q8_0_4x8 for Q4_0 / IQ4_NL / MXFP4,
+ *    _q8_K_4x8 for Q4_K / Q2_K, which llama.cpp uses on AVX2 machines) give the codecs' d and q.
  * Skips with the reason when the bridge cannot be built (no C compiler, not linux-x64).
  */
 import { test } from 'node:test';
@@ -133,21 +133,25 @@ test('activation codecs = ggml-cpu from_float (f16, bf16, q8_0, q8_1, q8_K) bit 
   }
 });
 
-test('the repacked K-quant path\'s activation quantizer (quantize_mat_q8_K_4x8) matches the q8_K codec', { skip }, () => {
+test('the repacked matmuls\' activation quantizers (ggml_quantize_mat_*_4x8) give the q8_0 / q8_K codecs\' d and q', { skip }, () => {
   const k = 256 * 4;
-  const x = gaussianRows(new Rng(5), 4 * k, [1, 0.01, 7]); // no ±amax ties (that is where the two may differ)
-  const mat = native().quantizeMatQ8K4x8(x, k);
-  const blockBytes = 4 * 4 + 4 * 256 + 64 * 2; // block_q8_Kx4: d[4], qs[4·256] interleaved by 8, bsums[64]
-  const dv = new DataView(mat.buffer, mat.byteOffset, mat.byteLength);
-  for (let r = 0; r < 4; r++) {
-    const row = new Uint8Array(activationBytes('q8_K', k));
-    ACTIVATION_CODECS.q8_K.quantize(x.subarray(r * k, (r + 1) * k), row, 0);
-    const rv = new DataView(row.buffer);
-    for (let b = 0; b < k / 256; b++) {
-      assert.equal(dv.getFloat32(b * blockBytes + 4 * r, true), rv.getFloat32(b * 292, true), `row ${r} block ${b}: d`);
-      for (let j = 0; j < 256; j++) {
-        const at = b * blockBytes + 16 + 32 * (j >>> 3) + 8 * r + (j & 7); // chunks of 8 values, rows interleaved
-        assert.equal(mat[at], row[b * 292 + 4 + j], `row ${r} block ${b}: q[${j}]`);
+  const x = gaussianRows(new Rng(5), 4 * k, [1, 0.01, 7]); // no ±amax ties (where q8_K's two versions may differ)
+  for (const format of ['q8_0', 'q8_K'] as const) {
+    const mat = native().quantizeMat4x8(format, x, k);
+    const bs = format === 'q8_K' ? 256 : 32;
+    const dBytes = format === 'q8_K' ? 4 : 2;
+    const blockBytes = format === 'q8_K' ? 4 * 4 + 4 * 256 + 64 * 2 : 4 * 2 + 4 * 32; // d[4], qs[4·bs] interleaved by 8, (bsums)
+    const rowBlock = ACTIVATION_CODECS[format].typeSize;
+    for (let r = 0; r < 4; r++) {
+      const row = new Uint8Array(activationBytes(format, k));
+      ACTIVATION_CODECS[format].quantize(x.subarray(r * k, (r + 1) * k), row, 0);
+      for (let b = 0; b < k / bs; b++) {
+        const at = b * blockBytes;
+        assert.deepEqual(mat.subarray(at + dBytes * r, at + dBytes * (r + 1)), row.subarray(b * rowBlock, b * rowBlock + dBytes), `${format} row ${r} block ${b}: d`);
+        for (let j = 0; j < bs; j++) {
+          const q = at + 4 * dBytes + 32 * (j >>> 3) + 8 * r + (j & 7); // chunks of 8 values, the 4 rows interleaved
+          assert.equal(mat[q], row[b * rowBlock + dBytes + j], `${format} row ${r} block ${b}: q[${j}]`);
+        }
       }
     }
   }

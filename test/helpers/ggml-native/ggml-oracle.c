@@ -9,8 +9,9 @@
  *   ggml-oracle <bins-dir> quantize <type> <rows> <cols>   stdin: f32 → stdout: bytes (ggml_quantize_chunk, no imatrix)
  *   ggml-oracle <bins-dir> from_float <type> <n>    stdin: n f32 → stdout: bytes (ggml-cpu's from_float: the
  *                                                   activation conversion the CPU backend runs before a matmul)
- *   ggml-oracle <bins-dir> quantize_mat_q8_K_4x8 <k>   stdin: 4 rows of k f32 → stdout: block_q8_Kx4 bytes
- *                                                   (the repacked Q4_K / Q2_K path's activation quantizer)
+ *   ggml-oracle <bins-dir> quantize_mat <q8_0|q8_K> <k>   stdin: 4 rows of k f32 → stdout: block_q8_0x4 /
+ *                                                   block_q8_Kx4 bytes (ggml_quantize_mat_*_4x8: the activation
+ *                                                   quantizer of the repacked Q4_0/IQ4_NL/MXFP4 and Q4_K/Q2_K paths)
  *
  * The CPU library is chosen as ggml's loader chooses it: the libggml-cpu-*.so with the highest
  * ggml_backend_score() on this machine.
@@ -172,12 +173,14 @@ int main(int argc, char **argv) {
     write_all(dst, bytes);
     return 0;
   }
-  if (!strcmp(cmd, "quantize_mat_q8_K_4x8") && argc == 4) {
-    int64_t k = atoll(argv[3]);
+  if (!strcmp(cmd, "quantize_mat") && argc == 5) {
+    bool k_quant = !strcmp(argv[3], "q8_K");
+    int64_t k = atoll(argv[4]);
     void *cpu = cpu_lib(dir, cpu_name, sizeof cpu_name);
-    from_float_t mat = (from_float_t)must(dlsym(cpu, "ggml_quantize_mat_q8_K_4x8"), "ggml_quantize_mat_q8_K_4x8");
+    from_float_t mat = (from_float_t)must(dlsym(cpu, k_quant ? "ggml_quantize_mat_q8_K_4x8" : "ggml_quantize_mat_q8_0_4x8"), "ggml_quantize_mat_*_4x8");
     float *src = read_all((size_t)(4 * k) * sizeof(float));
-    size_t bytes = (size_t)(k / 256) * (4 * 4 + 4 * 256 + 4 * 16 * 2); /* block_q8_Kx4: d[4], qs[1024], bsums[64] */
+    /* block_q8_Kx4: float d[4], int8 qs[4·256], int16 bsums[64]; block_q8_0x4: half d[4], int8 qs[4·32] */
+    size_t bytes = k_quant ? (size_t)(k / 256) * (4 * 4 + 4 * 256 + 64 * 2) : (size_t)(k / 32) * (4 * 2 + 4 * 32);
     void *dst = calloc(bytes, 1);
     mat(src, dst, k);
     write_all(dst, bytes);
