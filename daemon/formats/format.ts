@@ -4,6 +4,17 @@
  * against, and the names of its kernels on each backend. Every format lives in one file of this folder
  * and is listed once in table.ts: adding a type touches that file, its WGSL block function
  * (shaders/formats/<name>.wgsl) and its CPU kernel (daemon/cpu/kernels/<name>.c), nothing else.
+ *
+ * A format can be known (its layout and reference dequantisation are here, the float64 reference forward
+ * pass and the model generator use it) before a backend has a kernel for it: `wgsl` / `cpu` stay undefined
+ * until then, and the loader accepts a weight type only where the backend it runs on has its kernel
+ * (table.ts: SUPPORTED_WEIGHT_TYPES, hasKernel).
+ *
+ * Reference code here is exact: every value a format stores becomes the f32 ggml's dequantize_row_*
+ * computes (Math.fround wherever ggml rounds to f32; in most layouts the products are exact in f32 and
+ * only a final addition rounds, which JavaScript's double arithmetic then rounds identically when the
+ * result is stored into a Float32Array). The activation side of each format (`activation`) has its
+ * byte-exact quantizer in activation-*.ts.
  */
 import type { GgmlType } from '../gguf/ggml-types.js';
 
@@ -13,8 +24,10 @@ import type { GgmlType } from '../gguf/ggml-types.js';
  *   f16   rounded to f16 (round to nearest even)
  *   bf16  rounded to bf16 (round to nearest even)
  *   q8_0  blocks of 32: f16 d = amax/127, int8 q = round_half_even(x·127/amax)   (x86 quantize_row_q8_0)
- *   q8_1  as q8_0, plus s = d·Σq stored as f16                                    (x86 quantize_row_q8_1)
- *   q8_K  blocks of 256: f32 d, int8 q, int16 bsums per 16                         (quantize_row_q8_K)
+ *   q8_1  as q8_0, plus s = f16(d·Σq) with d the f32 amax/127                      (x86 quantize_row_q8_1)
+ *   q8_K  blocks of 256: f32 d, int8 q, int16 bsums per 16                         (quantize_row_q8_K_ref,
+ *         which x86 runs as is)
+ * Byte-exact quantizers for each: activation.ts (ACTIVATION_CODECS).
  */
 export type ActivationFormat = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q8_1' | 'q8_K';
 
@@ -33,7 +46,16 @@ export interface TensorFormat {
    * rounds them).
    */
   dequantize(src: Uint8Array, nBlocks: number, dst: Float32Array, dstOffset: number): void;
-  /** ggml's quantize_row_*_ref, for the formats the writer can produce (tests, the model generator). */
+  /**
+   * Formats whose values are q·d + m per block of 32 with an additive min m (Q4_1, Q5_1): writes each
+   * block's m (f32). ggml's dot product against their Q8_1 activations adds m · s, s being the activation
+   * block's stored f16 sum, not the sum of its dequantised values; an exact reference needs m apart.
+   */
+  blockMins?(src: Uint8Array, nBlocks: number, dst: Float32Array, dstOffset: number): void;
+  /**
+   * ggml's quantize_row_*_ref bit for bit, for the formats with a simple reference quantizer (tests, the
+   * model generator, the GGUF writer); absent for the K-quants, IQ4_* (their ggml quantizers search).
+   */
   quantize?(src: Float32Array, dst: Uint8Array, dstOffset: number): void;
   /** The GPU matmul's block function: shaders/formats/<wgsl>.wgsl; absent until the WebGPU backend has one. */
   readonly wgsl?: string;

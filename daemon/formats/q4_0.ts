@@ -4,6 +4,7 @@
  */
 import { GgmlType } from '../gguf/ggml-types.js';
 import type { TensorFormat } from './format.js';
+import { truncToInt8 } from './block-io.js';
 import { f16ToF32Table, f32ToF16Bits } from './half.js';
 
 export const Q4_0: TensorFormat = {
@@ -47,9 +48,10 @@ export const Q4_0: TensorFormat = {
       for (let j = 0; j < 16; j++) {
         const x0 = Math.fround(src[base + j]! * id);
         const x1 = Math.fround(src[base + 16 + j]! * id);
-        // (int8_t)(x + 8.5f) truncates toward zero; x ∈ [-8, 8] so the sum is in [0.5, 16.5]
-        const xi0 = Math.min(15, Math.trunc(Math.fround(x0 + 8.5)));
-        const xi1 = Math.min(15, Math.trunc(Math.fround(x1 + 8.5)));
+        // (int8_t)(x + 8.5f) truncates toward zero; x ∈ [-8, 8] so the sum is in [0.5, 16.5] (∞/NaN when
+        // the block is f32-subnormal and id overflowed: truncToInt8 gives what x86 code gives)
+        const xi0 = Math.min(15, truncToInt8(Math.fround(x0 + 8.5)));
+        const xi1 = Math.min(15, truncToInt8(Math.fround(x1 + 8.5)));
         dst[b + 2 + j] = (xi0 & 0xf) | ((xi1 & 0xf) << 4);
       }
     }

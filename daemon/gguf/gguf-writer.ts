@@ -6,7 +6,7 @@
  */
 import { open, rename, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { GGML_BLOCK, GgmlType, GgufValueType, ggmlTypeName } from './ggml-types.js';
+import { GGML_BLOCK, GgmlType, GgufValueType, ggmlByteSize, ggmlTypeName } from './ggml-types.js';
 import { GgufError } from './gguf-error.js';
 import {
   GGML_MAX_DIMS,
@@ -56,8 +56,13 @@ export interface GgufWriteTensor {
   /** ggml ne[], innermost first. */
   dims: number[];
   type: GgmlType;
-  /** f32 values (nElements of them, row-major with dims[0] innermost), quantized by the writer to `type`. */
-  data: () => Float32Array | Promise<Float32Array>;
+  /**
+   * f32 values (nElements of them, row-major with dims[0] innermost), quantized by the writer to `type`;
+   * with `raw`, the tensor's bytes exactly as stored (any type with a known block layout).
+   */
+  data: () => Float32Array | Uint8Array | Promise<Float32Array | Uint8Array>;
+  /** data() returns the stored bytes (a Uint8Array), e.g. blocks of a type the writer cannot quantize to. */
+  raw?: boolean;
 }
 
 export interface GgufWriteOptions {
@@ -205,14 +210,15 @@ function planTensors(tensors: GgufWriteTensor[], alignment: number): PlannedTens
       n *= d;
     }
     if (!Number.isSafeInteger(n)) throw new GgufError('BAD_SHAPE', `tensor '${t.name}': ${t.dims.join('×')} elements is not a safe integer`);
-    if (!QUANT_TYPES.includes(t.type)) {
-      throw new GgufError('UNSUPPORTED_TYPE', `tensor '${t.name}': the writer cannot produce type ${ggmlTypeName(t.type)} (supported: ${QUANT_TYPES.map(ggmlTypeName).join(', ')})`);
+    if (t.raw ? !GGML_BLOCK[t.type] : !QUANT_TYPES.includes(t.type)) {
+      const what = t.raw ? 'has no known block layout for' : 'cannot produce';
+      throw new GgufError('UNSUPPORTED_TYPE', `tensor '${t.name}': the writer ${what} type ${ggmlTypeName(t.type)}${t.raw ? '' : ` (supported: ${QUANT_TYPES.map(ggmlTypeName).join(', ')}; others as raw bytes)`}`);
     }
     const block = GGML_BLOCK[t.type]!.blockSize;
     if (t.dims[0]! % block !== 0) {
       throw new GgufError('BAD_SHAPE', `tensor '${t.name}': ne[0] = ${t.dims[0]} is not a multiple of the ${ggmlTypeName(t.type)} block size ${block}`);
     }
-    const byteSize = quantizedSize(t.type, n);
+    const byteSize = ggmlByteSize(t.type, n);
     out.push({ t, nElements: n, byteSize, offset });
     offset += alignUp(byteSize, alignment);
   }
@@ -283,7 +289,18 @@ export async function writeGguf(path: string, metadata: GgufMetaEntry[], tensors
     await writeAll(fh, sink.bytes(), 0);
     const chunkBuf = new Uint8Array(quantizedSize(GgmlType.F32, CHUNK_ELEMENTS));
     for (const p of planned) {
-      let data: Float32Array | undefined = await p.t.data();
+      if (p.t.raw) {
+        const bytes = await p.t.data();
+        if (!(bytes instanceof Uint8Array)) throw new GgufError('BAD_ARGUMENT', `tensor '${p.t.name}': a raw tensor's data() must return a Uint8Array`);
+        if (bytes.length !== p.byteSize) {
+          throw new GgufError('BAD_SHAPE', `tensor '${p.t.name}': data() returned ${bytes.length} bytes, ${ggmlTypeName(p.t.type)} [${p.t.dims.join(', ')}] needs ${p.byteSize}`);
+        }
+        await writeAll(fh, bytes, dataOffset + p.offset);
+        const pad = alignUp(p.byteSize, alignment) - p.byteSize;
+        if (pad > 0) await writeAll(fh, new Uint8Array(pad), dataOffset + p.offset + p.byteSize);
+        continue;
+      }
+      let data: Float32Array | Uint8Array | undefined = await p.t.data();
       if (!(data instanceof Float32Array)) throw new GgufError('BAD_ARGUMENT', `tensor '${p.t.name}': data() must return a Float32Array`);
       if (data.length !== p.nElements) {
         throw new GgufError('BAD_SHAPE', `tensor '${p.t.name}': data() returned ${data.length} values, dims [${p.t.dims.join(', ')}] need ${p.nElements}`);

@@ -16,7 +16,7 @@
  */
 import { basename } from 'node:path';
 import { GgmlType, ggmlTypeName } from '../gguf/ggml-types.js';
-import { SUPPORTED_WEIGHT_TYPES } from '../formats/table.js';
+import { formatOf, SUPPORTED_WEIGHT_TYPES } from '../formats/table.js';
 import { GgufError } from '../gguf/gguf-error.js';
 import { metaF32, metaHas, metaStr, metaU32, metaU32PerLayer } from '../gguf/gguf-metadata.js';
 import type { GgufFile, GgufTensorInfo } from '../gguf/gguf-reader.js';
@@ -242,7 +242,10 @@ function sameDims(found: readonly number[], expected: readonly number[]): boolea
 }
 
 class TensorChecker {
-  constructor(private readonly file: GgufFile) {}
+  constructor(
+    private readonly file: GgufFile,
+    private readonly weightTypes: readonly GgmlType[],
+  ) {}
 
   has(name: string): boolean {
     return this.file.tensorByName.has(name);
@@ -264,9 +267,9 @@ class TensorChecker {
     if (!sameDims(t.dims, dims)) {
       throw new GgufError('BAD_SHAPE', `tensor '${t.name}' has shape ${fmtDims(t.dims)}, expected ${fmtDims(dims)} from the hyperparameters`);
     }
-    const allowed = kind === 'vector' ? VECTOR_TYPES : SUPPORTED_WEIGHT_TYPES;
+    const allowed = kind === 'vector' ? VECTOR_TYPES : this.weightTypes;
     if (t.byteSize < 0 || !allowed.includes(t.type)) {
-      const unknown = t.byteSize < 0 ? ' (unknown to ggml)' : '';
+      const unknown = t.byteSize < 0 ? ' (unknown to ggml)' : kind === 'matrix' && formatOf(t.type) ? ' (a known format without kernels yet)' : '';
       throw new GgufError('UNSUPPORTED_TYPE', `tensor '${t.name}' has type ${ggmlTypeName(t.type)}${unknown}; supported for ${kind === 'vector' ? 'norms/biases' : 'matrices'}: ${allowed.map(ggmlTypeName).join(', ')}`);
     }
   }
@@ -287,8 +290,13 @@ function uniformPresence(what: string, present: boolean[]): boolean {
   return p0;
 }
 
+export interface ReadConfigOptions {
+  /** Matrix types to accept (default: SUPPORTED_WEIGHT_TYPES, those the engine's backends have kernels for). */
+  weightTypes?: readonly GgmlType[];
+}
+
 /** Reads and validates the hyperparameters and tensors of a supported architecture. */
-export function readModelConfig(file: GgufFile): ModelConfig {
+export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): ModelConfig {
   const archStr = metaStr(file, 'general.architecture');
   if (!(SUPPORTED_ARCHS as readonly string[]).includes(archStr)) {
     throw new GgufError('UNSUPPORTED_ARCH', `architecture '${archStr}' is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`);
@@ -447,7 +455,7 @@ export function readModelConfig(file: GgufFile): ModelConfig {
   if (n_vocab === 0) throw new GgufError('MISSING_KEY', `cannot determine the vocabulary size: no 'tokenizer.ggml.tokens', '${k('vocab_size')}' or '${TENSOR.token_embd}'`);
 
   // ---- tensors (load_arch_tensors) ----
-  const tc = new TensorChecker(file);
+  const tc = new TensorChecker(file, opts.weightTypes ?? SUPPORTED_WEIGHT_TYPES);
   const E = n_embd;
   const nq = n_head * n_embd_head_k;
   const nkv = n_head_kv * n_embd_head_k;

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { gluRef, type GluActRef } from '../../daemon/gpu/cpu-reference/glu.js';
-import { geluF16Table } from '../../daemon/gpu/gelu-table.js';
+import { geluF16Table } from '../../daemon/model/gelu-table.js';
 import { f16BitsToF32 } from '../../daemon/gguf/quantize.js';
 import { grid, type GpuKernelHarness, kernelTest } from '../helpers/gpu-harness.js';
 import { assertClose, assertSameF32Bits, randn, seeded } from './kernel-test-utils.js';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { ropeRef, ropeToCacheRef, type RopeModeRef, type RopeRefParams } from '../../daemon/gpu/cpu-reference/rope.js';
-import { ropeTable } from '../../daemon/gpu/rope-table.js';
+import { ropeTable } from '../../daemon/model/rope-table.js';
 import { grid, type GpuKernelHarness, kernelTest } from '../helpers/gpu-harness.js';
 import { assertClose, randn, seeded } from './kernel-test-utils.js';
 

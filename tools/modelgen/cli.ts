@@ -8,15 +8,16 @@
 import { parseArgs } from 'node:util';
 import { generateModel } from './generate-model.js';
 import { ensureModel } from './model-cache.js';
-import { MOE_ARCHS, PRESETS, TOKENIZERS, WEIGHT_TYPES, resolveSpec, specHash } from './model-spec.js';
-import type { ModelSpecInput, MoeArch, PresetName, TokenizerStyle, WeightTypeName } from './model-spec.js';
+import { ALL_WEIGHT_TYPES, MOE_ARCHS, PRESETS, RECIPES, TOKENIZERS, resolveSpec, specHash } from './model-spec.js';
+import type { ModelSpecInput, MoeArch, PresetName, RecipeName, TokenizerStyle, WeightTypeName } from './model-spec.js';
 
 const NUMERIC = [
   'n_vocab', 'n_embd', 'n_layer', 'n_head', 'n_head_kv', 'head_dim', 'n_expert', 'n_expert_used', 'n_ff_exp',
   'n_ff_shexp', 'n_ctx', 'rope_freq_base', 'rms_eps', 'seed', 'router_logit_std', 'output_logit_std', 'qk_gain',
 ] as const;
 
-const USAGE = `usage: cli.ts --arch <${MOE_ARCHS.join('|')}> [--type <${WEIGHT_TYPES.join('|')}>] (--out <file.gguf> | --cache)
+const USAGE = `usage: cli.ts --arch <${MOE_ARCHS.join('|')}> [--type <${ALL_WEIGHT_TYPES.join('|')}>] (--out <file.gguf> | --cache)
+       [--recipe <${RECIPES.join('|')}>] [--tensor-type <pattern>=<type>]... (e.g. 'blk.*.ffn_down_exps.weight=Q6_K')
        [--preset <${PRESETS.join('|')}>] [--router-type <type>] [--tied_output true|false] [--tokenizer ${TOKENIZERS.join('|')}] [--tokenizer_pre qwen2|default]
        [--name <s>] ${NUMERIC.map((k) => `[--${k} <n>]`).join(' ')}`;
 
@@ -24,7 +25,9 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       arch: { type: 'string' },
-      type: { type: 'string', default: 'F32' },
+      type: { type: 'string' },
+      recipe: { type: 'string' },
+      'tensor-type': { type: 'string', multiple: true },
       'router-type': { type: 'string' },
       out: { type: 'string' },
       cache: { type: 'boolean', default: false },
@@ -45,14 +48,24 @@ async function main(): Promise<number> {
   const input: ModelSpecInput = {
     arch: values.arch as MoeArch,
     preset: values.preset as PresetName,
-    weightType: values.type as WeightTypeName,
   };
+  if (values.type) input.weightType = values.type as WeightTypeName;
+  if (values.recipe) input.recipe = values.recipe as RecipeName;
+  if (values['tensor-type']) {
+    const tensorTypes: Record<string, WeightTypeName> = {};
+    for (const a of values['tensor-type']) {
+      const eq = a.lastIndexOf('=');
+      if (eq <= 0) throw new Error(`--tensor-type: expected <pattern>=<type>, got '${a}'`);
+      tensorTypes[a.slice(0, eq)] = a.slice(eq + 1) as WeightTypeName;
+    }
+    input.tensorTypes = tensorTypes;
+  }
   if (values['router-type']) input.routerType = values['router-type'] as WeightTypeName;
   if (values.tied_output !== undefined) input.tied_output = values.tied_output === 'true';
   if (values.tokenizer) input.tokenizer = values.tokenizer as TokenizerStyle;
   if (values.tokenizer_pre) input.tokenizer_pre = values.tokenizer_pre as ModelSpecInput['tokenizer_pre'];
   if (values.name) input.name = values.name;
-  const v = values as Record<string, string | boolean | undefined>;
+  const v = values as Record<string, string | string[] | boolean | undefined>;
   for (const k of NUMERIC) {
     const s = v[k];
     if (typeof s !== 'string') continue;
@@ -69,7 +82,7 @@ async function main(): Promise<number> {
     path = values.out!;
     await generateModel(spec, path);
   }
-  console.error(`${spec.name} ${spec.weightType} (spec ${specHash(spec)}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.error(`${spec.name} ${spec.recipe ?? spec.weightType} (spec ${specHash(spec)}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(path);
   return 0;
 }

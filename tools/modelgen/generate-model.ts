@@ -9,15 +9,21 @@ import { GgmlType } from '../../daemon/gguf/ggml-types.js';
 import { meta, writeGguf } from '../../daemon/gguf/gguf-writer.js';
 import type { GgufMetaEntry, GgufWriteTensor } from '../../daemon/gguf/gguf-writer.js';
 import { GGML_TYPE_OF, resolveSpec } from './model-spec.js';
-import type { ModelSpec, ModelSpecInput } from './model-spec.js';
+import type { ModelSpec, ModelSpecInput, RecipeName, WeightTypeName } from './model-spec.js';
 import { Rng, hashString } from './prng.js';
 import { tokenizerMetadata } from './tokenizer-metadata.js';
+import { RANDOM_BLOCK_TYPES, randomBlocks } from './random-blocks.js';
+import { matrixType } from './tensor-types.js';
 
 /** Std of the noise around 1 in norm weights. */
 const NORM_NOISE = 0.1;
 
-/** llama_ftype of a file whose matrices are all `t` (general.file_type). */
-const FILE_TYPE: Record<ModelSpec['weightType'], number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7 };
+/** llama_ftype of a file whose matrices are mostly `t` (general.file_type; llama.h LLAMA_FTYPE_*). */
+const FILE_TYPE: Record<WeightTypeName, number> = {
+  F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9, Q2_K: 10, Q3_K: 11 /* Q3_K_S */, Q4_K: 14 /* Q4_K_S */,
+  Q5_K: 16 /* Q5_K_S */, Q6_K: 18, IQ4_NL: 25, IQ4_XS: 30, BF16: 32, MXFP4: 38 /* MXFP4_MOE */,
+};
+const RECIPE_FILE_TYPE: Record<RecipeName, number> = { Q4_K_M: 15 };
 
 export async function generateModel(input: ModelSpec | ModelSpecInput, outPath: string): Promise<void> {
   const spec = resolveSpec(input);
@@ -30,7 +36,7 @@ export function modelMetadata(s: ModelSpec): GgufMetaEntry[] {
   const m: GgufMetaEntry[] = [
     meta.str('general.architecture', a),
     meta.str('general.name', s.name),
-    meta.u32('general.file_type', FILE_TYPE[s.weightType]),
+    meta.u32('general.file_type', s.recipe ? RECIPE_FILE_TYPE[s.recipe] : FILE_TYPE[s.weightType]),
     meta.u32(`${a}.context_length`, s.n_ctx),
     meta.u32(`${a}.embedding_length`, s.n_embd),
     meta.u32(`${a}.block_count`, s.n_layer),
@@ -70,7 +76,7 @@ export function modelMetadata(s: ModelSpec): GgufMetaEntry[] {
 /** How one tensor's values are drawn. */
 type Init = { kind: 'normal'; std: number } | { kind: 'norm' };
 
-interface PlannedTensor {
+export interface PlannedTensor {
   name: string;
   dims: number[]; // ne, innermost first
   type: GgmlType;
@@ -138,10 +144,14 @@ export function planTensors(s: ModelSpec): PlannedTensor[] {
   }
   t.push({ name: 'output_norm.weight', dims: [E], type: F32, init: norm });
   if (!s.tied_output) t.push({ name: 'output.weight', dims: [E, V], type: wt, init: { kind: 'normal', std: outputStd } });
-  return t;
+  // each matrix's final type: weightType, the recipe's choice or a per-tensor override (tensor-types.ts)
+  return t.map((p) => (p.dims.length >= 2 ? { ...p, type: GGML_TYPE_OF[matrixType(s, p.name, p.dims[0]!, p.name.endsWith('.ffn_gate_inp.weight'))] } : p));
 }
 
-/** The f32 values of one planned tensor (deterministic from spec.seed and the tensor name). */
+/**
+ * The f32 values of one planned tensor (deterministic from spec.seed and the tensor name), for the types
+ * the writer quantizes; the other types are random blocks (random-blocks.ts) with the same spread.
+ */
 export function tensorValues(s: ModelSpec, p: PlannedTensor): Float32Array {
   const n = p.dims.reduce((x, y) => x * y, 1);
   const rng = new Rng(hashString(p.name, s.seed));
@@ -149,6 +159,16 @@ export function tensorValues(s: ModelSpec, p: PlannedTensor): Float32Array {
   return p.init.kind === 'norm' ? rng.fillNormal(out, NORM_NOISE, 1) : rng.fillNormal(out, p.init.std);
 }
 
+/** The bytes of a planned tensor of a random-block type (RANDOM_BLOCK_TYPES). */
+export function tensorBlocks(s: ModelSpec, p: PlannedTensor): Uint8Array {
+  if (p.init.kind !== 'normal') throw new Error(`tensor ${p.name}: random blocks need a normal init`);
+  return randomBlocks(p.type, p.dims.reduce((x, y) => x * y, 1), p.init.std, new Rng(hashString(p.name, s.seed)));
+}
+
 function modelTensors(s: ModelSpec): GgufWriteTensor[] {
-  return planTensors(s).map((p) => ({ name: p.name, dims: p.dims, type: p.type, data: () => tensorValues(s, p) }));
+  return planTensors(s).map((p) =>
+    RANDOM_BLOCK_TYPES.includes(p.type)
+      ? { name: p.name, dims: p.dims, type: p.type, raw: true, data: () => tensorBlocks(s, p) }
+      : { name: p.name, dims: p.dims, type: p.type, data: () => tensorValues(s, p) },
+  );
 }

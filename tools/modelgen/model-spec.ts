@@ -4,6 +4,7 @@
  * names it in the model cache.
  */
 import { createHash } from 'node:crypto';
+import { requireFormat } from '../../daemon/formats/table.js';
 import { GgmlType } from '../../daemon/gguf/ggml-types.js';
 import type { TokenizerPre } from './tokenizer-vocab.js';
 import { minSpmVocab } from './spm-vocab.js';
@@ -14,8 +15,12 @@ export const GENERATOR_VERSION = 2;
 export const MOE_ARCHS = ['grok', 'llama', 'qwen2moe', 'qwen3moe', 'olmoe', 'granitemoe'] as const;
 export type MoeArch = (typeof MOE_ARCHS)[number];
 
+/** The weight types the engine runs (the engine conformance suites iterate over these). */
 export const WEIGHT_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0'] as const;
-export type WeightTypeName = (typeof WEIGHT_TYPES)[number];
+/** Types with reference code only so far (daemon/formats; no kernels yet): generated as random blocks, except BF16. */
+export const REFERENCE_ONLY_WEIGHT_TYPES = ['BF16', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_NL', 'IQ4_XS', 'MXFP4'] as const;
+export const ALL_WEIGHT_TYPES = [...WEIGHT_TYPES, ...REFERENCE_ONLY_WEIGHT_TYPES] as const;
+export type WeightTypeName = (typeof ALL_WEIGHT_TYPES)[number];
 
 /**
  * Vocabulary styles: 'gpt2' byte-level BPE with ChatML and FIM control tokens (tokenizer-vocab.ts, the
@@ -28,7 +33,16 @@ export type TokenizerStyle = (typeof TOKENIZERS)[number];
 /** n_vocab of the tiny preset for SentencePiece styles: room for the corpus's pieces (512 is too few). */
 const TINY_SPM_VOCAB = 3000;
 
-export const PRESETS = ['tiny', 'bench'] as const;
+/** llama.cpp quantization mixes (llama_tensor_get_type) the generator can reproduce: tensor-types.ts. */
+export const RECIPES = ['Q4_K_M'] as const;
+export type RecipeName = (typeof RECIPES)[number];
+
+/**
+ * tiny: the small test model (widths multiples of 32, so no K-quant fits); tiny256: the same with every
+ * width a multiple of 256 so K-quant and IQ4_XS tensors exist (qwen2moe's shared expert stays 128 wide,
+ * so recipes still fall back there); bench: a 1–2 B model for speed.
+ */
+export const PRESETS = ['tiny', 'tiny256', 'bench'] as const;
 export type PresetName = (typeof PRESETS)[number];
 
 export interface GrokScales {
@@ -47,8 +61,16 @@ export interface GraniteScales {
 
 export interface ModelSpec {
   arch: MoeArch;
-  /** Type of every weight matrix (token_embd, attention, experts, output); norms stay F32. */
+  /** Type of every weight matrix (token_embd, attention, experts, output); norms stay F32. With a recipe: its base type. */
   weightType: WeightTypeName;
+  /** A llama.cpp quantization mix choosing each matrix's type (absent: every matrix is weightType). */
+  recipe?: RecipeName;
+  /**
+   * Per-tensor types, overriding weightType, the recipe and routerType: tensor-name patterns (`*` matches
+   * any run of characters, e.g. `blk.*.ffn_down_exps.weight`) → type; the first matching pattern wins, as
+   * llama-quantize's --tensor-type. Only matrices (2-D and 3-D tensors) are affected.
+   */
+  tensorTypes?: Readonly<Record<string, WeightTypeName>>;
   /** Type of the router `ffn_gate_inp` (llama-quantize never quantizes it). */
   routerType: WeightTypeName;
   n_vocab: number;
@@ -98,7 +120,27 @@ export const GGML_TYPE_OF: Record<WeightTypeName, GgmlType> = {
   F16: GgmlType.F16,
   Q8_0: GgmlType.Q8_0,
   Q4_0: GgmlType.Q4_0,
+  BF16: GgmlType.BF16,
+  Q4_1: GgmlType.Q4_1,
+  Q5_0: GgmlType.Q5_0,
+  Q5_1: GgmlType.Q5_1,
+  Q2_K: GgmlType.Q2_K,
+  Q3_K: GgmlType.Q3_K,
+  Q4_K: GgmlType.Q4_K,
+  Q5_K: GgmlType.Q5_K,
+  Q6_K: GgmlType.Q6_K,
+  IQ4_NL: GgmlType.IQ4_NL,
+  IQ4_XS: GgmlType.IQ4_XS,
+  MXFP4: GgmlType.MXFP4,
 };
+
+/** The base type of each recipe (llama.cpp's default type for that ftype). */
+export const RECIPE_BASE: Record<RecipeName, WeightTypeName> = { Q4_K_M: 'Q4_K' };
+
+/** Elements per block of a weight type. */
+export function blockSizeOf(t: WeightTypeName): number {
+  return requireFormat(GGML_TYPE_OF[t]).blockSize;
+}
 
 /** Archs whose q/k/v widths may differ from n_embd (they size attn_q/attn_output by n_head·head_dim). */
 const FREE_HEAD_DIM: ReadonlySet<MoeArch> = new Set(['qwen3moe', 'llama', 'granitemoe']);
@@ -109,7 +151,7 @@ const TIED_OK: ReadonlySet<MoeArch> = new Set(['qwen3moe', 'llama', 'granitemoe'
 
 function presetFor(arch: MoeArch, preset: PresetName): Omit<ModelSpec, 'arch' | 'grok' | 'granite' | 'name'> {
   const base =
-    preset === 'tiny'
+    preset === 'tiny' || preset === 'tiny256'
       ? {
           n_vocab: 512,
           n_embd: 128,
@@ -136,9 +178,11 @@ function presetFor(arch: MoeArch, preset: PresetName): Omit<ModelSpec, 'arch' | 
           n_ff_shexp: 0,
           n_ctx: 4096,
         };
+  if (preset === 'tiny256') Object.assign(base, { n_embd: 256, head_dim: 64, n_ff_exp: 256 });
   if (arch === 'qwen3moe' && preset === 'tiny') base.head_dim = 64; // q width 256 ≠ n_embd: exercises key_length
+  if (arch === 'qwen3moe' && preset === 'tiny256') base.head_dim = 128; // q width 512 ≠ n_embd
   if (arch === 'olmoe') base.n_head_kv = base.n_head; // olmoe's q/k norms span all heads: no GQA
-  if (arch === 'qwen2moe') base.n_ff_shexp = preset === 'tiny' ? 128 : 4096;
+  if (arch === 'qwen2moe') base.n_ff_shexp = preset === 'bench' ? 4096 : 128;
   return {
     ...base,
     weightType: 'F32',
@@ -167,7 +211,8 @@ export function resolveSpec(input: ModelSpecInput): ModelSpec {
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<ModelSpec>;
   const merged = { ...p, ...defined, arch: input.arch } as Omit<ModelSpec, 'grok' | 'granite' | 'name'> & { name?: string };
   if (merged.n_expert === 0 && defined.n_expert_used === undefined) merged.n_expert_used = 0; // dense
-  if (merged.tokenizer !== 'gpt2' && defined.n_vocab === undefined && preset === 'tiny') merged.n_vocab = TINY_SPM_VOCAB;
+  if (merged.tokenizer !== 'gpt2' && defined.n_vocab === undefined && (preset === 'tiny' || preset === 'tiny256')) merged.n_vocab = TINY_SPM_VOCAB;
+  if (merged.recipe !== undefined && defined.weightType === undefined && RECIPES.includes(merged.recipe)) merged.weightType = RECIPE_BASE[merged.recipe];
   const spec: ModelSpec = {
     ...merged,
     grok: {
@@ -200,8 +245,17 @@ export function validateSpec(s: ModelSpec): void {
     if (!Number.isSafeInteger(v) || v < 0) fail(`${k} must be a non-negative integer, got ${String(v)}`);
   }
   for (const k of ['n_embd', 'n_layer', 'n_head', 'n_head_kv', 'head_dim', 'n_ff_exp', 'n_ctx'] as const) if (s[k] === 0) fail(`${k} must be > 0`);
-  if (!WEIGHT_TYPES.includes(s.weightType)) fail(`weightType must be one of ${WEIGHT_TYPES.join(', ')}`);
-  if (!WEIGHT_TYPES.includes(s.routerType)) fail(`routerType must be one of ${WEIGHT_TYPES.join(', ')}`);
+  const known = (t: unknown): boolean => (ALL_WEIGHT_TYPES as readonly unknown[]).includes(t);
+  if (!known(s.weightType)) fail(`weightType must be one of ${ALL_WEIGHT_TYPES.join(', ')}`);
+  if (!known(s.routerType)) fail(`routerType must be one of ${ALL_WEIGHT_TYPES.join(', ')}`);
+  if (s.recipe !== undefined) {
+    if (!RECIPES.includes(s.recipe)) fail(`recipe must be one of ${RECIPES.join(', ')}`);
+    else if (s.weightType !== RECIPE_BASE[s.recipe]) fail(`recipe ${s.recipe} starts from ${RECIPE_BASE[s.recipe]}, not weightType ${s.weightType}`);
+  }
+  for (const [pattern, t] of Object.entries(s.tensorTypes ?? {})) {
+    if (pattern.length === 0) fail('tensorTypes: empty tensor-name pattern');
+    if (!known(t)) fail(`tensorTypes['${pattern}'] must be one of ${ALL_WEIGHT_TYPES.join(', ')}`);
+  }
   if (s.n_head % s.n_head_kv !== 0) fail(`n_head (${s.n_head}) must be a multiple of n_head_kv (${s.n_head_kv})`);
   if (s.head_dim % 2 !== 0) fail('head_dim must be even (RoPE rotates pairs)');
   if (!FREE_HEAD_DIM.has(s.arch) && s.n_head * s.head_dim !== s.n_embd) fail(`${s.arch} needs n_head·head_dim = n_embd (${s.n_head}·${s.head_dim} ≠ ${s.n_embd})`);
@@ -217,12 +271,17 @@ export function validateSpec(s: ModelSpec): void {
   if (s.arch === 'qwen2moe' && s.n_ff_shexp === 0) fail('qwen2moe needs a shared expert (n_ff_shexp > 0)');
   if (s.arch !== 'qwen2moe' && s.arch !== 'granitemoe' && s.n_ff_shexp !== 0) fail(`${s.arch} has no shared expert (n_ff_shexp must be 0)`);
   if (s.tied_output && !TIED_OK.has(s.arch)) fail(`${s.arch} requires output.weight (tied_output must be false)`);
-  // quantized types need ne[0] a multiple of 32 for every matrix: n_embd, q width, n_ff_exp, n_ff_shexp
-  const needs32 = [s.weightType, s.routerType].some((t) => t === 'Q8_0' || t === 'Q4_0');
-  if (needs32) {
-    for (const [k, v] of [['n_embd', s.n_embd], ['n_head·head_dim', s.n_head * s.head_dim], ['n_ff_exp', s.n_ff_exp], ['n_ff_shexp', s.n_ff_shexp]] as const) {
-      if (v % 32 !== 0) fail(`${k} = ${v} must be a multiple of 32 for ${s.weightType}`);
+  // every matrix's row length (ne[0]) must be a whole number of blocks of its type; a recipe falls back by
+  // itself and per-tensor overrides are checked when the tensors are planned (tensor-types.ts)
+  const widths = [['n_embd', s.n_embd], ['n_head·head_dim', s.n_head * s.head_dim], ['n_ff_exp', s.n_ff_exp], ['n_ff_shexp', s.n_ff_shexp]] as const;
+  if (s.recipe === undefined && known(s.weightType)) {
+    const bs = blockSizeOf(s.weightType);
+    for (const [k, v] of widths) {
+      if (v % bs !== 0) fail(`${k} = ${v} must be a multiple of ${bs} for ${s.weightType}${bs === 256 ? " (preset 'tiny256' has such widths)" : ''}`);
     }
+  }
+  if (known(s.routerType) && s.n_expert > 0 && s.n_embd % blockSizeOf(s.routerType) !== 0) {
+    fail(`n_embd = ${s.n_embd} must be a multiple of ${blockSizeOf(s.routerType)} for routerType ${s.routerType}`);
   }
   for (const k of ['rope_freq_base', 'rms_eps', 'router_logit_std', 'output_logit_std', 'qk_gain'] as const) {
     if (!(Number.isFinite(s[k]) && s[k] > 0)) fail(`${k} must be a positive number`);

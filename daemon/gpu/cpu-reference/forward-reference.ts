@@ -7,8 +7,8 @@
  * Weights are read through the GGUF reader and dequantized (exact f32 values); all arithmetic is
  * float64. Where llama.cpp's CPU backend rounds visibly differently from exact arithmetic, the
  * reference can reproduce it; each emulation is a named option (ReferenceOptions, all on by default):
- *   f16Activations  round matmul inputs to f16 for F16 weights
- *   q8Activations   quantize matmul inputs to Q8_0 for Q8_0 / Q4_0 weights
+ *   f16Activations  round matmul inputs to f16 / bf16 for F16 / BF16 weights
+ *   q8Activations   quantize matmul inputs to the weight's Q8 activation format (Q8_0, Q8_1, Q8_K)
  *   geluF16Table    GELU through ggml's f16 lookup table (grok)
  *   ropeF32Theta    RoPE angles computed in f32 as ggml-cpu does (matters from a few hundred positions)
  * Turn them all off (EXACT_NUMERICS) to get the "ideal" model.
@@ -26,10 +26,11 @@
 import { dequantizeRow } from '../../gguf/quantize.js';
 import { openGguf, readTensorBytes } from '../../gguf/gguf-reader.js';
 import type { GgufFile } from '../../gguf/gguf-reader.js';
+import { KNOWN_WEIGHT_TYPES } from '../../formats/table.js';
 import { readModelConfig } from '../../model/hparams.js';
 import type { LayerTensors, ModelConfig } from '../../model/hparams.js';
 import { geluExact, geluGgml, silu } from './ggml-numerics.js';
-import { addBiasInPlace, addInPlace, logSoftmax, matmul, rmsNorm, ropeInPlace, scaleInPlace, softmaxInPlace } from './reference-ops.js';
+import { addBiasInPlace, addInPlace, blockMinsOf, logSoftmax, matmul, rmsNorm, ropeInPlace, scaleInPlace, softmaxInPlace } from './reference-ops.js';
 import type { ActivationEmulation, RefMatrix, RopeParams } from './reference-ops.js';
 
 export interface ReferenceOptions extends ActivationEmulation {
@@ -92,19 +93,28 @@ async function loadWeights(f: GgufFile, cfg: ModelConfig): Promise<ModelWeights>
   const raw = async (name: string) => {
     const t = f.tensorByName.get(name);
     if (!t) throw new Error(`${f.path}: missing tensor ${name}`);
-    return { t, data: dequantizeRow(t.type, await readTensorBytes(f, t), t.nElements) };
+    const bytes = await readTensorBytes(f, t);
+    return { t, data: dequantizeRow(t.type, bytes, t.nElements), mins: blockMinsOf(t.type, bytes, t.nElements) };
   };
   const vec = async (name: string | undefined): Promise<Vec | undefined> => (name === undefined ? undefined : (await raw(name)).data);
   const mat = async (name: string | undefined): Promise<RefMatrix | undefined> => {
     if (name === undefined) return undefined;
-    const { t, data } = await raw(name);
-    return { name, type: t.type, cols: t.dims[0]!, rows: t.dims[1]!, data };
+    const { t, data, mins } = await raw(name);
+    return { name, type: t.type, cols: t.dims[0]!, rows: t.dims[1]!, data, blockMins: mins };
   };
   const experts = async (name: string | undefined): Promise<RefMatrix[] | undefined> => {
     if (name === undefined) return undefined;
-    const { t, data } = await raw(name);
+    const { t, data, mins } = await raw(name);
     const [cols, rows, nExp] = t.dims as [number, number, number];
-    return Array.from({ length: nExp }, (_, e) => ({ name: `${name}[${e}]`, type: t.type, cols, rows, data: data.subarray(e * rows * cols, (e + 1) * rows * cols) }));
+    const minsPer = mins ? mins.length / nExp : 0;
+    return Array.from({ length: nExp }, (_, e) => ({
+      name: `${name}[${e}]`,
+      type: t.type,
+      cols,
+      rows,
+      data: data.subarray(e * rows * cols, (e + 1) * rows * cols),
+      blockMins: mins?.subarray(e * minsPer, (e + 1) * minsPer),
+    }));
   };
   const layer = async (L: LayerTensors): Promise<LayerWeights> => ({
     attn_norm: (await vec(L.attn_norm))!,
@@ -175,7 +185,7 @@ export class ReferenceModel {
   static async load(modelPath: string, opts: Partial<ReferenceOptions> = {}): Promise<ReferenceModel> {
     const f = await openGguf(modelPath);
     try {
-      const cfg = readModelConfig(f);
+      const cfg = readModelConfig(f, { weightTypes: KNOWN_WEIGHT_TYPES });
       return new ReferenceModel(cfg, await loadWeights(f, cfg), { ...LLAMA_CPP_NUMERICS, ...opts });
     } finally {
       await f.close();

@@ -3,17 +3,19 @@
  * exact arithmetic by more than float32 noise, written out so a float64 reference can reproduce them.
  * Each is used by forward-reference.ts behind a named option.
  *
- *  - F16 weights: ggml converts the activations (src1) of a matmul to the weight's vec_dot_type, F16,
- *    rounding to nearest even, before the dot products (ggml-cpu.c mul_mat, llamafile sgemm needs B=F16).
- *  - Q8_0 / Q4_0 weights: the vec_dot_type is Q8_0, so activations are quantized in blocks of 32:
- *    amax = max|x|, d = amax/127 stored as f16, id = 127/amax (f32), q = round-half-even(x·id)
- *    (arch/x86/quants.c quantize_row_q8_0; the repacked Q4_0 path quantizes the same way). The dot
- *    product is then Σ_blocks d_w·d_x·Σ q_w·q_x, i.e. exactly W_dequant · (q·d_x).
+ *  - Matmul activations: ggml converts the activations (src1) of a matmul to the weight's vec_dot_type
+ *    (ggml-cpu.c mul_mat; formats/format.ts TensorFormat.activation) before the dot products: rounded to
+ *    f16 / bf16 for F16 / BF16 weights, quantized to Q8_0 blocks of 32 (Q8_0, Q4_0, Q5_0, IQ4_NL, MXFP4),
+ *    Q8_1 (Q4_1, Q5_1) or Q8_K blocks of 256 (the K-quants, IQ4_XS). The exact conversions are the codecs of
+ *    formats/activation.ts; the dot product is then W_dequant · (what the codec decodes), plus for Q8_1 the
+ *    stored block sums (see reference-ops.ts matmul).
  *  - GELU: with GGML_GELU_FP16 (always defined in vec.h), gelu(x) for -10 < x < 10 is a table lookup:
  *    f16(gelu_f32(f16(x))), with gelu_f32 the tanh approximation evaluated in f32.
  *  - RoPE angles: theta_scale = powf(freq_base, -2/n_dims) in f32, and theta_i = p·theta_scale^i is
  *    built by repeated f32 multiplication (ops.cpp ggml_rope_cache_init).
  */
+import { activationAsSeen } from '../../formats/activation.js';
+import type { ActivationFormat } from '../../formats/format.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../gguf/quantize.js';
 
 const fr = Math.fround;
@@ -23,32 +25,13 @@ export function roundF16(x: number): number {
   return f16BitsToF32(f32ToF16Bits(x));
 }
 
-/** Rounds every element of `a` through f16, in place. */
-export function roundF16InPlace(a: Float64Array): Float64Array {
-  for (let i = 0; i < a.length; i++) a[i] = roundF16(a[i]!);
-  return a;
-}
-
-/** Round half to even (SSE/AVX _MM_ROUND_NEAREST). */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v); // half up
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /**
- * Replaces `a` (length a multiple of 32) by its Q8_0 quantization as ggml-cpu x86 computes it, dequantized:
- * a[i] = q[i] · f16(d) per block of 32.
+ * A float64 activation row as ggml's dot products see it after conversion to `format` (values rounded to
+ * f32 first, as ggml holds them). `blockSums` only for q8_1: the stored per-block sums s.
  */
-export function quantizeQ8_0InPlace(a: Float64Array): Float64Array {
-  if (a.length % 32 !== 0) throw new Error(`Q8_0 activation quantization needs a multiple of 32 values, got ${a.length}`);
-  for (let b = 0; b < a.length; b += 32) {
-    let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(fr(a[b + j]!)));
-    const d = roundF16(fr(amax / 127));
-    const id = amax !== 0 ? fr(127 / amax) : 0;
-    for (let j = 0; j < 32; j++) a[b + j] = roundHalfEven(fr(fr(a[b + j]!) * id)) * d;
-  }
-  return a;
+export function activationAsGgmlSees(format: ActivationFormat, x: Float64Array): { values: Float64Array; blockSums?: Float64Array } {
+  if (format === 'f32') return { values: x };
+  return activationAsSeen(format, Float32Array.from(x));
 }
 
 const SQRT_2_OVER_PI = fr(0.79788456080286535587989211986876);

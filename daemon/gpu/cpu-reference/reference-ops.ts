@@ -1,11 +1,12 @@
 /**
  * Float64 building blocks of the CPU reference forward pass. Activations are row-major
- * Float64Array [n_tokens, width]; weights are dequantized to f32 values (exact for F32/F16/Q8_0/Q4_0)
- * and kept as Float32Array, with ggml's layout: a matrix of ne = [cols, rows] stores row r at
+ * Float64Array [n_tokens, width]; weights are dequantized to their exact f32 values (formats/*.ts) and
+ * kept as Float32Array, with ggml's layout: a matrix of ne = [cols, rows] stores row r at
  * data[r*cols .. r*cols + cols), and y[r] = Σ_c W[r, c] · x[c].
  */
-import { GgmlType } from '../../gguf/ggml-types.js';
-import { quantizeQ8_0InPlace, roundF16InPlace, ropeAngles } from './ggml-numerics.js';
+import { requireFormat } from '../../formats/table.js';
+import type { GgmlType } from '../../gguf/ggml-types.js';
+import { activationAsGgmlSees, ropeAngles } from './ggml-numerics.js';
 
 /** A weight matrix: `rows` outputs of `cols` inputs (ggml ne = [cols, rows]). */
 export interface RefMatrix {
@@ -14,37 +15,76 @@ export interface RefMatrix {
   cols: number;
   rows: number;
   data: Float32Array; // [rows, cols] dequantized
+  /** Formats with an additive block min (Q4_1, Q5_1): m per block, [rows, cols / 32] (TensorFormat.blockMins). */
+  blockMins?: Float32Array;
+}
+
+/** The per-block mins of `n` values of `type` stored in `bytes`, for formats that have them (else undefined). */
+export function blockMinsOf(type: GgmlType, bytes: Uint8Array, n: number): Float32Array | undefined {
+  const f = requireFormat(type);
+  if (!f.blockMins) return undefined;
+  const out = new Float32Array(n / f.blockSize);
+  f.blockMins(bytes, out.length, out, 0);
+  return out;
 }
 
 export interface ActivationEmulation {
-  /** Round activations to f16 before matmuls with F16 weights (ggml converts src1 to F16). */
+  /** Round activations to f16 / bf16 before matmuls with F16 / BF16 weights (ggml converts src1 so). */
   f16Activations: boolean;
-  /** Quantize activations to Q8_0 before matmuls with Q8_0/Q4_0 weights (ggml's vec_dot_type). */
+  /**
+   * Quantize activations to the weight's Q8 activation format (Q8_0, Q8_1 or Q8_K: TensorFormat.activation)
+   * before matmuls with quantized weights, as ggml-cpu does.
+   */
   q8Activations: boolean;
 }
 
-/** The activation row as ggml's matmul sees it for a weight of type `t`. */
-export function matmulInput(x: Float64Array, t: GgmlType, emu: ActivationEmulation): Float64Array {
-  if (t === GgmlType.F16 && emu.f16Activations) return roundF16InPlace(Float64Array.from(x));
-  if ((t === GgmlType.Q8_0 || t === GgmlType.Q4_0) && emu.q8Activations) return quantizeQ8_0InPlace(Float64Array.from(x));
-  return x;
+/** An activation row as ggml's matmul sees it: values, and for Q8_1 the stored block sums. */
+export interface MatmulInput {
+  values: Float64Array;
+  blockSums?: Float64Array;
 }
 
-/** y = W·x for each of the n rows of x ([n, cols] → [n, rows]). */
+/** The activation row as ggml's matmul sees it for a weight of type `t` (driven by the format table). */
+export function matmulInput(x: Float64Array, t: GgmlType, emu: ActivationEmulation): MatmulInput {
+  const act = requireFormat(t).activation;
+  const on = act === 'f16' || act === 'bf16' ? emu.f16Activations : act === 'f32' ? false : emu.q8Activations;
+  return on ? activationAsGgmlSees(act, x) : { values: x };
+}
+
+/**
+ * y = W·x for each of the n rows of x ([n, cols] → [n, rows]). With Q8_1 activations (Q4_1 / Q5_1 weights)
+ * ggml computes each block as d_w·d_x·Σ q_w·q_x + m_w·s_x: the dequantised product W·x' plus, per block,
+ * m_w · (s_x − Σ x'), which is added here.
+ */
 export function matmul(w: RefMatrix, x: Float64Array, n: number, emu: ActivationEmulation): Float64Array {
   const { cols, rows, data } = w;
   if (x.length !== n * cols) throw new Error(`matmul ${w.name}: input has ${x.length} values, expected ${n}×${cols}`);
   const y = new Float64Array(n * rows);
   for (let t = 0; t < n; t++) {
-    const xt = matmulInput(x.subarray(t * cols, (t + 1) * cols), w.type, emu);
+    const { values: xt, blockSums } = matmulInput(x.subarray(t * cols, (t + 1) * cols), w.type, emu);
+    const sumGap = blockSums && w.blockMins ? blockSumGap(xt, blockSums) : undefined;
+    const nb = sumGap?.length ?? 0;
     for (let r = 0; r < rows; r++) {
       let s = 0;
       const o = r * cols;
       for (let c = 0; c < cols; c++) s += data[o + c]! * xt[c]!;
+      if (sumGap) for (let b = 0; b < nb; b++) s += w.blockMins![r * nb + b]! * sumGap[b]!;
       y[t * rows + r] = s;
     }
   }
   return y;
+}
+
+/** s_b − Σ_{j ∈ block b} x'_j for each block of the row. */
+function blockSumGap(values: Float64Array, blockSums: Float64Array): Float64Array {
+  const bs = values.length / blockSums.length;
+  const gap = new Float64Array(blockSums.length);
+  for (let b = 0; b < gap.length; b++) {
+    let sum = 0;
+    for (let j = 0; j < bs; j++) sum += values[b * bs + j]!;
+    gap[b] = blockSums[b]! - sum;
+  }
+  return gap;
 }
 
 /** RMS norm over rows of `width` (groups of `width` inside each row), times `weight` when given. */
