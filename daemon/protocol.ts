@@ -43,6 +43,9 @@ import { NotificationType, RequestType, RequestType0, type Range, type TextDocum
 /** Section name for `workspace/configuration`. */
 export const SETTINGS_SECTION = 'moecode';
 
+/** Which backend runs the model: 'auto' (a hardware GPU through WebGPU, else the CPU backend), 'gpu' or 'cpu'. */
+export type BackendPreference = 'auto' | 'gpu' | 'cpu';
+
 /** Which WebGPU adapter the daemon may use. */
 export type GpuAdapterPreference = 'auto' | 'hardware' | 'software';
 
@@ -51,6 +54,17 @@ export interface MoecodeSettings {
   model: {
     /** GGUF file. Empty: the `MOECODE_MODEL` environment variable, else the shipped default model. */
     path: string;
+  };
+  engine: {
+    /**
+     * 'auto': the GPU backend on a hardware WebGPU adapter, the CPU backend (WebAssembly SIMD) when there is
+     * none or only a software one; 'gpu': WebGPU whatever the adapter; 'cpu': never WebGPU.
+     */
+    backend: BackendPreference;
+  };
+  cpu: {
+    /** Threads of the CPU backend; 0 = the machine's physical cores. */
+    threads: number;
   };
   gpu: {
     /** Upper bound in MB for weights + KV cache + activations; 0 = no limit. The daemon gives fewer KV slots or refuses the model to stay under it. */
@@ -79,6 +93,8 @@ export type MoecodeSettingsInput = { [K in keyof MoecodeSettings]?: Partial<Moec
 
 export const DEFAULT_SETTINGS: Readonly<MoecodeSettings> = Object.freeze({
   model: { path: '' },
+  engine: { backend: 'auto' as BackendPreference },
+  cpu: { threads: 0 },
   gpu: { memoryBudget: 0, adapter: 'auto' as GpuAdapterPreference },
   completion: { maxTokens: 64, temperature: 0 },
   inline: { languages: [] },
@@ -93,7 +109,7 @@ export const DEFAULT_SETTINGS: Readonly<MoecodeSettings> = Object.freeze({
 export type MoecodeInitializationOptions = MoecodeSettingsInput | { moecode?: MoecodeSettingsInput };
 
 /** Settings whose change needs the model reloaded (the daemon does it itself, without restarting). */
-export const RELOAD_SETTINGS = ['model.path', 'gpu.memoryBudget'] as const;
+export const RELOAD_SETTINGS = ['model.path', 'gpu.memoryBudget', 'engine.backend', 'cpu.threads'] as const;
 
 // ---------------------------------------------------------------------------------------------------
 // Errors
@@ -259,8 +275,12 @@ export interface StatusParams {
   /** Model name from the GGUF (or its file name); '' with no model. */
   modelName: string;
   modelPath: string;
-  /** GPU adapter description, e.g. "NVIDIA GeForce RTX 4070 (vulkan)". */
+  /** What runs the model, e.g. "NVIDIA GeForce RTX 4070 (vulkan)" or "CPU: WebAssembly SIMD, 8 threads". */
   adapter: string;
+  /** Which backend runs the model ('' before one is loaded). */
+  backend: 'gpu' | 'cpu' | '';
+  /** Threads of the CPU backend (0 on the GPU). */
+  threads: number;
   /** A software (CPU) WebGPU adapter such as SwiftShader: correct but slow. */
   isSoftwareFallback: boolean;
   memory?: MemoryStatus;

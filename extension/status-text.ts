@@ -11,9 +11,10 @@ export function describeStatus(status: StatusParams | undefined, runState: Daemo
   const name = status.modelName || 'no model';
   const adapter = status.adapter ? `${status.adapter}${status.isSoftwareFallback ? ' — software (CPU) fallback, slow' : ''}` : 'no adapter yet';
   const speed = status.lastDecodeTokPerSec > 0 ? `${status.lastDecodeTokPerSec.toFixed(1)} tok/s` : '';
-  const cpu = status.isSoftwareFallback ? ' $(warning) CPU' : '';
+  // where the model runs: the CPU backend with its threads, or a software WebGPU adapter (slow)
+  const cpu = status.backend === 'cpu' ? ` · CPU ×${status.threads}` : status.isSoftwareFallback ? ' $(warning) CPU' : '';
   const mem = status.memory ? `\nGPU memory: ${(status.memory.totalBytes / 2 ** 20).toFixed(0)} MB${status.memory.budgetBytes ? ` of ${(status.memory.budgetBytes / 2 ** 20).toFixed(0)} MB budget` : ''}` : '';
-  const tooltip = `MoeCode — ${name}\nState: ${status.state}${status.message ? ` (${status.message})` : ''}\nAdapter: ${adapter}${speed ? `\nLast decode: ${speed}` : ''}${status.lastPrefillTokPerSec > 0 ? `\nLast prefill: ${status.lastPrefillTokPerSec.toFixed(1)} tok/s` : ''}${mem}\n\nClick for MoeCode actions.`;
+  const tooltip = `MoeCode — ${name}\nState: ${status.state}${status.message ? ` (${status.message})` : ''}\n${status.backend === 'cpu' ? 'Backend' : 'Adapter'}: ${adapter}${speed ? `\nLast decode: ${speed}` : ''}${status.lastPrefillTokPerSec > 0 ? `\nLast prefill: ${status.lastPrefillTokPerSec.toFixed(1)} tok/s` : ''}${mem}\n\nClick for MoeCode actions.`;
   switch (status.state) {
     case 'loading':
       return { text: `$(sync~spin) ${name}: loading ${Math.round(status.progress)}%`, tooltip, severity: 'ok' };

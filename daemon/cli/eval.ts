@@ -2,6 +2,7 @@
  * The conformance interface: full next-token log-softmax after every position of a token sequence, then
  * N greedy tokens continued from its end. `moecode eval` prints this as JSON; keep its shape stable.
  */
+import type { BackendChoice } from '../engine/backend-choice.js';
 import { Model } from '../engine/model.js';
 
 export interface EvalResult {
@@ -13,9 +14,15 @@ export interface EvalResult {
 }
 
 export interface EvalOptions {
-  /** Force a smaller binding limit so large tensors are split into row shards. */
+  /** Force a smaller binding limit so large tensors are split into row shards (GPU). */
   maxBindingBytes?: number;
   maxBatch?: number;
+  /** Which backend (default: MOECODE_BACKEND, else auto). */
+  backend?: BackendChoice;
+  /** CPU backend threads (default: physical cores). */
+  threads?: number;
+  /** KV cache type (CPU backend; default f32 here, the tightest comparison with llama.cpp). */
+  kvType?: 'f16' | 'f32';
 }
 
 export function logSoftmax(logits: Float32Array): Float32Array {
@@ -41,6 +48,9 @@ export async function evalModel(modelPath: string, tokens: number[], nGreedy: nu
     allLogits: true,
     nCtx: Math.max(tokens.length + nGreedy + 1, 64),
     maxBatch: opts.maxBatch,
+    backend: opts.backend,
+    threads: opts.threads,
+    kvType: opts.kvType ?? 'f32',
     gpuOptions: { maxBindingBytes: opts.maxBindingBytes },
   });
   try {

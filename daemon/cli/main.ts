@@ -19,22 +19,39 @@ import { evalModel } from './eval.js';
 import { countParams, formatCount, tensorTypeCounts } from './model-info.js';
 import { noControlMask } from '../engine/token-mask.js';
 import { defaultModelPath } from './default-model.js';
+import { backendChoice, type BackendChoice } from '../engine/backend-choice.js';
+import { describeBackendPlan } from './backend-plan.js';
 import { tokenizeCommand } from './tokenize.js';
 
 const USAGE = `usage:
-  moecode info <model.gguf> [--json]
-  moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat]
-  moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
+  moecode info <model.gguf> [--json] [--backend auto|gpu|cpu] [--threads N]
+  moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat] [--backend B] [--threads N]
+  moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json [--backend B] [--threads N]
   moecode tokenize <model.gguf> --text TEXT [--json]   (token ids as llama.cpp gives them; reads no weights)
-The model path may be left out when MOECODE_MODEL is set or the default model is installed.`;
+The model path may be left out when MOECODE_MODEL is set or the default model is installed.
+--backend (default: MOECODE_BACKEND, else auto): auto runs a hardware GPU through WebGPU and the CPU backend
+(WebAssembly SIMD) when there is none or only a software adapter. --threads: CPU backend threads (default:
+physical cores).`;
 
 const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'], tokenize: ['json'] };
+const BACKEND_FLAGS = ['backend', 'threads'];
 const VALUE_FLAGS: Record<string, string[]> = {
-  info: [],
-  run: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed'],
-  eval: ['tokens', 'greedy', 'max-binding-bytes'],
+  info: [...BACKEND_FLAGS],
+  run: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', ...BACKEND_FLAGS],
+  eval: ['tokens', 'greedy', 'max-binding-bytes', ...BACKEND_FLAGS],
   tokenize: ['text'],
 };
+
+/** --backend (else MOECODE_BACKEND, else auto) and --threads (0: physical cores). */
+function backendFlags(args: ParsedArgs): { backend: BackendChoice; threads: number } {
+  let backend: BackendChoice;
+  try {
+    backend = backendChoice(stringFlag(args, 'backend'));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return { backend, threads: numberFlag(args, 'threads', 0, (v) => Number.isInteger(v) && v >= 0 && v <= 256) };
+}
 
 function modelPath(args: ParsedArgs): string {
   const p = args.positional[0] ?? process.env.MOECODE_MODEL ?? defaultModelPath();
@@ -50,16 +67,20 @@ async function info(args: ParsedArgs): Promise<void> {
     const cfg = readModelConfig(file);
     const params = countParams(file, cfg);
     const types = tensorTypeCounts(file);
+    const { backend, threads } = backendFlags(args);
     let gpu: GpuInfo | undefined;
     let maxBinding = 0;
-    try {
-      const g = await createGpu();
-      gpu = g.info;
-      maxBinding = g.maxBindingBytes;
-      g.destroy();
-    } catch {
-      gpu = undefined;
+    if (backend !== 'cpu') {
+      try {
+        const g = await createGpu();
+        gpu = g.info;
+        maxBinding = g.maxBindingBytes;
+        g.destroy();
+      } catch {
+        gpu = undefined;
+      }
     }
+    const runsOn = describeBackendPlan(backend, gpu, threads);
     const { byClass, weights, largest } = weightBytesByClass(file);
     const nCtx = Math.min(4096, cfg.n_ctx_train || 4096);
     const kv = kvCacheBytes(cfg.n_layer, 1, nCtx, cfg.n_head_kv * cfg.n_embd_head_k, cfg.n_head_kv * cfg.n_embd_head_v);
@@ -74,7 +95,7 @@ async function info(args: ParsedArgs): Promise<void> {
       maxBufferSize: gpu?.maxBufferSize ?? 0,
     };
     if (args.flags.has('json')) {
-      console.log(JSON.stringify({ path, gguf_version: file.version, config: cfg, params, tensor_types: types, memory: plan, gpu: gpu ?? null }, null, 2));
+      console.log(JSON.stringify({ path, gguf_version: file.version, config: cfg, params, tensor_types: types, memory: plan, gpu: gpu ?? null, backend: runsOn }, null, 2));
       return;
     }
     console.log(`${cfg.name}  (${path})`);
@@ -87,7 +108,8 @@ async function info(args: ParsedArgs): Promise<void> {
     } else console.log(`dense FFN      width ${cfg.n_ff}`);
     console.log(`parameters     ${formatCount(params.total)} total, ${formatCount(params.activePerToken)} active per token`);
     console.log(`tensor types   ${Object.entries(types).map(([k, v]) => `${k} x${v}`).join(', ')}`);
-    console.log(`gpu            ${gpu ? describeGpu(gpu) : 'no WebGPU adapter available'}`);
+    console.log(`gpu            ${gpu ? describeGpu(gpu) : backend === 'cpu' ? 'not probed (--backend cpu)' : 'no WebGPU adapter available'}`);
+    console.log(`backend        ${runsOn.description}`);
     console.log(formatMemoryPlan(plan, gpu));
   } finally {
     await file.close();
@@ -104,7 +126,7 @@ async function run(args: ParsedArgs): Promise<void> {
   const topP = numberFlag(args, 'top-p', 0.95, (v) => v > 0 && v <= 1);
   const seed = numberFlag(args, 'seed', 42, (v) => Number.isInteger(v) && v >= 0);
   const progress = process.stderr.isTTY ? (f: number) => process.stderr.write(`\rloading ${(f * 100).toFixed(0)}%`) : undefined;
-  const engine = await Engine.load(path, { onProgress: progress, warn: (m) => console.error(m) });
+  const engine = await Engine.load(path, { ...backendFlags(args), onProgress: progress, warn: (m) => console.error(m) });
   if (progress) process.stderr.write('\r');
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -152,7 +174,7 @@ async function evaluate(args: ParsedArgs): Promise<void> {
   });
   const greedy = numberFlag(args, 'greedy', 0, (v) => Number.isInteger(v) && v >= 0);
   const maxBinding = args.flags.has('max-binding-bytes') ? numberFlag(args, 'max-binding-bytes', 0, (v) => v > 0) : undefined;
-  const r = await evalModel(path, tokens, greedy, { maxBindingBytes: maxBinding });
+  const r = await evalModel(path, tokens, greedy, { maxBindingBytes: maxBinding, ...backendFlags(args) });
   process.stdout.write(`{"logprobs":[${r.logprobs.map((row) => `[${Array.from(row).join(',')}]`).join(',')}],"greedy":[${r.greedy.join(',')}]}\n`);
 }
 

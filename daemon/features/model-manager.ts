@@ -36,6 +36,8 @@ const INITIAL: StatusParams = {
   modelName: '',
   modelPath: '',
   adapter: '',
+  backend: '',
+  threads: 0,
   isSoftwareFallback: false,
   lastPrefillTokPerSec: 0,
   lastDecodeTokPerSec: 0,
@@ -120,7 +122,7 @@ export class ModelManager {
   }
 
   private keyOf(settings: MoecodeSettings, explicitPath?: string): string {
-    return JSON.stringify([explicitPath ?? resolveModelPath(settings).path ?? '', settings.gpu.memoryBudget, settings.gpu.adapter]);
+    return JSON.stringify([explicitPath ?? resolveModelPath(settings).path ?? '', settings.gpu.memoryBudget, settings.gpu.adapter, settings.engine.backend, settings.cpu.threads]);
   }
 
   private async doLoad(settings: MoecodeSettings, explicitPath?: string): Promise<void> {
@@ -143,6 +145,8 @@ export class ModelManager {
         nSlots: plan.nSlots,
         nCtx: plan.nCtx,
         maxBatch: plan.maxBatch,
+        backend: settings.engine.backend,
+        threads: settings.cpu.threads,
         gpuOptions: { adapter: settings.gpu.adapter },
         warn: this.opts.warn,
         onProgress: (f) => {
@@ -168,6 +172,8 @@ export class ModelManager {
           modelName: m.name,
           modelPath: path,
           adapter: info.description,
+          backend: info.kind,
+          threads: info.threads ?? 0,
           isSoftwareFallback: info.isSoftwareGpu,
           memory: {
             weightsBytes: m.memory.weights,

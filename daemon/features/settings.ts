@@ -19,6 +19,8 @@ function num(v: unknown, ok: (n: number) => boolean): number | undefined {
 export function mergeSettings(base: MoecodeSettings, input: unknown, warn: Warn = () => undefined): MoecodeSettings {
   const out: MoecodeSettings = {
     model: { ...base.model },
+    engine: { ...base.engine },
+    cpu: { ...base.cpu },
     gpu: { ...base.gpu },
     completion: { ...base.completion },
     inline: { languages: [...base.inline.languages] },
@@ -35,6 +37,8 @@ export function mergeSettings(base: MoecodeSettings, input: unknown, warn: Warn 
     else (out[s] as Record<string, unknown>)[key] = parsed;
   };
   set('model', 'path', (v) => (typeof v === 'string' ? v.trim() : undefined));
+  set('engine', 'backend', (v) => (v === 'auto' || v === 'gpu' || v === 'cpu' ? v : undefined));
+  set('cpu', 'threads', (v) => num(v, (n) => Number.isInteger(n) && n >= 0 && n <= 256));
   set('gpu', 'memoryBudget', (v) => num(v, (n) => n >= 0));
   set('gpu', 'adapter', (v) => (v === 'auto' || v === 'hardware' || v === 'software' ? v : undefined));
   set('completion', 'maxTokens', (v) => num(v, (n) => Number.isInteger(n) && n >= 1 && n <= 4096));
