@@ -53,6 +53,12 @@ export interface EncodeOptions {
   parseSpecial?: boolean;
 }
 
+/** A piece of text to encode, and whether control tokens written in it are matched. */
+export interface TextSpan {
+  text: string;
+  parseSpecial: boolean;
+}
+
 export interface DecodeOptions {
   /** Leave out control and unknown tokens. Default false. */
   skipSpecial?: boolean;
@@ -167,13 +173,33 @@ export class Tokenizer {
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
+    return this.encodeSpans([{ text, parseSpecial: opts.parseSpecial ?? false }], opts);
+  }
+
+  /**
+   * Encodes the concatenation of `spans`, matching control tokens only inside spans that allow it (a
+   * chat template's own text) and never inside the others (message text). Text on both sides of a span
+   * boundary is tokenized as one piece, so with no control-token text inside the plain spans the ids
+   * equal `encode(allText, { parseSpecial: true })`.
+   */
+  encodeSpans(spans: readonly TextSpan[], opts: Pick<EncodeOptions, 'addBos'> = {}): number[] {
     const out: number[] = [];
     if ((opts.addBos ?? this.addBos) && this.bosId !== undefined) out.push(this.bosId);
-    if (text.length === 0) return out;
-    for (const fragment of this.partition(text, opts.parseSpecial ?? false)) {
-      if (typeof fragment === 'number') out.push(fragment);
-      else for (const word of this.pre.split(fragment)) this.bpe.encodeWord(word, out);
+    let text = '';
+    const flush = () => {
+      if (text.length > 0) for (const word of this.pre.split(text)) this.bpe.encodeWord(word, out);
+      text = '';
+    };
+    for (const span of spans) {
+      if (span.text.length === 0) continue;
+      for (const fragment of this.partition(span.text, span.parseSpecial)) {
+        if (typeof fragment === 'number') {
+          flush();
+          out.push(fragment);
+        } else text += fragment;
+      }
     }
+    flush();
     return out;
   }
 
