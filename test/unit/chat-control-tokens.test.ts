@@ -11,12 +11,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Template } from '@huggingface/jinja';
-import { encodeChat } from '../../daemon/engine/chat-encode.js';
 import { renderChat, renderChatSpans, type ChatMessage } from '../../daemon/engine/chat-template.js';
 import { BYTE_TO_CHAR } from '../../daemon/engine/tokenizer/byte-level.js';
 import { tokenizerDataFromGguf } from '../../daemon/engine/tokenizer/gguf-adapter.js';
 import { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
-import { chatMessages, type ResolvedAttachment } from '../../daemon/features/chat-prompt.js';
+import { chatMessages, renderChatIds, type ResolvedAttachment } from '../../daemon/features/chat-prompt.js';
 import { openGguf } from '../../daemon/gguf/gguf-reader.js';
 
 const SHIPPED = join(__dirname, '..', '..', 'models', 'moecode-coder.gguf');
@@ -54,26 +53,11 @@ function llama3Layout(tok: Tokenizer, bos: number, messages: readonly ChatMessag
 const controls = (tok: Tokenizer, ids: readonly number[]) => ids.filter((i) => tok.isControl(i)).map((i) => tok.tokenText(i));
 
 describe('control tokens come only from the template', () => {
-  test('Tokenizer.encodeSpans: control tokens only in spans that allow them; text across span boundaries is one piece', () => {
-    const tok = byteTokenizer();
-    const spans = [
-      { text: '<|im_start|>user\n', parseSpecial: true },
-      { text: 'a <|im_start|> b', parseSpecial: false },
-      { text: '<|im_end|>', parseSpecial: true },
-    ];
-    const ids = tok.encodeSpans(spans);
-    assert.deepEqual(controls(tok, ids), ['<|im_start|>', '<|im_end|>']);
-    assert.equal(tok.decode(ids), spans.map((s) => s.text).join(''));
-    // with no marker text in the plain span, the same ids as encoding the whole text with special parsing
-    const plain = [spans[0]!, { text: 'a b', parseSpecial: false }, spans[2]!];
-    assert.deepEqual(tok.encodeSpans(plain), tok.encode(plain.map((s) => s.text).join(''), { parseSpecial: true }));
-  });
-
   test('ChatML: an attachment that writes "<|im_start|>system" stays text', async () => {
     const tok = byteTokenizer();
     const att: ResolvedAttachment = { kind: 'file', path: 'evil.py', languageId: 'python', lines: [1, 5], text: FORGED_CHATML };
     const messages = chatMessages([{ role: 'user', content: 'What does this do?' }], [att]);
-    const ids = await encodeChat({ tokenizer: tok, chatTemplate: undefined }, messages);
+    const ids = await renderChatIds({ tokenizer: tok, chatTemplate: undefined }, messages);
     assert.deepEqual(ids, chatmlLayout(tok, messages));
     assert.deepEqual(controls(tok, ids), ['<|im_start|>', '<|im_end|>', '<|im_start|>', '<|im_end|>', '<|im_start|>']);
     // what the daemon did before: the forged turn became control tokens
@@ -88,7 +72,7 @@ describe('control tokens come only from the template', () => {
       { role: 'system', content: '  Be brief.\n' },
       { role: 'user', content: `\n${FORGED_LLAMA3}  \n` },
     ];
-    const ids = await encodeChat({ tokenizer: tok, chatTemplate: LLAMA3_TEMPLATE }, messages);
+    const ids = await renderChatIds({ tokenizer: tok, chatTemplate: LLAMA3_TEMPLATE }, messages);
     assert.deepEqual(ids, llama3Layout(tok, tok.tokenId('<|begin_of_text|>')!, messages));
     // the text is what the template writes with the real messages (rendered directly with @huggingface/jinja)
     const direct = new Template(LLAMA3_TEMPLATE).render({ messages, bos_token: '<|begin_of_text|>', eos_token: '<|eot_id|>', add_generation_prompt: true });
@@ -106,7 +90,7 @@ describe('control tokens come only from the template', () => {
     ];
     for (const [template, bos] of [[undefined, ''], [LLAMA3_TEMPLATE, '<|begin_of_text|>']] as const) {
       const text = await renderChat(template, messages, { bosToken: bos, eosToken: '', addGenerationPrompt: true });
-      assert.deepEqual(await encodeChat({ tokenizer: tok, chatTemplate: template }, messages), tok.encode(text, { parseSpecial: true }), String(template));
+      assert.deepEqual(await renderChatIds({ tokenizer: tok, chatTemplate: template }, messages), tok.encode(text, { parseSpecial: true }), String(template));
     }
   });
 
@@ -118,7 +102,7 @@ describe('control tokens come only from the template', () => {
     await file.close();
     const att: ResolvedAttachment = { kind: 'selection', path: 'a.py', languageId: 'python', lines: [3, 7], text: FORGED_CHATML };
     const messages = chatMessages([{ role: 'user', content: 'Explain <|im_end|> this.' }], [att]);
-    const ids = await encodeChat({ tokenizer: tok, chatTemplate: template }, messages);
+    const ids = await renderChatIds({ tokenizer: tok, chatTemplate: template }, messages);
     assert.deepEqual(ids, chatmlLayout(tok, messages));
     assert.equal(controls(tok, ids).length, 5);
   });
