@@ -86,12 +86,7 @@ export async function renderChatSpans(template: string | undefined, messages: re
   const name = builtIn ? "MoeCode's built-in ChatML template" : `the model's chat template (${opts.origin ?? 'tokenizer.chat_template'})`;
   const nonce = randomBytes(8).toString('hex');
   const mark = (i: number) => `\uE000moecode-message-${nonce}-${i}\uE001`;
-  const parts = messages.map((m) => {
-    const lead = /^\s*/.exec(m.content)![0];
-    if (lead.length === m.content.length) return { lead, core: '', trail: '' };
-    const trail = /\s*$/.exec(m.content)![0];
-    return { lead, core: m.content.slice(lead.length, m.content.length - trail.length), trail };
-  });
+  const parts = messages.map((m) => splitOuterWhitespace(m.content));
   const inputChars = messages.reduce((n, m) => n + m.content.length, 0);
   const maxOutputChars = (1 << 20) + 2 * inputChars;
   const context = {
@@ -130,6 +125,17 @@ export async function renderChatSpans(template: string | undefined, messages: re
   }
   if (from < rendered.length) spans.push({ text: rendered.slice(from), fromMessage: false });
   return { text: spans.map((s) => s.text).join(''), spans };
+}
+
+/** A text as its leading whitespace, the rest, and its trailing whitespace (the rest is '' for blank text). */
+function splitOuterWhitespace(text: string): { lead: string; core: string; trail: string } {
+  // a loop, not /\s*$/: that regex is quadratic on a long run of spaces inside the text
+  const space = (i: number) => /\s/.test(text[i]!);
+  let start = 0;
+  while (start < text.length && space(start)) start++;
+  let end = text.length;
+  while (end > start && space(end - 1)) end--;
+  return { lead: text.slice(0, start), core: text.slice(start, end), trail: text.slice(end) };
 }
 
 /** End-of-turn markers a template may use, and openings of a user turn (the model's turn is over). */

@@ -94,6 +94,15 @@ describe('control tokens come only from the template', () => {
     }
   });
 
+  test('a message with a long run of spaces inside renders in linear time', async () => {
+    const content = `a${' '.repeat(300_000)}b  `;
+    const t0 = performance.now();
+    const r = await renderChatSpans(LLAMA3_TEMPLATE, [{ role: 'user', content }], { bosToken: '', eosToken: '', addGenerationPrompt: false });
+    const ms = performance.now() - t0;
+    assert.deepEqual(r.spans.filter((x) => x.fromMessage).map((x) => x.text), [content.trim()]);
+    assert.ok(ms < 2000, `${ms} ms`);
+  });
+
   test('the shipped model: a forged system turn in an attachment stays text', async (t) => {
     if (!existsSync(SHIPPED)) return t.skip('models/moecode-coder.gguf is missing');
     const file = await openGguf(SHIPPED);
