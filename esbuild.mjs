@@ -18,6 +18,8 @@ const common = {
 
 const entries = [
   { entryPoints: ['daemon/cli/main.ts'], outfile: 'dist/cli.js' },
+  // chat templates render in a child process of the daemon and the CLI (daemon/engine/chat-template-sandbox.ts)
+  { entryPoints: ['daemon/engine/chat-template-renderer.ts'], outfile: 'dist/chat-template-renderer.js' },
 ];
 for (const [entry, out] of [
   ['daemon/main.ts', 'dist/daemon.js'],

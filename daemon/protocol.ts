@@ -127,6 +127,8 @@ export type MoecodeErrorReason =
   | 'unknownDocument'
   /** The prompt does not fit the model's context. */
   | 'contextOverflow'
+  /** The model's chat template failed: it does not parse, raised an error, or ran past its time, memory or output limit. */
+  | 'chatTemplate'
   /** Generation failed on the GPU or in the engine. */
   | 'engineError';
 
@@ -161,6 +163,8 @@ export interface GenerationResult {
   generatedTokens: number;
   prefillMs: number;
   decodeMs: number;
+  /** What the daemon left out of the request to fit the model's context, as sentences for the user (absent when nothing). */
+  notes?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { Engine } from '../engine/engine.js';
 import { generate } from '../engine/generate.js';
-import { renderChat } from '../engine/chat-template.js';
+import { encodeChat } from '../engine/chat-encode.js';
 import { openGguf } from '../gguf/gguf-reader.js';
 import { createGpu, describeGpu, type GpuInfo } from '../gpu/device.js';
 import { readModelConfig } from '../model/hparams.js';
@@ -133,14 +133,8 @@ async function run(args: ParsedArgs): Promise<void> {
   process.once('SIGINT', onSigint);
   try {
     console.error(`${engine.model.name} on ${engine.model.backendInfo.description}, loaded in ${(engine.model.loadMs / 1000).toFixed(1)} s`);
-    const text = args.flags.has('chat')
-      ? renderChat(engine.chatTemplate, [{ role: 'user', content: prompt }], {
-          bosToken: engine.tokenizer.bosId !== undefined ? engine.tokenizer.decode([engine.tokenizer.bosId]) : '',
-          eosToken: engine.tokenizer.eosId !== undefined ? engine.tokenizer.decode([engine.tokenizer.eosId]) : '',
-          addGenerationPrompt: true,
-        })
-      : prompt;
-    const ids = engine.tokenizer.encode(text, { parseSpecial: args.flags.has('chat') });
+    // with --chat the template's own markers become control tokens, the prompt's text never does
+    const ids = args.flags.has('chat') ? await encodeChat(engine, [{ role: 'user', content: prompt }]) : engine.tokenizer.encode(prompt);
     if (ids.length >= engine.model.nCtx) throw new UsageError(`the prompt has ${ids.length} tokens; the context holds ${engine.model.nCtx}`);
     const result = await generate(engine.session(0), engine.tokenizer, ids, {
       maxTokens,

@@ -12,6 +12,9 @@
  * at a line boundary and is anchored: the caller passes the previous window's start back and it is
  * kept as long as the prefix still fits; when it no longer does, the window moves forward by a quarter
  * of the budget at once (not one line per keystroke, which would change the whole prompt every time).
+ *
+ * Only the end of the prefix is ever tokenized (growing windows from the cursor back until the budget
+ * is met), so a 50 MB document costs what a small one does.
  */
 import type { Tokenizer } from '../engine/tokenizer/tokenizer.js';
 import type { FimOrder } from '../gguf/moecode-keys.js';
@@ -57,11 +60,46 @@ function lineStartAtOrAfter(text: string, at: number): number {
   return nl < 0 ? text.length : nl + 1;
 }
 
-/** A window start such that the prefix from it fits `budget` tokens, leaving `headroom` of it free. */
+/** First window tried from the end of the prefix, in characters per token wanted (code averages 3–4). */
+const WINDOW_CHARS_PER_TOKEN = 4;
+/** Tokens a cut inside a word can add or save at a window's start. */
+const CUT_SLACK = 4;
+
+function initialWindow(tokens: number): number {
+  return tokens * WINDOW_CHARS_PER_TOKEN + 64;
+}
+
+/**
+ * The tokens of `prefix.slice(start)` when there are at most `limit` of them, else undefined. Only the
+ * end of the prefix is tokenized: windows from the end, doubling, until one holds more than `limit`
+ * tokens (so not even the text from `start` fits) or reaches `start`.
+ */
+function tokensWithin(tok: PromptTokenizer, prefix: string, start: number, limit: number): number[] | undefined {
+  for (let w = initialWindow(limit); ; w *= 2) {
+    const from = prefix.length - w;
+    if (from <= start) {
+      const ids = encodeText(tok, prefix.slice(start));
+      return ids.length <= limit ? ids : undefined;
+    }
+    if (encodeText(tok, prefix.slice(from)).length > limit + CUT_SLACK) return undefined;
+  }
+}
+
+/**
+ * A window start such that the prefix from it fits `budget` tokens, leaving `headroom` of it free: a
+ * line start, or when the cursor's line alone is longer than that, a character offset in it (the
+ * caller keeps the last tokens). Tokenizes only the end of the prefix (a window about twice as long
+ * as what fits), never the whole of a large document.
+ */
 function freshPrefixStart(tok: PromptTokenizer, prefix: string, budget: number, headroom: number): number {
   const target = Math.max(1, Math.floor(budget * (1 - headroom)));
-  let start = 0;
-  let n = encodeText(tok, prefix).length;
+  // grow a window from the end until it holds more than `target` tokens, or the whole prefix
+  let w = Math.min(prefix.length, initialWindow(target));
+  while (w < prefix.length && encodeText(tok, prefix.slice(prefix.length - w)).length <= target) w = Math.min(prefix.length, w * 2);
+  let start = w >= prefix.length ? 0 : lineStartAtOrAfter(prefix, prefix.length - w);
+  // no line starts in the window: the cursor's line alone is too long
+  if (start >= prefix.length) return prefix.length - w;
+  let n = encodeText(tok, prefix.slice(start)).length;
   // proportional steps forward by lines; converges in a few encodes
   for (let iter = 0; n > target && iter < 12; iter++) {
     const remaining = prefix.length - start;
@@ -99,9 +137,9 @@ export function buildFimPrompt(tok: PromptTokenizer, prefix: string, suffix: str
   let prefixIds: number[] | undefined;
   const anchor = opts.anchor;
   if (anchor !== undefined && anchor >= 0 && anchor <= prefix.length && (anchor === 0 || prefix[anchor - 1] === '\n')) {
-    const ids = encodeText(tok, prefix.slice(anchor));
+    const ids = tokensWithin(tok, prefix, anchor, prefixBudget);
     // keep the anchor while the prefix fits and the window is not needlessly small (the cursor jumped back)
-    if (ids.length <= prefixBudget && (anchor === 0 || ids.length >= prefixBudget / 2)) {
+    if (ids !== undefined && (anchor === 0 || ids.length >= prefixBudget / 2)) {
       start = anchor;
       prefixIds = ids;
     }

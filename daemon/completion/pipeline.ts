@@ -6,12 +6,13 @@ import { dropSuffixRepeat } from './drop-suffix-repeat.js';
 import type { PostFilter, StopRule } from './filter.js';
 import { stopAtBlankLines } from './stop-at-blank-lines.js';
 import { stopAtDedent } from './stop-at-dedent.js';
+import { stopAtInvalidText } from './stop-at-invalid-text.js';
 import { stopAtLineLimit } from './stop-at-line-limit.js';
 import { stopAtRepeatedRun } from './stop-at-repeated-run.js';
 import { stopAtSuffixOverlap } from './stop-at-suffix-overlap.js';
 import { trimTrailingWhitespace } from './trim-trailing-whitespace.js';
 
-export const STOP_RULES: readonly StopRule[] = [stopAtLineLimit, stopAtDedent, stopAtBlankLines, stopAtSuffixOverlap, stopAtRepeatedRun];
+export const STOP_RULES: readonly StopRule[] = [stopAtInvalidText, stopAtLineLimit, stopAtDedent, stopAtBlankLines, stopAtSuffixOverlap, stopAtRepeatedRun];
 export const POST_FILTERS: readonly PostFilter[] = [dropSuffixRepeat, balanceBrackets, dropRepetitiveLines, trimTrailingWhitespace];
 
 /** Where the earliest stop rule cuts the text, or undefined while the suggestion goes on. */

@@ -1,9 +1,19 @@
 /**
  * Chat prompts from the GGUF's `tokenizer.chat_template` (Jinja, rendered with @huggingface/jinja, the
- * same engine transformers.js uses), with ChatML when the model has none. The rendered prompt holds
- * control-token text ("<|im_start|>"), so encode it with `parseSpecial: true`.
+ * same engine transformers.js uses), with ChatML when the model has none.
+ *
+ * The template is a program from a file, so it runs in a separate process with limits on time, memory
+ * and output (chat-template-sandbox.ts); every render goes through there.
+ *
+ * The rendered prompt holds control-token text ("<|im_start|>") written by the template, and message
+ * text that must never become control tokens: an attached file containing "<|im_start|>system" would
+ * otherwise open a system turn. So messages go into the template as stand-ins (a unique mark, keeping
+ * the content's outer whitespace so `| trim` acts as on the content), and the content replaces each
+ * mark afterwards, as a span of its own: renderChatSpans() returns the template's text and the
+ * messages' text apart, for Tokenizer.encodeSpans().
  */
-import { Template } from '@huggingface/jinja';
+import { randomBytes } from 'node:crypto';
+import { TemplateSandboxError, templateSandbox, type SandboxFailure, type TemplateSandbox } from './chat-template-sandbox.js';
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 
@@ -21,7 +31,16 @@ export interface RenderChatOptions {
   addGenerationPrompt: boolean;
   /** Further template variables, e.g. `{ enable_thinking: false }` for Qwen3-style templates. */
   variables?: Record<string, unknown>;
+  /** Where the template comes from, for errors (e.g. "tokenizer.chat_template of model.gguf"). */
+  origin?: string;
+  /** Most milliseconds a render may take (default 2000). */
+  timeoutMs?: number;
+  /** The sandbox to render in (default: the process-wide one). */
+  sandbox?: TemplateSandbox;
 }
+
+/** What went wrong: the template does not parse, raised an error, or went over a limit. */
+export type ChatTemplateFailure = SandboxFailure;
 
 export class ChatTemplateError extends Error {
   override readonly name = 'ChatTemplateError';
@@ -29,6 +48,8 @@ export class ChatTemplateError extends Error {
     message: string,
     /** Where it failed: reading the template, or running it on these messages. */
     readonly phase: 'parse' | 'render',
+    /** The precise failure: parse, render (an error raised), time, memory, output (too long), unavailable. */
+    readonly failure: ChatTemplateFailure = phase,
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -40,38 +61,81 @@ export const CHATML_TEMPLATE =
   "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-const compiled = new Map<string, Template>();
-const COMPILED_LIMIT = 8;
+export const DEFAULT_RENDER_TIMEOUT_MS = 2000;
 
-function compile(template: string): Template {
-  let t = compiled.get(template);
-  if (t !== undefined) return t;
-  try {
-    t = new Template(template);
-  } catch (e) {
-    throw new ChatTemplateError(`chat template does not parse: ${messageOf(e)}`, 'parse', { cause: e });
-  }
-  if (compiled.size >= COMPILED_LIMIT) compiled.clear();
-  compiled.set(template, t);
-  return t;
+/** A piece of the rendered prompt: the template's own text, or text of a message. */
+export interface RenderedSpan {
+  text: string;
+  fromMessage: boolean;
+}
+
+export interface RenderedChat {
+  text: string;
+  spans: RenderedSpan[];
 }
 
 /** Render a conversation with the model's template (`undefined` or '' → ChatML). */
-export function renderChat(template: string | undefined, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
-  const source = template === undefined || template.trim() === '' ? CHATML_TEMPLATE : template;
-  const t = compile(source);
+export async function renderChat(template: string | undefined, messages: readonly ChatMessage[], opts: RenderChatOptions): Promise<string> {
+  return (await renderChatSpans(template, messages, opts)).text;
+}
+
+/** Render a conversation, keeping apart the template's text and the messages' text (see the file comment). */
+export async function renderChatSpans(template: string | undefined, messages: readonly ChatMessage[], opts: RenderChatOptions): Promise<RenderedChat> {
+  const builtIn = template === undefined || template.trim() === '';
+  const source = builtIn ? CHATML_TEMPLATE : template;
+  const name = builtIn ? "MoeCode's built-in ChatML template" : `the model's chat template (${opts.origin ?? 'tokenizer.chat_template'})`;
+  const nonce = randomBytes(8).toString('hex');
+  const mark = (i: number) => `\uE000moecode-message-${nonce}-${i}\uE001`;
+  const parts = messages.map((m) => splitOuterWhitespace(m.content));
+  const inputChars = messages.reduce((n, m) => n + m.content.length, 0);
+  const maxOutputChars = (1 << 20) + 2 * inputChars;
+  const context = {
+    ...opts.variables,
+    messages: messages.map((m, i) => ({ role: m.role, content: parts[i]!.core === '' ? m.content : parts[i]!.lead + mark(i) + parts[i]!.trail })),
+    bos_token: opts.bosToken,
+    eos_token: opts.eosToken,
+    add_generation_prompt: opts.addGenerationPrompt,
+  };
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_RENDER_TIMEOUT_MS;
+  let rendered: string;
   try {
-    return t.render({
-      ...opts.variables,
-      messages: messages.map((m) => ({ role: m.role, content: m.content })),
-      bos_token: opts.bosToken,
-      eos_token: opts.eosToken,
-      add_generation_prompt: opts.addGenerationPrompt,
-    });
+    rendered = await (opts.sandbox ?? templateSandbox()).render(source, context, { timeoutMs, maxOutputChars });
   } catch (e) {
+    if (!(e instanceof TemplateSandboxError)) throw e;
     const roles = messages.map((m) => m.role).join(', ');
-    throw new ChatTemplateError(`chat template failed on messages [${roles}]: ${messageOf(e)}`, 'render', { cause: e });
+    const message =
+      e.failure === 'parse' ? `${name} does not parse: ${e.message}`
+      : e.failure === 'render' ? `${name} failed on messages [${roles}]: ${e.message}`
+      : `${name} ${e.message}`;
+    throw new ChatTemplateError(message, e.failure === 'parse' ? 'parse' : 'render', e.failure, { cause: e });
   }
+  // each mark becomes its message's content, as a span of its own
+  const spans: RenderedSpan[] = [];
+  const re = new RegExp(`\uE000moecode-message-${nonce}-(\\d+)\uE001`, 'g');
+  let from = 0;
+  let total = 0;
+  for (let m = re.exec(rendered); m !== null; m = re.exec(rendered)) {
+    if (m.index > from) spans.push({ text: rendered.slice(from, m.index), fromMessage: false });
+    const core = parts[Number(m[1])]?.core ?? '';
+    spans.push({ text: core, fromMessage: true });
+    total += core.length + m.index - from;
+    // a template that repeats a message many times could multiply its size here
+    if (total > maxOutputChars) throw new ChatTemplateError(`${name} wrote more than ${maxOutputChars} characters`, 'render', 'output');
+    from = m.index + m[0].length;
+  }
+  if (from < rendered.length) spans.push({ text: rendered.slice(from), fromMessage: false });
+  return { text: spans.map((s) => s.text).join(''), spans };
+}
+
+/** A text as its leading whitespace, the rest, and its trailing whitespace (the rest is '' for blank text). */
+function splitOuterWhitespace(text: string): { lead: string; core: string; trail: string } {
+  // a loop, not /\s*$/: that regex is quadratic on a long run of spaces inside the text
+  const space = (i: number) => /\s/.test(text[i]!);
+  let start = 0;
+  while (start < text.length && space(start)) start++;
+  let end = text.length;
+  while (end > start && space(end - 1)) end--;
+  return { lead: text.slice(0, start), core: text.slice(start, end), trail: text.slice(end) };
 }
 
 /** End-of-turn markers a template may use, and openings of a user turn (the model's turn is over). */
@@ -98,6 +162,3 @@ export function stopStringsForTemplate(template: string | undefined, eosToken?: 
   return out;
 }
 
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}

@@ -1,10 +1,13 @@
 /**
  * Chat prompts: a default system message, context attachments written into the last user message
  * (path, language, line numbers, fenced text), rendered with the model's chat template, and fitted to a
- * token budget by dropping the oldest turns, then shortening the longest attachment.
+ * token budget: the newest turns are kept (the fewest oldest ones dropped, found by binary search),
+ * then attachments are cut from the end, whole lines first; the prompt and the result say what was
+ * left out.
  */
-import { renderChat, type ChatMessage } from '../engine/chat-template.js';
-import type { Tokenizer } from '../engine/tokenizer/tokenizer.js';
+import type { ChatMessage } from '../engine/chat-template.js';
+import { encodeChat, type ChatEncoder } from '../engine/chat-encode.js';
+import { CHARS_PER_TOKEN_CEILING, capChars, fitHeads, largestFitting, leftOutNote } from './chat-fit.js';
 import { requestFailed } from './errors.js';
 
 export const DEFAULT_SYSTEM_PROMPT =
@@ -17,9 +20,9 @@ export interface ResolvedAttachment {
   /** 1-based inclusive line numbers of the excerpt, when known. */
   lines?: [number, number];
   text: string;
+  /** What was left out of the text to fit the context, as a sentence (written after the code). */
+  note?: string;
 }
-
-const TRUNCATED = '\n… (truncated)';
 
 export function fence(text: string): string {
   // a fence longer than any backtick run inside the text
@@ -27,12 +30,23 @@ export function fence(text: string): string {
   return '`'.repeat(longest + 1);
 }
 
+/** A note as a sentence of its own: capitalised, with a full stop. */
+export function sentence(note: string): string {
+  return `${note.charAt(0).toUpperCase()}${note.slice(1)}.`;
+}
+
 export function attachmentBlock(a: ResolvedAttachment): string {
   const what = a.kind === 'selection' ? 'Selected code' : 'File excerpt';
   const lines = a.lines ? (a.lines[0] === a.lines[1] ? `, line ${a.lines[0]}` : `, lines ${a.lines[0]}–${a.lines[1]}`) : '';
   const lang = a.languageId ? ` (${a.languageId})` : '';
   const f = fence(a.text);
-  return `${what} from \`${a.path}\`${lang}${lines}:\n${f}${a.languageId}\n${a.text}\n${f}`;
+  const note = a.note ? `\n(${sentence(a.note)})` : '';
+  return `${what} from \`${a.path}\`${lang}${lines}:\n${f}${a.languageId}\n${a.text}\n${f}${note}`;
+}
+
+/** How an attachment is named in a note: "the selection from `a.ts`". */
+function attachmentName(a: ResolvedAttachment): string {
+  return a.kind === 'selection' ? `the selection from \`${a.path}\`` : `\`${a.path}\``;
 }
 
 /** The conversation with the system message and attachments in place. */
@@ -48,45 +62,77 @@ export function chatMessages(messages: readonly ChatMessage[], attachments: read
   return out;
 }
 
-export interface ChatTokenizer {
-  tokenizer: Tokenizer;
-  chatTemplate: string | undefined;
+export type ChatTokenizer = ChatEncoder;
+
+/** Prompt ids of a conversation (the model's template; message text never yields control tokens). */
+export function renderChatIds(engine: ChatTokenizer, messages: readonly ChatMessage[]): Promise<number[]> {
+  return encodeChat(engine, messages);
 }
 
-export function renderChatIds(engine: ChatTokenizer, messages: readonly ChatMessage[]): number[] {
-  const tok = engine.tokenizer;
-  const text = renderChat(engine.chatTemplate, messages, {
-    bosToken: tok.bosId !== undefined ? tok.decode([tok.bosId]) : '',
-    eosToken: tok.eosId !== undefined ? tok.decode([tok.eosId]) : '',
-    addGenerationPrompt: true,
-  });
-  return tok.encode(text, { parseSpecial: true });
+export interface FittedPrompt {
+  ids: number[];
+  /** Oldest messages left out. */
+  droppedTurns: number;
+  /** What was left out to fit the context, as sentences for the user ('' never). */
+  notes: string[];
 }
 
 /**
- * Prompt ids for the conversation within `budget` tokens. Drops the oldest turns after the system
- * message (never the last user message), then halves the longest attachment until it fits.
+ * Prompt ids for the conversation within `budget` tokens. Keeps the system message and the newest
+ * turns, dropping the fewest oldest ones (a kept conversation starts with a user message); when even
+ * the last user message alone does not fit, cuts the attachments from their end. O(log n) renders.
  */
-export function fitChatPrompt(engine: ChatTokenizer, messages: readonly ChatMessage[], attachments: readonly ResolvedAttachment[], budget: number): { ids: number[]; droppedTurns: number } {
-  let msgs = messages.slice();
-  const atts = attachments.map((a) => ({ ...a }));
-  let dropped = 0;
-  for (let guard = 0; guard < 200; guard++) {
-    const ids = renderChatIds(engine, chatMessages(msgs, atts));
-    if (ids.length <= budget) return { ids, droppedTurns: dropped };
-    const first = msgs[0]?.role === 'system' ? 1 : 0;
-    if (msgs.length - first > 1) {
-      msgs = [...msgs.slice(0, first), ...msgs.slice(first + 1)];
-      dropped++;
-      continue;
-    }
-    const longest = atts.reduce<ResolvedAttachment | undefined>((a, b) => (!a || b.text.length > a.text.length ? b : a), undefined);
-    if (longest && longest.text.length > 200) {
-      const keep = longest.text.endsWith(TRUNCATED) ? longest.text.slice(0, -TRUNCATED.length) : longest.text;
-      longest.text = keep.slice(0, Math.floor(keep.length / 2)) + TRUNCATED;
-      continue;
-    }
-    throw requestFailed('contextOverflow', `the conversation needs ${ids.length} tokens; the model's context leaves ${budget} for the prompt`);
+export async function fitChatPrompt(engine: ChatTokenizer, messages: readonly ChatMessage[], attachments: readonly ResolvedAttachment[], budget: number): Promise<FittedPrompt> {
+  // nothing beyond what the budget could possibly hold is tokenized
+  const ceiling = Math.max(1, budget) * CHARS_PER_TOKEN_CEILING;
+  const withHeads = (heads: readonly string[]) =>
+    attachments.map((a, i) => {
+      const text = heads[i]!;
+      const note = leftOutNote(a.text, text.length, attachmentName(a), a.lines?.[0] ?? 1);
+      return { ...a, text, note: note || undefined };
+    });
+  const first = messages[0]?.role === 'system' ? 1 : 0;
+  // where a kept conversation may start (after the system message): a user message; the last one is
+  let starts: number[] = [];
+  for (let i = first; i < messages.length; i++) if (messages[i]!.role === 'user') starts.push(i);
+  if (starts.length === 0 || starts[starts.length - 1] !== messages.length - 1) starts = [...starts, messages.length - 1];
+  const keepFrom = (start: number) => [...messages.slice(0, first), ...messages.slice(start)];
+
+  let fitted: number[] | undefined;
+  let shortest = Infinity;
+  const fits = async (msgs: readonly ChatMessage[], atts: readonly ResolvedAttachment[]): Promise<boolean> => {
+    const ids = await renderChatIds(engine, chatMessages(msgs, atts));
+    shortest = Math.min(shortest, ids.length);
+    if (ids.length > budget) return false;
+    fitted = ids;
+    return true;
+  };
+  const notesOf = (atts: readonly ResolvedAttachment[], dropped: number) => {
+    const notes = dropped > 0 ? [`the ${dropped === 1 ? 'oldest message was' : `${dropped} oldest messages were`} left out to fit the model's context`] : [];
+    for (const a of atts) if (a.note) notes.push(a.note);
+    return notes.map(sentence);
+  };
+
+  let atts = withHeads(attachments.map((a) => capChars(a.text, ceiling)));
+  if (await fits(messages, atts)) return { ids: fitted!, droppedTurns: 0, notes: notesOf(atts, 0) };
+  // the most turns that fit: keep starts[last - k] onwards, the largest k
+  const last = starts.length - 1;
+  // (keeping from the first user message right after the system message is the whole conversation: known not to fit)
+  const k = await largestFitting(0, last, (n) => (starts[last - n] === first ? Promise.resolve(false) : fits(keepFrom(starts[last - n]!), atts)));
+  if (k !== undefined) {
+    const dropped = starts[last - k]! - first;
+    return { ids: fitted!, droppedTurns: dropped, notes: notesOf(atts, dropped) };
   }
-  throw requestFailed('contextOverflow', 'the conversation does not fit the model context');
+  // only the last user message, with its attachments cut to fit
+  const lastOnly = keepFrom(starts[last]!);
+  const dropped = starts[last]! - first;
+  const heads = await fitHeads(
+    atts.map((a) => a.text),
+    (h) => fits(lastOnly, withHeads(h)),
+  );
+  if (heads === undefined) {
+    throw requestFailed('contextOverflow', `the conversation needs ${shortest} tokens even without its oldest messages and attachments; the model's context leaves ${budget} for the prompt`);
+  }
+  atts = withHeads(heads);
+  return { ids: fitted!, droppedTurns: dropped, notes: notesOf(atts, dropped) };
 }

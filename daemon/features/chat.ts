@@ -74,13 +74,14 @@ export class ChatFeature implements Feature {
     const settings = await this.ctx.settings.get();
     const engine = this.ctx.model.requireEngine();
     const max = maxTokens ?? settings.chat.maxTokens;
-    const { ids, droppedTurns } = fitChatPrompt(engine, messages, attachments, promptBudget(engine.model.nCtx, max));
-    if (droppedTurns > 0) this.ctx.logger.info(`chat: dropped the ${droppedTurns} oldest message(s) to fit the context`);
-    return runStreamed(
+    const { ids, notes } = await fitChatPrompt(engine, messages, attachments, promptBudget(engine.model.nCtx, max));
+    if (notes.length > 0) this.ctx.logger.info(`chat: ${notes.join(' ')}`);
+    const result = await runStreamed(
       this.ctx,
       engine,
       { prompt: ids, maxTokens: max, temperature: temperature ?? settings.chat.temperature, seed, stop: chatStopStrings(engine), streamId },
       token,
     );
+    return notes.length > 0 ? { ...result, notes } : result;
   }
 }

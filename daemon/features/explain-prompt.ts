@@ -1,6 +1,6 @@
 /** The conversation for an explanation: language, path, the code and the lines around it. */
 import type { ChatMessage } from '../engine/chat-template.js';
-import { DEFAULT_SYSTEM_PROMPT, fence } from './chat-prompt.js';
+import { DEFAULT_SYSTEM_PROMPT, fence, sentence } from './chat-prompt.js';
 
 export interface ExplainInput {
   languageId: string;
@@ -12,6 +12,8 @@ export interface ExplainInput {
   before: string;
   after: string;
   question?: string;
+  /** What was left out of the code to fit the context, as a sentence (written after the code). */
+  note?: string;
 }
 
 /** The request when the user asks nothing in particular (also the built-in Explain prompt file's first line). */
@@ -22,7 +24,8 @@ export function explainMessages(x: ExplainInput): ChatMessage[] {
   const where = x.lines[0] === x.lines[1] ? `line ${x.lines[0]}` : `lines ${x.lines[0]}–${x.lines[1]}`;
   const ask = x.question?.trim() ? x.question.trim() : EXPLAIN_ASK;
   const f = fence(x.before + x.code + x.after);
-  const parts = [`${ask}\n\nThe code is ${lang} from \`${x.path}\`, ${where}:\n${f}${x.languageId}\n${x.code}\n${f}`];
+  const note = x.note ? `\n(${sentence(x.note)})` : '';
+  const parts = [`${ask}\n\nThe code is ${lang} from \`${x.path}\`, ${where}:\n${f}${x.languageId}\n${x.code}\n${f}${note}`];
   if (x.before.trim() || x.after.trim()) {
     parts.push(`Surrounding code, for context:\n${f}${x.languageId}\n${x.before}/* … the code above … */\n${x.after}${f}`);
   }

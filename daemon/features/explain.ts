@@ -1,13 +1,15 @@
 /**
  * `moecode/code/explain`: explains a range of an open document (the whole line for an empty range),
- * with up to 30 lines around it as context (fewer when the context is short); streamed like chat.
+ * with up to 30 lines around it as context (fewer when the context is short); streamed like chat. Code
+ * longer than the context allows is cut from its end, and the prompt and the result say what was left out.
  */
 import type { CancellationToken } from 'vscode-languageserver/node';
 import { ExplainRequest, type ExplainResult } from '../protocol.js';
 import { promptBudget } from './chat.js';
-import { renderChatIds } from './chat-prompt.js';
+import { CHARS_PER_TOKEN_CEILING, capChars, fitHeads, largestFitting, leftOutNote } from './chat-fit.js';
+import { renderChatIds, sentence } from './chat-prompt.js';
 import { displayPath, excerpt, linesText } from './documents-text.js';
-import { explainMessages } from './explain-prompt.js';
+import { explainMessages, type ExplainInput } from './explain-prompt.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
 import { chatStopStrings, runStreamed } from './streaming.js';
@@ -41,25 +43,38 @@ export class ExplainFeature implements Feature {
     const max = maxTokens ?? settings.chat.maxTokens;
     const budget = promptBudget(engine.model.nCtx, max);
     const { text: code, lines } = excerpt(doc, range);
-    const base = { languageId: doc.languageId, path: displayPath(uri), lines, code, question };
-    // as much surrounding code as fits, halving until it does
+    const base = { languageId: doc.languageId, path: displayPath(uri), lines, question };
     let ids: number[] | undefined;
-    for (let n = CONTEXT_LINES; ; n = Math.floor(n / 2)) {
-      const before = linesText(doc, lines[0] - 1 - n, lines[0] - 1);
-      const after = linesText(doc, lines[1], lines[1] + n);
-      const candidate = renderChatIds(engine, explainMessages({ ...base, before, after }));
-      if (candidate.length <= budget) {
-        ids = candidate;
-        break;
-      }
-      if (n === 0) break;
+    const fits = async (x: ExplainInput): Promise<boolean> => {
+      const candidate = await renderChatIds(engine, explainMessages(x));
+      if (candidate.length > budget) return false;
+      ids = candidate;
+      return true;
+    };
+    const around = (n: number) => ({ before: linesText(doc, lines[0] - 1 - n, lines[0] - 1), after: linesText(doc, lines[1], lines[1] + n) });
+    const what = 'the selected code';
+    // nothing beyond what the budget could possibly hold is tokenized
+    const capped = capChars(code, budget * CHARS_PER_TOKEN_CEILING);
+    const whole = { ...base, code: capped, note: leftOutNote(code, capped.length, what, lines[0]) || undefined };
+    const notes: string[] = [];
+    // the whole code with as much surrounding code as fits; else the code alone, cut from its end
+    const withContext = async () =>
+      (await fits({ ...whole, ...around(CONTEXT_LINES) })) || (await largestFitting(0, CONTEXT_LINES - 1, (n) => fits({ ...whole, ...around(n) }))) !== undefined;
+    if (await withContext()) {
+      if (whole.note) notes.push(whole.note);
+    } else {
+      const heads = await fitHeads([capped], ([head]) => fits({ ...base, code: head!, note: leftOutNote(code, head!.length, what, lines[0]), before: '', after: '' }));
+      if (heads === undefined) throw requestFailed('contextOverflow', `the question alone does not fit the model's context (${engine.model.nCtx} tokens)`);
+      notes.push(leftOutNote(code, heads[0]!.length, what, lines[0]));
     }
     if (!ids) throw requestFailed('contextOverflow', `the code to explain does not fit the model's context (${engine.model.nCtx} tokens); select less`);
-    return runStreamed(
+    if (notes.length > 0) this.ctx.logger.info(`explain: ${notes.join('; ')}`);
+    const result = await runStreamed(
       this.ctx,
       engine,
       { prompt: ids, maxTokens: max, temperature: temperature ?? settings.chat.temperature, seed, stop: chatStopStrings(engine), streamId },
       token,
     );
+    return notes.length > 0 ? { ...result, notes: notes.map(sentence) } : result;
   }
 }

@@ -6,6 +6,10 @@
  * - a started completion runs to its end (they are short); waiting completions start in turn by
  *   document, the document served longest ago first, so one busy document cannot starve another;
  * - chats run one at a time in arrival order;
+ * - a chat's wait is bounded: once it has waited `chatMaxWaitMs` (default 1 s) for its next step while
+ *   completions ran, it gets the engine for a slice of `chatSliceMs` (default 250 ms), even between a
+ *   completion's tokens; then completions go first again. Under a storm of completions a chat still
+ *   gets about a fifth of the engine, and no completion waits longer than one slice for it;
  * - queues are bounded: a job that would exceed its class's limit is refused (QueueFullError) instead
  *   of waiting behind work the user has long forgotten;
  * - a cancelled job leaves its queue at once and its promise settles at once; a running one stops at
@@ -35,6 +39,10 @@ export interface SchedulerOptions {
   limits?: Partial<Record<JobKind, number>>;
   /** Largest prefill chunk per step, per class. Default: completion 256, chat 64 (a smaller chunk lets completions cut in sooner). */
   prefillChunk?: Partial<Record<JobKind, number>>;
+  /** Longest a chat waits for its next step while completions run, ms (default 1000). */
+  chatMaxWaitMs?: number;
+  /** How long an overdue chat then keeps the engine, ms (default 250). */
+  chatSliceMs?: number;
   /** Called when the scheduler goes from idle to busy and back. */
   onBusyChange?: (busy: boolean) => void;
   /** Called with every finished job's outcome. */
@@ -47,6 +55,8 @@ interface Entry {
   /** Fairness key: document URI for completions. */
   key: string;
   seq: number;
+  /** When the job last ran a step, or was submitted (performance.now()). */
+  lastRan: number;
   resolve: (o: GenerationOutcome) => void;
   reject: (e: unknown) => void;
   settled: boolean;
@@ -78,10 +88,16 @@ export class Scheduler {
   private readonly chunk: Record<JobKind, number>;
   readonly counters = { preemptions: 0, cancelled: 0, refused: 0, completed: 0 };
   private last: { kind: JobKind; outcome: GenerationOutcome } | undefined;
+  private readonly chatMaxWaitMs: number;
+  private readonly chatSliceMs: number;
+  /** The overdue chat that has the engine, and until when. */
+  private slice: { entry: Entry; until: number } | undefined;
 
   constructor(private readonly opts: SchedulerOptions = {}) {
     this.limits = { completion: opts.limits?.completion ?? 8, chat: opts.limits?.chat ?? 4 };
     this.chunk = { completion: opts.prefillChunk?.completion ?? 256, chat: opts.prefillChunk?.chat ?? 64 };
+    this.chatMaxWaitMs = opts.chatMaxWaitMs ?? 1000;
+    this.chatSliceMs = opts.chatSliceMs ?? 250;
   }
 
   get hasEngine(): boolean {
@@ -119,7 +135,7 @@ export class Scheduler {
     }
     const job = new GenerationJob(req, engine, this.chunk[req.kind]);
     return new Promise<GenerationOutcome>((resolve, reject) => {
-      const entry: Entry = { job, key, seq: this.seq++, resolve, reject, settled: false };
+      const entry: Entry = { job, key, seq: this.seq++, lastRan: performance.now(), resolve, reject, settled: false };
       if (req.signal) {
         if (req.signal.aborted) {
           this.counters.cancelled++;
@@ -207,6 +223,17 @@ export class Scheduler {
 
   private pick(): Entry | undefined {
     const live = this.entries;
+    // chats: the one already started (preempted or current) first, else the oldest
+    const chat = live.find((e) => e.job.kind === 'chat' && e.job.started) ?? live.find((e) => e.job.kind === 'chat');
+    const competing = live.some((e) => e.job.kind === 'completion');
+    if (chat && competing) {
+      const now = performance.now();
+      if (this.slice?.entry === chat && now < this.slice.until) return chat;
+      if (now - chat.lastRan >= this.chatMaxWaitMs) {
+        this.slice = { entry: chat, until: now + this.chatSliceMs };
+        return chat;
+      }
+    }
     const cur = this.current;
     if (cur && cur.job.kind === 'completion' && !cur.job.done && live.includes(cur)) return cur;
     let best: Entry | undefined;
@@ -219,9 +246,7 @@ export class Scheduler {
         if (a < b || (a === b && e.seq < best.seq)) best = e;
       }
     }
-    if (best) return best;
-    // chats: the one already started (preempted or current) first, else the oldest
-    return live.find((e) => e.job.started) ?? live[0];
+    return best ?? chat;
   }
 
   private pump(): Promise<void> {
@@ -239,6 +264,7 @@ export class Scheduler {
             prev.job.preemptions++;
             this.counters.preemptions++;
           }
+          if (this.slice && this.slice.entry !== entry) this.slice = undefined;
           if (!entry.job.started) this.lastServed.set(entry.key, entry.seq);
           this.current = entry;
           let finished: boolean;
@@ -250,6 +276,7 @@ export class Scheduler {
             this.settle(entry, undefined, e);
             finished = true;
           }
+          entry.lastRan = performance.now();
           if (this.engine !== engine) break; // swapped while the step ran: setEngine settled everyone
           if (finished || entry.settled) {
             entry.job.finish('cancelled', pool); // no-op unless the job was settled early

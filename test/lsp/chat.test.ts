@@ -32,7 +32,7 @@ before(async () => {
     const tok = engine.tokenizer;
     const eos = tok.eosId !== undefined ? tok.decode([tok.eosId]) : undefined;
     for (const question of QUESTIONS) {
-      const text = renderChat(
+      const text = await renderChat(
         engine.chatTemplate,
         [
           { role: 'system', content: SYSTEM },

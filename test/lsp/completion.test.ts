@@ -119,9 +119,10 @@ before(async () => {
       const prefix = `function compute(a, b) {\n  let ${name} = `;
       const suffix = '\n}\n';
       const r = await healedGreedy(engine, prefix, suffix, { languageId: 'javascript', maxTokens: GREEDY_SETTINGS.completion!.maxTokens! });
-      // a mid-line suggestion is one line without trailing whitespace (the documented stop rule)
-      const nl = r.text.indexOf('\n');
-      const expected = (nl < 0 ? r.text : r.text.slice(0, nl)).trimEnd();
+      // a mid-line suggestion is one line without trailing whitespace, and ends before any bytes that
+      // are not UTF-8 text (U+FFFD from the detokenizer): the documented stop rules
+      const end = r.text.search(/[\n\uFFFD]/);
+      const expected = (end < 0 ? r.text : r.text.slice(0, end)).trimEnd();
       greedy.push({ text: prefix + suffix, expected });
     }
   } finally {

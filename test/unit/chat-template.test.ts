@@ -20,17 +20,17 @@ const convo: ChatMessage[] = [
 ];
 
 describe('renderChat', () => {
-  test('no template → ChatML, with and without the generation prompt', () => {
+  test('no template → ChatML, with and without the generation prompt', async () => {
     const opts = { bosToken: '<s>', eosToken: '</s>' };
     const base = '<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\n  Hi there  <|im_end|>\n';
-    assert.equal(renderChat(undefined, convo, { ...opts, addGenerationPrompt: false }), base);
-    assert.equal(renderChat(undefined, convo, { ...opts, addGenerationPrompt: true }), `${base}<|im_start|>assistant\n`);
-    assert.equal(renderChat('  ', convo, { ...opts, addGenerationPrompt: true }), `${base}<|im_start|>assistant\n`);
-    assert.equal(renderChat(CHATML_TEMPLATE, convo, { ...opts, addGenerationPrompt: false }), base);
+    assert.equal(await renderChat(undefined, convo, { ...opts, addGenerationPrompt: false }), base);
+    assert.equal(await renderChat(undefined, convo, { ...opts, addGenerationPrompt: true }), `${base}<|im_start|>assistant\n`);
+    assert.equal(await renderChat('  ', convo, { ...opts, addGenerationPrompt: true }), `${base}<|im_start|>assistant\n`);
+    assert.equal(await renderChat(CHATML_TEMPLATE, convo, { ...opts, addGenerationPrompt: false }), base);
   });
 
-  test('Llama-3 style: bos once, trimmed content, header for the assistant', () => {
-    const out = renderChat(LLAMA3, convo, { bosToken: '<|begin_of_text|>', eosToken: '<|eot_id|>', addGenerationPrompt: true });
+  test('Llama-3 style: bos once, trimmed content, header for the assistant', async () => {
+    const out = await renderChat(LLAMA3, convo, { bosToken: '<|begin_of_text|>', eosToken: '<|eot_id|>', addGenerationPrompt: true });
     assert.equal(
       out,
       '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are terse.<|eot_id|>' +
@@ -39,25 +39,25 @@ describe('renderChat', () => {
     );
   });
 
-  test('Mistral style: [INST] turns, eos after assistant turns', () => {
+  test('Mistral style: [INST] turns, eos after assistant turns', async () => {
     const msgs: ChatMessage[] = [
       { role: 'user', content: 'a' },
       { role: 'assistant', content: 'b' },
       { role: 'user', content: 'c' },
     ];
-    assert.equal(renderChat(MISTRAL, msgs, { bosToken: '<s>', eosToken: '</s>', addGenerationPrompt: true }), '<s>[INST] a [/INST]b</s>[INST] c [/INST]');
+    assert.equal(await renderChat(MISTRAL, msgs, { bosToken: '<s>', eosToken: '</s>', addGenerationPrompt: true }), '<s>[INST] a [/INST]b</s>[INST] c [/INST]');
   });
 
-  test('raise_exception in a template → ChatTemplateError naming the problem', () => {
-    assert.throws(
+  test('raise_exception in a template → ChatTemplateError naming the problem', async () => {
+    await assert.rejects(
       () => renderChat(MISTRAL, convo, { bosToken: '<s>', eosToken: '</s>', addGenerationPrompt: true }),
       (e: unknown) => e instanceof ChatTemplateError && e.phase === 'render' && /alternate/.test(e.message) && /system, user/.test(e.message),
     );
   });
 
-  test('a template that does not parse → ChatTemplateError (parse)', () => {
+  test('a template that does not parse → ChatTemplateError (parse)', async () => {
     for (const broken of ['{% for m in messages %}{{ m.content }', '{% if add_generation_prompt %}x', '{{ messages | }}']) {
-      assert.throws(
+      await assert.rejects(
         () => renderChat(broken, convo, { bosToken: '', eosToken: '', addGenerationPrompt: false }),
         (e: unknown) => e instanceof ChatTemplateError && e.phase === 'parse' && /does not parse/.test(e.message),
         broken,
@@ -65,25 +65,25 @@ describe('renderChat', () => {
     }
   });
 
-  test('a template that fails while rendering → ChatTemplateError (render)', () => {
-    assert.throws(
+  test('a template that fails while rendering → ChatTemplateError (render)', async () => {
+    await assert.rejects(
       () => renderChat('{{ messages[0].content.no_such_method() }}', convo, { bosToken: '', eosToken: '', addGenerationPrompt: false }),
       (e: unknown) => e instanceof ChatTemplateError && e.phase === 'render' && e.cause instanceof Error,
     );
   });
 
-  test('extra variables reach the template', () => {
+  test('extra variables reach the template', async () => {
     const tpl = "{% if enable_thinking is defined and not enable_thinking %}<think></think>{% endif %}{{ messages[0]['content'] }}";
     const msgs: ChatMessage[] = [{ role: 'user', content: 'q' }];
     const opts = { bosToken: '', eosToken: '', addGenerationPrompt: false };
-    assert.equal(renderChat(tpl, msgs, opts), 'q');
-    assert.equal(renderChat(tpl, msgs, { ...opts, variables: { enable_thinking: false } }), '<think></think>q');
+    assert.equal(await renderChat(tpl, msgs, opts), 'q');
+    assert.equal(await renderChat(tpl, msgs, { ...opts, variables: { enable_thinking: false } }), '<think></think>q');
   });
 
-  test('the rendered prompt yields control tokens only when encoded with parseSpecial', () => {
+  test('the rendered prompt yields control tokens only when encoded with parseSpecial', async () => {
     const tokens = [...BYTE_TO_CHAR, '<|im_start|>', '<|im_end|>'];
     const tok = Tokenizer.fromData({ model: 'gpt2', pre: 'qwen2', tokens, tokenTypes: tokens.map((_, i) => (i >= 256 ? 3 : 1)), merges: [] }, { warn: () => {} });
-    const prompt = renderChat(undefined, [{ role: 'user', content: 'x' }], { bosToken: '', eosToken: '', addGenerationPrompt: true });
+    const prompt = await renderChat(undefined, [{ role: 'user', content: 'x' }], { bosToken: '', eosToken: '', addGenerationPrompt: true });
     const ids = tok.encode(prompt, { parseSpecial: true });
     assert.deepEqual(ids.filter((i) => i >= 256), [256, 257, 256]);
     assert.equal(tok.decode(ids), prompt);
@@ -92,11 +92,11 @@ describe('renderChat', () => {
 });
 
 describe('stopStringsForTemplate', () => {
-  test('ChatML (also the fallback)', () => {
+  test('ChatML (also the fallback)', async () => {
     assert.deepEqual(stopStringsForTemplate(undefined), ['<|im_end|>', '<|im_start|>user']);
   });
 
-  test('Llama-3 style', () => {
+  test('Llama-3 style', async () => {
     const stops = stopStringsForTemplate(LLAMA3, '<|end_of_text|>');
     assert.ok(stops.includes('<|eot_id|>'));
     assert.ok(stops.includes('<|start_header_id|>user<|end_header_id|>'));
@@ -104,7 +104,7 @@ describe('stopStringsForTemplate', () => {
     assert.ok(!stops.includes('<|im_end|>'));
   });
 
-  test('Mistral style: the next [INST] and eos', () => {
+  test('Mistral style: the next [INST] and eos', async () => {
     assert.deepEqual(stopStringsForTemplate(MISTRAL, '</s>'), ['[INST]', '</s>']);
   });
 });

@@ -124,7 +124,7 @@ test('moecode run --chat renders the chat template', async (t) => {
   const r = await moecode(['run', modelPath, '--prompt', 'hello', '--chat', '--max-tokens', '8']);
   assert.equal(r.code, 0, r.stderr);
   const e = engine!;
-  const text = renderChat(e.chatTemplate, [{ role: 'user', content: 'hello' }], { bosToken: '', eosToken: '', addGenerationPrompt: true });
+  const text = await renderChat(e.chatTemplate, [{ role: 'user', content: 'hello' }], { bosToken: '', eosToken: '', addGenerationPrompt: true });
   const ids = e.tokenizer.encode(text, { parseSpecial: true });
   assert.match(r.stderr, new RegExp(`prompt ${ids.length} tokens`));
   assert.equal(r.stdout, `${await expected(ids, 8, { temperature: 0, topK: 40, topP: 0.95, seed: 42 })}\n`);

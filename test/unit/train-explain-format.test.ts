@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { renderChat } from '../../daemon/engine/chat-template.js';
+import { encodeChat } from '../../daemon/engine/chat-encode.js';
 import { tokenizerDataFromGguf } from '../../daemon/engine/tokenizer/gguf-adapter.js';
 import { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
 import { explainMessages } from '../../daemon/features/explain-prompt.js';
@@ -65,8 +65,7 @@ test('chatml_tokens piecewise layout equals the rendered template tokenized by t
   const [start, end] = [special('<|im_start|>'), special('<|im_end|>')];
   for (const c of CASES) {
     const messages = explainMessages({ languageId: c.lang, path: c.path, lines: c.lines, code: c.code, before: '', after: '' });
-    const rendered = renderChat(template, messages, { bosToken: '<|endoftext|>', eosToken: '<|endoftext|>', addGenerationPrompt: true });
-    const daemon = tok.encode(rendered, { parseSpecial: true, addBos: false });
+    const daemon = await encodeChat({ tokenizer: tok, chatTemplate: template }, messages);
     // prep-data.py chatml_tokens, up to the answer
     const layout = [
       ...messages.flatMap((m) => [start, ...enc(`${m.role}\n${m.content}`), end, ...enc('\n')]),

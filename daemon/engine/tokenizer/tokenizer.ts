@@ -64,6 +64,12 @@ export interface EncodeOptions {
   parseSpecial?: boolean;
 }
 
+/** A piece of text to encode, and whether control tokens written in it are matched. */
+export interface TextSpan {
+  text: string;
+  parseSpecial: boolean;
+}
+
 /**
  * Decoding follows llama.cpp's detokenize (without its remove_special): when the vocabulary has
  * add_space_prefix (SentencePiece, usually) one leading space of the first token's text is dropped,
@@ -201,16 +207,35 @@ export class Tokenizer {
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
+    return this.encodeSpans([{ text, parseSpecial: opts.parseSpecial ?? false }], opts);
+  }
+
+  /**
+   * Encodes the concatenation of `spans`, matching control tokens only inside spans that allow it (a
+   * chat template's own text) and never inside the others (message text). Text on both sides of a span
+   * boundary is tokenized as one piece, so with no control-token text inside the plain spans the ids
+   * equal `encode(allText, { parseSpecial: true })`.
+   */
+  encodeSpans(spans: readonly TextSpan[], opts: Pick<EncodeOptions, 'addBos' | 'addEos'> = {}): number[] {
     const out: number[] = [];
     if ((opts.addBos ?? this.addBos) && this.bosId !== undefined) out.push(this.bosId);
-    if (text.length > 0) {
-      let startsText = true; // the first fragment, or one after a special token
-      for (const fragment of this.partition(text, opts.parseSpecial ?? false)) {
-        if (typeof fragment === 'number') out.push(fragment);
-        else this.text.encodeFragment(fragment, startsText, out);
-        startsText = typeof fragment === 'number';
+    let text = '';
+    let startsText = true; // text at the start, or right after a special token (SentencePiece's space prefix)
+    const flush = () => {
+      if (text.length > 0) this.text.encodeFragment(text, startsText, out);
+      text = '';
+    };
+    for (const span of spans) {
+      if (span.text.length === 0) continue;
+      for (const fragment of this.partition(span.text, span.parseSpecial)) {
+        if (typeof fragment === 'number') {
+          flush();
+          out.push(fragment);
+          startsText = true;
+        } else text += fragment;
       }
     }
+    flush();
     if ((opts.addEos ?? this.addEos) && this.eosId !== undefined) out.push(this.eosId);
     return out;
   }
