@@ -16,7 +16,7 @@ import { kvCacheBytes, weightBytesByClass, type MemoryPlan } from '../model/memo
 import type { ModelWeights } from '../model/model-weights.js';
 import { sampleLogits, uniformDraw } from '../model/sample-logits.js';
 import { MAX_WASM_BYTES, WASM_PAGE } from './arena.js';
-import { Cmd, Ctl, createControl } from './control.js';
+import { abortAll, Cmd, Ctl, createControl } from './control.js';
 import { planPartition } from './partition.js';
 import type { RankInit, RankMessage } from './rank-messages.js';
 import type { TensorLocation } from './shard-loader.js';
@@ -57,6 +57,18 @@ function startWorker(name: string): Worker {
 /** Atomics.waitAsync (Node 16+; not in this TypeScript lib). */
 interface AtomicsWaitAsync {
   waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}
+
+/** Resolves when `worker` has exited; terminates it after `ms`. */
+function exited(worker: Worker, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (worker.threadId < 0) return resolve();
+    const timer = setTimeout(() => void worker.terminate(), ms);
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** A rank's memory may hold at most this much of the weights (the rest: KV cache, activations, margin). */
@@ -122,7 +134,11 @@ export class CpuBackend implements ForwardBackend {
               worker.on('message', (m: RankMessage) => {
                 if (m.kind === 'progress') {
                   progress[rank] = m.fraction;
-                  opts.onProgress?.(Math.min(...progress));
+                  try {
+                    opts.onProgress?.(Math.min(...progress));
+                  } catch (e) {
+                    reject(e);
+                  }
                 } else if (m.kind === 'ready') resolve({ worker, memory, logitsPtr: m.logitsPtr, logitsCols: m.logitsCols, bytes: m.bytes });
                 else reject(new CpuBackendError(`CPU rank ${rank}: ${m.message}`));
               });
@@ -170,10 +186,9 @@ export class CpuBackend implements ForwardBackend {
       }
       return backend;
     } catch (e) {
-      Atomics.store(control, Ctl.CMD, Cmd.EXIT);
-      Atomics.add(control, Ctl.STEP_SEQ, 1);
-      Atomics.notify(control, Ctl.STEP_SEQ);
-      await Promise.all(ranks.map((r) => r.worker.terminate()));
+      // ranks still loading stop at their next tensor and close their files; ranks already waiting exit
+      abortAll(control);
+      await Promise.all(ranks.map((r) => exited(r.worker, 10_000)));
       throw e;
     }
   }
@@ -242,6 +257,6 @@ export class CpuBackend implements ForwardBackend {
     Atomics.add(c, Ctl.STEP_SEQ, 1);
     Atomics.notify(c, Ctl.STEP_SEQ);
     this.broken ??= new CpuBackendError('the model has been unloaded');
-    await Promise.all(this.ranks.map((r) => r.worker.terminate()));
+    await Promise.all(this.ranks.map((r) => exited(r.worker, 2_000)));
   }
 }

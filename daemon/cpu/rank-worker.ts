@@ -26,7 +26,7 @@ function run(init: RankInit): void {
   const shard = loadShard(memory, arena, init.cfg, init.weights, init.plan, rank, init.tensors, (fraction) => {
     const pct = Math.floor(fraction * 50);
     if (pct !== lastSent) post({ kind: 'progress', rank, fraction: (lastSent = pct) / 50 });
-  });
+  }, () => Atomics.load(c, Ctl.ABORT) !== 0);
   const n = init.plan.nRanks;
   const barrier = new Barrier(c, n, init.spin);
   const graph = new CpuGraph(k, arena, init.memories, barrier, shard.matrices, shard.vectors, {
@@ -72,7 +72,7 @@ parentPort!.once('message', (init: RankInit) => {
     run(init);
   } catch (e) {
     const err = e as Error;
-    if (err.name !== 'AbortedError') post({ kind: 'error', rank: init.rank, message: err.message, stack: err.stack });
+    if (err.name !== 'AbortedError' && err.name !== 'LoadCancelledError') post({ kind: 'error', rank: init.rank, message: err.message, stack: err.stack });
     abortAll(init.control);
   }
 });

@@ -29,6 +29,10 @@ export interface LoadedShard {
 
 const CHUNK = 8 << 20;
 
+export class LoadCancelledError extends Error {
+  override name = 'LoadCancelledError';
+}
+
 function rowBytesOf(type: number, cols: number): number {
   const f = formatOf(type);
   if (!f) throw new Error(`tensor type ${type} has no format`);
@@ -44,6 +48,8 @@ export function loadShard(
   rank: number,
   tensors: Record<string, TensorLocation>,
   onProgress: (fraction: number) => void,
+  /** Checked between tensors: a load given up by the main thread stops there (and closes its files). */
+  cancelled: () => boolean = () => false,
 ): LoadedShard {
   const fds = new Map<string, number>();
   const fd = (path: string) => {
@@ -73,6 +79,7 @@ export function loadShard(
     const matrices = new Map<string, PlacedMatrix>();
     let total = 0;
     for (const { h, sl } of jobs) {
+      if (cancelled()) throw new LoadCancelledError('the load was cancelled');
       const loc = tensors[h.tensor];
       if (!loc) throw new Error(`tensor ${h.tensor} has no location`);
       const rowBytes = rowBytesOf(h.type, h.cols);
