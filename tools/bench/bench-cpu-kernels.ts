@@ -1,0 +1,171 @@
+/**
+ * Micro-benchmark of the CPU backend's WebAssembly kernels (dist/moecode-cpu.wasm; `npm run build` first),
+ * single-threaded: GB/s of weights streamed by each matmul for a [rows x cols] matvec (ntok 1), GFLOP/s for
+ * token batches, and this machine's read bandwidth (1 thread, and 2 threads at once) as the yardstick.
+ * The matvec cycles through enough copies of the weights to overflow the caches, so it streams from DRAM.
+ *   node --import tsx tools/bench/bench-cpu-kernels.ts [--rows 4096] [--cols 4096] [--tokens 1,64,512]
+ *        [--formats q4_0,q8_0] [--seconds 1] [--wasm dist/moecode-cpu.wasm] [--cached]
+ * Figures are indicative when other processes share the cores.
+ */
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { CPU_WASM_PATH, CpuKernels } from '../../test/kernels/cpu-wasm.js';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '4096' },
+    cols: { type: 'string', default: '4096' },
+    tokens: { type: 'string', default: '1,64,512' },
+    formats: { type: 'string', default: 'q4_0,q8_0' },
+    seconds: { type: 'string', default: '1' },
+    wasm: { type: 'string', default: CPU_WASM_PATH },
+    /** Reuse one copy of the weights (measures the kernels from cache when the matrix fits). */
+    cached: { type: 'boolean', default: false },
+  },
+});
+const rows = Number(values.rows);
+const cols = Number(values.cols);
+const tokenCounts = values.tokens!.split(',').map(Number);
+const formats = values.formats!.split(',');
+const seconds = Number(values.seconds);
+const wasmPath = values.wasm!;
+
+/** Weight formats: bytes per row, the activation converter and how to fill valid random blocks. */
+interface BenchFormat {
+  rowBytes(cols: number): number;
+  activation: { fn: string; rowBytes(cols: number): number };
+  /** Random weights: bytes, with scales written as sane f16 values. */
+  fill(bytes: Uint8Array): void;
+}
+
+const f16Scale = 0x2148; // ~0.0103
+function fillBlocks(blockBytes: number, scaleBytes: number) {
+  return (b: Uint8Array) => {
+    for (let i = 0; i < b.length; i += 4096) b.set(randomBytes(Math.min(4096, b.length - i)), i);
+    for (let i = 0; i + blockBytes <= b.length; i += blockBytes) {
+      for (let s = 0; s < scaleBytes; s += 2) {
+        b[i + s] = f16Scale & 0xff;
+        b[i + s + 1] = f16Scale >> 8;
+      }
+    }
+  };
+}
+let seed = 12345;
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    out[i] = seed >>> 24;
+  }
+  return out;
+}
+const q8_0Act = { fn: 'quantize_row_q8_0', rowBytes: (c: number) => (c / 32) * 34 };
+const f16Act = { fn: 'convert_row_f16', rowBytes: (c: number) => c * 2 };
+const FORMATS: Record<string, BenchFormat> = {
+  q4_0: { rowBytes: (c) => (c / 32) * 18, activation: q8_0Act, fill: fillBlocks(18, 2) },
+  q8_0: { rowBytes: (c) => (c / 32) * 34, activation: q8_0Act, fill: fillBlocks(34, 2) },
+  f16: { rowBytes: (c) => c * 2, activation: f16Act, fill: fillBlocks(2, 2) },
+  bf16: { rowBytes: (c) => c * 2, activation: { fn: 'convert_row_bf16', rowBytes: (c: number) => c * 2 }, fill: fillBlocks(2, 0) },
+  f32: {
+    rowBytes: (c) => c * 4,
+    activation: { fn: '', rowBytes: (c: number) => c * 4 },
+    fill: (b) => new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).forEach((_, i, a) => (a[i] = Math.sin(i) * 0.01)),
+  },
+};
+
+/**
+ * Runs fn in batches for about `seconds`; returns the best time of one call in ms, by the wall clock and by
+ * this process's CPU time (less disturbed when other processes take turns on the cores).
+ */
+function timeIt(fn: () => void): { wall: number; cpu: number } {
+  fn(); // warm-up (tier-up, page faults)
+  const t0 = performance.now();
+  fn();
+  const once = Math.max(performance.now() - t0, 1e-3);
+  const perBatch = Math.max(1, Math.ceil(50 / once));
+  let wall = Infinity;
+  let cpu = Infinity;
+  const until = performance.now() + seconds * 1000;
+  for (let b = 0; b < 3 || performance.now() < until; b++) {
+    const c0 = process.cpuUsage();
+    const w0 = performance.now();
+    for (let i = 0; i < perBatch; i++) fn();
+    const w = (performance.now() - w0) / perBatch;
+    const c = process.cpuUsage(c0);
+    wall = Math.min(wall, w);
+    cpu = Math.min(cpu, (c.user + c.system) / 1000 / perBatch);
+  }
+  return { wall, cpu };
+}
+
+const BW_BYTES = 256 << 20;
+
+async function bandwidth(k: CpuKernels): Promise<{ one: number; two: number }> {
+  const x = k.alloc(BW_BYTES);
+  k.f32(x, BW_BYTES / 4).fill(1);
+  const out = k.alloc(16);
+  const sum = k.fn('stream_sum_f32');
+  const one = BW_BYTES / timeIt(() => sum(x, BW_BYTES / 4, out)).wall / 1e6;
+  // two threads, each streaming its own buffer in its own instance
+  const src = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const bytes = require('node:fs').readFileSync(workerData.path);
+    const memory = new WebAssembly.Memory({ initial: (workerData.n + (4 << 20)) / 65536, maximum: 65536, shared: true });
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+    const base = Math.ceil(exports.__heap_base.value / 64) * 64;
+    new Float32Array(memory.buffer, base, workerData.n / 4).fill(1);
+    parentPort.on('message', (reps) => {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) exports.stream_sum_f32(base, workerData.n / 4, base - 16);
+      parentPort.postMessage(performance.now() - t0);
+    });
+    parentPort.postMessage('ready');`;
+  const workers = [0, 1].map(() => new Worker(src, { eval: true, workerData: { path: wasmPath, n: BW_BYTES } }));
+  await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+  const reps = 8;
+  const times = await Promise.all(workers.map((w) => new Promise<number>((r) => (w.once('message', r), w.postMessage(reps)))));
+  await Promise.all(workers.map((w) => w.terminate()));
+  const two = (2 * reps * BW_BYTES) / Math.max(...times) / 1e6;
+  k.reset();
+  return { one, two };
+}
+
+async function main() {
+  const k = await CpuKernels.load(4096, wasmPath);
+  console.log(`CPU kernels ${wasmPath}, single thread unless stated; matmul [${rows} x ${cols}]`);
+  const bw = await bandwidth(k);
+  console.log(`read bandwidth (stream_sum_f32 over ${BW_BYTES >> 20} MiB): 1 thread ${bw.one.toFixed(1)} GB/s, 2 threads ${bw.two.toFixed(1)} GB/s`);
+  console.log('format  ntok   ms/call (wall, cpu)   weight GB/s (wall, cpu)   GFLOP/s (wall, cpu)');
+  for (const name of formats) {
+    const f = FORMATS[name];
+    if (!f) throw new Error(`unknown format ${name} (${Object.keys(FORMATS).join(', ')})`);
+    const mm = k.fn(`matmul_${name}`);
+    const wBytes = rows * f.rowBytes(cols);
+    const copies = values.cached ? 1 : Math.max(1, Math.ceil((160 << 20) / wBytes));
+    const first = k.alloc(wBytes);
+    f.fill(k.bytes(first, wBytes));
+    const ws = [first];
+    for (let c = 1; c < copies; c++) {
+      const at = k.alloc(wBytes);
+      k.bytes(at, wBytes).set(k.bytes(first, wBytes));
+      ws.push(at);
+    }
+    const maxT = Math.max(...tokenCounts);
+    const xf = k.alloc(maxT * cols * 4);
+    k.f32(xf, maxT * cols).forEach((_, i, a) => (a[i] = Math.cos(i * 0.37)));
+    const xq = f.activation.fn ? k.alloc(maxT * f.activation.rowBytes(cols)) : xf;
+    if (f.activation.fn) for (let t = 0; t < maxT; t++) k.fn(f.activation.fn)(xf + t * cols * 4, xq + t * f.activation.rowBytes(cols), cols);
+    const y = k.alloc(maxT * rows * 4);
+    for (const T of tokenCounts) {
+      let i = 0;
+      const t = timeIt(() => mm(ws[i++ % ws.length]!, xq, y, rows, cols, T, rows));
+      const both = (f: (ms: number) => number, digits: number) => `${f(t.wall).toFixed(digits)}, ${f(t.cpu).toFixed(digits)}`;
+      console.log(
+        `${name.padEnd(6)} ${String(T).padStart(5)} ${both((ms) => ms, 3).padStart(21)} ${both((ms) => wBytes / ms / 1e6, 2).padStart(25)} ${both((ms) => (2 * rows * cols * T) / ms / 1e6, 1).padStart(21)}`,
+      );
+    }
+    k.reset();
+  }
+}
+
+void main();
