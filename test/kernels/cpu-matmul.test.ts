@@ -4,7 +4,7 @@
  * (converted to the format's vec_dot_type by the byte-exact references in cpu-activation-refs.ts, which
  * also produce the bytes the kernel reads). Shapes cover one block, block counts that are not a multiple
  * of the kernels' four-block step, row counts that are not a multiple of anything, 1..9 tokens (decode,
- * token tiles with ragged tails), several row panels, f32 column chunks, and an output stride wider than
+ * token tiles with ragged tails), several row panels, column chunks, and an output stride wider than
  * nrows (the gaps must stay untouched). Weights come from ggml's quantizers and from random raw blocks
  * (every nibble and byte, −128 included, f16 subnormal scales).
  * Tolerance: |y − ref| <= 1e-6 · Σ_c |W[r, c] · a[c]| (f32 accumulation; the quantised block sums are exact).
@@ -202,6 +202,8 @@ describe('cpu kernels: matmul_<fmt> against the float64 reference', () => {
       const cols = f.blockSize === 32 ? 4096 : 4100;
       check(f, { rows: f.name === 'f32' ? 40 : 150, cols, ntok: 5, ystride: 160, seed: 77 });
       check(f, { rows: 150, cols, ntok: 1, ystride: 160, seed: 78 });
+      // prefill rows longer than one column chunk (8192 values for the q8 formats, 4096 for the float ones)
+      check(f, { rows: 9, cols: f.blockSize === 32 ? 8192 + 96 : 8200 + 3, ntok: 6, seed: 79 });
     });
 
     it(`dequantize_row_${f.name}: exact`, () => {

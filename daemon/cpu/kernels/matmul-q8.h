@@ -23,8 +23,8 @@
  * Four block dot products run together and their i32 sums are reduced in one transposed horizontal add.
  * One token (decode): the four are consecutive blocks of one row, so the weights are read as one
  * sequential stream (the hardware prefetcher then overlaps DRAM with compute; four rows side by side
- * measured ~40% slower here). Several tokens (prefill): one row's unpacked block serves 4 tokens, rows
- * taken in panels that stay in L2 while every token tile passes.
+ * measured ~40% slower here). Several tokens (prefill): one row's unpacked block serves a tile of 4
+ * tokens, rows taken in panels that stay in L2 while every token tile passes.
  */
 #include "common.h"
 
@@ -32,28 +32,31 @@
 #define MM_CAT(a, b) MM_CAT2(a, b)
 #define MM_FN MM_CAT(matmul_, FMT_NAME)
 
-/* Largest ncols: the expanded token tile lives on the stack (see build-wasm.mjs: 1 MiB). */
+/* Largest ncols of a decode call: the expanded token row lives on the stack (1 MiB, build-wasm.mjs). */
 #define MM_MAX_BLOCKS 2048
+/* Prefill expands tiles of 4 tokens x this many blocks (76 KiB); longer rows are done in column chunks
+ * whose sums add into y. */
+#define MM_CHUNK_BLOCKS 256
 /* Bytes of weight rows a prefill panel holds (read once per token tile, so kept in L2). */
 #define MM_PANEL_BYTES (160 * 1024)
 
 typedef struct {
   v128_t *q;   /* [nb][T][4] i16x8 */
-  float *d;    /* [nb][T] */
+  float *d;    /* [nb][T] f32 */
   int32_t *sum; /* [nb][T] */
   float *s;    /* [nb][T] */
 } mm_xtile;
 
-/* Expands token rows tok[0..T) of X (activation blocks) into a tile of width T. */
-INLINE void mm_expand(const void *X, int nb, const int *tok, int T, mm_xtile xt) {
+/* Expands blocks [b0, b0+kn) of token rows tok[0..T) of X (nb blocks per row) into a tile of width T. */
+INLINE void mm_expand(const void *X, int nb, int b0, int kn, const int *tok, int T, mm_xtile xt) {
 #if FMT_ACT_Q8_1
   const block_q8_1 *x = X;
 #else
   const block_q8_0 *x = X;
 #endif
   for (int t = 0; t < T; t++) {
-    for (int b = 0; b < nb; b++) {
-      const size_t i = (size_t)tok[t] * nb + b;
+    for (int b = 0; b < kn; b++) {
+      const size_t i = (size_t)tok[t] * nb + b0 + b;
       const v128_t v0 = wasm_v128_load(x[i].qs);
       const v128_t v1 = wasm_v128_load(x[i].qs + 16);
       v128_t *q = xt.q + ((size_t)b * T + t) * 4;
@@ -97,7 +100,8 @@ INLINE float mm_row_k4(const FMT_BLOCK *w, mm_xtile xt, int nb) {
   return s;
 }
 
-/* One row, four tokens (a tile of width 4): lane i = dot(row w, token i). */
+/* One row against a tile of 4 tokens: lane i = dot(row w, token i). (A tile of 8 tokens sharing the
+ * unpacked weights measured ~15% slower here: V8 then spills registers.) */
 INLINE v128_t mm_tile_r1t4(const FMT_BLOCK *w, mm_xtile xt, int nb) {
   v128_t acc = wasm_f32x4_splat(0.0f);
   for (int b = 0; b < nb; b++) {
@@ -109,12 +113,29 @@ INLINE v128_t mm_tile_r1t4(const FMT_BLOCK *w, mm_xtile xt, int nb) {
   return acc;
 }
 
+/* Rows [r0, r1) against tokens t0 .. t0+n-1 (n <= 4) over blocks [b0, b0+kn): stores, or adds when b0 > 0. */
+INLINE void mm_panel_tile(const uint8_t *wbytes, size_t row_bytes, const void *X, int nb, float *y, int ystride, int r0, int r1, int t0, int n, int b0, int kn,
+                          mm_xtile xt) {
+  const int tok[4] = {t0, t0 + min_int(1, n - 1), t0 + min_int(2, n - 1), t0 + min_int(3, n - 1)};
+  mm_expand(X, nb, b0, kn, tok, 4, xt);
+  for (int r = r0; r < r1; r++) {
+    const v128_t acc = mm_tile_r1t4((const FMT_BLOCK *)(wbytes + (size_t)r * row_bytes) + b0, xt, kn);
+    float *yo = y + (size_t)t0 * ystride + r;
+    if (b0 == 0) {
+      store_lanes_strided(yo, (size_t)ystride, acc, n);
+    } else {
+      float lanes[4];
+      wasm_v128_store(lanes, acc);
+      for (int t = 0; t < n; t++) yo[(size_t)t * ystride] += lanes[t];
+    }
+  }
+}
+
 void EXPORT(MM_FN)(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride) {
   const int nb = ncols / 32;
   if (nb > MM_MAX_BLOCKS) __builtin_trap();
   const size_t row_bytes = (size_t)nb * sizeof(FMT_BLOCK);
   const uint8_t *wbytes = W;
-#define ROW(r) ((const FMT_BLOCK *)(wbytes + (size_t)(r) * row_bytes))
 
   if (ntok == 1) {
     v128_t q[MM_MAX_BLOCKS * 4];
@@ -122,25 +143,23 @@ void EXPORT(MM_FN)(const void *W, const void *X, float *y, int nrows, int ncols,
     int32_t sum[MM_MAX_BLOCKS];
     const mm_xtile xt = {q, d, sum, s};
     const int tok0 = 0;
-    mm_expand(X, nb, &tok0, 1, xt);
-    for (int r = 0; r < nrows; r++) y[r] = mm_row_k4(ROW(r), xt, nb);
+    mm_expand(X, nb, 0, nb, &tok0, 1, xt);
+    for (int r = 0; r < nrows; r++) y[r] = mm_row_k4((const FMT_BLOCK *)(wbytes + (size_t)r * row_bytes), xt, nb);
     return;
   }
 
-  v128_t q[MM_MAX_BLOCKS * 16];
-  float d[MM_MAX_BLOCKS * 4], s[MM_MAX_BLOCKS * 4];
-  int32_t sum[MM_MAX_BLOCKS * 4];
+  v128_t q[MM_CHUNK_BLOCKS * 4 * 4];
+  float d[MM_CHUNK_BLOCKS * 4], s[MM_CHUNK_BLOCKS * 4];
+  int32_t sum[MM_CHUNK_BLOCKS * 4];
   const mm_xtile xt = {q, d, sum, s};
-  int panel = (int)(MM_PANEL_BYTES / row_bytes);
+  const int chunk = min_int(nb, MM_CHUNK_BLOCKS);
+  int panel = (int)(MM_PANEL_BYTES / ((size_t)chunk * sizeof(FMT_BLOCK)));
   if (panel < 4) panel = 4;
   for (int r0 = 0; r0 < nrows; r0 += panel) {
     const int r1 = min_int(nrows, r0 + panel);
-    for (int t0 = 0; t0 < ntok; t0 += 4) {
-      const int n = min_int(4, ntok - t0);
-      const int tok[4] = {t0, t0 + min_int(1, n - 1), t0 + min_int(2, n - 1), t0 + min_int(3, n - 1)};
-      mm_expand(X, nb, tok, 4, xt);
-      for (int r = r0; r < r1; r++) store_lanes_strided(y + (size_t)t0 * ystride + r, (size_t)ystride, mm_tile_r1t4(ROW(r), xt, nb), n);
+    for (int b0 = 0; b0 < nb; b0 += MM_CHUNK_BLOCKS) {
+      const int kn = min_int(MM_CHUNK_BLOCKS, nb - b0);
+      for (int t0 = 0; t0 < ntok; t0 += 4) mm_panel_tile(wbytes, row_bytes, X, nb, y, ystride, r0, r1, t0, min_int(4, ntok - t0), b0, kn, xt);
     }
   }
-#undef ROW
 }
