@@ -5,6 +5,7 @@
  * The matvec cycles through enough copies of the weights to overflow the caches, so it streams from DRAM.
  *   node --import tsx tools/bench/bench-cpu-kernels.ts [--rows 4096] [--cols 4096] [--tokens 1,64,512]
  *        [--formats q4_0,q8_0] [--seconds 1] [--wasm dist/moecode-cpu.wasm] [--cached]
+ *        [--attention 16/4/128] [--prompt 512]
  * Figures are indicative when other processes share the cores.
  */
 import { parseArgs } from 'node:util';
@@ -19,6 +20,9 @@ const { values } = parseArgs({
     formats: { type: 'string', default: 'q4_0,q8_0' },
     seconds: { type: 'string', default: '1' },
     wasm: { type: 'string', default: CPU_WASM_PATH },
+    /** Attention shape: n_head/n_head_kv/head_dim for a prefill of `prompt` tokens and one decode step after it. */
+    attention: { type: 'string', default: '16/4/128' },
+    prompt: { type: 'string', default: '512' },
     /** Reuse one copy of the weights (measures the kernels from cache when the matrix fits). */
     cached: { type: 'boolean', default: false },
   },
@@ -168,4 +172,37 @@ async function main() {
   }
 }
 
-void main();
+/** Causal attention of one layer (all heads on one thread): a prompt of P tokens, then one token at P. */
+function benchAttention(k: CpuKernels): void {
+  const [nh, nkv, hd] = values.attention!.split('/').map(Number) as [number, number, number];
+  const P = Number(values.prompt);
+  const att = k.fn('attention');
+  console.log(`attention ${nh}/${nkv} heads of ${hd}, prompt ${P}: ms/call (wall, cpu), GFLOP/s (wall, cpu)`);
+  for (const f16 of [false, true]) {
+    k.reset();
+    const eb = f16 ? 2 : 4;
+    const q = k.alloc(P * nh * hd * 4);
+    k.f32(q, P * nh * hd).forEach((_, i, a) => (a[i] = Math.sin(i * 0.1)));
+    const kc = k.alloc((P + 1) * nkv * hd * eb);
+    const vc = k.alloc((P + 1) * nkv * hd * eb);
+    k.bytes(kc, (P + 1) * nkv * hd * eb).fill(0x31);
+    k.bytes(vc, (P + 1) * nkv * hd * eb).fill(0x32);
+    const out = k.alloc(P * nh * hd * 4);
+    const scratch = k.alloc(4 * (P + 1) * 4);
+    for (const [ntok, pos0] of [
+      [P, 0],
+      [1, P],
+    ] as const) {
+      const t = timeIt(() => att(q, kc, vc, out, scratch, ntok, nh, nkv, hd, hd, 0, 0, nh / nkv, pos0, 1 / Math.sqrt(hd), 0, f16 ? 1 : 0));
+      let positions = 0;
+      for (let i = 0; i < ntok; i++) positions += pos0 + i + 1;
+      const flop = 4 * nh * hd * positions;
+      console.log(
+        `  ${f16 ? 'f16' : 'f32'} KV, ${ntok === 1 ? `decode at ${pos0}` : `prefill ${ntok}`}: ${t.wall.toFixed(2)}, ${t.cpu.toFixed(2)} ms; ${(flop / t.wall / 1e6).toFixed(1)}, ${(flop / t.cpu / 1e6).toFixed(1)} GFLOP/s`,
+      );
+    }
+  }
+  k.reset();
+}
+
+void main().then(() => CpuKernels.load(4096, wasmPath).then(benchAttention));

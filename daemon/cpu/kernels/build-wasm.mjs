@@ -23,7 +23,14 @@ const LINK_FLAGS = [
 
 const COMPILE_FLAGS = ['--target=wasm32', '-O3', '-msimd128', '-matomics', '-mbulk-memory', '-nostdlib', '-ffreestanding', '-fno-math-errno', '-Wall', '-Wextra', '-Werror', '-Wno-unused-parameter'];
 
-/** The variants built: the runtime picks the first that WebAssembly.validate accepts. */
+/**
+ * The variants built: the runtime picks the first that WebAssembly.validate accepts. Only the SIMD128
+ * baseline today. A relaxed-SIMD variant was measured out: clang 14 has no relaxed dot-product builtins
+ * and emits pre-standard relaxed opcodes (f32x4.fma as 0xfd 0xaf), so it would need clang >= 16; Node 20
+ * (V8 11.3) needs --experimental-wasm-relaxed-simd (v8.setFlagsFromString works at run time, also from
+ * a worker), and its i32x4.relaxed_dot_i8x16_i7x16_add_s returns twice the dot product and drops the
+ * accumulator. The baseline already streams Q4_0/Q8_0 weights faster than one thread's share of DRAM.
+ */
 export const WASM_VARIANTS = [{ out: 'moecode-cpu.wasm', flags: [] }];
 
 export class KernelToolchainError extends Error {}

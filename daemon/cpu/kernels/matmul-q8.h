@@ -11,10 +11,11 @@
  *   INLINE fmt_wmeta fmt_wmeta1(const FMT_BLOCK *b);                  all lanes from b
  *   INLINE v128_t fmt_dot(const FMT_BLOCK *w, const v128_t x[4]);      i32x4 partial sums of q_w * q_x
  *   INLINE v128_t fmt_combine(v128_t isum, fmt_wmeta w, v128_t dx, v128_t xsum, v128_t xs);
- *        f32x4 contribution of one block for four (row, token) pairs: isum = sum of q_w * q_x (i32),
- *        dx = activation scale, xsum = sum of the activation's q (i32), xs = q8_1's s (f32, else 0).
+ *        f32x4 contribution of a block in each of four lanes (four blocks of one row against one token,
+ *        or one block against four tokens): isum = sum of q_w * q_x (i32), dx = activation scale,
+ *        xsum = sum of the activation's q (i32), xs = q8_1's s (f32, else 0).
  *
- * Activations are expanded once per call (decode) or per token tile and row panel (prefill) into a stack
+ * Activations are expanded once per call (decode) or per token tile, column chunk and row panel (prefill) into a stack
  * buffer: per block, four i16x8 vectors in "pair-split" order
  *   x[0][k] = q[2k], x[1][k] = q[16 + 2k], x[2][k] = q[2k + 1], x[3][k] = q[17 + 2k]     (k < 8)
  * which is the order the weight unpackers produce with 16-bit shifts and masks (no byte shuffles), and
