@@ -10,16 +10,13 @@
  * value sits on an f16 rounding tie may round the other way).
  */
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { it } from 'node:test';
 import { f16BitsToF32, f32ToF16Bits, roundToF16 } from '../../daemon/formats/half.js';
 import { attentionRef } from '../../daemon/gpu/cpu-reference/attention.js';
-import { CpuKernels } from './cpu-wasm.js';
+import { type CpuKernels, describeCpuVariants } from './cpu-wasm.js';
 import { assertClose, randn, seeded } from './kernel-test-utils.js';
 
 let k: CpuKernels;
-before(async () => {
-  k = await CpuKernels.load();
-});
 
 interface Shape {
   n_head: number;
@@ -129,7 +126,7 @@ function check(s: Shape, seed: number, slice?: { h_off: number; nh: number; kv_o
 
 const base: Shape = { n_head: 4, n_head_kv: 2, hd_k: 64, hd_v: 64, ntok: 5, pos0: 3, scale: 0.125, softcap: 0, f16: false };
 
-describe('cpu kernels: attention against the float64 reference', () => {
+describeCpuVariants('cpu kernels: attention against the float64 reference', (kernels) => (k = kernels), () => {
   for (const f16 of [false, true]) {
     const kv = f16 ? 'f16 KV' : 'f32 KV';
     it(`${kv}: GQA groups 1, 2, 3, 8; several tokens past position 0`, () => {

@@ -11,7 +11,7 @@
  * Also dequantize_row_<fmt> against the same dequantisation, bit for bit.
  */
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { it } from 'node:test';
 import { F16 } from '../../daemon/formats/f16.js';
 import { F32 } from '../../daemon/formats/f32.js';
 import type { TensorFormat } from '../../daemon/formats/format.js';
@@ -19,7 +19,7 @@ import { bf16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../daemon/formats
 import { Q4_0 } from '../../daemon/formats/q4_0.js';
 import { Q8_0 } from '../../daemon/formats/q8_0.js';
 import { type ActivationKind, activationRowBytes, decodeActivation, quantizeActivationRef } from './cpu-activation-refs.js';
-import { CpuKernels } from './cpu-wasm.js';
+import { type CpuKernels, describeCpuVariants } from './cpu-wasm.js';
 import { assertClose, assertSameF32Bits, randn, seeded } from './kernel-test-utils.js';
 
 const RTOL = 1e-6;
@@ -111,9 +111,6 @@ const FORMATS: Fmt[] = [
 ];
 
 let k: CpuKernels;
-before(async () => {
-  k = await CpuKernels.load();
-});
 
 interface Case {
   rows: number;
@@ -177,7 +174,7 @@ function check(f: Fmt, c: Case): number {
   return worst;
 }
 
-describe('cpu kernels: matmul_<fmt> against the float64 reference', () => {
+describeCpuVariants('cpu kernels: matmul_<fmt> against the float64 reference', (kernels) => (k = kernels), () => {
   for (const f of FORMATS) {
     const colsList = f.blockSize === 32 ? [32, 96, 160, 1024] : [1, 7, 8, 13, 40, 100, 1000];
     it(`${f.name}: ncols ${colsList.join('/')}, nrows 1/5/37, ntok 1..9`, () => {

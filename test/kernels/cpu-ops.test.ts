@@ -9,22 +9,19 @@
  *  - add_scaled: bit for bit (one f32 multiply and one f32 add).
  */
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { it } from 'node:test';
 import { f16BitsToF32, f32ToF16Bits } from '../../daemon/formats/half.js';
 import { siluRef } from '../../daemon/gpu/cpu-reference/glu.js';
 import { rmsNormRef } from '../../daemon/gpu/cpu-reference/rms-norm.js';
 import { ropeRef } from '../../daemon/gpu/cpu-reference/rope.js';
 import { geluF16Table } from '../../daemon/gpu/gelu-table.js';
 import { ropeTable } from '../../daemon/gpu/rope-table.js';
-import { CpuKernels } from './cpu-wasm.js';
+import { type CpuKernels, describeCpuVariants } from './cpu-wasm.js';
 import { assertClose, assertSameF32Bits, randn, randu, seeded } from './kernel-test-utils.js';
 
 let k: CpuKernels;
-before(async () => {
-  k = await CpuKernels.load();
-});
 
-describe('cpu kernels: f32 ops against the CPU references', () => {
+describeCpuVariants('cpu kernels: f32 ops against the CPU references', (kernels) => (k = kernels), () => {
   it('rms_norm: widths 1..4096, several rows, with and without weight, in place', () => {
     for (const [n, rows, seed] of [
       [1, 3, 1],

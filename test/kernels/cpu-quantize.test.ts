@@ -6,15 +6,12 @@
  * ±inf and NaN for the float conversions.
  */
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { it } from 'node:test';
 import { type ActivationKind, activationRowBytes, quantizeActivationRef } from './cpu-activation-refs.js';
-import { CpuKernels } from './cpu-wasm.js';
+import { type CpuKernels, describeCpuVariants } from './cpu-wasm.js';
 import { randn, seeded } from './kernel-test-utils.js';
 
 let k: CpuKernels;
-before(async () => {
-  k = await CpuKernels.load();
-});
 
 const FN: Record<Exclude<ActivationKind, 'f32'>, string> = {
   q8_0: 'quantize_row_q8_0',
@@ -63,7 +60,7 @@ function edgeRow(n: number, block: number, seed: number): Float32Array {
   return x;
 }
 
-describe('cpu kernels: activation converters match ggml x86 byte for byte', () => {
+describeCpuVariants('cpu kernels: activation converters match ggml x86 byte for byte', (kernels) => (k = kernels), () => {
   for (const kind of ['q8_0', 'q8_1'] as const) {
     it(`${kind}: random rows and edge blocks`, () => {
       for (const [n, seed] of [

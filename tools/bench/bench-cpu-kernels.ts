@@ -1,16 +1,18 @@
 /**
- * Micro-benchmark of the CPU backend's WebAssembly kernels (dist/moecode-cpu.wasm; `npm run build` first),
+ * Micro-benchmark of the CPU backend's WebAssembly kernels (dist/moecode-cpu.wasm and, when built,
+ * dist/moecode-cpu-relaxed.wasm; `npm run build` first),
  * single-threaded: GB/s of weights streamed by each matmul for a [rows x cols] matvec (ntok 1), GFLOP/s for
  * token batches, and this machine's read bandwidth (1 thread, and 2 threads at once) as the yardstick.
  * The matvec cycles through enough copies of the weights to overflow the caches, so it streams from DRAM.
  *   node --import tsx tools/bench/bench-cpu-kernels.ts [--rows 4096] [--cols 4096] [--tokens 1,64,512]
- *        [--formats q4_0,q8_0] [--seconds 1] [--wasm dist/moecode-cpu.wasm] [--cached]
+ *        [--formats q4_0,q8_0] [--seconds 1] [--wasm dist/moecode-cpu.wasm,...] [--cached]
  *        [--attention 16/4/128] [--prompt 512]
  * Figures are indicative when other processes share the cores.
  */
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { CPU_WASM_PATH, CpuKernels } from '../../test/kernels/cpu-wasm.js';
+import { existsSync } from 'node:fs';
+import { CPU_VARIANTS, CpuKernels } from '../../test/kernels/cpu-wasm.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,7 +21,8 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '1,64,512' },
     formats: { type: 'string', default: 'q4_0,q8_0' },
     seconds: { type: 'string', default: '1' },
-    wasm: { type: 'string', default: CPU_WASM_PATH },
+    /** Modules to measure, comma-separated (default: every built variant). */
+    wasm: { type: 'string' },
     /** Attention shape: n_head/n_head_kv/head_dim for a prefill of `prompt` tokens and one decode step after it. */
     attention: { type: 'string', default: '16/4/128' },
     prompt: { type: 'string', default: '512' },
@@ -32,7 +35,7 @@ const cols = Number(values.cols);
 const tokenCounts = values.tokens!.split(',').map(Number);
 const formats = values.formats!.split(',');
 const seconds = Number(values.seconds);
-const wasmPath = values.wasm!;
+const wasmPaths = values.wasm ? values.wasm.split(',') : CPU_VARIANTS.map((v) => v.path).filter((p) => existsSync(p));
 
 /** Weight formats: bytes per row, the activation converter and how to fill valid random blocks. */
 interface BenchFormat {
@@ -104,7 +107,7 @@ function timeIt(fn: () => void): { wall: number; cpu: number } {
 
 const BW_BYTES = 256 << 20;
 
-async function bandwidth(k: CpuKernels): Promise<{ one: number; two: number }> {
+async function bandwidth(k: CpuKernels, wasmPath: string): Promise<{ one: number; two: number }> {
   const x = k.alloc(BW_BYTES);
   k.f32(x, BW_BYTES / 4).fill(1);
   const out = k.alloc(16);
@@ -114,6 +117,7 @@ async function bandwidth(k: CpuKernels): Promise<{ one: number; two: number }> {
   const src = `
     const { parentPort, workerData } = require('node:worker_threads');
     const bytes = require('node:fs').readFileSync(workerData.path);
+    if (!WebAssembly.validate(bytes)) require('node:v8').setFlagsFromString('--experimental-wasm-relaxed-simd');
     const memory = new WebAssembly.Memory({ initial: (workerData.n + (4 << 20)) / 65536, maximum: 65536, shared: true });
     const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
     const base = Math.ceil(exports.__heap_base.value / 64) * 64;
@@ -135,9 +139,16 @@ async function bandwidth(k: CpuKernels): Promise<{ one: number; two: number }> {
 }
 
 async function main() {
-  const k = await CpuKernels.load(4096, wasmPath);
-  console.log(`CPU kernels ${wasmPath}, single thread unless stated; matmul [${rows} x ${cols}]`);
-  const bw = await bandwidth(k);
+  for (const wasmPath of wasmPaths) {
+    const k = await CpuKernels.load(4096, wasmPath);
+    await benchMatmuls(k, wasmPath);
+    benchAttention(await CpuKernels.load(4096, wasmPath));
+  }
+}
+
+async function benchMatmuls(k: CpuKernels, wasmPath: string) {
+  console.log(`\nCPU kernels ${wasmPath}, single thread unless stated; matmul [${rows} x ${cols}]`);
+  const bw = await bandwidth(k, wasmPath);
   console.log(`read bandwidth (stream_sum_f32 over ${BW_BYTES >> 20} MiB): 1 thread ${bw.one.toFixed(1)} GB/s, 2 threads ${bw.two.toFixed(1)} GB/s`);
   console.log('format  ntok   ms/call (wall, cpu)   weight GB/s (wall, cpu)   GFLOP/s (wall, cpu)');
   for (const name of formats) {
@@ -205,4 +216,4 @@ function benchAttention(k: CpuKernels): void {
   k.reset();
 }
 
-void main().then(() => CpuKernels.load(4096, wasmPath).then(benchAttention));
+void main();

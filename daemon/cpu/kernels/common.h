@@ -13,6 +13,11 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* 1 in the relaxed-SIMD build (dist/moecode-cpu-relaxed.wasm: -mrelaxed-simd, clang >= 16). */
+#ifndef MOECODE_RELAXED_SIMD
+#define MOECODE_RELAXED_SIMD 0
+#endif
+
 /* --- ggml block layouts (ggml-common.h) ---------------------------------------------------------- */
 #define QK4_0 32
 #define QK8_0 32

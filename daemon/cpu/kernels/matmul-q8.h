@@ -6,10 +6,12 @@
  *   #define FMT_NAME        q4_0                 matmul_<FMT_NAME> is exported
  *   #define FMT_BLOCK       block_q4_0           the weight block (32 values)
  *   #define FMT_ACT_Q8_1    0                    1: activations are q8_1 blocks, else q8_0
+ *   #define FMT_X_I8        0                    1: fmt_dot reads raw int8 activations (2 vectors per
+ *                                                block: q[0..15], q[16..31]), else pair-split i16 (4)
  *   typedef ... fmt_wmeta;                       per-lane weight-block data (e.g. the f32 scale)
  *   INLINE fmt_wmeta fmt_wmeta4(const FMT_BLOCK *b0, *b1, *b2, *b3);   lane i from b_i
  *   INLINE fmt_wmeta fmt_wmeta1(const FMT_BLOCK *b);                  all lanes from b
- *   INLINE v128_t fmt_dot(const FMT_BLOCK *w, const v128_t x[4]);      i32x4 partial sums of q_w * q_x
+ *   INLINE v128_t fmt_dot(const FMT_BLOCK *w, const v128_t *x);         i32x4 partial sums of q_w * q_x
  *   INLINE v128_t fmt_combine(v128_t isum, fmt_wmeta w, v128_t dx, v128_t xsum, v128_t xs);
  *        f32x4 contribution of a block in each of four lanes (four blocks of one row against one token,
  *        or one block against four tokens): isum = sum of q_w * q_x (i32), dx = activation scale,
@@ -19,7 +21,9 @@
  * buffer: per block, four i16x8 vectors in "pair-split" order
  *   x[0][k] = q[2k], x[1][k] = q[16 + 2k], x[2][k] = q[2k + 1], x[3][k] = q[17 + 2k]     (k < 8)
  * which is the order the weight unpackers produce with 16-bit shifts and masks (no byte shuffles), and
- * i32x4.dot_i16x8_s multiplies and adds pairs. Alongside: d (f32), the sum of q (i32) and s (f32).
+ * i32x4.dot_i16x8_s multiplies and adds pairs; or, with FMT_X_I8 (formats whose relaxed-SIMD dot product
+ * multiplies int8 activations by unsigned 7-bit weights), the raw int8 halves of the block. Alongside:
+ * d (f32), the sum of q (i32) and s (f32).
  *
  * Four block dot products run together and their i32 sums are reduced in one transposed horizontal add.
  * One token (decode): the four are consecutive blocks of one row, so the weights are read as one
@@ -33,6 +37,12 @@
 #define MM_CAT(a, b) MM_CAT2(a, b)
 #define MM_FN MM_CAT(matmul_, FMT_NAME)
 
+#ifndef FMT_X_I8
+#define FMT_X_I8 0
+#endif
+/* v128 per expanded activation block */
+#define MM_XV (FMT_X_I8 ? 2 : 4)
+
 /* Largest ncols of a decode call: the expanded token row lives on the stack (1 MiB, build-wasm.mjs). */
 #define MM_MAX_BLOCKS 2048
 /* Prefill expands tiles of 4 tokens x this many blocks (76 KiB); longer rows are done in column chunks
@@ -42,7 +52,7 @@
 #define MM_PANEL_BYTES (160 * 1024)
 
 typedef struct {
-  v128_t *q;   /* [nb][T][4] i16x8 */
+  v128_t *q;   /* [nb][T][MM_XV] */
   float *d;    /* [nb][T] f32 */
   int32_t *sum; /* [nb][T] */
   float *s;    /* [nb][T] */
@@ -60,12 +70,19 @@ INLINE void mm_expand(const void *X, int nb, int b0, int kn, const int *tok, int
       const size_t i = (size_t)tok[t] * nb + b0 + b;
       const v128_t v0 = wasm_v128_load(x[i].qs);
       const v128_t v1 = wasm_v128_load(x[i].qs + 16);
-      v128_t *q = xt.q + ((size_t)b * T + t) * 4;
-      q[0] = wasm_i16x8_shr(wasm_i16x8_shl(v0, 8), 8);
-      q[1] = wasm_i16x8_shr(wasm_i16x8_shl(v1, 8), 8);
-      q[2] = wasm_i16x8_shr(v0, 8);
-      q[3] = wasm_i16x8_shr(v1, 8);
-      const v128_t s16 = wasm_i16x8_add(wasm_i16x8_add(q[0], q[1]), wasm_i16x8_add(q[2], q[3]));
+      v128_t *q = xt.q + ((size_t)b * T + t) * MM_XV;
+      const v128_t e0 = wasm_i16x8_shr(wasm_i16x8_shl(v0, 8), 8), e1 = wasm_i16x8_shr(wasm_i16x8_shl(v1, 8), 8);
+      const v128_t o0 = wasm_i16x8_shr(v0, 8), o1 = wasm_i16x8_shr(v1, 8);
+#if FMT_X_I8
+      q[0] = v0;
+      q[1] = v1;
+#else
+      q[0] = e0;
+      q[1] = e1;
+      q[2] = o0;
+      q[3] = o1;
+#endif
+      const v128_t s16 = wasm_i16x8_add(wasm_i16x8_add(e0, e1), wasm_i16x8_add(o0, o1));
       v128_t s32 = wasm_i32x4_dot_i16x8(s16, wasm_i16x8_splat(1));
       s32 = wasm_i32x4_add(s32, wasm_i32x4_shuffle(s32, s32, 2, 3, 0, 1));
       s32 = wasm_i32x4_add(s32, wasm_i32x4_shuffle(s32, s32, 1, 0, 3, 2));
@@ -85,14 +102,14 @@ INLINE float mm_row_k4(const FMT_BLOCK *w, mm_xtile xt, int nb) {
   v128_t acc = wasm_f32x4_splat(0.0f);
   int b = 0;
   for (; b + 4 <= nb; b += 4) {
-    const v128_t *x = xt.q + (size_t)b * 4;
-    const v128_t isum = hsum4_i32x4(fmt_dot(w + b, x), fmt_dot(w + b + 1, x + 4), fmt_dot(w + b + 2, x + 8), fmt_dot(w + b + 3, x + 12));
+    const v128_t *x = xt.q + (size_t)b * MM_XV;
+    const v128_t isum = hsum4_i32x4(fmt_dot(w + b, x), fmt_dot(w + b + 1, x + MM_XV), fmt_dot(w + b + 2, x + 2 * MM_XV), fmt_dot(w + b + 3, x + 3 * MM_XV));
     const fmt_wmeta wm = fmt_wmeta4(w + b, w + b + 1, w + b + 2, w + b + 3);
     acc = wasm_f32x4_add(acc, fmt_combine(isum, wm, wasm_v128_load(xt.d + b), wasm_v128_load(xt.sum + b), wasm_v128_load(xt.s + b)));
   }
   float s = hsum_f32x4(acc);
   for (; b < nb; b++) {
-    const v128_t *x = xt.q + (size_t)b * 4;
+    const v128_t *x = xt.q + (size_t)b * MM_XV;
     const v128_t zero = wasm_i32x4_splat(0);
     const v128_t isum = hsum4_i32x4(fmt_dot(w + b, x), zero, zero, zero);
     const fmt_wmeta wm = fmt_wmeta1(w + b);
@@ -106,8 +123,8 @@ INLINE float mm_row_k4(const FMT_BLOCK *w, mm_xtile xt, int nb) {
 INLINE v128_t mm_tile_r1t4(const FMT_BLOCK *w, mm_xtile xt, int nb) {
   v128_t acc = wasm_f32x4_splat(0.0f);
   for (int b = 0; b < nb; b++) {
-    const v128_t *x = xt.q + (size_t)b * 16;
-    const v128_t isum = hsum4_i32x4(fmt_dot(w + b, x), fmt_dot(w + b, x + 4), fmt_dot(w + b, x + 8), fmt_dot(w + b, x + 12));
+    const v128_t *x = xt.q + (size_t)b * 4 * MM_XV;
+    const v128_t isum = hsum4_i32x4(fmt_dot(w + b, x), fmt_dot(w + b, x + MM_XV), fmt_dot(w + b, x + 2 * MM_XV), fmt_dot(w + b, x + 3 * MM_XV));
     const fmt_wmeta wm = fmt_wmeta1(w + b);
     acc = wasm_f32x4_add(acc, fmt_combine(isum, wm, wasm_v128_load(xt.d + b * 4), wasm_v128_load(xt.sum + b * 4), wasm_v128_load(xt.s + b * 4)));
   }
@@ -139,7 +156,7 @@ void EXPORT(MM_FN)(const void *W, const void *X, float *y, int nrows, int ncols,
   const uint8_t *wbytes = W;
 
   if (ntok == 1) {
-    v128_t q[MM_MAX_BLOCKS * 4];
+    v128_t q[MM_MAX_BLOCKS * MM_XV];
     float d[MM_MAX_BLOCKS], s[MM_MAX_BLOCKS];
     int32_t sum[MM_MAX_BLOCKS];
     const mm_xtile xt = {q, d, sum, s};
@@ -149,7 +166,7 @@ void EXPORT(MM_FN)(const void *W, const void *X, float *y, int nrows, int ncols,
     return;
   }
 
-  v128_t q[MM_CHUNK_BLOCKS * 4 * 4];
+  v128_t q[MM_CHUNK_BLOCKS * 4 * MM_XV];
   float d[MM_CHUNK_BLOCKS * 4], s[MM_CHUNK_BLOCKS * 4];
   int32_t sum[MM_CHUNK_BLOCKS * 4];
   const mm_xtile xt = {q, d, sum, s};

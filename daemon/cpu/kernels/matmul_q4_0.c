@@ -19,9 +19,22 @@ INLINE fmt_wmeta fmt_wmeta4(const block_q4_0 *b0, const block_q4_0 *b1, const bl
 
 INLINE fmt_wmeta fmt_wmeta1(const block_q4_0 *b) { return (fmt_wmeta){wasm_f32x4_splat(f16_to_f32(b->d))}; }
 
+#if MOECODE_RELAXED_SIMD
+#define FMT_X_I8 1
+/* Nibbles (values 0..15, so every engine computes the relaxed dot exactly: pmaddubsw on x86, sdot/smull
+ * on Arm) against the raw int8 activations; pair sums stay far inside i16 (2 * 127 * 15 * 2). */
+INLINE v128_t fmt_dot(const block_q4_0 *w, const v128_t *x) {
+  const v128_t v = wasm_v128_load(w->qs);
+  const v128_t m = wasm_i8x16_splat(0x0f);
+  const v128_t lo = wasm_v128_and(v, m);                   /* values 0..15 */
+  const v128_t hi = wasm_v128_and(wasm_u16x8_shr(v, 4), m); /* values 16..31 */
+  const v128_t s16 = wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(x[0], lo), wasm_i16x8_relaxed_dot_i8x16_i7x16(x[1], hi));
+  return wasm_i32x4_extadd_pairwise_i16x8(s16);
+}
+#else
 /* Nibbles as i16 lanes in pair-split order: byte pair k of qs holds values 2k, 2k+16 (byte 2k) and
  * 2k+1, 2k+17 (byte 2k+1). */
-INLINE v128_t fmt_dot(const block_q4_0 *w, const v128_t x[4]) {
+INLINE v128_t fmt_dot(const block_q4_0 *w, const v128_t *x) {
   const v128_t v = wasm_v128_load(w->qs);
   const v128_t m = wasm_i16x8_splat(0x000f);
   const v128_t q0 = wasm_v128_and(v, m);                   /* value 2k */
@@ -31,6 +44,7 @@ INLINE v128_t fmt_dot(const block_q4_0 *w, const v128_t x[4]) {
   return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(q0, x[0]), wasm_i32x4_dot_i16x8(q1, x[1])),
                         wasm_i32x4_add(wasm_i32x4_dot_i16x8(q2, x[2]), wasm_i32x4_dot_i16x8(q3, x[3])));
 }
+#endif
 
 INLINE v128_t fmt_combine(v128_t isum, fmt_wmeta w, v128_t dx, v128_t xsum, v128_t xs) {
   (void)xs;

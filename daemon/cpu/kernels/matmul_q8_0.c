@@ -19,8 +19,10 @@ INLINE fmt_wmeta fmt_wmeta4(const block_q8_0 *b0, const block_q8_0 *b1, const bl
 
 INLINE fmt_wmeta fmt_wmeta1(const block_q8_0 *b) { return (fmt_wmeta){wasm_f32x4_splat(f16_to_f32(b->d))}; }
 
-/* int8 pairs split into even (sign-extended low byte) and odd (arithmetic shift of the high byte) i16. */
-INLINE v128_t fmt_dot(const block_q8_0 *w, const v128_t x[4]) {
+/* int8 pairs split into even (sign-extended low byte) and odd (arithmetic shift of the high byte) i16.
+ * (The relaxed int8 dot product needs one operand in 0..127; making signed weights so costs a sign
+ * transfer per token that eats the gain, so the relaxed build keeps this path.) */
+INLINE v128_t fmt_dot(const block_q8_0 *w, const v128_t *x) {
   const v128_t v0 = wasm_v128_load(w->qs);
   const v128_t v1 = wasm_v128_load(w->qs + 16);
   const v128_t q0 = wasm_i16x8_shr(wasm_i16x8_shl(v0, 8), 8); /* value 2k */
