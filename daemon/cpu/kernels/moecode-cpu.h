@@ -5,8 +5,13 @@
  * worker's memory, every count an int32. The kernels allocate nothing: the runtime places weights,
  * activations and scratch above __heap_base. No kernel reads or writes outside the ranges below.
  *
- * The module (dist/moecode-cpu.wasm, built by build-wasm.mjs): imports `env.memory`, a shared memory
- * with maximum 65536 pages (4 GiB); exports the functions below and the global `__heap_base`. Its 1 MiB
+ * The module, built by build-wasm.mjs in two variants with the same exports and bit-identical results:
+ * dist/moecode-cpu.wasm (SIMD128, any engine with wasm SIMD) and, where a clang >= 16 is installed,
+ * dist/moecode-cpu-relaxed.wasm (relaxed SIMD: faster Q4_0 dot products; Node 20 compiles it only after
+ * v8.setFlagsFromString('--experimental-wasm-relaxed-simd'), VS Code's Electron by default). The runtime
+ * takes the relaxed one when it exists and WebAssembly.validate accepts it, else the baseline.
+ * Each imports `env.memory`, a shared memory with maximum 65536 pages (4 GiB), and exports the functions
+ * below and the global `__heap_base`. Its 1 MiB
  * stack sits at the start of memory (an overflow traps instead of corrupting data); kernels keep their
  * working copies of activations there, which bounds some sizes (below). A size past a bound traps
  * (`unreachable`), it never reads or writes out of range. No export is thread-safe against another call
