@@ -46,9 +46,20 @@ interface BenchFormat {
 }
 
 const f16Scale = 0x2148; // ~0.0103
+/**
+ * Fills with pseudo-random bytes, different on every page and in every copy: identical pages (all ones,
+ * copies of one matrix) can be merged by the host and then come from cache, inflating GB/s.
+ */
+function fillRandom(b: Uint8Array): void {
+  const u32 = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
+  for (let i = 0; i < u32.length; i++) u32[i] = nextRandom();
+}
+function nextRandom(): number {
+  return (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+}
 function fillBlocks(blockBytes: number, scaleBytes: number) {
   return (b: Uint8Array) => {
-    for (let i = 0; i < b.length; i += 4096) b.set(randomBytes(Math.min(4096, b.length - i)), i);
+    fillRandom(b);
     for (let i = 0; i + blockBytes <= b.length; i += blockBytes) {
       for (let s = 0; s < scaleBytes; s += 2) {
         b[i + s] = f16Scale & 0xff;
@@ -58,14 +69,6 @@ function fillBlocks(blockBytes: number, scaleBytes: number) {
   };
 }
 let seed = 12345;
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    out[i] = seed >>> 24;
-  }
-  return out;
-}
 const q8_0Act = { fn: 'quantize_row_q8_0', rowBytes: (c: number) => (c / 32) * 34 };
 const f16Act = { fn: 'convert_row_f16', rowBytes: (c: number) => c * 2 };
 const FORMATS: Record<string, BenchFormat> = {
@@ -76,7 +79,10 @@ const FORMATS: Record<string, BenchFormat> = {
   f32: {
     rowBytes: (c) => c * 4,
     activation: { fn: '', rowBytes: (c: number) => c * 4 },
-    fill: (b) => new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).forEach((_, i, a) => (a[i] = Math.sin(i) * 0.01)),
+    fill: (b) => {
+      const f = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+      for (let i = 0; i < f.length; i++) f[i] = (nextRandom() / 2 ** 32 - 0.5) * 0.02;
+    },
   },
 };
 
@@ -109,7 +115,7 @@ const BW_BYTES = 256 << 20;
 
 async function bandwidth(k: CpuKernels, wasmPath: string): Promise<{ one: number; two: number }> {
   const x = k.alloc(BW_BYTES);
-  k.f32(x, BW_BYTES / 4).fill(1);
+  fillRandom(k.bytes(x, BW_BYTES));
   const out = k.alloc(16);
   const sum = k.fn('stream_sum_f32');
   const one = BW_BYTES / timeIt(() => sum(x, BW_BYTES / 4, out)).wall / 1e6;
@@ -121,14 +127,16 @@ async function bandwidth(k: CpuKernels, wasmPath: string): Promise<{ one: number
     const memory = new WebAssembly.Memory({ initial: (workerData.n + (4 << 20)) / 65536, maximum: 65536, shared: true });
     const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
     const base = Math.ceil(exports.__heap_base.value / 64) * 64;
-    new Float32Array(memory.buffer, base, workerData.n / 4).fill(1);
+    const u32 = new Uint32Array(memory.buffer, base, workerData.n / 4);
+    let s = 777 + workerData.id;
+    for (let i = 0; i < u32.length; i++) u32[i] = (s = (Math.imul(s, 1103515245) + 12345) >>> 0) & 0x3fffffff; // finite floats
     parentPort.on('message', (reps) => {
       const t0 = performance.now();
       for (let i = 0; i < reps; i++) exports.stream_sum_f32(base, workerData.n / 4, base - 16);
       parentPort.postMessage(performance.now() - t0);
     });
     parentPort.postMessage('ready');`;
-  const workers = [0, 1].map(() => new Worker(src, { eval: true, workerData: { path: wasmPath, n: BW_BYTES } }));
+  const workers = [0, 1].map((id) => new Worker(src, { eval: true, workerData: { path: wasmPath, n: BW_BYTES, id } }));
   await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
   const reps = 8;
   const times = await Promise.all(workers.map((w) => new Promise<number>((r) => (w.once('message', r), w.postMessage(reps)))));
@@ -136,6 +144,54 @@ async function bandwidth(k: CpuKernels, wasmPath: string): Promise<{ one: number
   const two = (2 * reps * BW_BYTES) / Math.max(...times) / 1e6;
   k.reset();
   return { one, two };
+}
+
+/**
+ * The decode case of the tensor-parallel runtime: two workers, each with its own instance and memory
+ * holding half of the rows (and enough copies of them to stream from DRAM), run their matvecs at once;
+ * GB/s of weights streamed by the two together.
+ */
+async function twoThreadMatvec(wasmPath: string, fmt: 'q4_0' | 'q8_0'): Promise<number> {
+  const blockBytes = fmt === 'q4_0' ? 18 : 34;
+  const half = Math.ceil(rows / 2);
+  const wBytes = half * (cols / 32) * blockBytes;
+  const copies = Math.max(1, Math.ceil((96 << 20) / wBytes));
+  const src = `
+    const { parentPort, workerData: d } = require('node:worker_threads');
+    const bytes = require('node:fs').readFileSync(d.path);
+    if (!WebAssembly.validate(bytes)) require('node:v8').setFlagsFromString('--experimental-wasm-relaxed-simd');
+    const need = d.wBytes * d.copies + d.cols * 8 + d.rows * 4 + (8 << 20);
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(need / 65536), maximum: 65536, shared: true });
+    const { exports: e } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+    const base = Math.ceil(e.__heap_base.value / 64) * 64;
+    const w = new Uint8Array(memory.buffer, base, d.wBytes * d.copies);
+    const u32 = new Uint32Array(memory.buffer, base, Math.floor(w.length / 4));
+    let s = 12345 + d.id;
+    for (let i = 0; i < u32.length; i++) u32[i] = s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    for (let i = 0; i + d.blockBytes <= w.length; i += d.blockBytes) { w[i] = 0x48; w[i + 1] = 0x21; }
+    const xf = base + w.length, xq = xf + d.cols * 4, y = xq + d.cols * 2;
+    new Float32Array(memory.buffer, xf, d.cols).forEach((_, i, a) => (a[i] = Math.cos(i)));
+    e.quantize_row_q8_0(xf, xq, d.cols);
+    const mm = e['matmul_' + d.fmt];
+    parentPort.on('message', (reps) => {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) mm(base + (i % d.copies) * d.wBytes, xq, y, d.half, d.cols, 1, d.half);
+      parentPort.postMessage(performance.now() - t0);
+    });
+    parentPort.postMessage('ready');`;
+  const workers = [0, 1].map((id) => new Worker(src, { eval: true, workerData: { path: wasmPath, fmt, rows, cols, half, wBytes, copies, blockBytes, id } }));
+  try {
+    await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+    let best = Infinity;
+    const until = performance.now() + seconds * 1000;
+    for (let b = 0; b < 3 || performance.now() < until; b++) {
+      const times = await Promise.all(workers.map((w) => new Promise<number>((r) => (w.once('message', r), w.postMessage(20)))));
+      best = Math.min(best, Math.max(...times) / 20);
+    }
+    return (2 * wBytes) / best / 1e6;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }
 
 async function main() {
@@ -157,12 +213,10 @@ async function benchMatmuls(k: CpuKernels, wasmPath: string) {
     const mm = k.fn(`matmul_${name}`);
     const wBytes = rows * f.rowBytes(cols);
     const copies = values.cached ? 1 : Math.max(1, Math.ceil((160 << 20) / wBytes));
-    const first = k.alloc(wBytes);
-    f.fill(k.bytes(first, wBytes));
-    const ws = [first];
-    for (let c = 1; c < copies; c++) {
+    const ws: number[] = [];
+    for (let c = 0; c < copies; c++) {
       const at = k.alloc(wBytes);
-      k.bytes(at, wBytes).set(k.bytes(first, wBytes));
+      f.fill(k.bytes(at, wBytes));
       ws.push(at);
     }
     const maxT = Math.max(...tokenCounts);
@@ -178,6 +232,7 @@ async function benchMatmuls(k: CpuKernels, wasmPath: string) {
       console.log(
         `${name.padEnd(6)} ${String(T).padStart(5)} ${both((ms) => ms, 3).padStart(21)} ${both((ms) => wBytes / ms / 1e6, 2).padStart(25)} ${both((ms) => (2 * rows * cols * T) / ms / 1e6, 1).padStart(21)}`,
       );
+      if (T === 1 && (name === 'q4_0' || name === 'q8_0')) console.log(`${name.padEnd(6)}     1   2 threads, rows split: ${(await twoThreadMatvec(wasmPath, name)).toFixed(2)} GB/s (wall)`);
     }
     k.reset();
   }
