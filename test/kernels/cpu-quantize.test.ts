@@ -3,10 +3,11 @@
  * dist/moecode-cpu.wasm) against ggml-cpu's x86 conversions (cpu-activation-refs.ts), byte for byte:
  * random rows at several magnitudes plus the edge cases — all-zero blocks, exact rounding ties, +amax
  * and −amax in one block, scales that are f16 subnormals or overflow to inf, f16/bf16 boundaries, ±0,
- * ±inf and NaN for the float conversions.
+ * ±inf and NaN for the float conversions; and the f16 → f32 widening on every half.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { f16BitsToF32 } from '../../daemon/formats/half.js';
 import { type ActivationKind, activationRowBytes, quantizeActivationRef } from './cpu-activation-refs.js';
 import { type CpuKernels, describeCpuVariants } from './cpu-wasm.js';
 import { randn, seeded } from './kernel-test-utils.js';
@@ -89,6 +90,21 @@ describeCpuVariants('cpu kernels: activation converters match ggml x86 byte for 
     x[5] = -9;
     x[200] = 9;
     assertSameBytes('q8_K', x, '-amax first');
+  });
+
+  it('f16 -> f32 (dequantize_row_f16, the conversion every f16 path uses): all 65536 halves', () => {
+    const all = Uint16Array.from({ length: 65536 + 5 }, (_, i) => i % 65536); // + 5: the scalar tail too
+    k.reset();
+    const hp = k.put(all);
+    const yp = k.alloc(all.length * 4);
+    k.fn('dequantize_row_f16')(hp, yp, all.length);
+    const got = k.readF32(yp, all.length);
+    const bits = new Uint32Array(got.buffer);
+    for (let i = 0; i < all.length; i++) {
+      const want = f16BitsToF32(all[i]!);
+      if (Number.isNaN(want)) assert.ok(Number.isNaN(got[i]!) && (bits[i]! & 0x80000000) === (all[i]! & 0x8000) << 16, `half 0x${all[i]!.toString(16)}: got ${got[i]}`);
+      else assert.ok(Object.is(got[i], Math.fround(want)), `half 0x${all[i]!.toString(16)}: got ${got[i]}, expected ${want}`);
+    }
   });
 
   const specials = [0, -0, 1, -1, 65504, 65519.99, 65520, -65536, 1e-8, 5.960464477539063e-8, 2.98e-8, 2.9802322387695312e-8, 8.940696716308594e-8,

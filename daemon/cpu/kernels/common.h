@@ -108,19 +108,23 @@ INLINE uint16_t f32_to_bf16(float f) {
 
 /* --- f16 / bf16, 4 lanes ---------------------------------------------------------------------------- */
 
-/* Four halves held in the low 16 bits of each i32 lane (high bits zero) -> f32x4, exact. */
-INLINE v128_t f16x4_to_f32x4(v128_t h) {
-  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-  const v128_t em = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
-  v128_t f = wasm_f32x4_mul(em, wasm_f32x4_splat(0x1p112f));
-  const v128_t special = wasm_i32x4_ge(em, wasm_i32x4_splat(0x7c00 << 13));
-  f = wasm_v128_bitselect(wasm_v128_or(em, wasm_i32x4_splat(0x7f800000)), f, special);
-  return wasm_v128_or(f, sign);
+/* Four halves in the high 16 bits of each i32 lane (low bits zero) -> f32x4, exact. The arithmetic
+ * shift by 3 puts sign, exponent and mantissa where an f32 with the half's exponent bias has them (the
+ * sign also smears into bits 30..28, masked off); times 2^112 rebiases normals and subnormals exactly;
+ * exponent 31 (inf, NaN) gets the f32 all-ones exponent instead. */
+INLINE v128_t f16hi_to_f32x4(v128_t t) {
+  const v128_t b = wasm_v128_and(wasm_i32x4_shr(t, 3), wasm_i32x4_splat((int32_t)0x8fffe000));
+  const v128_t f = wasm_f32x4_mul(b, wasm_f32x4_splat(0x1p112f));
+  const v128_t special = wasm_i32x4_eq(wasm_v128_and(b, wasm_i32x4_splat(0x0f800000)), wasm_i32x4_splat(0x0f800000));
+  return wasm_v128_bitselect(wasm_v128_or(b, wasm_i32x4_splat(0x7f800000)), f, special);
 }
 
-/* Halves in the low (hi = 0) or high (hi = 1) four i16 lanes of v -> f32x4. */
-INLINE v128_t f16x8_low_to_f32x4(v128_t v) { return f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(v)); }
-INLINE v128_t f16x8_high_to_f32x4(v128_t v) { return f16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(v)); }
+/* Four halves in the low 16 bits of each i32 lane (high bits zero) -> f32x4, exact. */
+INLINE v128_t f16x4_to_f32x4(v128_t h) { return f16hi_to_f32x4(wasm_i32x4_shl(h, 16)); }
+
+/* Halves in the low / high four i16 lanes of v -> f32x4. */
+INLINE v128_t f16x8_low_to_f32x4(v128_t v) { return f16hi_to_f32x4(wasm_i16x8_shuffle(wasm_i16x8_splat(0), v, 0, 8, 1, 9, 2, 10, 3, 11)); }
+INLINE v128_t f16x8_high_to_f32x4(v128_t v) { return f16hi_to_f32x4(wasm_i16x8_shuffle(wasm_i16x8_splat(0), v, 4, 12, 5, 13, 6, 14, 7, 15)); }
 
 /* f32x4 -> four halves in the low 16 bits of each i32 lane; same rounding as f32_to_f16. */
 INLINE v128_t f32x4_to_f16x4(v128_t x) {

@@ -13,8 +13,8 @@ typedef struct {
 } fmt_wmeta;
 
 INLINE fmt_wmeta fmt_wmeta4(const block_q4_0 *b0, const block_q4_0 *b1, const block_q4_0 *b2, const block_q4_0 *b3) {
-  v128_t h = wasm_i32x4_make(b0->d, b1->d, b2->d, b3->d);
-  return (fmt_wmeta){f16x4_to_f32x4(h)};
+  const v128_t h = wasm_i32x4_make(b0->d << 16, b1->d << 16, b2->d << 16, b3->d << 16);
+  return (fmt_wmeta){f16hi_to_f32x4(h)};
 }
 
 INLINE fmt_wmeta fmt_wmeta1(const block_q4_0 *b) { return (fmt_wmeta){wasm_f32x4_splat(f16_to_f32(b->d))}; }
