@@ -10,12 +10,12 @@
  * dist/moecode-cpu-relaxed.wasm (relaxed SIMD: faster Q4_0 dot products; Node 20 compiles it only after
  * v8.setFlagsFromString('--experimental-wasm-relaxed-simd'), VS Code's Electron by default). The runtime
  * takes the relaxed one when it exists and WebAssembly.validate accepts it, else the baseline.
- * Each imports `env.memory`, a shared memory with maximum 65536 pages (4 GiB), and exports the functions
- * below and the global `__heap_base`. Its 1 MiB
- * stack sits at the start of memory (an overflow traps instead of corrupting data); kernels keep their
- * working copies of activations there, which bounds some sizes (below). A size past a bound traps
- * (`unreachable`), it never reads or writes out of range. No export is thread-safe against another call
- * on the same instance (each worker calls its own instance, one call at a time).
+ * Each imports `env.memory`, a shared memory with maximum 65536 pages (4 GiB) and at least
+ * ceil(__heap_base / 65536) pages, and exports the functions below and the global `__heap_base`. Its
+ * 1 MiB stack sits at the start of memory (an overflow traps instead of corrupting data); kernels keep
+ * working copies of activations there (at most ~260 KiB), which bounds some sizes (below). A size past a
+ * bound traps (`unreachable`), it never reads or writes out of range. No export is thread-safe against
+ * another call on the same instance (each worker calls its own instance, one call at a time).
  *
  * Numerics follow llama.cpp's x86 CPU backend (ggml-cpu), so results match it:
  *  - before a matmul, activations are converted to the weight format's vec_dot_type (ActivationFormat in
@@ -59,7 +59,7 @@ void convert_row_bf16(const float *x, uint16_t *y, int n);
  * contiguous; y: f32 (ystride >= nrows; y must not overlap W or X). Bounds: ncols <= 65536.
  * ntok == 1 streams W once, row after row (decode); ntok > 1 runs one weight row against 4 tokens at a
  * time, over panels of rows that stay in cache while every token passes (prefill): W is read from memory
- * about once per call either way.
+ * about once per call either way. A tail of 2..3 tokens costs a whole tile of 4.
  */
 void matmul_f32(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
 void matmul_f16(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
