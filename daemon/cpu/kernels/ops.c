@@ -95,7 +95,17 @@ void EXPORT(glu_silu)(float *gate, const float *up, int n) {
 
 /* ggml_vec_geglu_f32 with GGML_GELU_FP16: x <= -10: 0; x >= 10: x * u; else table[f16(x)] * u. */
 void EXPORT(glu_gelu)(float *gate, const float *up, int n, const uint16_t *table) {
-  for (int i = 0; i < n; i++) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t x = wasm_v128_load(gate + i);
+    const v128_t h = f32x4_to_f16x4(x);
+    const v128_t t = wasm_i32x4_make(table[wasm_i32x4_extract_lane(h, 0)], table[wasm_i32x4_extract_lane(h, 1)], table[wasm_i32x4_extract_lane(h, 2)],
+                                     table[wasm_i32x4_extract_lane(h, 3)]);
+    v128_t g = wasm_v128_bitselect(x, f16x4_to_f32x4(t), wasm_f32x4_ge(x, wasm_f32x4_splat(10.0f)));
+    g = wasm_f32x4_mul(g, wasm_v128_load(up + i));
+    wasm_v128_store(gate + i, wasm_v128_andnot(g, wasm_f32x4_le(x, wasm_f32x4_splat(-10.0f))));
+  }
+  for (; i < n; i++) {
     const float x = gate[i];
     float g;
     if (x <= -10.0f) g = 0.0f;
