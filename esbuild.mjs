@@ -1,5 +1,6 @@
 // Bundles the extension, the LSP daemon and the CLI (CommonJS, Node), and the chat webview's script (browser). Type-checking is separate: `npm run typecheck`.
 import * as esbuild from 'esbuild';
+import { buildKernels, KernelToolchainError } from './daemon/cpu/kernels/build-wasm.mjs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -40,6 +41,15 @@ const browserEntries = [];
   }
 }
 const browser = { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: !production, minify: production, logLevel: 'info' };
+
+// The CPU backend's WebAssembly kernels (C, clang + wasm-ld): dist/moecode-cpu.wasm.
+try {
+  buildKernels({ force: production });
+} catch (e) {
+  if (!(e instanceof KernelToolchainError)) throw e;
+  console.error(`error: ${e.message}`);
+  process.exit(1);
+}
 
 const contexts = await Promise.all([
   ...entries.map((e) => esbuild.context({ ...common, ...e })),
