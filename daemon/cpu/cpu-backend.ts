@@ -94,6 +94,7 @@ export class CpuBackend implements ForwardBackend {
     readonly memory: MemoryPlan,
     private readonly nVocab: number,
     private readonly threads: number,
+    private readonly relaxed: boolean,
   ) {
     this.resetFailure();
   }
@@ -101,7 +102,7 @@ export class CpuBackend implements ForwardBackend {
   get info() {
     const n = this.ranks.length;
     const ranks = n !== this.threads ? `, ${n} memory shards` : '';
-    return { kind: 'cpu' as const, description: `CPU: WebAssembly SIMD, ${this.threads} thread${this.threads === 1 ? '' : 's'}${ranks}`, isSoftwareGpu: false, threads: this.threads };
+    return { kind: 'cpu' as const, description: `CPU: WebAssembly ${this.relaxed ? 'relaxed ' : ''}SIMD, ${this.threads} thread${this.threads === 1 ? '' : 's'}${ranks}`, isSoftwareGpu: false, threads: this.threads };
   }
 
   private resetFailure(): void {
@@ -110,7 +111,7 @@ export class CpuBackend implements ForwardBackend {
   }
 
   static async load(file: GgufFile, cfg: ModelConfig, weights: ModelWeights, opts: CpuBackendOptions): Promise<CpuBackend> {
-    const module = kernelModule();
+    const { module, relaxed } = kernelModule();
     const threads = Math.max(1, Math.floor(opts.threads || physicalCores()));
     const { byClass, weights: weightBytes, largest } = weightBytesByClass(file);
     const nRanks = Math.max(threads, Math.ceil(weightBytes / WEIGHTS_PER_RANK));
@@ -177,7 +178,7 @@ export class CpuBackend implements ForwardBackend {
         maxBindingBytes: MAX_WASM_BYTES,
         maxBufferSize: MAX_WASM_BYTES,
       };
-      const backend = new CpuBackend(ready, control, memory, cfg.n_vocab, threads);
+      const backend = new CpuBackend(ready, control, memory, cfg.n_vocab, threads, relaxed);
       for (const [rank, r] of ready.entries()) {
         r.worker.removeAllListeners('message').removeAllListeners('error').removeAllListeners('exit');
         r.worker.on('message', (m: RankMessage) => m.kind === 'error' && backend.fail(new CpuBackendError(`CPU rank ${rank}: ${m.message}`)));

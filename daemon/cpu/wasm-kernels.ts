@@ -5,32 +5,50 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import * as v8 from 'node:v8';
 import type { ActivationFormat } from '../formats/format.js';
 
 export const WASM_FILE = 'moecode-cpu.wasm';
+/** The relaxed-SIMD build (faster Q4_0 dot products), when a new enough clang built it. */
+export const WASM_RELAXED_FILE = 'moecode-cpu-relaxed.wasm';
 
 export class CpuBackendUnavailableError extends Error {
   override name = 'CpuBackendUnavailableError';
 }
 
-/** dist/moecode-cpu.wasm next to the bundle, or under the repository's dist/ when running from source. */
-export function wasmPath(): string {
-  const fromEnv = process.env.MOECODE_CPU_WASM;
-  if (fromEnv) return fromEnv;
+/** `file` next to the bundle, or under the repository's dist/ when running from source. */
+function findBuilt(file: string): string | undefined {
   let dir = __dirname;
   for (let i = 0; i < 5; i++) {
-    for (const candidate of [join(dir, WASM_FILE), join(dir, 'dist', WASM_FILE)]) if (existsSync(candidate)) return candidate;
+    for (const candidate of [join(dir, file), join(dir, 'dist', file)]) if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
-  throw new CpuBackendUnavailableError(`the CPU backend's kernels (${WASM_FILE}) are not built: run \`npm run build\` (needs clang and lld)`);
+  return undefined;
 }
 
-let compiled: WebAssembly.Module | undefined;
+/** The plain SIMD128 build (MOECODE_CPU_WASM overrides it). */
+export function wasmPath(): string {
+  const p = process.env.MOECODE_CPU_WASM ?? findBuilt(WASM_FILE);
+  if (!p) throw new CpuBackendUnavailableError(`the CPU backend's kernels (${WASM_FILE}) are not built: run \`npm run build\` (needs clang and lld)`);
+  return p;
+}
 
-/** The kernel module, compiled once per thread that asks (workers get it from the main thread). */
-export function kernelModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(readFileSync(wasmPath()));
-  return compiled;
+let compiled: { module: WebAssembly.Module; relaxed: boolean } | undefined;
+
+/**
+ * The kernel module, compiled once per process (workers get it from the main thread): the relaxed-SIMD
+ * build when it exists and this V8 accepts it (Node 20 only with --experimental-wasm-relaxed-simd, which
+ * can be set at run time; newer V8s have it on), else the plain SIMD128 build. MOECODE_CPU_WASM forces a file.
+ */
+export function kernelModule(): { module: WebAssembly.Module; relaxed: boolean } {
+  if (compiled) return compiled;
+  const relaxedPath = process.env.MOECODE_CPU_WASM ? undefined : findBuilt(WASM_RELAXED_FILE);
+  if (relaxedPath && process.env.MOECODE_CPU_RELAXED !== '0') {
+    const bytes = readFileSync(relaxedPath);
+    if (!WebAssembly.validate(bytes)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    if (WebAssembly.validate(bytes)) return (compiled = { module: new WebAssembly.Module(bytes), relaxed: true });
+  }
+  return (compiled = { module: new WebAssembly.Module(readFileSync(wasmPath())), relaxed: false });
 }
 
 export interface KernelExports {

@@ -14,8 +14,8 @@ import { f16BitsToF32, f32ToF16Bits } from '../../daemon/formats/half.js';
 import { siluRef } from '../../daemon/gpu/cpu-reference/glu.js';
 import { rmsNormRef } from '../../daemon/gpu/cpu-reference/rms-norm.js';
 import { ropeRef } from '../../daemon/gpu/cpu-reference/rope.js';
-import { geluF16Table } from '../../daemon/gpu/gelu-table.js';
-import { ropeTable } from '../../daemon/gpu/rope-table.js';
+import { geluF16Table } from '../../daemon/model/gelu-table.js';
+import { ropeTable } from '../../daemon/model/rope-table.js';
 import { type CpuKernels, describeCpuVariants } from './cpu-wasm.js';
 import { assertClose, assertSameF32Bits, randn, randu, seeded } from './kernel-test-utils.js';
 
