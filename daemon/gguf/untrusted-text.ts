@@ -28,9 +28,21 @@ export function hasUnsafeCharacters(s: string): boolean {
   return UNSAFE.test(s);
 }
 
-/** Control characters of `s` as escapes; nothing cut. For short text only (e.g. one line printed to a terminal). */
-export function escapeControlCharacters(s: string): string {
-  return s.replace(UNSAFE_GLOBAL, escapeChar);
+/**
+ * Control characters of `s` as escapes; nothing cut. `keepLayout` keeps newlines and tabs (text meant to
+ * be read as lines, e.g. generated code printed to a terminal).
+ */
+export function escapeControlCharacters(s: string, keepLayout = false): string {
+  return s.replace(UNSAFE_GLOBAL, (c) => (keepLayout && (c === '\n' || c === '\t') ? c : escapeChar(c)));
+}
+
+/**
+ * JSON.stringify escapes C0 controls; this also escapes DEL, C1 controls and the other characters
+ * untrustedText() escapes, as JSON \u escapes, so JSON printed to a terminal cannot drive it either.
+ */
+export function terminalSafeJson(json: string): string {
+  // raw newlines in JSON.stringify's output are its indentation (inside strings they are already \n)
+  return json.replace(UNSAFE_GLOBAL, (c) => (c === '\n' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 /**
