@@ -111,12 +111,20 @@ test('a 4 MB architecture name is bounded in the hyperparameter error too', asyn
   try {
     assert.throws(() => readModelConfig(f), (e: unknown) => {
       assert.ok(e instanceof GgufError && e.code === 'UNSUPPORTED_ARCH', String(e));
-      assert.ok(e.message.length <= UNTRUSTED_MESSAGE_MAX + 40, `${e.message.length} characters`);
+      assert.ok(e.message.length < 400, `${e.message.length} characters`);
+      assert.match(e.message, /architecture 'a{200}… \(4194304 characters\)' is not supported/);
       return true;
     });
   } finally {
     await f.close();
   }
+});
+
+test('every GgufError is bounded and escaped, even where the thrower did not quote the file', () => {
+  const e = new GgufError('BAD_STRING', `value '${'v'.repeat(FOUR_MB)}${ANSI_RED}'`);
+  assert.ok(e.message.length <= UNTRUSTED_MESSAGE_MAX + 40, `${e.message.length} characters`);
+  assert.match(e.message, /^value .v+… \(4194317 characters\)$/);
+  assert.doesNotMatch(new GgufError('BAD_STRING', `x${ANSI_RED}`).message, /\u001b/);
 });
 
 test('control characters in keys and names are escaped in errors', async () => {
