@@ -3,6 +3,7 @@
  * N greedy tokens continued from its end. `moecode eval` prints this as JSON; keep its shape stable.
  */
 import { Model } from '../engine/model.js';
+import { allFinite, NonFiniteLogitsError } from '../gpu/sample-result.js';
 
 export interface EvalResult {
   /** logprobs[i][t] = log p(token t | tokens[0..i]) */
@@ -45,6 +46,8 @@ export async function evalModel(modelPath: string, tokens: number[], nGreedy: nu
   });
   try {
     const rows = await model.feedAndReadLogits(0, 0, tokens);
+    const bad = rows.findIndex((row) => !allFinite(row));
+    if (bad >= 0) throw new NonFiniteLogitsError(`after token ${bad} of the input`);
     const logprobs = rows.map(logSoftmax);
     const greedy: number[] = [];
     if (nGreedy > 0) {

@@ -1,6 +1,7 @@
 /** LSP errors the daemon answers with, and the mapping from internal failures to them. */
 import { ErrorCodes, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { ContextOverflowError } from '../engine/model.js';
+import { NonFiniteLogitsError } from '../gpu/sample-result.js';
 import type { MoecodeErrorData, MoecodeErrorReason } from '../protocol.js';
 import { EngineGoneError, QueueFullError } from '../scheduler/scheduler.js';
 
@@ -20,6 +21,7 @@ export function requestCancelled(): ResponseError<void> {
 export function toResponseError(e: unknown): ResponseError<unknown> {
   if (e instanceof ResponseError) return e;
   if (e instanceof QueueFullError) return requestFailed('queueFull', e.message);
+  if (e instanceof NonFiniteLogitsError) return requestFailed('modelError', e.message);
   if (e instanceof EngineGoneError) return requestFailed('modelError', `the request was dropped: ${e.message}`);
   if (e instanceof ContextOverflowError || (e instanceof RangeError && /context/.test(e.message))) return requestFailed('contextOverflow', e.message);
   const message = e instanceof Error ? e.message : String(e);

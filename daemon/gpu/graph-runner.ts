@@ -5,6 +5,7 @@
 import type { GraphBuilder } from './graph-builder.js';
 import { packParams, packStep, type StepParams } from './kernels.js';
 import { allowsAny, maskWords } from './sample-mask.js';
+import { checkSampledToken } from './sample-result.js';
 
 export interface SamplingParams {
   /** <= 0: greedy. */
@@ -118,7 +119,7 @@ export class GraphRunner {
     }
   }
 
-  /** Runs a step and samples one token from the last logits row. */
+  /** Runs a step and samples one token from the last logits row; NonFiniteLogitsError when the row holds a NaN or an infinity. */
   async stepAndSample(step: StepParams, tokens: ArrayLike<number>, sampling: SamplingParams): Promise<number> {
     return this.exclusive(async () => {
       const g = this.graph;
@@ -146,9 +147,9 @@ export class GraphRunner {
       await this.sleepThroughStep(step.n_tokens);
       await this.tokenReadback.mapAsync(GPUMapMode.READ);
       this.recordStepTime(step.n_tokens, performance.now() - t0);
-      const token = new Uint32Array(this.tokenReadback.getMappedRange(0, 4))[0];
+      const token = new Uint32Array(this.tokenReadback.getMappedRange(0, 4))[0]!;
       this.tokenReadback.unmap();
-      return token;
+      return checkSampledToken(token); // NaN/inf logits: NonFiniteLogitsError, not a token id
     });
   }
 
