@@ -98,7 +98,7 @@ async function demo(): Promise<number> {
     const ready = waitForModel(conn);
     await conn.sendNotification('initialized', {});
     const t0 = performance.now();
-    const status = await ready;
+    const status = await Promise.race([ready, exited.then((code): never => { throw new Error(`the daemon exited (code ${code}) before the model was loaded`); })]);
     if (status.state === 'error') {
       console.error(`demo: the model did not load: ${status.message}`);
       return 1;

@@ -2,9 +2,9 @@
  * A bound on a model load. A load cannot be cancelled once it has started (a read the OS blocks, a
  * driver that does not answer), so the watchdog does not stop it: it stops *waiting* for it. The load
  * fails with LoadStalledError when it reports no progress for `stallMs`, or with LoadAbandonedError
- * when the signal aborts (a newer load, an unload, shutdown); a result that arrives after that is
- * handed to `onLate` (to be disposed) instead of being used. Either way later loads and shutdown no
- * longer wait for it.
+ * when the signal aborts (a newer load, an unload, shutdown); how the load ends after that is handed
+ * to `onLate` (a result to dispose, or its error) instead of being used. Either way later loads and
+ * shutdown no longer wait for it.
  */
 
 /** The daemon's bound: a load that goes this long without progress is given up. */
@@ -33,11 +33,14 @@ export function loadStallMsFromEnv(warn: (message: string) => void, env: NodeJS.
   return DEFAULT_LOAD_STALL_MS;
 }
 
+/** How a load the watchdog gave up on ended. */
+export type LateOutcome<T> = { value: T } | { error: Error };
+
 export interface WatchdogOptions<T> {
   stallMs: number;
   signal: AbortSignal;
-  /** Gets a result that arrived after the watchdog gave up. */
-  onLate: (value: T) => void;
+  /** Gets the outcome of a load that ended after the watchdog gave up on it. */
+  onLate: (outcome: LateOutcome<T>) => void;
 }
 
 /**
@@ -67,13 +70,17 @@ export function watchLoad<T>(load: (progress: () => void) => Promise<T>, opts: W
       if (!settled) arm();
     }).then(
       (value) => {
-        if (settled) return opts.onLate(value);
+        if (settled) return opts.onLate({ value });
         settled = true;
         clearTimeout(timer);
         opts.signal.removeEventListener('abort', onAbort);
         resolve(value);
       },
-      (e: unknown) => giveUp(e instanceof Error ? e : new Error(String(e))),
+      (e: unknown) => {
+        const error = e instanceof Error ? e : new Error(String(e));
+        if (settled) return opts.onLate({ error });
+        giveUp(error);
+      },
     );
   });
 }

@@ -189,11 +189,16 @@ export class ModelManager {
         stallMs: this.loadStallMs,
         signal: abort.signal,
         onLate: (late) => {
-          this.opts.log(`a load of ${shownPath} that was given up finished after all: disposing it`);
-          late.dispose().catch((e: unknown) => this.opts.log(`disposing it failed: ${boundedMessage(String(e))}`));
+          if ('error' in late) {
+            this.opts.log(`a load of ${shownPath} that was given up has ended: ${boundedMessage(late.error.message)}`);
+            return;
+          }
+          this.opts.log(`a load of ${shownPath} that was given up has ended: its engine is disposed`);
+          late.value.dispose().catch((e: unknown) => this.opts.log(`disposing it failed: ${boundedMessage(String(e))}`));
         },
       });
     } catch (e) {
+      abort.abort(); // a stalled load that wakes up later must not touch the status or the engines
       if (e instanceof LoadAbandonedError) {
         this.opts.log(`the load of ${shownPath} was abandoned for a newer request`);
         if (!this.disposed) this.restoreServing(undefined);
@@ -236,7 +241,8 @@ export class ModelManager {
         const pct = Math.floor(f * 100);
         if (pct !== lastSent && pct < 100) {
           lastSent = pct;
-          this.update({ ...this.current, progress: pct, message: 'loading weights' }, false);
+          const meanwhile = this.serving ? `; ${this.serving.modelName} answers meanwhile` : '';
+          this.update({ ...this.current, progress: pct, message: `loading weights${meanwhile}` }, false);
         }
       },
     });

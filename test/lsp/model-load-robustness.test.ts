@@ -167,6 +167,11 @@ describe('a load that stops making progress', () => {
     const next = await c.request('moecode/model/load', { path: join(dir, 'missing.gguf') }).response;
     assert.match(next.error?.message ?? '', /no such file/);
     assert.ok(performance.now() - started < 5000, 'the next load did not wait for the abandoned one');
+    // the given-up load ends in the background (disposed, or stopped at its next check) and changes no status
+    await c.waitForNotification('window/logMessage', (p: { message: string }) => /that was given up has ended/.test(p.message), 60_000);
+    const after = await c.status();
+    assert.equal(after.state, 'error');
+    assert.match(after.message ?? '', /missing\.gguf.*no such file/);
     await shutsDownWithin(c, 5000);
   });
 });

@@ -32,13 +32,24 @@ test('progress keeps a slow load alive past the bound', async () => {
 test('an abort ends the wait at once; the result that comes later goes to onLate', async () => {
   const ac = new AbortController();
   let finish!: (v: string) => void;
-  const late: string[] = [];
-  const watched = watchLoad(() => new Promise<string>((r) => (finish = r)), { stallMs: 10_000, signal: ac.signal, onLate: (v) => late.push(v) });
+  const late: unknown[] = [];
+  const watched = watchLoad(() => new Promise<string>((r) => (finish = r)), { stallMs: 10_000, signal: ac.signal, onLate: (o) => late.push(o) });
   ac.abort();
   await assert.rejects(watched, LoadAbandonedError);
   finish('engine');
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(late, ['engine']);
+  assert.deepEqual(late, [{ value: 'engine' }]);
+});
+
+test('a load that fails after it was given up reports its error to onLate, not to the caller', async () => {
+  let fail!: (e: Error) => void;
+  const late: unknown[] = [];
+  const watched = watchLoad(() => new Promise<string>((_r, reject) => (fail = reject)), { stallMs: 30, signal: new AbortController().signal, onLate: (o) => late.push(o) });
+  await assert.rejects(watched, LoadStalledError);
+  fail(new Error('stopped at its next check'));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(late.length, 1);
+  assert.match(((late[0] as { error: Error }).error).message, /stopped at its next check/);
 });
 
 test('a failing load rejects with its own error', async () => {
