@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
 // The MoeCode language server: moecode-daemon --stdio
-const { main } = require('../dist/daemon.js');
+const { main, exitAfterFlush } = require('../dist/daemon.js');
 const code = main(process.argv.slice(2));
-if (code !== undefined) process.exit(code);
+if (code !== undefined) exitAfterFlush(code);

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 'use strict';
-const { main } = require('../dist/cli.js');
-main(process.argv.slice(2)).then((code) => process.exit(code));
+// The MoeCode command line; runCli exits only after stdout has been flushed (a pipe may lag behind).
+require('../dist/cli.js').runCli(process.argv.slice(2));

@@ -46,9 +46,10 @@ export function createServer(connection: Connection): Server {
     scheduler,
     log: (m) => logger.info(m),
     warn: (m) => logger.warn(m),
-    onStatus: (s, urgent) => {
-      if (s.state === 'loading' || s.state === 'unloaded') for (const f of features) f.modelChanged?.();
-      status?.publish(s, urgent);
+    onStatus: (s, urgent) => status?.publish(s, urgent),
+    // the old engine answers during a load: caches go stale when another engine takes over
+    onEngineChanged: () => {
+      for (const f of features) f.modelChanged?.();
     },
   });
   const ctx: ServerContext = { connection, documents, settings, model, scheduler, lifecycle, logger };

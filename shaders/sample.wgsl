@@ -8,6 +8,8 @@
 // With p.use_mask != 0 only tokens whose bit is set in `mask` (bit i & 31 of word i >> 5) can be drawn, in
 // every mode: the others count as logit -infinity (left out of the maximum, the sums, top-k and top-p).
 // The host guarantees at least one allowed token. With use_mask == 0 the mask is never read.
+// A NaN or infinite logit anywhere in the row (a broken forward pass: corrupt weights, an overflow) makes no
+// draw: out[0] = NON_FINITE_LOGITS, which the host turns into an error that names the problem.
 // logits: [n_logits, n_vocab] (row step.n_logits - 1 is used); mask: [ceil(n_vocab / 32)]; out[0] = token id.
 
 struct Step { n_tokens: u32, pos_start: u32, n_kv: u32, logits_start: u32, n_logits: u32, kv_base: u32, seed: u32, sample_index: u32 }
@@ -21,6 +23,8 @@ struct Params { n_vocab: u32, top_k: u32, top_p: f32, temperature: f32, use_mask
 
 const N: u32 = 256u;
 const CAP: u32 = 512u;
+// Not a token id: the row held a NaN or an infinity (daemon/gpu/sample-result.ts).
+const NON_FINITE_LOGITS: u32 = 0xFFFFFFFEu;
 var<workgroup> red_v: array<f32, N>;
 var<workgroup> red_i: array<u32, N>;
 var<workgroup> cand_v: array<f32, CAP>;
@@ -30,6 +34,8 @@ var<workgroup> sorted_i: array<u32, CAP>;
 var<workgroup> n_cand: atomic<u32>;
 var<workgroup> cnt: atomic<u32>;
 var<workgroup> shared_tau: f32;
+var<workgroup> non_finite: atomic<u32>;
+var<workgroup> non_finite_seen: u32;
 
 fn pcg(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;
@@ -42,16 +48,21 @@ fn uniform01() -> f32 {
 }
 fn better(v: f32, i: u32, bv: f32, bi: u32) -> bool { return v > bv || (v == bv && i < bi); }
 fn allowed(i: u32) -> bool { return p.use_mask == 0u || ((mask[i >> 5u] >> (i & 31u)) & 1u) != 0u; }
+// By the bits (exponent all ones), not by comparisons, which a compiler may assume never see a NaN.
+fn is_finite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7F800000u) != 0x7F800000u; }
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32) {
   let base = (step.n_logits - 1u) * p.n_vocab;
   // 1. argmax and max.
   var bv = -3.4e38; var bi = 0xFFFFFFFFu;
+  var finite = true;
   for (var i = lid; i < p.n_vocab; i += N) {
     let v = logits[base + i];
+    finite = finite && is_finite(v);
     if (allowed(i) && better(v, i, bv, bi)) { bv = v; bi = i; }
   }
+  if (!finite) { atomicStore(&non_finite, 1u); }
   red_v[lid] = bv; red_i[lid] = bi;
   workgroupBarrier();
   for (var s = N / 2u; s > 0u; s >>= 1u) {
@@ -59,6 +70,11 @@ fn main(@builtin(local_invocation_index) lid: u32) {
       red_v[lid] = red_v[lid + s]; red_i[lid] = red_i[lid + s];
     }
     workgroupBarrier();
+  }
+  if (lid == 0u) { non_finite_seen = atomicLoad(&non_finite); }
+  if (workgroupUniformLoad(&non_finite_seen) != 0u) {
+    if (lid == 0u) { out[0] = NON_FINITE_LOGITS; }
+    return;
   }
   let mx = red_v[0];
   let amax = red_i[0];

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suites with node's test runner: `node tools/run-tests.mjs [unit] [kernels] [conformance] [lsp] [editor]`
 // (all suites when none is named). Node 20's --test does not expand globs, so the files are collected here.
+// The editor suite first installs code-server into .cache/code-server when it is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +26,18 @@ const files = chosen.flatMap((s) => collect(join('test', s)));
 if (files.length === 0) {
   console.error(`no test files in ${chosen.join(', ')}`);
   process.exit(1);
+}
+// The editor tests run in a real VS Code (code-server): install it on demand, so that `npm test` on a fresh
+// clone runs them instead of skipping them for lack of a step only CI used to perform.
+if (chosen.includes('editor')) {
+  const { installCodeServer } = await import('../test/editor/harness/install-code-server.mjs');
+  try {
+    installCodeServer({ quiet: true });
+  } catch (e) {
+    console.error(`run-tests: the editor tests need code-server, and installing it failed: ${e instanceof Error ? e.message : e}`);
+    console.error('run-tests: the system packages it needs are installed by tools/install-system-packages.sh');
+    process.exit(1);
+  }
 }
 const concurrency = process.env.MOECODE_TEST_CONCURRENCY ?? '1';
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });

@@ -4,6 +4,7 @@
  */
 import type { BackendChoice } from '../engine/backend-choice.js';
 import { Model } from '../engine/model.js';
+import { allFinite, NonFiniteLogitsError } from '../model/sample-result.js';
 
 export interface EvalResult {
   /** logprobs[i][t] = log p(token t | tokens[0..i]) */
@@ -55,6 +56,8 @@ export async function evalModel(modelPath: string, tokens: number[], nGreedy: nu
   });
   try {
     const rows = await model.feedAndReadLogits(0, 0, tokens);
+    const bad = rows.findIndex((row) => !allFinite(row));
+    if (bad >= 0) throw new NonFiniteLogitsError(`after token ${bad} of the input`);
     const logprobs = rows.map(logSoftmax);
     const greedy: number[] = [];
     if (nGreedy > 0) {

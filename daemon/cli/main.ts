@@ -22,6 +22,10 @@ import { defaultModelPath } from './default-model.js';
 import { backendChoice, type BackendChoice } from '../engine/backend-choice.js';
 import { describeBackendPlan } from './backend-plan.js';
 import { tokenizeCommand } from './tokenize.js';
+import { exitAfterFlush, exitQuietlyOnClosedStdout } from './exit-after-flush.js';
+import { escapeControlCharacters, terminalSafeJson, untrustedText } from '../gguf/untrusted-text.js';
+
+export { exitAfterFlush } from './exit-after-flush.js';
 
 const USAGE = `usage:
   moecode info <model.gguf> [--json] [--backend auto|gpu|cpu] [--threads N]
@@ -95,10 +99,11 @@ async function info(args: ParsedArgs): Promise<void> {
       maxBufferSize: gpu?.maxBufferSize ?? 0,
     };
     if (args.flags.has('json')) {
-      console.log(JSON.stringify({ path, gguf_version: file.version, config: cfg, params, tensor_types: types, memory: plan, gpu: gpu ?? null, backend: runsOn }, null, 2));
+      console.log(terminalSafeJson(JSON.stringify({ path, gguf_version: file.version, config: cfg, params, tensor_types: types, memory: plan, gpu: gpu ?? null, backend: runsOn }, null, 2)));
       return;
     }
-    console.log(`${cfg.name}  (${path})`);
+    // the name comes from the file: no control character of it reaches the terminal
+    console.log(`${untrustedText(cfg.name)}  (${escapeControlCharacters(path)})`);
     console.log(`architecture   ${cfg.arch}, GGUF v${file.version}`);
     console.log(
       `layers ${cfg.n_layer}, n_embd ${cfg.n_embd}, heads ${cfg.n_head} (kv ${cfg.n_head_kv}), head dim ${cfg.n_embd_head_k}, context ${cfg.n_ctx_train}, vocab ${cfg.n_vocab}`,
@@ -107,7 +112,7 @@ async function info(args: ParsedArgs): Promise<void> {
       console.log(`experts        ${cfg.n_expert}, ${cfg.n_expert_used} used per token, width ${cfg.n_ff_exp}${cfg.n_ff_shexp ? `, shared expert width ${cfg.n_ff_shexp}` : ''}`);
     } else console.log(`dense FFN      width ${cfg.n_ff}`);
     console.log(`parameters     ${formatCount(params.total)} total, ${formatCount(params.activePerToken)} active per token`);
-    console.log(`tensor types   ${Object.entries(types).map(([k, v]) => `${k} x${v}`).join(', ')}`);
+    console.log(`tensor types   ${escapeControlCharacters(Object.entries(types).map(([k, v]) => `${k} x${v}`).join(', '))}`);
     console.log(`gpu            ${gpu ? describeGpu(gpu) : backend === 'cpu' ? 'not probed (--backend cpu)' : 'no WebGPU adapter available'}`);
     console.log(`backend        ${runsOn.description}`);
     console.log(formatMemoryPlan(plan, gpu));
@@ -132,7 +137,7 @@ async function run(args: ParsedArgs): Promise<void> {
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   try {
-    console.error(`${engine.model.name} on ${engine.model.backendInfo.description}, loaded in ${(engine.model.loadMs / 1000).toFixed(1)} s`);
+    console.error(`${untrustedText(engine.model.name)} on ${engine.model.backendInfo.description}, loaded in ${(engine.model.loadMs / 1000).toFixed(1)} s`);
     // with --chat the template's own markers become control tokens, the prompt's text never does
     const ids = args.flags.has('chat') ? await encodeChat(engine, [{ role: 'user', content: prompt }]) : engine.tokenizer.encode(prompt);
     if (ids.length >= engine.model.nCtx) throw new UsageError(`the prompt has ${ids.length} tokens; the context holds ${engine.model.nCtx}`);
@@ -142,7 +147,8 @@ async function run(args: ParsedArgs): Promise<void> {
       // control tokens that do not end generation (FIM markers, <|im_start|>, …) mean nothing in output text
       masks: { every: noControlMask(engine.tokenizer) },
       signal: controller.signal,
-      onText: (t) => process.stdout.write(t),
+      // the text is made of the file's vocabulary: on a terminal, its control characters are shown, not obeyed
+      onText: (t) => process.stdout.write(process.stdout.isTTY ? escapeControlCharacters(t, true) : t),
     });
     process.stdout.write('\n');
     const prefillRate = result.prefillTokens / (result.prefillMs / 1000);
@@ -202,17 +208,21 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`moecode: ${e.message}\n${USAGE}`);
       return 2;
     }
-    console.error(`moecode: ${(e as Error).message}`);
+    console.error(`moecode: ${escapeControlCharacters((e as Error).message, true)}`);
     return 1;
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+/** The `moecode` process: runs the command, then exits once its output has reached stdout's reader. */
+export function runCli(argv: string[]): void {
+  exitQuietlyOnClosedStdout();
+  main(argv).then(
+    (code) => exitAfterFlush(code),
     (e) => {
       console.error(e);
-      process.exit(1);
+      exitAfterFlush(1);
     },
   );
 }
+
+if (require.main === module) runCli(process.argv.slice(2));

@@ -2,6 +2,7 @@
 import { ErrorCodes, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { ChatTemplateError } from '../engine/chat-template.js';
 import { ContextOverflowError } from '../engine/model.js';
+import { NonFiniteLogitsError } from '../model/sample-result.js';
 import type { MoecodeErrorData, MoecodeErrorReason } from '../protocol.js';
 import { EngineGoneError, QueueFullError } from '../scheduler/scheduler.js';
 
@@ -22,6 +23,7 @@ export function toResponseError(e: unknown): ResponseError<unknown> {
   if (e instanceof ResponseError) return e;
   if (e instanceof QueueFullError) return requestFailed('queueFull', e.message);
   if (e instanceof ChatTemplateError) return requestFailed('chatTemplate', e.message);
+  if (e instanceof NonFiniteLogitsError) return requestFailed('modelError', e.message);
   if (e instanceof EngineGoneError) return requestFailed('modelError', `the request was dropped: ${e.message}`);
   if (e instanceof ContextOverflowError || (e instanceof RangeError && /context/.test(e.message))) return requestFailed('contextOverflow', e.message);
   const message = e instanceof Error ? e.message : String(e);

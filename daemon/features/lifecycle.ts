@@ -1,9 +1,11 @@
 /**
  * The LSP lifecycle as requests see it: before `initialize` every request fails with
  * ServerNotInitialized, after `shutdown` with InvalidRequest; in between a handler's exceptions become
- * LSP errors (logged) instead of taking the daemon down.
+ * LSP errors (logged) instead of taking the daemon down. Error messages are bounded and escaped
+ * (gguf/untrusted-text.ts): they may quote a file.
  */
 import { ErrorCodes, ResponseError, type CancellationToken } from 'vscode-languageserver/node';
+import { boundedMessage } from '../gguf/untrusted-text.js';
 import { toResponseError } from './errors.js';
 
 export type LifecycleState = 'starting' | 'running' | 'shutdown';
@@ -22,8 +24,9 @@ export class Lifecycle {
         return await handler(params, token);
       } catch (e) {
         const err = toResponseError(e);
-        if (!(e instanceof ResponseError)) this.log(`${method} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-        return err;
+        if (!(e instanceof ResponseError)) this.log(boundedMessage(`${method} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, 8000, true));
+        // a message may quote a file (a model's text, a key): bounded, like everything sent about a file
+        return new ResponseError(err.code, boundedMessage(err.message), err.data);
       }
     };
   }
@@ -40,7 +43,7 @@ export class Lifecycle {
       if (this.state !== 'running') return;
       Promise.resolve()
         .then(() => handler(params))
-        .catch((e) => this.log(`${method} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
+        .catch((e) => this.log(boundedMessage(`${method} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, 8000, true)));
     };
   }
 }

@@ -1,7 +1,13 @@
-/** Typed errors for everything that reads, writes or interprets GGUF files. */
+/**
+ * Typed errors for everything that reads, writes or interprets GGUF files. A message may quote the file
+ * (keys, names, values): it is always bounded and free of control characters (untrusted-text.ts), even
+ * where the thrower forgot to quote with untrustedText().
+ */
+import { boundedMessage } from './untrusted-text.js';
 
 export type GgufErrorCode =
   | 'NOT_FOUND' // the file does not exist or cannot be opened
+  | 'NOT_A_FILE' // the path is a directory, a FIFO, a device or a socket, not a regular file
   | 'NOT_GGUF' // magic bytes are not "GGUF"
   | 'BAD_VERSION' // GGUF version other than 2 or 3
   | 'TRUNCATED' // the file ends before a structure (header, tensor data) it announces
@@ -22,7 +28,7 @@ export class GgufError extends Error {
   readonly code: GgufErrorCode;
 
   constructor(code: GgufErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(boundedMessage(message), options);
     this.name = 'GgufError';
     this.code = code;
   }

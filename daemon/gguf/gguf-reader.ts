@@ -14,12 +14,14 @@
  * length is checked against limits and the bytes left in the file before anything is allocated.
  * Tensor data is never read here; use GgufFile.read().
  */
-import { open } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename } from 'node:path';
 import { GGML_BLOCK, GGML_TYPE_COUNT, GgmlType, GgufValueType, ggmlTypeName } from './ggml-types.js';
 import { GgufError } from './gguf-error.js';
+import { untrustedText } from './untrusted-text.js';
 import {
   GGML_MAX_DIMS,
   GGML_MAX_NAME,
@@ -206,7 +208,8 @@ function typedArrayFor(t: GgufValueType, ab: ArrayBuffer): GgufValue {
   }
 }
 
-async function readArray(r: HeaderReader, key: string): Promise<{ elemType: GgufValueType; value: GgufValue }> {
+async function readArray(r: HeaderReader, rawKey: string): Promise<{ elemType: GgufValueType; value: GgufValue }> {
+  const key = untrustedText(rawKey);
   const elemType = await r.u32(() => `array element type of key '${key}'`);
   if (elemType === GgufValueType.ARRAY) {
     throw new GgufError('BAD_VALUE_TYPE', `key '${key}' at byte ${r.pos - 4}: arrays of arrays are not supported`);
@@ -262,7 +265,8 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
   await r.need(4, () => 'magic');
   const magic = r.buf.subarray(0, 4);
   if (magic.toString('latin1') !== 'GGUF') {
-    throw new GgufError('NOT_GGUF', `${basename(path)}: not a GGUF file (magic bytes ${[...magic].map((b) => b.toString(16).padStart(2, '0')).join(' ')}, expected 47 47 55 46 "GGUF")`);
+    // say what is wrong without echoing the file's content (a text file's first bytes are its text)
+    throw new GgufError('NOT_GGUF', `${basename(path)}: not a GGUF file (it does not start with the "GGUF" signature)`);
   }
   r.pos = 4;
   const version = await r.u32(() => 'version');
@@ -292,18 +296,19 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
   for (let i = 0; i < nKv; i++) {
     const keyAt = r.pos;
     const key = await r.str(() => `key of metadata entry ${i}`);
+    const quoted = untrustedText(key);
     if (key.length === 0) throw new GgufError('BAD_STRING', `metadata entry ${i} at byte ${keyAt} has an empty key`);
-    if (metadata.has(key)) throw new GgufError('BAD_STRING', `duplicate metadata key '${key}' (entry ${i} at byte ${keyAt})`);
-    const type = await r.u32(() => `value type of key '${key}'`);
+    if (metadata.has(key)) throw new GgufError('BAD_STRING', `duplicate metadata key '${quoted}' (entry ${i} at byte ${keyAt})`);
+    const type = await r.u32(() => `value type of key '${quoted}'`);
     if (!isValidGgufValueType(type)) {
-      throw new GgufError('BAD_VALUE_TYPE', `key '${key}' at byte ${r.pos - 4} has invalid value type ${type} (valid: 0..${GgufValueType.FLOAT64})`);
+      throw new GgufError('BAD_VALUE_TYPE', `key '${quoted}' at byte ${r.pos - 4} has invalid value type ${type} (valid: 0..${GgufValueType.FLOAT64})`);
     }
     if (type === GgufValueType.ARRAY) {
       const { elemType, value } = await readArray(r, key);
       metadata.set(key, value);
       metadataArrayTypes.set(key, elemType);
     } else {
-      metadata.set(key, await readScalar(r, type, () => `value of key '${key}'`));
+      metadata.set(key, await readScalar(r, type, () => `value of key '${quoted}'`));
     }
     metadataTypes.set(key, type);
   }
@@ -326,40 +331,41 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
   for (let i = 0; i < nTensors; i++) {
     const nameAt = r.pos;
     const name = await r.str(() => `name of tensor ${i}`);
+    const quotedName = untrustedText(name);
     const nameBytes = r.pos - nameAt - 8;
     if (nameBytes === 0) throw new GgufError('BAD_STRING', `tensor ${i} at byte ${nameAt} has an empty name`);
     if (nameBytes >= GGML_MAX_NAME) {
-      throw new GgufError('BAD_STRING', `tensor ${i} at byte ${nameAt}: name '${name.slice(0, 80)}' is ${nameBytes} bytes, the maximum is ${GGML_MAX_NAME - 1}`);
+      throw new GgufError('BAD_STRING', `tensor ${i} at byte ${nameAt}: name '${untrustedText(name, 80)}' is ${nameBytes} bytes, the maximum is ${GGML_MAX_NAME - 1}`);
     }
-    if (tensorByName.has(name)) throw new GgufError('BAD_STRING', `duplicate tensor name '${name}' (tensor ${i} at byte ${nameAt})`);
-    const nDims = await r.u32(() => `n_dims of tensor '${name}'`);
+    if (tensorByName.has(name)) throw new GgufError('BAD_STRING', `duplicate tensor name '${quotedName}' (tensor ${i} at byte ${nameAt})`);
+    const nDims = await r.u32(() => `n_dims of tensor '${quotedName}'`);
     if (nDims < 1 || nDims > GGML_MAX_DIMS) {
-      throw new GgufError('BAD_SHAPE', `tensor '${name}' at byte ${r.pos - 4}: n_dims ${nDims} is not in 1..${GGML_MAX_DIMS}`);
+      throw new GgufError('BAD_SHAPE', `tensor '${quotedName}' at byte ${r.pos - 4}: n_dims ${nDims} is not in 1..${GGML_MAX_DIMS}`);
     }
     const dims: number[] = [];
     let nElements = 1;
     for (let d = 0; d < nDims; d++) {
-      const ne = await r.u64(() => `dimension ${d} of tensor '${name}'`);
+      const ne = await r.u64(() => `dimension ${d} of tensor '${quotedName}'`);
       if (ne === 0n || ne > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new GgufError('BAD_SHAPE', `tensor '${name}' at byte ${r.pos - 8}: ne[${d}] = ${ne} must be a positive safe integer`);
+        throw new GgufError('BAD_SHAPE', `tensor '${quotedName}' at byte ${r.pos - 8}: ne[${d}] = ${ne} must be a positive safe integer`);
       }
       dims.push(Number(ne));
       nElements *= Number(ne);
       if (!Number.isSafeInteger(nElements)) {
-        throw new GgufError('BAD_SHAPE', `tensor '${name}': element count of dims starting [${dims.join(', ')}] is not a safe integer`);
+        throw new GgufError('BAD_SHAPE', `tensor '${quotedName}': element count of dims starting [${dims.join(', ')}] is not a safe integer`);
       }
     }
-    const type = (await r.u32(() => `type of tensor '${name}'`)) as GgmlType;
+    const type = (await r.u32(() => `type of tensor '${quotedName}'`)) as GgmlType;
     const block = type < GGML_TYPE_COUNT ? GGML_BLOCK[type] : undefined;
     let byteSize = -1;
     if (block) {
       if (dims[0]! % block.blockSize !== 0) {
-        throw new GgufError('BAD_SHAPE', `tensor '${name}' of type ${ggmlTypeName(type)}: ne[0] = ${dims[0]} is not a multiple of the block size ${block.blockSize}`);
+        throw new GgufError('BAD_SHAPE', `tensor '${quotedName}' of type ${ggmlTypeName(type)}: ne[0] = ${dims[0]} is not a multiple of the block size ${block.blockSize}`);
       }
       byteSize = (nElements / block.blockSize) * block.typeSize;
-      if (!Number.isSafeInteger(byteSize)) throw new GgufError('BAD_SHAPE', `tensor '${name}': byte size ${byteSize} is not a safe integer`);
+      if (!Number.isSafeInteger(byteSize)) throw new GgufError('BAD_SHAPE', `tensor '${quotedName}': byte size ${byteSize} is not a safe integer`);
     }
-    const rel = await r.u64(() => `data offset of tensor '${name}'`);
+    const rel = await r.u64(() => `data offset of tensor '${quotedName}'`);
     relOffsets.push(rel);
     const info: GgufTensorInfo = { name, dims, type, nElements, byteSize, offset: 0 };
     tensors.push(info);
@@ -375,15 +381,15 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
     const t = tensors[i]!;
     const rel = relOffsets[i]!;
     if (rel % BigInt(alignment) !== 0n) {
-      throw new GgufError('BAD_ALIGNMENT', `tensor '${t.name}': data offset ${rel} (relative to the data section at byte ${dataOffset}) is not a multiple of the alignment ${alignment}`);
+      throw new GgufError('BAD_ALIGNMENT', `tensor '${untrustedText(t.name)}': data offset ${rel} (relative to the data section at byte ${dataOffset}) is not a multiple of the alignment ${alignment}`);
     }
     const abs = BigInt(dataOffset) + rel;
     if (abs > BigInt(fileSize) || (abs === BigInt(fileSize) && t.byteSize !== 0)) {
-      throw new GgufError('BAD_OFFSET', `tensor '${t.name}': data offset ${abs} (data section ${dataOffset} + ${rel}) is past the end of the file (${fileSize} bytes)`);
+      throw new GgufError('BAD_OFFSET', `tensor '${untrustedText(t.name)}': data offset ${abs} (data section ${dataOffset} + ${rel}) is past the end of the file (${fileSize} bytes)`);
     }
     t.offset = Number(abs);
     if (t.byteSize >= 0 && t.offset + t.byteSize > fileSize) {
-      throw new GgufError('TRUNCATED', `file truncated: tensor '${t.name}' data [${t.offset}, ${t.offset + t.byteSize}) (${t.byteSize} bytes of ${ggmlTypeName(t.type)}) extends past the end of the file (${fileSize} bytes)`);
+      throw new GgufError('TRUNCATED', `file truncated: tensor '${untrustedText(t.name)}' data [${t.offset}, ${t.offset + t.byteSize}) (${t.byteSize} bytes of ${ggmlTypeName(t.type)}) extends past the end of the file (${fileSize} bytes)`);
     }
   }
   const sized = tensors.filter((t) => t.byteSize > 0).sort((a, b) => a.offset - b.offset);
@@ -391,7 +397,7 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
     const a = sized[i - 1]!;
     const b = sized[i]!;
     if (a.offset + a.byteSize > b.offset) {
-      throw new GgufError('BAD_OFFSET', `tensor data overlaps: '${a.name}' [${a.offset}, ${a.offset + a.byteSize}) and '${b.name}' [${b.offset}, ${b.offset + b.byteSize})`);
+      throw new GgufError('BAD_OFFSET', `tensor data overlaps: '${untrustedText(a.name)}' [${a.offset}, ${a.offset + a.byteSize}) and '${untrustedText(b.name)}' [${b.offset}, ${b.offset + b.byteSize})`);
     }
   }
 
@@ -435,18 +441,23 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
   };
 }
 
-/** Opens and validates a GGUF file; tensor data stays on disk. The caller must close() the result. */
+/**
+ * Opens and validates a GGUF file; tensor data stays on disk. The caller must close() the result.
+ * Only regular files: a FIFO, a device or a directory is refused before it is opened (opening a FIFO
+ * blocks until a writer appears, which would wedge every later load), and the open itself is
+ * non-blocking so a path swapped for a FIFO after the check cannot block either.
+ */
 export async function openGguf(path: string): Promise<GgufFile> {
+  await assertRegularFile(path);
   let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new GgufError('NOT_FOUND', `cannot open GGUF file '${path}': ${code === 'ENOENT' ? 'no such file' : code} (${(e as Error).message})`, { cause: e });
+    throw notOpened(path, e);
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new GgufError('NOT_FOUND', `'${path}' is not a regular file`);
+    if (!st.isFile()) throw new GgufError('NOT_A_FILE', `'${path}' is ${fileKind(st)}, not a regular file`);
     return await parse(fh, path, st.size);
   } catch (e) {
     await fh.close().catch(() => undefined);
@@ -455,16 +466,40 @@ export async function openGguf(path: string): Promise<GgufFile> {
   }
 }
 
+/** Throws NOT_FOUND when `path` does not exist, NOT_A_FILE when it is not a regular file; never blocks on the file. */
+export async function assertRegularFile(path: string): Promise<void> {
+  let st: Stats;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    throw notOpened(path, e);
+  }
+  if (!st.isFile()) throw new GgufError('NOT_A_FILE', `'${path}' is ${fileKind(st)}, not a regular file`);
+}
+
+function notOpened(path: string, e: unknown): GgufError {
+  const code = (e as NodeJS.ErrnoException).code ?? 'error';
+  return new GgufError('NOT_FOUND', `cannot open GGUF file '${path}': ${code === 'ENOENT' ? 'no such file' : code} (${(e as Error).message})`, { cause: e });
+}
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'a special file';
+}
+
 /** Throws UNSUPPORTED_TYPE unless the tensor's type is in `allowed` (and known to the reader). */
 export function assertTensorType(t: GgufTensorInfo, allowed: readonly GgmlType[], role = 'tensor'): void {
   if (t.byteSize < 0 || !allowed.includes(t.type)) {
     const known = t.byteSize < 0 ? ` (type id ${t.type} is unknown to ggml v0.4.0)` : '';
-    throw new GgufError('UNSUPPORTED_TYPE', `${role} '${t.name}' has type ${ggmlTypeName(t.type)}${known}; supported: ${allowed.map(ggmlTypeName).join(', ')}`);
+    throw new GgufError('UNSUPPORTED_TYPE', `${role} '${untrustedText(t.name)}' has type ${ggmlTypeName(t.type)}${known}; supported: ${allowed.map(ggmlTypeName).join(', ')}`);
   }
 }
 
 /** Reads a tensor's raw bytes; throws UNSUPPORTED_TYPE for tensors of unknown type. */
 export async function readTensorBytes(file: GgufFile, t: GgufTensorInfo, into?: Uint8Array): Promise<Uint8Array> {
-  if (t.byteSize < 0) throw new GgufError('UNSUPPORTED_TYPE', `tensor '${t.name}' has unknown ggml type id ${t.type}; its data cannot be read`);
+  if (t.byteSize < 0) throw new GgufError('UNSUPPORTED_TYPE', `tensor '${untrustedText(t.name)}' has unknown ggml type id ${t.type}; its data cannot be read`);
   return file.read(t.offset, t.byteSize, into);
 }

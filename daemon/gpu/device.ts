@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { vulkanDriversInstalled } from './vulkan-drivers.js';
 
 interface DawnModule {
   create(flags: string[]): GPU;
@@ -109,7 +110,9 @@ async function pickAdapter(opts: GpuOptions): Promise<GPUAdapter> {
   const robustness = opts.robustness ?? false;
   const swiftshader = process.platform === 'linux' ? findSwiftShader() : undefined;
   let adapter: GPUAdapter | null = null;
-  if (mode !== 'software' || !swiftshader || process.env.VK_ICD_FILENAMES) {
+  // no Vulkan driver at all: creating an instance would only print the loader's "Found no drivers!"
+  const hardwareDrivers = vulkanDriversInstalled();
+  if ((mode !== 'software' || !swiftshader || process.env.VK_ICD_FILENAMES) && (hardwareDrivers || !swiftshader)) {
     adapter = await requestAdapter(makeInstance(robustness));
     if (adapter && mode === 'software' && !isSoftware(adapter)) adapter = null;
   }

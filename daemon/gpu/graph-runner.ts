@@ -7,6 +7,7 @@ import type { SamplingParams } from '../model/backend.js';
 import { type GraphBuilder, isHostOp } from './graph-builder.js';
 import { packParams, packStep, type StepParams } from './kernels.js';
 import { allowsAny, maskWords } from './sample-mask.js';
+import { checkSampledToken } from '../model/sample-result.js';
 
 export type { SamplingParams } from '../model/backend.js';
 
@@ -122,7 +123,7 @@ export class GraphRunner {
     }
   }
 
-  /** Runs a step and samples one token from the last logits row. */
+  /** Runs a step and samples one token from the last logits row; NonFiniteLogitsError when the row holds a NaN or an infinity. */
   async stepAndSample(step: StepParams, tokens: ArrayLike<number>, sampling: SamplingParams): Promise<number> {
     return this.exclusive(async () => {
       const g = this.graph;
@@ -152,7 +153,7 @@ export class GraphRunner {
       this.recordStepTime(step.n_tokens, performance.now() - t0);
       const token = new Uint32Array(this.tokenReadback.getMappedRange(0, 4))[0]!;
       this.tokenReadback.unmap();
-      return token;
+      return checkSampledToken(token); // NaN/inf logits: NonFiniteLogitsError, not a token id
     });
   }
 

@@ -18,6 +18,7 @@ import { basename } from 'node:path';
 import { GgmlType, ggmlTypeName } from '../gguf/ggml-types.js';
 import { formatOf, SUPPORTED_WEIGHT_TYPES } from '../formats/table.js';
 import { GgufError } from '../gguf/gguf-error.js';
+import { untrustedText } from '../gguf/untrusted-text.js';
 import { metaF32, metaHas, metaStr, metaU32, metaU32PerLayer } from '../gguf/gguf-metadata.js';
 import type { GgufFile, GgufTensorInfo } from '../gguf/gguf-reader.js';
 import { TENSOR, blk } from '../gguf/tensor-names.js';
@@ -299,7 +300,7 @@ export interface ReadConfigOptions {
 export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): ModelConfig {
   const archStr = metaStr(file, 'general.architecture');
   if (!(SUPPORTED_ARCHS as readonly string[]).includes(archStr)) {
-    throw new GgufError('UNSUPPORTED_ARCH', `architecture '${archStr}' is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`);
+    throw new GgufError('UNSUPPORTED_ARCH', `architecture '${untrustedText(archStr)}' is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`);
   }
   const arch = archStr as ArchName;
   const k = (s: string) => `${arch}.${s}`;
@@ -330,10 +331,10 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
   const rope_freq_base = metaF32(file, k('rope.freq_base'), 10000);
   const scalingType = metaStr(file, k('rope.scaling.type'), 'linear');
   if (scalingType === 'yarn' || scalingType === 'longrope') {
-    throw unsupported(`'${k('rope.scaling.type')}' = '${scalingType}' is not supported (only 'none' and 'linear')`);
+    throw unsupported(`'${k('rope.scaling.type')}' = '${untrustedText(scalingType)}' is not supported (only 'none' and 'linear')`);
   }
   if (scalingType !== 'none' && scalingType !== 'linear') {
-    throw new GgufError('BAD_VALUE_TYPE', `'${k('rope.scaling.type')}' = '${scalingType}' is not a known rope scaling type`);
+    throw new GgufError('BAD_VALUE_TYPE', `'${k('rope.scaling.type')}' = '${untrustedText(scalingType)}' is not a known rope scaling type`);
   }
   const factor = metaHas(file, k('rope.scaling.factor')) ? metaF32(file, k('rope.scaling.factor')) : metaF32(file, k('rope.scale_linear'), 0);
   const rope_freq_scale = scalingType === 'none' || factor === 0 ? 1 : Math.fround(1 / factor);

@@ -6,12 +6,10 @@
  * selected in one pass (no full sort), so a 150k vocabulary costs well under a millisecond.
  */
 import type { SamplingParams } from './backend.js';
+import { NonFiniteLogitsError } from './sample-result.js';
 
 export const TOP_K_MAX = 256;
 
-export class NonFiniteLogitsError extends Error {
-  override name = 'NonFiniteLogitsError';
-}
 
 const allowed = (mask: Uint32Array | undefined, i: number) => mask === undefined || ((mask[i >>> 5]! >>> (i & 31)) & 1) === 1;
 
@@ -49,7 +47,7 @@ function topK(logits: ArrayLike<number>, k: number, mask: Uint32Array | undefine
 
 export function sampleLogits(logits: Float32Array, p: SamplingParams, u: number): number {
   for (let i = 0; i < logits.length; i++) {
-    if (Number.isNaN(logits[i]!) || logits[i] === Infinity) throw new NonFiniteLogitsError(`the model produced a non-finite logit (${logits[i]}) for token ${i}: its weights or activations overflowed`);
+    if (Number.isNaN(logits[i]!) || logits[i] === Infinity) throw new NonFiniteLogitsError(`(${logits[i]} for token ${i})`);
   }
   if (p.temperature <= 0 || p.topK === 1) {
     let best = -1;

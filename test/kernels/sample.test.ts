@@ -9,10 +9,13 @@
  *  - top_k = k only ever returns one of the k largest logits; a tiny top_p only the argmax;
  *  - with an allowed-token mask, in all three modes, the same holds against the reference over the allowed
  *    tokens only: a single allowed token always comes out, a mask excluding the argmax never returns it,
- *    fewer allowed tokens than top_k works; a full mask changes nothing and use_mask = 0 ignores the mask.
+ *    fewer allowed tokens than top_k works; a full mask changes nothing and use_mask = 0 ignores the mask;
+ *  - a NaN or an infinity anywhere in the row (every logit NaN, one, one masked out, +inf, -inf) draws no
+ *    token in any mode: both return NON_FINITE_LOGITS; an earlier row's NaN does not matter.
  */
 import assert from 'node:assert/strict';
 import { argmaxRef, maskAllowsRef, sampleDistributionRef, sampleRef, sampleUniformRef, type SampleParamsRef } from '../../daemon/gpu/cpu-reference/sample.js';
+import { NON_FINITE_LOGITS } from '../../daemon/model/sample-result.js';
 import type { GpuKernelHarness, KernelCall } from '../helpers/gpu-harness.js';
 import { kernelTest } from '../helpers/gpu-harness.js';
 import { randn, seeded } from './kernel-test-utils.js';
@@ -328,4 +331,37 @@ kernelTest('sample mask: a mask allowing everything draws what no mask draws; wi
     assert.deepEqual(await draws(h, logits, n_vocab, { ...p, mask: full }, 21, range(40)), plain, `${JSON.stringify(p)}: full mask`);
     assert.deepEqual(await draws(h, logits, n_vocab, p, 21, range(40), none), plain, `${JSON.stringify(p)}: use_mask 0`);
   }
+});
+
+kernelTest('sample: a NaN or an infinity in the row draws no token, in every mode; the reference agrees', async (h) => {
+  const rnd = seeded(150);
+  const n_vocab = 3000;
+  const modes: SampleParamsRef[] = [
+    { temperature: 0, top_k: 0, top_p: 1 },
+    { temperature: 1, top_k: 0, top_p: 1 },
+    { temperature: 0.8, top_k: 40, top_p: 0.9 },
+  ];
+  const rows: [string, (row: Float32Array) => void, Uint32Array?][] = [
+    ['every logit NaN', (row) => row.fill(NaN)],
+    ['one NaN', (row) => (row[1234] = NaN)],
+    ['+inf', (row) => (row[7] = Infinity)],
+    ['-inf', (row) => (row[n_vocab - 1] = -Infinity)],
+    ['a NaN on a masked-out token', (row) => (row[5] = NaN), maskOf(n_vocab, (i) => i !== 5)],
+  ];
+  for (const [what, spoil, mask] of rows) {
+    const logits = randn(2 * n_vocab, rnd, 2);
+    const last = logits.subarray(n_vocab);
+    spoil(last);
+    for (const mode of modes) {
+      const p = { ...mode, mask };
+      const got = await draws(h, logits, n_vocab, p, 9, [0, 1]);
+      assert.deepEqual(got, [NON_FINITE_LOGITS, NON_FINITE_LOGITS], `${what}, ${JSON.stringify(mode)}`);
+      assert.equal(sampleRef(last, asF32(p), sampleUniformRef(9, 0)).token, NON_FINITE_LOGITS, `reference: ${what}`);
+    }
+  }
+  // a NaN in an earlier row (a prompt position that is not sampled) changes nothing
+  const logits = randn(2 * n_vocab, rnd, 2);
+  logits[10] = NaN;
+  const [token] = await draws(h, logits, n_vocab, { temperature: 0, top_k: 0, top_p: 1 }, 0, [0]);
+  assert.equal(token, argmaxRef(logits.subarray(n_vocab)));
 });

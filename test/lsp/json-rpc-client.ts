@@ -39,6 +39,9 @@ export class JsonRpcClient {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Bytes on stdout that were not a well-formed message (must stay empty: stdout is the protocol). */
   garbage = '';
+  /** Responses whose id matches no request of ours (id null: the server's answer to a message it could not read). */
+  readonly orphanResponses: { id: unknown; result?: unknown; error?: RpcError }[] = [];
+  private orphanWaiters: (() => void)[] = [];
 
   constructor(readonly child: ChildProcessWithoutNullStreams) {
     child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -96,6 +99,31 @@ export class JsonRpcClient {
   /** Sends raw bytes (for malformed-message tests). */
   sendRaw(body: string): void {
     this.child.stdin.write(`Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\n\r\n${body}`);
+  }
+
+  /** Writes bytes to the server's stdin as they are, headers and all (for framing tests). */
+  writeBytes(bytes: string | Buffer): void {
+    this.child.stdin.write(bytes);
+  }
+
+  /** The orphan response number `index` (0-based), already received or coming, within `timeoutMs`. */
+  waitForOrphanResponse(index: number, timeoutMs = 10_000): Promise<{ id: unknown; result?: unknown; error?: RpcError }> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const r = this.orphanResponses[index];
+        if (!r) return false;
+        clearTimeout(timer);
+        this.orphanWaiters = this.orphanWaiters.filter((w) => w !== waiter);
+        resolve(r);
+        return true;
+      };
+      const waiter = () => void check();
+      const timer = setTimeout(() => {
+        this.orphanWaiters = this.orphanWaiters.filter((w) => w !== waiter);
+        reject(new Error(`no response #${index} without a matching id within ${timeoutMs} ms; stderr tail:\n${this.stderrText.slice(-2000)}`));
+      }, timeoutMs);
+      if (!check()) this.orphanWaiters.push(waiter);
+    });
   }
 
   /** The first notification (already received or coming) matching, within `timeoutMs`. */
@@ -167,10 +195,13 @@ export class JsonRpcClient {
       for (const w of hit) w.resolve(n);
       return;
     }
-    if (typeof msg.id === 'number') {
-      const cb = this.pending.get(msg.id);
-      this.pending.delete(msg.id);
-      cb?.(msg.error ? { id: msg.id, error: msg.error } : { id: msg.id, result: msg.result });
+    const cb = typeof msg.id === 'number' ? this.pending.get(msg.id) : undefined;
+    if (cb) {
+      this.pending.delete(msg.id as number);
+      cb(msg.error ? { id: msg.id as number, error: msg.error } : { id: msg.id as number, result: msg.result });
+      return;
     }
+    this.orphanResponses.push({ id: msg.id ?? null, result: msg.result, error: msg.error });
+    for (const w of [...this.orphanWaiters]) w();
   }
 }

@@ -177,7 +177,11 @@ describe('model settings', () => {
     const bad = await c.request('moecode/model/load', { path: '/nope.gguf' }).response;
     assert.equal(bad.error?.code, -32803);
     assert.deepEqual(bad.error?.data, { reason: 'modelError' });
-    assert.equal((await c.status()).state, 'error');
+    // the model that was loaded keeps answering; the status says the new one failed
+    const kept = await c.status();
+    assert.equal(kept.state, 'ready');
+    assert.equal(kept.modelPath, model);
+    assert.match(kept.message ?? '', /Could not load \/nope\.gguf.*Still using/);
   });
 
   test('a memory budget too small for the model is refused with the numbers', async (t) => {

@@ -135,14 +135,14 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('missing file, or a directory, is NOT_FOUND naming the path', async () => {
+test('a missing file is NOT_FOUND, a directory NOT_A_FILE, naming the path', async () => {
   const missing = join(dir, 'no-such-model.gguf');
   await rejectsBoth(missing, 'NOT_FOUND', /no-such-model\.gguf.*no such file/);
-  await rejectsBoth(dir, 'NOT_FOUND', /is not a regular file/);
+  await rejectsBoth(dir, 'NOT_A_FILE', /is a directory, not a regular file/);
 });
 
 test('a file that is not a GGUF is NOT_GGUF, whatever its size', async () => {
-  await rejectsBoth(writeBad('text.gguf', 'def main():\n    print("hello")\n'.repeat(20)), 'NOT_GGUF', /not a GGUF file.*magic/);
+  await rejectsBoth(writeBad('text.gguf', 'def main():\n    print("hello")\n'.repeat(20)), 'NOT_GGUF', /not a GGUF file/);
   await rejectsBoth(writeBad('empty.gguf', ''), 'NOT_GGUF', /too small to be a GGUF file/);
   await rejectsBoth(writeBad('short.gguf', 'GGU'), 'NOT_GGUF', /too small/);
 });

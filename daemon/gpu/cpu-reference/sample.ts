@@ -11,7 +11,9 @@
  * The draw u in [0, 1) is the kernel's PCG hash of (seed, sample_index), reproduced bit for bit.
  * With a mask (bit i & 31 of word i >> 5 set = token i allowed) the other tokens count as logit -infinity in
  * every mode: as if they were not in the vocabulary at all (top-k then takes at most the allowed tokens).
+ * A NaN or an infinity anywhere in the row (allowed or not) draws nothing: the token is NON_FINITE_LOGITS.
  */
+import { allFinite, NON_FINITE_LOGITS } from '../../model/sample-result.js';
 
 export interface SampleParamsRef {
   temperature: number;
@@ -111,6 +113,7 @@ export interface SampleRefResult {
 
 /** The token the draw u in [0, 1) picks. */
 export function sampleRef(logits: ArrayLike<number>, p: SampleParamsRef, u: number): SampleRefResult {
+  if (!allFinite(logits)) return { token: NON_FINITE_LOGITS, margin: Infinity, neighbour: -1 };
   if (isGreedy(p)) return { token: argmaxRef(logits, p.mask), margin: Infinity, neighbour: -1 };
   const { ids, probs } = sampleDistributionRef(logits, p);
   let lo = 0;
