@@ -5,6 +5,7 @@ import { fitChatPrompt, type ResolvedAttachment } from './chat-prompt.js';
 import { displayPath, excerpt } from './documents-text.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
+import { remoteChatMessages, remotePromptChars, runRemoteStreamed } from './remote-chat.js';
 import { chatStopStrings, runStreamed } from './streaming.js';
 import { expectObject, expectRange, expectString, isObject, optionalNumber, optionalStreamId, optionalString } from './validate.js';
 
@@ -72,8 +73,13 @@ export class ChatFeature implements Feature {
     const seed = optionalNumber(params.seed, 'seed', (n) => Number.isInteger(n) && n >= 0);
     const streamId = optionalStreamId(params.streamId);
     const settings = await this.ctx.settings.get();
-    const engine = this.ctx.model.requireEngine();
+    const backend = this.ctx.backend.current();
     const max = maxTokens ?? settings.chat.maxTokens;
+    if (backend.kind === 'remote') {
+      const remoteMessages = remoteChatMessages(messages, attachments, remotePromptChars(backend.server.contextLength, max));
+      return runRemoteStreamed(this.ctx, backend.server, { messages: remoteMessages, maxTokens: max, temperature: temperature ?? settings.chat.temperature, seed, streamId }, token);
+    }
+    const engine = backend.engine;
     const { ids, droppedTurns } = fitChatPrompt(engine, messages, attachments, promptBudget(engine.model.nCtx, max));
     if (droppedTurns > 0) this.ctx.logger.info(`chat: dropped the ${droppedTurns} oldest message(s) to fit the context`);
     return runStreamed(

@@ -11,10 +11,12 @@
  * - Token healing (completion/token-healing.ts): the prompt's last prefix token is taken back and the
  *   first generated token must start with its text, which is cut from the output before the stop rules
  *   and post filters see it. Control tokens that do not end generation are never sampled (scheduler).
+ * - With a remote server (generation-backend.ts) the prompt is the server's business (remote-completion.ts);
+ *   the cache, cancellation, stop rules and post filters are the same.
  */
 import { InlineCompletionRequest, InlineCompletionTriggerKind, type CancellationToken, type InlineCompletionList, type Position, type Range } from 'vscode-languageserver/node';
 import { buildFimPrompt } from '../completion/fim-prompt.js';
-import { completionContext } from '../completion/completion-context.js';
+import { completionContext, type CompletionContext } from '../completion/completion-context.js';
 import { CompletionCache } from '../completion/completion-cache.js';
 import { postProcess, stopPosition } from '../completion/pipeline.js';
 import { healerFor, stripHealed } from '../completion/token-healing.js';
@@ -103,7 +105,7 @@ export class CompletionFeature implements Feature {
     const settings = await this.ctx.settings.forDocument(uri);
     const langs = settings.inline.languages;
     if (langs.length > 0 && !langs.includes(doc.languageId)) return { items: [] };
-    const engine = this.ctx.model.requireEngine();
+    const backend = this.ctx.backend.current();
     if (token.isCancellationRequested) throw requestCancelled();
 
     // a newer request for a document answers the older one (empty) and takes its place
@@ -133,6 +135,12 @@ export class CompletionFeature implements Feature {
         return this.items(lead + cached, replace);
       }
       const maxTokens = settings.completion.maxTokens;
+      if (backend.kind === 'remote') {
+        const shouldStop = (t: string) => stopPosition(t, cctx) !== undefined;
+        const r = await backend.server.complete({ prefix, suffix, maxTokens, temperature: settings.completion.temperature, shouldStop, signal: ac.signal }, settings.remote.fimTemplate);
+        return this.settle(ac, r, { uri, prefix, suffix, lead, replace, cctx });
+      }
+      const engine = backend.engine;
       const budget = Math.max(16, Math.min(COMPLETION_PROMPT_BUDGET, engine.model.nCtx - maxTokens - 8));
       const prompt = buildFimPrompt(engine.tokenizer, prefix, suffix, { budget, anchor: this.anchors.get(uri) });
       this.anchors.set(uri, prompt.prefixStart);
@@ -149,17 +157,26 @@ export class CompletionFeature implements Feature {
         timeBudgetMs: COMPLETION_TIME_BUDGET_MS,
         signal: ac.signal,
       });
-      if (ac.signal.aborted || outcome.stopReason === 'cancelled') {
-        if (ac.signal.reason === ('cancelled' satisfies Cancel)) throw requestCancelled();
-        return { items: [] };
-      }
-      const suggestion = postProcess(stripHealed(outcome.text, heal.healed), cctx);
-      this.cache.set(uri, prefix, suffix, suggestion);
-      return this.items(lead + suggestion, replace);
+      return this.settle(ac, { text: stripHealed(outcome.text, heal.healed), stopReason: outcome.stopReason }, { uri, prefix, suffix, lead, replace, cctx });
     } finally {
       sub.dispose();
       if (this.inFlight.get(uri) === ac) this.inFlight.delete(uri);
     }
+  }
+
+  /**
+   * The answer for generated text: nothing when cancelled or superseded (RequestCancelled for
+   * `$/cancelRequest`) or when there is no text (`undefined`: the remote server could not answer —
+   * not cached, so the next request asks again), else the post-filtered suggestion, cached.
+   */
+  private settle(ac: AbortController, generated: { text: string; stopReason: string } | undefined, at: { uri: string; prefix: string; suffix: string; lead: string; replace: Range; cctx: CompletionContext }): InlineCompletionList {
+    if (ac.signal.aborted || generated === undefined || generated.stopReason === 'cancelled') {
+      if (ac.signal.reason === ('cancelled' satisfies Cancel)) throw requestCancelled();
+      return { items: [] };
+    }
+    const suggestion = postProcess(generated.text, at.cctx);
+    this.cache.set(at.uri, at.prefix, at.suffix, suggestion);
+    return this.items(at.lead + suggestion, at.replace);
   }
 
   private items(insertText: string, range: Range): InlineCompletionList {

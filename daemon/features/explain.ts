@@ -10,6 +10,7 @@ import { displayPath, excerpt, linesText } from './documents-text.js';
 import { explainMessages } from './explain-prompt.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
+import { remoteExplainMessages, remotePromptChars, runRemoteStreamed } from './remote-chat.js';
 import { chatStopStrings, runStreamed } from './streaming.js';
 import { expectRange, expectTextDocument, isObject, optionalNumber, optionalStreamId, optionalString } from './validate.js';
 
@@ -37,11 +38,17 @@ export class ExplainFeature implements Feature {
       range = { start: { line: range.start.line, character: 0 }, end: { line: range.start.line + 1, character: 0 } };
     }
     const settings = await this.ctx.settings.get();
-    const engine = this.ctx.model.requireEngine();
+    const backend = this.ctx.backend.current();
     const max = maxTokens ?? settings.chat.maxTokens;
-    const budget = promptBudget(engine.model.nCtx, max);
     const { text: code, lines } = excerpt(doc, range);
     const base = { languageId: doc.languageId, path: displayPath(uri), lines, code, question };
+    if (backend.kind === 'remote') {
+      const render = (n: number) => explainMessages({ ...base, before: linesText(doc, lines[0] - 1 - n, lines[0] - 1), after: linesText(doc, lines[1], lines[1] + n) });
+      const messages = remoteExplainMessages(render, CONTEXT_LINES, remotePromptChars(backend.server.contextLength, max));
+      return runRemoteStreamed(this.ctx, backend.server, { messages, maxTokens: max, temperature: temperature ?? settings.chat.temperature, seed, streamId }, token);
+    }
+    const engine = backend.engine;
+    const budget = promptBudget(engine.model.nCtx, max);
     // as much surrounding code as fits, halving until it does
     let ids: number[] | undefined;
     for (let n = CONTEXT_LINES; ; n = Math.floor(n / 2)) {

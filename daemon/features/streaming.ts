@@ -31,14 +31,7 @@ export const CHAT_SLOT_OWNER = 'chat';
 export async function runStreamed(ctx: ServerContext, engine: Engine, g: StreamedGeneration, token: CancellationToken): Promise<GenerationResult> {
   const ac = new AbortController();
   const sub = token.onCancellationRequested(() => ac.abort());
-  let seq = 0;
-  const streamId = g.streamId;
-  const onText =
-    streamId === undefined
-      ? undefined
-      : (delta: string) => {
-          if (delta.length > 0) void ctx.connection.sendNotification(StreamAppendNotification.type, { streamId, seq: seq++, delta }).catch(() => undefined);
-        };
+  const onText = streamNotifier(ctx, g.streamId);
   try {
     // the answer may use what the context has left after the prompt
     const room = engine.model.nCtx - g.prompt.length - 1;
@@ -64,4 +57,13 @@ export async function runStreamed(ctx: ServerContext, engine: Engine, g: Streame
   } finally {
     sub.dispose();
   }
+}
+
+/** Sends each non-empty delta as `moecode/stream/didAppend` with its sequence number; undefined without a streamId. */
+export function streamNotifier(ctx: ServerContext, streamId: string | number | undefined): ((delta: string) => void) | undefined {
+  if (streamId === undefined) return undefined;
+  let seq = 0;
+  return (delta: string) => {
+    if (delta.length > 0) void ctx.connection.sendNotification(StreamAppendNotification.type, { streamId, seq: seq++, delta }).catch(() => undefined);
+  };
 }
