@@ -3,6 +3,7 @@
  *   moecode info <model.gguf> [--json]
  *   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat]
  *   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
+ *   moecode serve [model.gguf] [--host H] [--port P] [--api-key KEY] [--max-queue N] [--max-body-mb M]
  * The model may be omitted when MOECODE_MODEL is set or the shipped default model exists.
  */
 import { existsSync } from 'node:fs';
@@ -18,18 +19,23 @@ import { evalModel } from './eval.js';
 import { countParams, formatCount, tensorTypeCounts } from './model-info.js';
 import { noControlMask } from '../engine/token-mask.js';
 import { defaultModelPath } from './default-model.js';
+import { serve } from '../serve/http-server.js';
+import { SERVE_VALUE_FLAGS, serveOptions } from '../serve/options.js';
 
 const USAGE = `usage:
   moecode info <model.gguf> [--json]
   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat]
   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
+  moecode serve [model.gguf] [--host 127.0.0.1] [--port 8012] [--api-key KEY] [--max-queue 8] [--max-body-mb 10]
+        an OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /infill, /v1/models, /health)
 The model path may be left out when MOECODE_MODEL is set or the default model is installed.`;
 
-const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'] };
+const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'], serve: [] };
 const VALUE_FLAGS: Record<string, string[]> = {
   info: [],
   run: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed'],
   eval: ['tokens', 'greedy', 'max-binding-bytes'],
+  serve: SERVE_VALUE_FLAGS,
 };
 
 function modelPath(args: ParsedArgs): string {
@@ -166,6 +172,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'eval':
         await evaluate(args);
         return 0;
+      case 'serve':
+        return await serve(serveOptions(args, modelPath(args)));
       case undefined:
       case '--help':
       case 'help':

@@ -5,8 +5,9 @@ import { fitChatPrompt, type ResolvedAttachment } from './chat-prompt.js';
 import { displayPath, excerpt } from './documents-text.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
+import { chatStopStrings } from './chat-generation.js';
 import { remoteChatMessages, remotePromptChars, runRemoteStreamed } from './remote-chat.js';
-import { chatStopStrings, runStreamed } from './streaming.js';
+import { runStreamed } from './streaming.js';
 import { expectObject, expectRange, expectString, isObject, optionalNumber, optionalStreamId, optionalString } from './validate.js';
 
 const ROLES = new Set(['system', 'user', 'assistant']);

@@ -10,8 +10,9 @@ import { displayPath, excerpt, linesText } from './documents-text.js';
 import { explainMessages } from './explain-prompt.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
+import { chatStopStrings } from './chat-generation.js';
 import { remoteExplainMessages, remotePromptChars, runRemoteStreamed } from './remote-chat.js';
-import { chatStopStrings, runStreamed } from './streaming.js';
+import { runStreamed } from './streaming.js';
 import { expectRange, expectTextDocument, isObject, optionalNumber, optionalStreamId, optionalString } from './validate.js';
 
 const CONTEXT_LINES = 30;
