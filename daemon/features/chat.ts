@@ -6,8 +6,8 @@ import { displayPath, excerpt } from './documents-text.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
 import { chatStopStrings } from './chat-generation.js';
-import { remoteChatMessages, remotePromptChars, runRemoteStreamed } from './remote-chat.js';
-import { runStreamed } from './streaming.js';
+import { remoteChatMessages, remotePromptChars } from './remote-prompt.js';
+import { runRemoteStreamed, runStreamed } from './streaming.js';
 import { expectObject, expectRange, expectString, isObject, optionalNumber, optionalStreamId, optionalString } from './validate.js';
 
 const ROLES = new Set(['system', 'user', 'assistant']);

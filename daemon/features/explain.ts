@@ -11,8 +11,8 @@ import { explainMessages } from './explain-prompt.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
 import { chatStopStrings } from './chat-generation.js';
-import { remoteExplainMessages, remotePromptChars, runRemoteStreamed } from './remote-chat.js';
-import { runStreamed } from './streaming.js';
+import { remoteExplainMessages, remotePromptChars } from './remote-prompt.js';
+import { runRemoteStreamed, runStreamed } from './streaming.js';
 import { expectRange, expectTextDocument, isObject, optionalNumber, optionalStreamId, optionalString } from './validate.js';
 
 const CONTEXT_LINES = 30;

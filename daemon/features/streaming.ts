@@ -1,12 +1,13 @@
 /**
- * Runs a chat-class generation (chat, explain) through the scheduler: streams its text as
+ * Runs a chat-class generation (chat, explain) through the scheduler, or on a remote server: streams its text as
  * `moecode/stream/didAppend` notifications when the request named a streamId, stops on
  * `$/cancelRequest` (answering at once with the text so far, stopReason 'cancelled'), and returns the
  * whole answer.
  */
 import type { CancellationToken } from 'vscode-languageserver/node';
 import type { Engine } from '../engine/engine.js';
-import { StreamAppendNotification, type GenerationResult } from '../protocol.js';
+import { StreamAppendNotification, type ChatMessage, type GenerationResult } from '../protocol.js';
+import type { RemoteServer } from '../remote/remote-server.js';
 import { chatGenerationRequest } from './chat-generation.js';
 import type { ServerContext } from './feature.js';
 
@@ -46,4 +47,23 @@ export function streamNotifier(ctx: ServerContext, streamId: string | number | u
   return (delta: string) => {
     if (delta.length > 0) void ctx.connection.sendNotification(StreamAppendNotification.type, { streamId, seq: seq++, delta }).catch(() => undefined);
   };
+}
+
+export interface RemoteStreamedGeneration {
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature: number;
+  seed?: number;
+  streamId?: string | number;
+}
+
+/** Runs a chat-class request on the remote server (generation-backend.ts), streaming it when the request named a streamId; `$/cancelRequest` answers with the text so far. */
+export async function runRemoteStreamed(ctx: ServerContext, server: RemoteServer, g: RemoteStreamedGeneration, token: CancellationToken): Promise<GenerationResult> {
+  const ac = new AbortController();
+  const sub = token.onCancellationRequested(() => ac.abort());
+  try {
+    return await server.chat({ messages: g.messages, maxTokens: g.maxTokens, temperature: g.temperature, seed: g.seed, onText: streamNotifier(ctx, g.streamId), signal: ac.signal });
+  } finally {
+    sub.dispose();
+  }
 }

@@ -40,20 +40,27 @@ export interface RemoteHttpClientOptions {
 type Timeout = { kind: 'headers' | 'idle'; ms: number };
 
 export class RemoteHttpClient {
+  private readonly base: string;
+  private readonly query: string;
+
   constructor(
-    /** e.g. http://gpu-box:30000/v1 (no trailing slash). */
+    /** e.g. http://gpu-box:30000/v1 (no trailing slash; a query string is kept on every endpoint). */
     readonly baseUrl: string,
     private readonly opts: RemoteHttpClientOptions,
-  ) {}
+  ) {
+    const u = new URL(baseUrl);
+    this.base = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+    this.query = u.search;
+  }
 
   /** `path` under the base URL: endpoint('completions') → …/v1/completions. */
   endpoint(path: string): string {
-    return `${this.baseUrl}/${path}`;
+    return `${this.base}/${path}${this.query}`;
   }
 
   /** `path` under the server root (the base without a trailing /v1): llama-server's /infill lives there. */
   rootEndpoint(path: string): string {
-    return `${this.baseUrl.replace(/\/v1$/, '')}/${path}`;
+    return `${this.base.replace(/\/v1$/, '')}/${path}${this.query}`;
   }
 
   async getJson(url: string, policy: RequestPolicy, signal?: AbortSignal): Promise<unknown> {

@@ -197,6 +197,11 @@ export class OpenAiStandIn {
     return !res.destroyed;
   }
 
+  /** `data: [DONE]` and the end of the answer, in one write. */
+  private done(res: ServerResponse): void {
+    if (!res.destroyed) res.end('data: [DONE]\n\n');
+  }
+
   private startStream(res: ServerResponse): void {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     // a comment line first, as servers send to keep proxies from buffering
@@ -235,8 +240,7 @@ export class OpenAiStandIn {
     if (wantUsage || d === 'llama-server') {
       if (!(await this.event(res, { ...base, choices: [], usage }))) return;
     }
-    await this.event(res, '[DONE]');
-    res.end();
+    this.done(res);
   }
 
   private async textCompletion(res: ServerResponse, rec: RecordedRequest): Promise<void> {
@@ -258,8 +262,7 @@ export class OpenAiStandIn {
       d === 'vllm' ? { index: 0, text, logprobs: null, finish_reason: finish, stop_reason: null } : d === 'sglang' ? { index: 0, text, logprobs: null, finish_reason: finish, matched_stop: null } : { text, index: 0, logprobs: null, finish_reason: finish };
     for (const p of pieces) if (!(await this.event(res, { ...base, choices: [choice(p, null)], ...(d === 'sglang' ? { usage: null } : {}) }))) return;
     if (!(await this.event(res, { ...base, choices: [choice('', 'stop')] }))) return;
-    await this.event(res, '[DONE]');
-    res.end();
+    this.done(res);
   }
 
   /** llama-server's /infill: its own event format, no [DONE]. */
@@ -271,8 +274,7 @@ export class OpenAiStandIn {
     }
     this.startStream(res);
     for (const p of pieces) if (!(await this.event(res, { index: 0, content: p, stop: false, id_slot: 0, tokens_predicted: 1 }))) return;
-    await this.event(res, { index: 0, content: '', stop: true, stop_type: 'eos', tokens_predicted: pieces.length, tokens_evaluated: 20, timings: { predicted_n: pieces.length } });
-    res.end();
+    if (!res.destroyed) res.end(`data: ${JSON.stringify({ index: 0, content: '', stop: true, stop_type: 'eos', tokens_predicted: pieces.length, tokens_evaluated: 20, timings: { predicted_n: pieces.length } })}\n\n`);
   }
 }
 

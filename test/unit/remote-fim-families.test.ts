@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { FIM_FAMILIES } from '../../daemon/protocol.js';
 import { normalizeBaseUrl } from '../../daemon/remote/base-url.js';
 import { RemoteConfigError } from '../../daemon/remote/errors.js';
+import { RemoteHttpClient } from '../../daemon/remote/http-client.js';
 import { detectFimFamily, FIM_FAMILY_TABLE, fimFamilyFor, stopStringAt } from '../../daemon/remote/fim-families.js';
 import { prefixWindow, suffixWindow } from '../../daemon/remote/remote-completion.js';
 
@@ -71,4 +72,13 @@ test('base URLs: trailing slashes go, a bare host gets /v1, only http(s) without
   assert.equal(normalizeBaseUrl(' http://localhost:11434 '), 'http://localhost:11434/v1');
   assert.equal(normalizeBaseUrl('https://api.example.com/openai/v1'), 'https://api.example.com/openai/v1');
   for (const bad of ['gpu-box:30000', 'ftp://gpu-box/v1', 'not a url', 'http://user:secret@gpu-box/v1']) assert.throws(() => normalizeBaseUrl(bad), RemoteConfigError, bad);
+});
+
+test('endpoints sit under the base URL, /infill under its root, a query string stays on each', () => {
+  const c = new RemoteHttpClient('http://gpu-box:30000/v1', { apiKey: () => undefined });
+  assert.equal(c.endpoint('chat/completions'), 'http://gpu-box:30000/v1/chat/completions');
+  assert.equal(c.rootEndpoint('infill'), 'http://gpu-box:30000/infill');
+  const q = new RemoteHttpClient('https://proxy.example/openai/v1?api-version=2024-06-01', { apiKey: () => undefined });
+  assert.equal(q.endpoint('models'), 'https://proxy.example/openai/v1/models?api-version=2024-06-01');
+  assert.equal(q.rootEndpoint('infill'), 'https://proxy.example/openai/infill?api-version=2024-06-01');
 });

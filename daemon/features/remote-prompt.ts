@@ -1,16 +1,11 @@
 /**
- * Chat and explain through a remote server: the same messages the local model gets (system prompt,
+ * Chat and explain prompts for a remote server: the same messages the local model gets (system prompt,
  * attachments, the explain layout), sent as messages — the server applies its model's template —
- * bounded in characters since the server's tokenizer is out of reach, and streamed to the client as
- * `moecode/stream/didAppend` like a local answer.
+ * bounded in characters, since the server's tokenizer is out of reach (streaming.ts runs them).
  */
-import type { CancellationToken } from 'vscode-languageserver/node';
-import type { ChatMessage, GenerationResult } from '../protocol.js';
-import type { RemoteServer } from '../remote/remote-server.js';
+import type { ChatMessage } from '../protocol.js';
 import { chatMessages, type ResolvedAttachment } from './chat-prompt.js';
 import { requestFailed } from './errors.js';
-import type { ServerContext } from './feature.js';
-import { streamNotifier } from './streaming.js';
 
 /** Prompt characters when the server does not say its context length (about 16k tokens of code). */
 export const REMOTE_PROMPT_CHARS = 64_000;
@@ -53,24 +48,5 @@ export function remoteExplainMessages(render: (contextLines: number) => ChatMess
     const size = charsOf(messages);
     if (size <= budget) return messages;
     if (n === 0) throw requestFailed('contextOverflow', `the code to explain has ${size} characters; the remote server takes about ${budget} for the prompt; select less`);
-  }
-}
-
-export interface RemoteStreamedGeneration {
-  messages: ChatMessage[];
-  maxTokens: number;
-  temperature: number;
-  seed?: number;
-  streamId?: string | number;
-}
-
-/** Runs the chat on the server, streaming it when the request named a streamId; `$/cancelRequest` answers with the text so far. */
-export async function runRemoteStreamed(ctx: ServerContext, server: RemoteServer, g: RemoteStreamedGeneration, token: CancellationToken): Promise<GenerationResult> {
-  const ac = new AbortController();
-  const sub = token.onCancellationRequested(() => ac.abort());
-  try {
-    return await server.chat({ messages: g.messages, maxTokens: g.maxTokens, temperature: g.temperature, seed: g.seed, onText: streamNotifier(ctx, g.streamId), signal: ac.signal });
-  } finally {
-    sub.dispose();
   }
 }
