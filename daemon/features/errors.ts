@@ -2,8 +2,7 @@
 import { ErrorCodes, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { ContextOverflowError } from '../engine/model.js';
 import type { MoecodeErrorData, MoecodeErrorReason } from '../protocol.js';
-import { RemoteConfigError, RemoteHttpError, RemoteProtocolError, RemoteUnauthorizedError, RemoteUnreachableError } from '../remote/errors.js';
-import { RemoteQueueFullError } from '../remote/remote-server.js';
+import { RemoteConfigError, RemoteHttpError, RemoteProtocolError, RemoteQueueFullError, RemoteUnauthorizedError, RemoteUnreachableError } from '../remote/errors.js';
 import { EngineGoneError, QueueFullError } from '../scheduler/scheduler.js';
 
 export function requestFailed(reason: MoecodeErrorReason, message: string): ResponseError<MoecodeErrorData> {

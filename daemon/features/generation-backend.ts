@@ -97,7 +97,8 @@ export class GenerationBackend {
       this.remote = undefined;
       this.remoteKey = '';
       this.opts.backendChanged();
-      this.opts.publish(this.opts.model.status, true);
+      // a load about to start sends its own status; otherwise the model's as it stands
+      if (!this.opts.model.needsReload(settings)) this.opts.publish(this.opts.model.status, true);
     }
     if (this.opts.model.needsReload(settings)) {
       this.opts.log('model settings changed: loading');

@@ -76,3 +76,11 @@ export class RequestAbortedError extends Error {
     this.name = 'RequestAbortedError';
   }
 }
+
+/** Too many chat-class requests are running on the server already; nothing was sent. */
+export class RemoteQueueFullError extends Error {
+  constructor(limit: number) {
+    super(`${limit} chat requests are already running on the remote server`);
+    this.name = 'RemoteQueueFullError';
+  }
+}

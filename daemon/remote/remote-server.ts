@@ -6,7 +6,7 @@
  */
 import type { FimTemplateSetting, GenerationResult, RemoteStatus } from '../protocol.js';
 import { normalizeBaseUrl } from './base-url.js';
-import { RemoteConfigError, RemoteError, RemoteHttpError, RemoteProtocolError, RequestAbortedError } from './errors.js';
+import { RemoteConfigError, RemoteError, RemoteHttpError, RemoteProtocolError, RemoteQueueFullError, RequestAbortedError } from './errors.js';
 import { fimFamilyFor } from './fim-families.js';
 import { RemoteHealth, type HealthOptions } from './health.js';
 import { RemoteHttpClient, type RequestPolicy } from './http-client.js';
@@ -36,13 +36,6 @@ export const COMPLETION_POLICY: RequestPolicy = { attempts: 2, headersTimeoutMs:
 export const CHAT_POLICY: RequestPolicy = { attempts: 3, headersTimeoutMs: 30_000, idleTimeoutMs: 120_000 };
 /** Chat-class requests in flight at once; more are refused (queueFull). */
 export const MAX_REMOTE_CHATS = 4;
-
-export class RemoteQueueFullError extends Error {
-  constructor() {
-    super(`${MAX_REMOTE_CHATS} chat requests are already running on the remote server`);
-    this.name = 'RemoteQueueFullError';
-  }
-}
 
 export class RemoteServer {
   readonly url: string;
@@ -153,7 +146,7 @@ export class RemoteServer {
     const { client, health } = this.ready();
     if (health.state !== 'ok') await health.probeNow();
     if (health.state !== 'ok') throw this.lastProbeError instanceof Error ? this.lastProbeError : new RemoteProtocolError(this.url, health.message ?? 'not ready');
-    if (this.chats >= MAX_REMOTE_CHATS) throw new RemoteQueueFullError();
+    if (this.chats >= MAX_REMOTE_CHATS) throw new RemoteQueueFullError(MAX_REMOTE_CHATS);
     this.chats++;
     this.setBusy(+1);
     try {

@@ -431,6 +431,28 @@ describe('remote server: failures', () => {
     }
   });
 
+  test('more chats at once than the limit: the extra one is refused with queueFull and nothing is sent for it', async () => {
+    const server = new OpenAiStandIn({ dialect: 'sglang', models: [{ id: 'm' }], chat: () => Array.from({ length: 400 }, () => '.'), pieceDelayMs: 10 });
+    await server.start();
+    const c = await startWith(server, {});
+    try {
+      await waitForStatus(c, (s) => s.remote?.state === 'ok');
+      const running = Array.from({ length: 4 }, (_, i) => c.request('moecode/chat/send', { messages: [{ role: 'user', content: `q${i}` }], streamId: `busy-${i}` }));
+      for (let i = 0; i < 4; i++) await c.waitForNotification('moecode/stream/didAppend', (p: StreamAppendParams) => p.streamId === `busy-${i}`, 10_000);
+      const status = await c.status();
+      assert.equal(status.state, 'busy');
+      const extra = await c.request('moecode/chat/send', { messages: [{ role: 'user', content: 'one more' }] }).response;
+      assert.equal(extra.error?.code, -32803);
+      assert.deepEqual(extra.error?.data, { reason: 'queueFull' });
+      assert.equal(server.received('/v1/chat/completions').length, 4);
+      for (const r of running) c.cancel(r.id);
+      for (const r of running) assert.equal(((await r.response).result as ChatResult).stopReason, 'cancelled');
+    } finally {
+      await c.shutdownAndExit();
+      await server.stop();
+    }
+  });
+
   test('a URL that is not http(s): the status says so; completions and chat fail with remoteError', async () => {
     const c = await startDaemon({ env: { MOECODE_REMOTE_API_KEY: '' }, settings: { remote: { url: 'ftp://gpu-box/v1' } } });
     try {
