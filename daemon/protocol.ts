@@ -346,14 +346,14 @@ export namespace StatusDidChangeNotification {
 // Remote server
 
 export interface RemoteApiKeyParams {
-  /** The key sent as `Authorization: Bearer …`; null: none from the editor (the daemon's `MOECODE_REMOTE_API_KEY` applies). */
+  /** The key sent as `Authorization: Bearer …` from now on; null: none. */
   apiKey: string | null;
 }
 
 /**
  * client → server notification: the remote server's API key changed (VS Code keeps it in SecretStorage,
- * never in settings). The daemon probes the server again at once. At start-up the key travels in the
- * daemon's environment, `MOECODE_REMOTE_API_KEY`, as for any other editor.
+ * never in settings). Once sent it replaces the daemon's `MOECODE_REMOTE_API_KEY`, the key given at
+ * start-up (as any editor may); the daemon probes the server again at once.
  */
 export namespace RemoteApiKeyNotification {
   export const method = 'moecode/remote/didChangeApiKey' as const;

@@ -102,7 +102,7 @@ export class Daemon implements vscode.Disposable {
       this.setRunState('failed');
       throw new Error(`the daemon bundle is missing (${this.context.asAbsolutePath('dist/daemon.js')}); reinstall the extension or run \`npm run build\``);
     }
-    const client = this.createClient(await this.remoteApiKey.get().catch(() => undefined));
+    const client = this.createClient(await this.effectiveApiKey());
     this.client = client;
     try {
       await client.start();
@@ -169,11 +169,16 @@ export class Daemon implements vscode.Disposable {
     await this.sendApiKey();
   }
 
+  /** The key the daemon should use: the secret store's, else MOECODE_REMOTE_API_KEY of VS Code's own environment. */
+  private async effectiveApiKey(): Promise<string | undefined> {
+    return (await this.remoteApiKey.get().catch(() => undefined)) ?? (process.env.MOECODE_REMOTE_API_KEY || undefined);
+  }
+
   /** Tells the daemon the current key (after a change, and after a restart whose environment may be older). */
   private async sendApiKey(): Promise<void> {
     const client = this.client;
     if (!client || client.state !== State.Running) return;
-    const apiKey = (await this.remoteApiKey.get().catch(() => undefined)) ?? null;
+    const apiKey = (await this.effectiveApiKey()) ?? null;
     await client.sendNotification(RemoteApiKeyNotification.type, { apiKey }).catch((e: unknown) => this.outputChannel.warn(`could not send the remote API key: ${e instanceof Error ? e.message : String(e)}`));
   }
 
@@ -235,8 +240,7 @@ export class Daemon implements vscode.Disposable {
 
   private createClient(remoteApiKey: string | undefined): LanguageClient {
     const module = this.context.asAbsolutePath('dist/daemon.js');
-    // the key from the secret store wins over one in VS Code's own environment
-    const env = { ...process.env, ...(remoteApiKey ? { MOECODE_REMOTE_API_KEY: remoteApiKey } : {}) };
+    const env: NodeJS.ProcessEnv = { ...process.env, MOECODE_REMOTE_API_KEY: remoteApiKey ?? '' };
     const serverOptions: ServerOptions = {
       run: { module, transport: TransportKind.ipc, options: { env } },
       debug: { module, transport: TransportKind.ipc, options: { env, execArgv: ['--nolazy', '--inspect=6019'] } },

@@ -1,7 +1,7 @@
 /**
  * The remote server's API key, kept in VS Code's SecretStorage (the OS keychain), never in settings.json.
- * The daemon gets it in its environment at start (MOECODE_REMOTE_API_KEY, as any other editor passes it)
- * and by `moecode/remote/didChangeApiKey` when it changes (client.ts).
+ * The daemon gets it (else VS Code's own MOECODE_REMOTE_API_KEY) in its environment at start, as any
+ * other editor passes it, and by `moecode/remote/didChangeApiKey` when it changes (client.ts).
  */
 import type * as vscode from 'vscode';
 

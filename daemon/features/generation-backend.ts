@@ -6,7 +6,8 @@
  *   cleared drops the server and loads the local model again.
  * - The status is the local model's, or with a server its health: ready/busy when it answers, loading
  *   while connecting, error when unreachable, refusing the key or unusable (`remote` says which).
- * - The API key: the editor's (RemoteApiKeyNotification), else the daemon's MOECODE_REMOTE_API_KEY.
+ * - The API key: MOECODE_REMOTE_API_KEY from the daemon's environment, until the editor sends one
+ *   (RemoteApiKeyNotification; null: none).
  */
 import type { Engine } from '../engine/engine.js';
 import type { DaemonState, FimTemplateSetting, MoecodeSettings, StatusParams } from '../protocol.js';
@@ -31,7 +32,8 @@ export class GenerationBackend {
   private remote: RemoteServer | undefined;
   private remoteKey = '';
   private fimTemplate: FimTemplateSetting = 'auto';
-  private editorApiKey: string | undefined;
+  /** The key the editor sent (null: none); undefined until it sends one. */
+  private editorApiKey: string | null | undefined;
   private lastPublishedState: DaemonState | undefined;
 
   constructor(private readonly opts: GenerationBackendOptions) {}
@@ -111,9 +113,9 @@ export class GenerationBackend {
     if (!this.remote) this.opts.publish(status, urgent);
   }
 
-  /** The editor's key (null or '': none; the environment's applies). */
+  /** The editor's key, from now on instead of the environment's (null or '': none). */
   setApiKey(key: string | null): void {
-    this.editorApiKey = key || undefined;
+    this.editorApiKey = key || null;
     this.remote?.apiKeyChanged();
   }
 
@@ -123,7 +125,8 @@ export class GenerationBackend {
   }
 
   private apiKey(): string | undefined {
-    return this.editorApiKey ?? (process.env.MOECODE_REMOTE_API_KEY || undefined);
+    if (this.editorApiKey !== undefined) return this.editorApiKey ?? undefined;
+    return process.env.MOECODE_REMOTE_API_KEY || undefined;
   }
 
   private publishRemote(server: RemoteServer, urgent: boolean): void {

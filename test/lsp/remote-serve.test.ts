@@ -126,7 +126,7 @@ describe('the daemon on moecode serve', () => {
     const r = await c!.request('moecode/chat/send', { messages: [{ role: 'user', content: 'hi' }] }).response;
     assert.deepEqual(r.error?.data, { reason: 'remoteUnauthorized' });
     const mark2 = c!.notifications.length;
-    c!.notify('moecode/remote/didChangeApiKey', { apiKey: null }); // back to MOECODE_REMOTE_API_KEY
+    c!.notify('moecode/remote/didChangeApiKey', { apiKey: KEY });
     await waitForStatus(c!, (s) => s.remote?.state === 'ok', mark2);
   });
 

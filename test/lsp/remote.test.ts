@@ -401,6 +401,15 @@ describe('remote server: failures', () => {
       const r2 = await c.request('moecode/chat/send', { messages: [{ role: 'user', content: 'hi' }] }).response;
       assert.equal((r2.result as ChatResult).text, 'authorised');
       assert.equal(server.received('/v1/chat/completions').at(-1)!.authorization, 'Bearer key-2');
+      // null from the editor: no key at all (not the environment's old one)
+      const mark3 = c.notifications.length;
+      c.notify('moecode/remote/didChangeApiKey', { apiKey: null });
+      await waitForStatus(c, (s) => s.remote?.state === 'unauthorized', mark3);
+      assert.equal(server.received('/v1/models').at(-1)!.authorization, undefined);
+      // a malformed notification is ignored with a warning, the daemon carries on
+      c.notify('moecode/remote/didChangeApiKey', { apiKey: 42 });
+      assert.equal((await c.status()).remote?.state, 'unauthorized');
+      assert.ok(c.logMessages().some((m) => /apiKey must be a string or null/.test(m)));
     } finally {
       await c.shutdownAndExit();
       await server.stop();

@@ -49,6 +49,12 @@ suite('remote server', () => {
     await waitFor('the status bar to say the key was refused', () => /refused the API key/.test(a.statusBar.text), 60_000);
     await a.daemon.setRemoteApiKey('exthost-key');
     await waitFor('the status bar to recover', () => /: ready/.test(a.statusBar.text), 60_000);
+    // removing the key sends none at all
+    await a.daemon.setRemoteApiKey(undefined);
+    await waitFor('the status bar to say the key was refused', () => /refused the API key/.test(a.statusBar.text), 60_000);
+    assert.equal(server!.received('/v1/models').at(-1)!.authorization, undefined);
+    await a.daemon.setRemoteApiKey('exthost-key');
+    await waitFor('the status bar to recover', () => /: ready/.test(a.statusBar.text), 60_000);
     assert.equal(a.daemon.pid, pid, 'same daemon process');
     const inspected = JSON.stringify(vscode.workspace.getConfiguration('moecode'));
     assert.equal(inspected.includes('exthost-key'), false);
