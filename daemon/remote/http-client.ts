@@ -22,6 +22,8 @@ export interface RequestPolicy {
 
 /** Largest JSON answer read (a model list, an error body). */
 export const MAX_JSON_BYTES = 8 * 1024 * 1024;
+/** Bytes of an error body read. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 /** Characters of an error body kept for the message. */
 const ERROR_DETAIL_CHARS = 300;
 
@@ -226,9 +228,28 @@ async function readJson(res: Response, url: string, call: OpenCall): Promise<unk
   }
 }
 
+/** At most `max` bytes of a body, as text; the rest is not read. */
+async function boundedText(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const pieces: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const r = await reader.read();
+      if (r.done) break;
+      pieces.push(r.value);
+      size += r.value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return new TextDecoder().decode(Buffer.concat(pieces).subarray(0, max));
+}
+
 /** The server's words for an HTTP error (OpenAI `{error: {message}}`, FastAPI `{detail}`, or the text). */
 async function errorDetail(res: Response): Promise<string> {
-  const text = (await res.text()).slice(0, 64 * 1024);
+  const text = await boundedText(res, MAX_ERROR_BODY_BYTES);
   let detail = text.trim();
   try {
     const j = JSON.parse(text) as Record<string, unknown>;

@@ -2,7 +2,7 @@
  * A chat answer from `/v1/chat/completions`, streamed: every non-empty content delta goes to `onText`
  * as it arrives (role-only and empty deltas are skipped), the finish reason and usage are read from
  * whichever chunk carries them. Cancelling answers with the text so far (stopReason 'cancelled'), as
- * the local engine does.
+ * the local engine does. A server that sends far more than was asked for is cut off (MAX_ANSWER_CHARS_PER_TOKEN).
  */
 import type { ChatMessage, GenerationResult, StopReason } from '../protocol.js';
 import { RequestAbortedError } from './errors.js';
@@ -17,6 +17,9 @@ export interface RemoteChatRequest {
   onText?: (delta: string) => void;
   signal: AbortSignal;
 }
+
+/** Characters an answer may have per requested token; past it the answer ends ('length'), whatever the server keeps sending. */
+export const MAX_ANSWER_CHARS_PER_TOKEN = 32;
 
 export function chatStopReason(finishReason: string | undefined): StopReason {
   return finishReason === 'length' ? 'length' : 'eos';
@@ -40,6 +43,7 @@ export async function streamChat(client: RemoteHttpClient, model: string, req: R
   let finish: string | undefined;
   let usage: StreamUsage | undefined;
   let cancelled = false;
+  const maxChars = req.maxTokens * MAX_ANSWER_CHARS_PER_TOKEN;
   try {
     for await (const ev of client.stream(url, body, policy, req.signal)) {
       const piece = readStreamEvent(ev, url);
@@ -48,8 +52,13 @@ export async function streamChat(client: RemoteHttpClient, model: string, req: R
       if (piece.text) {
         firstAt ??= performance.now();
         pieces++;
-        text += piece.text;
-        req.onText?.(piece.text);
+        const delta = piece.text.slice(0, maxChars - text.length);
+        text += delta;
+        req.onText?.(delta);
+        if (text.length >= maxChars) {
+          finish = 'length';
+          break;
+        }
       }
       if (piece.done) break;
     }

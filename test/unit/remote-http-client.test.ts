@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { RemoteHttpError, RemoteProtocolError, RemoteUnauthorizedError, RemoteUnreachableError, RequestAbortedError } from '../../daemon/remote/errors.js';
 import { MAX_JSON_BYTES, RemoteHttpClient, retryDelayMs, type RequestPolicy } from '../../daemon/remote/http-client.js';
+import { MAX_ANSWER_CHARS_PER_TOKEN, streamChat } from '../../daemon/remote/remote-chat.js';
 import { OpenAiStandIn } from '../helpers/openai-stand-in.js';
 
 const FAST: RequestPolicy = { attempts: 1, headersTimeoutMs: 300, idleTimeoutMs: 300 };
@@ -120,5 +121,31 @@ test('aborting a stream closes the connection and throws RequestAbortedError', a
   );
   const rec = s.received('/v1/chat/completions')[0]!;
   for (let i = 0; i < 100 && rec.outcome === 'pending'; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(rec.outcome, 'client-closed');
+});
+
+test('an error answer is read only up to a bound; its words are kept short', async () => {
+  const { base } = await listen(
+    createHttpServer((_req, res) => {
+      res.writeHead(400, { 'Content-Type': 'text/plain' });
+      const chunk = Buffer.alloc(1024 * 1024, 0x61);
+      for (let i = 0; i < 16; i++) res.write(chunk);
+      res.end();
+    }),
+  );
+  await assert.rejects(client(base).postJson(`${base}/completions`, {}, { ...FAST, idleTimeoutMs: 5000 }), (e: unknown) => e instanceof RemoteHttpError && e.status === 400 && e.detail.length <= 301);
+});
+
+test('a chat answer longer than asked for is cut off (stopReason length) and the connection closed', async () => {
+  const s = new OpenAiStandIn({ dialect: 'vllm', models: [{ id: 'm' }], chat: () => Array.from({ length: 50 }, () => 'x'.repeat(40)), pieceDelayMs: 1 });
+  await s.start();
+  closers.push(() => s.stop());
+  const deltas: string[] = [];
+  const r = await streamChat(client(s.url), 'm', { messages: [{ role: 'user', content: 'hi' }], maxTokens: 4, temperature: 0, onText: (d) => deltas.push(d), signal: new AbortController().signal }, FAST);
+  assert.equal(r.stopReason, 'length');
+  assert.equal(r.text.length, 4 * MAX_ANSWER_CHARS_PER_TOKEN);
+  assert.equal(deltas.join(''), r.text);
+  const rec = s.received('/v1/chat/completions')[0]!;
+  for (let i = 0; i < 100 && rec.outcome === 'pending'; i++) await new Promise((res) => setTimeout(res, 10));
   assert.equal(rec.outcome, 'client-closed');
 });
