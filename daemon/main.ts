@@ -16,7 +16,8 @@ const USAGE = `usage: moecode-daemon --stdio | --node-ipc | --socket=PORT | --pi
 
 The MoeCode language server (LSP 3.18: textDocument/inlineCompletion, plus moecode/* chat, explain,
 status and model messages). The model is the moecode.model.path setting (initializationOptions or
-workspace/configuration), else the MOECODE_MODEL environment variable, else the default model.
+workspace/configuration), else the MOECODE_MODEL environment variable, else the default model. With the
+moecode.remote.url setting an OpenAI-compatible server generates instead (its key: MOECODE_REMOTE_API_KEY).
 A model load that makes no progress for ${LOAD_STALL_ENV} milliseconds (default 120000) is given up.
 A stream that can no longer be split into messages (a bad Content-Length) ends the daemon with exit
 code 1; the client restarts it.`;

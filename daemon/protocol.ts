@@ -13,7 +13,8 @@
  *   vim.lsp.start({ name = 'moecode', cmd = { 'moecode-daemon', '--stdio' },
  *                   init_options = { model = { path = '/models/coder.gguf' } } })
  * (or set MOECODE_MODEL). Any client that sends `textDocument/inlineCompletion` gets suggestions; the
- * custom requests below are plain JSON-RPC.
+ * custom requests below are plain JSON-RPC. To use an OpenAI-compatible server instead of a local model,
+ * pass `remote = { url = 'http://gpu-box:30000/v1' }` and put its key in `MOECODE_REMOTE_API_KEY`.
  *
  * ## Streaming (chat and explain)
  * A request that wants its answer as it is written names a `streamId` (any string or number the client
@@ -48,6 +49,15 @@ export type BackendPreference = 'auto' | 'gpu' | 'cpu';
 
 /** Which WebGPU adapter the daemon may use. */
 export type GpuAdapterPreference = 'auto' | 'hardware' | 'software';
+
+/**
+ * Model families whose fill-in-the-middle prompt the daemon can write for a remote server
+ * (daemon/remote/fim-families.ts holds each one's template and stop strings).
+ */
+export const FIM_FAMILIES = ['qwen-coder', 'deepseek-coder', 'codestral', 'starcoder2', 'codellama', 'granite-code', 'granite4'] as const;
+export type FimFamilyId = (typeof FIM_FAMILIES)[number];
+/** `moecode.remote.fimTemplate`: 'auto' guesses the family from the model id. */
+export type FimTemplateSetting = 'auto' | FimFamilyId;
 
 /** The `moecode` settings section (VS Code keys `moecode.model.path`, `moecode.gpu.memoryBudget`, …). */
 export interface MoecodeSettings {
@@ -86,6 +96,19 @@ export interface MoecodeSettings {
     maxTokens: number;
     temperature: number;
   };
+  remote: {
+    /**
+     * Base URL of an OpenAI-compatible server (SGLang, vLLM, llama-server, Ollama, LM Studio), e.g.
+     * `http://gpu-box:30000/v1`. Empty: the local engine. Set: no local model is loaded; inline
+     * completions, chat and explain go to the server. Its API key never travels in settings: the
+     * `MOECODE_REMOTE_API_KEY` environment variable of the daemon, or {@link RemoteApiKeyNotification}.
+     */
+    url: string;
+    /** Model id on the server; empty: the first id `/v1/models` lists. */
+    model: string;
+    /** FIM prompt family for inline completions; 'auto' guesses it from the model id (unknown: the server's own `suffix` / `/infill`). */
+    fimTemplate: FimTemplateSetting;
+  };
 }
 
 /** Settings as a client sends them: any subset. */
@@ -99,6 +122,7 @@ export const DEFAULT_SETTINGS: Readonly<MoecodeSettings> = Object.freeze({
   completion: { maxTokens: 64, temperature: 0 },
   inline: { languages: [] },
   chat: { maxTokens: 512, temperature: 0.2 },
+  remote: { url: '', model: '', fimTemplate: 'auto' as FimTemplateSetting },
 });
 
 /**
@@ -108,8 +132,8 @@ export const DEFAULT_SETTINGS: Readonly<MoecodeSettings> = Object.freeze({
  */
 export type MoecodeInitializationOptions = MoecodeSettingsInput | { moecode?: MoecodeSettingsInput };
 
-/** Settings whose change needs the model reloaded (the daemon does it itself, without restarting). */
-export const RELOAD_SETTINGS = ['model.path', 'gpu.memoryBudget', 'engine.backend', 'cpu.threads'] as const;
+/** Settings whose change needs the model reloaded or the remote server switched (the daemon does it itself, without restarting). */
+export const RELOAD_SETTINGS = ['model.path', 'gpu.memoryBudget', 'engine.backend', 'cpu.threads', 'remote.url', 'remote.model'] as const;
 
 // ---------------------------------------------------------------------------------------------------
 // Errors
@@ -130,7 +154,15 @@ export type MoecodeErrorReason =
   /** The model's chat template failed: it does not parse, raised an error, or ran past its time, memory or output limit. */
   | 'chatTemplate'
   /** Generation failed on the GPU or in the engine. */
-  | 'engineError';
+  | 'engineError'
+  /** `moecode.remote.url` is set but the server cannot be reached (status `remote.state` unreachable); the daemon keeps probing it. */
+  | 'remoteUnreachable'
+  /** The remote server refused the API key (HTTP 401/403). */
+  | 'remoteUnauthorized'
+  /** The remote server answered the request with an error (`message` has its words). */
+  | 'remoteError'
+  /** A local model was asked for while `moecode.remote.url` is set. */
+  | 'remoteActive';
 
 /** `data` of a `RequestFailed` (-32803) error. */
 export interface MoecodeErrorData {
@@ -272,7 +304,31 @@ export interface MemoryStatus {
   contextLength: number;
 }
 
+/**
+ * The remote server, when `moecode.remote.url` is set. connecting: not answered yet; ok: `/v1/models`
+ * answered and the model is served; unreachable: no connection (refused, timed out, DNS);
+ * unauthorized: the API key was refused (401/403); error: the server answered but cannot serve
+ * (named model missing, 5xx, not OpenAI-compatible). While it is not ok the daemon probes it again with
+ * backoff and recovers by itself.
+ */
+export interface RemoteStatus {
+  /** The base URL as configured (normalised: no trailing slash). */
+  url: string;
+  state: 'connecting' | 'ok' | 'unreachable' | 'unauthorized' | 'error';
+  /** The model id used (the setting, or the first listed); '' before the server answered. */
+  model: string;
+  /** How inline completions are asked: a FIM family id, 'infill' (llama-server's /infill) or 'suffix' (/v1/completions with `suffix`). */
+  fim: FimFamilyId | 'infill' | 'suffix' | '';
+  /** What went wrong, in words that name the server. */
+  message?: string;
+}
+
 export interface StatusParams {
+  /**
+   * With a remote server: ready / busy while it is ok, loading while connecting, error otherwise
+   * (`remote` says which). `modelName` is then the remote model id and `modelPath`, `adapter` and
+   * `memory` are empty.
+   */
   state: DaemonState;
   /** Load progress, 0–100 (100 once loaded). */
   progress: number;
@@ -294,6 +350,8 @@ export interface StatusParams {
   lastDecodeTokPerSec: number;
   /** Why the state is error, or what is happening (e.g. "loading weights"). */
   message?: string;
+  /** Set when `moecode.remote.url` is: the remote server's state. */
+  remote?: RemoteStatus;
 }
 
 /** client → server request: the current status. */
@@ -309,6 +367,24 @@ export namespace StatusDidChangeNotification {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Remote server
+
+export interface RemoteApiKeyParams {
+  /** The key sent as `Authorization: Bearer …` from now on; null: none. */
+  apiKey: string | null;
+}
+
+/**
+ * client → server notification: the remote server's API key changed (VS Code keeps it in SecretStorage,
+ * never in settings). Once sent it replaces the daemon's `MOECODE_REMOTE_API_KEY`, the key given at
+ * start-up (as any editor may); the daemon probes the server again at once.
+ */
+export namespace RemoteApiKeyNotification {
+  export const method = 'moecode/remote/didChangeApiKey' as const;
+  export const type = new NotificationType<RemoteApiKeyParams>(method);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Model load / unload
 
 /** Params of `moecode/model/load` (required: send `{}` to reload the configured model). */
@@ -319,7 +395,7 @@ export interface ModelLoadParams {
 
 /**
  * client → server request: (re)load a model; answers once it is loaded with the new status (state
- * ready), or fails with RequestFailed (reason modelError / noModel). Requests waiting for the engine
+ * ready), or fails with RequestFailed (reason modelError / noModel; remoteActive while `moecode.remote.url` is set). Requests waiting for the engine
  * are served by the new model; generations running on the old one are cancelled.
  */
 export namespace ModelLoadRequest {

@@ -1,5 +1,5 @@
 /**
- * Composition root: builds the shared services (settings, model manager, scheduler, lifecycle), the
+ * Composition root: builds the shared services (settings, model manager, generation backend, scheduler, lifecycle), the
  * features, merges their capabilities at `initialize`, and wires document closing and shutdown.
  * Everything logs through `window/logMessage`; stdout carries only the protocol.
  */
@@ -10,9 +10,11 @@ import { CompletionFeature } from './features/completion.js';
 import { DebugFeature } from './features/debug.js';
 import { ExplainFeature } from './features/explain.js';
 import type { Feature, Logger, ServerContext } from './features/feature.js';
+import { GenerationBackend } from './features/generation-backend.js';
 import { Lifecycle } from './features/lifecycle.js';
 import { ModelFeature } from './features/model.js';
 import { ModelManager } from './features/model-manager.js';
+import { RemoteFeature } from './features/remote.js';
 import { Settings } from './features/settings.js';
 import { StatusFeature } from './features/status.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -46,13 +48,19 @@ export function createServer(connection: Connection): Server {
     scheduler,
     log: (m) => logger.info(m),
     warn: (m) => logger.warn(m),
-    onStatus: (s, urgent) => status?.publish(s, urgent),
+    onStatus: (s, urgent) => backend.localStatusChanged(s, urgent),
     // the old engine answers during a load: caches go stale when another engine takes over
     onEngineChanged: () => {
       for (const f of features) f.modelChanged?.();
     },
   });
-  const ctx: ServerContext = { connection, documents, settings, model, scheduler, lifecycle, logger };
+  const backend: GenerationBackend = new GenerationBackend({
+    model,
+    publish: (s, urgent) => status?.publish(s, urgent),
+    backendChanged: () => features.forEach((f) => f.modelChanged?.()),
+    log: (m) => logger.info(m),
+  });
+  const ctx: ServerContext = { connection, documents, settings, model, backend, scheduler, lifecycle, logger };
 
   status = new StatusFeature(ctx);
   const completion = new CompletionFeature(ctx);
@@ -63,6 +71,7 @@ export function createServer(connection: Connection): Server {
     new ExplainFeature(ctx),
     new ModelFeature(ctx, () => features.forEach((f) => f.settingsChanged?.())),
     new DebugFeature(ctx, completion),
+    new RemoteFeature(ctx),
   ];
 
   connection.onInitialize((params): InitializeResult => {

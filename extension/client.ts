@@ -23,6 +23,7 @@ import {
   ChatRequest,
   ExplainRequest,
   ModelLoadRequest,
+  RemoteApiKeyNotification,
   SETTINGS_SECTION,
   StatusDidChangeNotification,
   StatusRequest,
@@ -34,6 +35,7 @@ import {
 } from '../daemon/protocol';
 import type { Config } from './config';
 import { inlineMiddleware, type InlineGate } from './inline';
+import { RemoteApiKey } from './remote-key';
 
 import type { DaemonRunState } from './status-text';
 export type { DaemonRunState } from './status-text';
@@ -64,6 +66,9 @@ export class Daemon implements vscode.Disposable {
   readonly onDidChangeRunState = this.runStateEmitter.event;
   /** One output channel for every client generation, so the log survives restarts. */
   readonly outputChannel: vscode.LogOutputChannel;
+  /** The remote server's API key (SecretStorage). */
+  readonly remoteApiKey: RemoteApiKey;
+  private readonly keyWatch: vscode.Disposable;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -71,6 +76,8 @@ export class Daemon implements vscode.Disposable {
     private readonly inlineGate: InlineGate,
   ) {
     this.outputChannel = vscode.window.createOutputChannel('MoeCode Daemon', { log: true });
+    this.remoteApiKey = new RemoteApiKey(context.secrets);
+    this.keyWatch = this.remoteApiKey.onDidChange(() => void this.sendApiKey());
   }
 
   get status(): StatusParams | undefined {
@@ -95,7 +102,7 @@ export class Daemon implements vscode.Disposable {
       this.setRunState('failed');
       throw new Error(`the daemon bundle is missing (${this.context.asAbsolutePath('dist/daemon.js')}); reinstall the extension or run \`npm run build\``);
     }
-    const client = this.createClient();
+    const client = this.createClient(await this.effectiveApiKey());
     this.client = client;
     try {
       await client.start();
@@ -156,6 +163,25 @@ export class Daemon implements vscode.Disposable {
     return status;
   }
 
+  /** Stores the remote server's API key (undefined: removes it) and hands it to the running daemon. */
+  async setRemoteApiKey(key: string | undefined): Promise<void> {
+    await this.remoteApiKey.set(key);
+    await this.sendApiKey();
+  }
+
+  /** The key the daemon should use: the secret store's, else MOECODE_REMOTE_API_KEY of VS Code's own environment. */
+  private async effectiveApiKey(): Promise<string | undefined> {
+    return (await this.remoteApiKey.get().catch(() => undefined)) ?? (process.env.MOECODE_REMOTE_API_KEY || undefined);
+  }
+
+  /** Tells the daemon the current key (after a change, and after a restart whose environment may be older). */
+  private async sendApiKey(): Promise<void> {
+    const client = this.client;
+    if (!client || client.state !== State.Running) return;
+    const apiKey = (await this.effectiveApiKey()) ?? null;
+    await client.sendNotification(RemoteApiKeyNotification.type, { apiKey }).catch((e: unknown) => this.outputChannel.warn(`could not send the remote API key: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
   async refreshStatus(): Promise<StatusParams> {
     const status = await this.requireClient().sendRequest(StatusRequest.type);
     this.publishStatus(status);
@@ -212,11 +238,12 @@ export class Daemon implements vscode.Disposable {
     this.runStateEmitter.fire(state);
   }
 
-  private createClient(): LanguageClient {
+  private createClient(remoteApiKey: string | undefined): LanguageClient {
     const module = this.context.asAbsolutePath('dist/daemon.js');
+    const env: NodeJS.ProcessEnv = { ...process.env, MOECODE_REMOTE_API_KEY: remoteApiKey ?? '' };
     const serverOptions: ServerOptions = {
-      run: { module, transport: TransportKind.ipc, options: { env: { ...process.env } } },
-      debug: { module, transport: TransportKind.ipc, options: { env: { ...process.env }, execArgv: ['--nolazy', '--inspect=6019'] } },
+      run: { module, transport: TransportKind.ipc, options: { env } },
+      debug: { module, transport: TransportKind.ipc, options: { env, execArgv: ['--nolazy', '--inspect=6019'] } },
     };
     const clientOptions: LanguageClientOptions = {
       // every text document the daemon may be asked about: inline suggestions, explain ranges
@@ -252,7 +279,10 @@ export class Daemon implements vscode.Disposable {
         const wasRestarting = this.runState === 'restarting';
         this.setRunState('running');
         // after a crash the client restarted itself: ask the new process where it stands
-        if (wasRestarting) void client.sendRequest(StatusRequest.type).then((s) => this.publishStatus(s), () => undefined);
+        if (wasRestarting) {
+          void this.sendApiKey();
+          void client.sendRequest(StatusRequest.type).then((s) => this.publishStatus(s), () => undefined);
+        }
       }),
     );
     return client;
@@ -298,6 +328,7 @@ export class Daemon implements vscode.Disposable {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.keyWatch.dispose();
     await this.stopClient();
     this.statusEmitter.dispose();
     this.runStateEmitter.dispose();

@@ -8,6 +8,7 @@ import type { ChatController } from './chat/chat-view';
 import type { Daemon } from './client';
 import type { Config } from './config';
 import { selectModel } from './models/model-picker';
+import { invalidApiKey } from './remote-key';
 
 export interface Ctx {
   extension: vscode.ExtensionContext;
@@ -43,6 +44,22 @@ async function toggleInline(ctx: Ctx): Promise<boolean> {
   return next;
 }
 
+/** Asks for the remote server's API key (hidden input) and stores it in SecretStorage; empty removes it. */
+async function setRemoteApiKey(ctx: Ctx): Promise<void> {
+  const url = ctx.config.get('remote.url').trim();
+  const value = await vscode.window.showInputBox({
+    title: 'MoeCode: Remote API Key',
+    prompt: `The key ${url ? `for ${url}` : 'for the server in moecode.remote.url'}, sent as "Authorization: Bearer …" and kept in the system's secret store. Leave empty to remove it.`,
+    password: true,
+    ignoreFocusOut: true,
+    validateInput: (v) => (v.trim() ? invalidApiKey(v.trim()) : undefined),
+  });
+  if (value === undefined) return;
+  const key = value.trim();
+  await ctx.daemon.setRemoteApiKey(key || undefined);
+  vscode.window.setStatusBarMessage(key ? 'MoeCode: remote API key saved' : 'MoeCode: remote API key removed', 2500);
+}
+
 interface ActionPickItem extends vscode.QuickPickItem {
   run: () => unknown;
 }
@@ -67,6 +84,7 @@ export const COMMANDS: Record<string, Factory> = {
   'moecode.newChat': (ctx) => () => ctx.chat.newChat(),
   'moecode.stopGeneration': (ctx) => () => ctx.chat.stop(),
   'moecode.selectModel': (ctx) => () => selectModel(ctx.config, ctx.extension.extensionUri),
+  'moecode.setRemoteApiKey': (ctx) => () => setRemoteApiKey(ctx),
   'moecode.toggleInline': (ctx) => () => toggleInline(ctx),
   'moecode.triggerInlineSuggestion': () => async () => {
     await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
@@ -80,7 +98,9 @@ export const COMMANDS: Record<string, Factory> = {
       { label: '', kind: vscode.QuickPickItemKind.Separator },
       { label: '$(comment-discussion) Open Chat', run: () => ctx.chat.reveal() } as ActionPickItem,
       { label: ctx.config.inlineEnabled ? '$(circle-slash) Turn Inline Suggestions Off' : '$(sparkle) Turn Inline Suggestions On', run: () => toggleInline(ctx) } as ActionPickItem,
-      { label: '$(file-binary) Select Model…', description: status?.modelName, run: () => selectModel(ctx.config, ctx.extension.extensionUri) } as ActionPickItem,
+      status?.remote
+        ? ({ label: '$(key) Set Remote API Key…', description: status.remote.url, run: () => setRemoteApiKey(ctx) } as ActionPickItem)
+        : ({ label: '$(file-binary) Select Model…', description: status?.modelName, run: () => selectModel(ctx.config, ctx.extension.extensionUri) } as ActionPickItem),
       { label: '$(output) Show Daemon Log', run: () => ctx.daemon.outputChannel.show(true) } as ActionPickItem,
       { label: '$(debug-restart) Restart Daemon', run: () => ctx.daemon.restart('restart asked from the status bar') } as ActionPickItem,
     ];

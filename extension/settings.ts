@@ -5,10 +5,10 @@
  *
  * `effect` is declared here once:
  *  - 'restart': the daemon process must be restarted (the client does it, see client.ts);
- *  - 'reload': the daemon reloads the model itself when it pulls the new settings (protocol.ts RELOAD_SETTINGS);
+ *  - 'reload': the daemon reloads the model (or switches to or from a remote server) itself when it pulls the new settings (protocol.ts RELOAD_SETTINGS);
  *  - 'live': read on every use.
  */
-import { DEFAULT_SETTINGS, RELOAD_SETTINGS } from '../daemon/protocol';
+import { DEFAULT_SETTINGS, FIM_FAMILIES, RELOAD_SETTINGS } from '../daemon/protocol';
 
 export type SettingEffect = 'restart' | 'reload' | 'live';
 
@@ -156,6 +156,45 @@ export const SETTINGS = {
     daemon: true,
     scope: 'machine-overridable',
     order: 41,
+  },
+  'remote.url': {
+    type: 'string',
+    default: DEFAULT_SETTINGS.remote.url,
+    description:
+      'Base URL of an OpenAI-compatible server to generate with instead of a local model (no local model is loaded then), e.g. http://gpu-box:30000/v1 (SGLang), http://gpu-box:8000/v1 (vLLM), http://localhost:8080/v1 (llama-server), http://localhost:11434/v1 (Ollama), http://localhost:1234/v1 (LM Studio). Empty: the local model. Its API key is kept in the secret store: "MoeCode: Set Remote API Key…". User settings only, so a workspace cannot send your code and key elsewhere.',
+    effect: 'reload',
+    daemon: true,
+    scope: 'machine',
+    order: 50,
+  },
+  'remote.model': {
+    type: 'string',
+    default: DEFAULT_SETTINGS.remote.model,
+    description: 'Model id on the remote server (as its /v1/models lists it). Empty: the first one listed.',
+    effect: 'reload',
+    daemon: true,
+    scope: 'machine-overridable',
+    order: 51,
+  },
+  'remote.fimTemplate': {
+    type: 'string',
+    enum: ['auto', ...FIM_FAMILIES],
+    enumDescriptions: [
+      "Guess from the model id; a model of none of these families gets the server's own fill-in-the-middle (llama-server's /infill, else the OpenAI `suffix` field).",
+      'Qwen2.5-Coder and Qwen3-Coder: <|fim_prefix|> … <|fim_suffix|> … <|fim_middle|>.',
+      'DeepSeek-Coder v1 and V2: <｜fim▁begin｜> … <｜fim▁hole｜> … <｜fim▁end｜>.',
+      'Codestral: [SUFFIX] … [PREFIX] … (suffix first).',
+      'StarCoder2: <fim_prefix> … <fim_suffix> … <fim_middle>.',
+      'Code Llama: <PRE> … <SUF> … <MID>.',
+      'Granite Code: <fim_prefix> … <fim_suffix> … <fim_middle>.',
+      'Granite 4.0: <|fim_prefix|> … <|fim_suffix|> … <|fim_middle|>.',
+    ],
+    default: DEFAULT_SETTINGS.remote.fimTemplate,
+    description: 'How inline completions are prompted on the remote server: the fill-in-the-middle template of the model family.',
+    effect: 'live',
+    daemon: true,
+    scope: 'machine-overridable',
+    order: 52,
   },
 } as const satisfies Record<string, SettingSpec>;
 

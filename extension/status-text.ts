@@ -1,5 +1,5 @@
 /** The status bar's words for each daemon state. Pure (no `vscode`): tested in test/editor/status-text.test.ts. */
-import type { StatusParams } from '../daemon/protocol';
+import type { RemoteStatus, StatusParams } from '../daemon/protocol';
 
 export type DaemonRunState = 'starting' | 'running' | 'restarting' | 'stopped' | 'failed';
 
@@ -8,6 +8,7 @@ export function describeStatus(status: StatusParams | undefined, runState: Daemo
   if (runState === 'failed') return { text: '$(error) MoeCode: daemon stopped', tooltip: 'The MoeCode daemon is not running. Click for actions (Show Daemon Log).', severity: 'error' };
   if (runState === 'restarting') return { text: '$(sync~spin) MoeCode: restarting', tooltip: 'The daemon stopped unexpectedly and is being restarted.', severity: 'warning' };
   if (!status) return { text: '$(sync~spin) MoeCode: starting', tooltip: 'Starting the MoeCode daemon…', severity: 'ok' };
+  if (status.remote) return describeRemote(status, status.remote);
   const name = status.modelName || 'no model';
   const adapter = status.adapter ? `${status.adapter}${status.isSoftwareFallback ? ' — software (CPU) fallback, slow' : ''}` : 'no adapter yet';
   const speed = status.lastDecodeTokPerSec > 0 ? `${status.lastDecodeTokPerSec.toFixed(1)} tok/s` : '';
@@ -26,5 +27,47 @@ export function describeStatus(status: StatusParams | undefined, runState: Daemo
       return { text: '$(circle-slash) MoeCode: no model', tooltip, severity: 'warning' };
     case 'ready':
       return { text: `$(check) ${name}: ready${cpu}${speed ? ` · ${speed}` : ''}`, tooltip, severity: status.isSoftwareFallback ? 'warning' : 'ok' };
+  }
+}
+
+/** host:port of a URL, for the status bar (the whole string when it does not parse). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host || url;
+  } catch {
+    return url;
+  }
+}
+
+const FIM_WORDS: Record<string, string> = { infill: "the server's /infill", suffix: "the server's `suffix` support", '': 'not known yet' };
+
+/** The main item while a remote server (moecode.remote.url) generates: its host, model and health. */
+function describeRemote(status: StatusParams, r: RemoteStatus): { text: string; tooltip: string; severity: 'ok' | 'warning' | 'error' } {
+  const host = hostOf(r.url);
+  const speed = status.lastDecodeTokPerSec > 0 ? `${status.lastDecodeTokPerSec.toFixed(1)} tok/s` : '';
+  const lines = [
+    `MoeCode — remote server ${r.url}`,
+    `Model: ${r.model || 'not known yet'}`,
+    `State: ${r.state}${r.message ? ` (${r.message})` : ''}`,
+    `Inline completions: ${FIM_WORDS[r.fim] ?? `${r.fim} FIM template`}`,
+    ...(speed ? [`Last decode: ${speed}`] : []),
+    ...(r.state === 'unauthorized' ? ['Set the key with "MoeCode: Set Remote API Key…".'] : []),
+    ...(r.state === 'unreachable' ? ['MoeCode keeps trying and recovers by itself when the server is back.'] : []),
+  ];
+  const tooltip = `${lines.join('\n')}\n\nClick for MoeCode actions.`;
+  const name = r.model || host;
+  switch (r.state) {
+    case 'connecting':
+      return { text: `$(sync~spin) MoeCode: connecting to ${host}`, tooltip, severity: 'ok' };
+    case 'unreachable':
+      return { text: `$(debug-disconnect) MoeCode: ${host} unreachable`, tooltip, severity: 'error' };
+    case 'unauthorized':
+      return { text: `$(key) MoeCode: ${host} refused the API key`, tooltip, severity: 'error' };
+    case 'error':
+      return { text: `$(error) MoeCode: ${host} error`, tooltip, severity: 'error' };
+    case 'ok':
+      return status.state === 'busy'
+        ? { text: `$(loading~spin) ${name}: generating`, tooltip, severity: 'ok' }
+        : { text: `$(cloud) ${name}: ready${speed ? ` · ${speed}` : ''}`, tooltip, severity: 'ok' };
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Status bar: one item with the model, its state (loading with %, ready, generating, error), the GPU
- * adapter (marked when it is a CPU fallback) and the last decode speed; a click opens the actions quick
+ * adapter (marked when it is a CPU fallback) and the last decode speed — or, with a remote server, its
+ * host, model and health (connecting, ready, unreachable, refused key); a click opens the actions quick
  * pick. A second item toggles inline suggestions. Long model loads also show a progress notification.
  */
 import * as vscode from 'vscode';
@@ -76,7 +77,8 @@ export class StatusBar implements vscode.Disposable {
 
   /** A progress notification while a load takes longer than a moment. */
   private trackLoad(s: StatusParams): void {
-    if (s.state === 'loading') {
+    // a remote server "loading" is only connecting: the status bar says so, no notification
+    if (s.state === 'loading' && !s.remote) {
       if (this.progress) {
         const inc = Math.max(0, s.progress - this.progress.last);
         this.progress.last = s.progress;

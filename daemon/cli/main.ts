@@ -4,6 +4,7 @@
  *   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat]
  *   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
  *   moecode tokenize <model.gguf> --text TEXT [--json]
+ *   moecode serve [model.gguf] [--host H] [--port P] [--api-key KEY] [--max-queue N] [--max-body-mb M]
  * The model may be omitted when MOECODE_MODEL is set or the shipped default model exists.
  */
 import { existsSync } from 'node:fs';
@@ -19,6 +20,8 @@ import { evalModel } from './eval.js';
 import { countParams, formatCount, tensorTypeCounts } from './model-info.js';
 import { noControlMask } from '../engine/token-mask.js';
 import { defaultModelPath } from './default-model.js';
+import { serve } from '../serve/http-server.js';
+import { SERVE_VALUE_FLAGS, serveOptions } from '../serve/options.js';
 import { backendChoice, type BackendChoice } from '../engine/backend-choice.js';
 import { describeBackendPlan } from './backend-plan.js';
 import { tokenizeCommand } from './tokenize.js';
@@ -32,18 +35,21 @@ const USAGE = `usage:
   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat] [--backend B] [--threads N]
   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json [--backend B] [--threads N]
   moecode tokenize <model.gguf> --text TEXT [--json]   (token ids as llama.cpp gives them; reads no weights)
+  moecode serve [model.gguf] [--host 127.0.0.1] [--port 8012] [--api-key KEY] [--max-queue 8] [--max-body-mb 10] [--backend B] [--threads N]
+        an OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /infill, /v1/models, /health)
 The model path may be left out when MOECODE_MODEL is set or the default model is installed.
 --backend (default: MOECODE_BACKEND, else auto): auto runs a hardware GPU through WebGPU and the CPU backend
 (WebAssembly SIMD) when there is none or only a software adapter. --threads: CPU backend threads (default:
 physical cores).`;
 
-const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'], tokenize: ['json'] };
+const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'], tokenize: ['json'], serve: [] };
 const BACKEND_FLAGS = ['backend', 'threads'];
 const VALUE_FLAGS: Record<string, string[]> = {
   info: [...BACKEND_FLAGS],
   run: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', ...BACKEND_FLAGS],
   eval: ['tokens', 'greedy', 'max-binding-bytes', ...BACKEND_FLAGS],
   tokenize: ['text'],
+  serve: [...SERVE_VALUE_FLAGS, ...BACKEND_FLAGS],
 };
 
 /** --backend (else MOECODE_BACKEND, else auto) and --threads (0: physical cores). */
@@ -195,6 +201,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'tokenize':
         await tokenizeCommand(modelPath(args), args);
         return 0;
+      case 'serve':
+        return await serve(serveOptions(args, modelPath(args), backendFlags(args)));
       case undefined:
       case '--help':
       case 'help':

@@ -5,7 +5,9 @@ import { fitChatPrompt, type ResolvedAttachment } from './chat-prompt.js';
 import { displayPath, excerpt } from './documents-text.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
-import { chatStopStrings, runStreamed } from './streaming.js';
+import { chatStopStrings } from './chat-generation.js';
+import { remoteChatMessages, remotePromptChars } from './remote-prompt.js';
+import { runRemoteStreamed, runStreamed } from './streaming.js';
 import { expectObject, expectRange, expectString, isObject, optionalNumber, optionalStreamId, optionalString } from './validate.js';
 
 const ROLES = new Set(['system', 'user', 'assistant']);
@@ -72,8 +74,13 @@ export class ChatFeature implements Feature {
     const seed = optionalNumber(params.seed, 'seed', (n) => Number.isInteger(n) && n >= 0);
     const streamId = optionalStreamId(params.streamId);
     const settings = await this.ctx.settings.get();
-    const engine = this.ctx.model.requireEngine();
+    const backend = this.ctx.backend.current();
     const max = maxTokens ?? settings.chat.maxTokens;
+    if (backend.kind === 'remote') {
+      const remoteMessages = remoteChatMessages(messages, attachments, remotePromptChars(backend.server.contextLength, max));
+      return runRemoteStreamed(this.ctx, backend.server, { messages: remoteMessages, maxTokens: max, temperature: temperature ?? settings.chat.temperature, seed, streamId }, token);
+    }
+    const engine = backend.engine;
     const { ids, notes } = await fitChatPrompt(engine, messages, attachments, promptBudget(engine.model.nCtx, max));
     if (notes.length > 0) this.ctx.logger.info(`chat: ${notes.join(' ')}`);
     const result = await runStreamed(

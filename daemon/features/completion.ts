@@ -1,6 +1,7 @@
 /**
  * `textDocument/inlineCompletion` (LSP 3.18): FIM prompt from the text around the cursor, generation
- * through the scheduler with the stop rules checked after every token, then the post filters.
+ * through the scheduler with the stop rules checked after every token, then the post filters
+ * (completion/complete-fim.ts, shared with `moecode serve`).
  * - Each document keeps a KV slot and an anchored prompt window, so typing one more character
  *   re-evaluates only the tokens after the change.
  * - A recent-results cache answers without the model when the user types what was suggested.
@@ -11,21 +12,18 @@
  * - Token healing (completion/token-healing.ts): the prompt's last prefix token is taken back and the
  *   first generated token must start with its text, which is cut from the output before the stop rules
  *   and post filters see it. Control tokens that do not end generation are never sampled (scheduler).
+ * - With a remote server (generation-backend.ts) the prompt is the server's business (remote-completion.ts);
+ *   the cache, cancellation, stop rules and post filters are the same.
  */
 import { InlineCompletionRequest, InlineCompletionTriggerKind, type CancellationToken, type InlineCompletionList, type Position, type Range } from 'vscode-languageserver/node';
-import { buildFimPrompt } from '../completion/fim-prompt.js';
-import { completionContext } from '../completion/completion-context.js';
 import { CompletionCache } from '../completion/completion-cache.js';
+import { completionContext } from '../completion/completion-context.js';
+import { COMPLETION_TIME_BUDGET_MS, completeFim } from '../completion/complete-fim.js';
 import { postProcess, stopPosition } from '../completion/pipeline.js';
-import { healerFor, stripHealed } from '../completion/token-healing.js';
 import { invalidParams, requestCancelled, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
 import { expectObject, expectPosition, expectRange, expectString, expectTextDocument } from './validate.js';
 
-/** Most prompt tokens for a completion (further limited by the context length). */
-export const COMPLETION_PROMPT_BUDGET = 2048;
-/** Most milliseconds spent decoding one suggestion. */
-export const COMPLETION_TIME_BUDGET_MS = 3000;
 const TOP_K = 40;
 const TOP_P = 0.95;
 const SEED = 0;
@@ -103,7 +101,7 @@ export class CompletionFeature implements Feature {
     const settings = await this.ctx.settings.forDocument(uri);
     const langs = settings.inline.languages;
     if (langs.length > 0 && !langs.includes(doc.languageId)) return { items: [] };
-    const engine = this.ctx.model.requireEngine();
+    const backend = this.ctx.backend.current();
     if (token.isCancellationRequested) throw requestCancelled();
 
     // a newer request for a document answers the older one (empty) and takes its place
@@ -126,40 +124,50 @@ export class CompletionFeature implements Feature {
         lead = selected.text;
         replace = { start: doc.positionAt(s), end: doc.positionAt(e) };
       }
-      const cctx = completionContext(prefix, suffix, { languageId: doc.languageId });
       const cached = this.cache.get(uri, prefix, suffix);
       if (cached !== undefined) {
         this.cacheHits++;
         return this.items(lead + cached, replace);
       }
-      const maxTokens = settings.completion.maxTokens;
-      const budget = Math.max(16, Math.min(COMPLETION_PROMPT_BUDGET, engine.model.nCtx - maxTokens - 8));
-      const prompt = buildFimPrompt(engine.tokenizer, prefix, suffix, { budget, anchor: this.anchors.get(uri) });
-      this.anchors.set(uri, prompt.prefixStart);
-      const heal = healerFor(engine.tokenizer).heal(prompt);
-      const outcome = await this.ctx.scheduler.submit({
-        kind: 'completion',
+      if (backend.kind === 'remote') {
+        // the server writes the prompt; the stop rules and post filters are the daemon's, as for the local model
+        const cctx = completionContext(prefix, suffix, { languageId: doc.languageId });
+        const shouldStop = (t: string) => stopPosition(t, cctx) !== undefined;
+        const r = await backend.server.complete({ prefix, suffix, maxTokens: settings.completion.maxTokens, temperature: settings.completion.temperature, shouldStop, signal: ac.signal }, settings.remote.fimTemplate);
+        return this.settle(ac, r && { text: postProcess(r.text, cctx), stopReason: r.stopReason }, { uri, prefix, suffix, lead, replace });
+      }
+      const { text: suggestion, outcome, prompt } = await completeFim(this.ctx.scheduler, backend.engine, {
         owner: uri,
-        prompt: heal.ids,
-        // the healed token comes back first: it does not count against the suggestion's length
-        maxTokens: maxTokens + (heal.healed ? 1 : 0),
+        prefix,
+        suffix,
+        editorFilters: true,
+        languageId: doc.languageId,
+        maxTokens: settings.completion.maxTokens,
+        anchor: this.anchors.get(uri),
         sampling: { temperature: settings.completion.temperature, topK: TOP_K, topP: TOP_P, seed: SEED },
-        masks: { first: heal.firstTokenMask },
-        shouldStop: (t) => stopPosition(stripHealed(t, heal.healed), cctx) !== undefined,
         timeBudgetMs: COMPLETION_TIME_BUDGET_MS,
         signal: ac.signal,
       });
-      if (ac.signal.aborted || outcome.stopReason === 'cancelled') {
-        if (ac.signal.reason === ('cancelled' satisfies Cancel)) throw requestCancelled();
-        return { items: [] };
-      }
-      const suggestion = postProcess(stripHealed(outcome.text, heal.healed), cctx);
-      this.cache.set(uri, prefix, suffix, suggestion);
-      return this.items(lead + suggestion, replace);
+      this.anchors.set(uri, prompt.prefixStart);
+      return this.settle(ac, { text: suggestion, stopReason: outcome.stopReason }, { uri, prefix, suffix, lead, replace });
     } finally {
       sub.dispose();
       if (this.inFlight.get(uri) === ac) this.inFlight.delete(uri);
     }
+  }
+
+  /**
+   * The answer for a suggestion: nothing when cancelled or superseded (RequestCancelled for
+   * `$/cancelRequest`) or when there is none (`undefined`: the remote server could not answer — not
+   * cached, so the next request asks again), else the suggestion, cached.
+   */
+  private settle(ac: AbortController, suggestion: { text: string; stopReason: string } | undefined, at: { uri: string; prefix: string; suffix: string; lead: string; replace: Range }): InlineCompletionList {
+    if (ac.signal.aborted || suggestion === undefined || suggestion.stopReason === 'cancelled') {
+      if (ac.signal.reason === ('cancelled' satisfies Cancel)) throw requestCancelled();
+      return { items: [] };
+    }
+    this.cache.set(at.uri, at.prefix, at.suffix, suggestion.text);
+    return this.items(at.lead + suggestion.text, at.replace);
   }
 
   private items(insertText: string, range: Range): InlineCompletionList {

@@ -12,7 +12,9 @@ import { displayPath, excerpt, linesText } from './documents-text.js';
 import { explainMessages, type ExplainInput } from './explain-prompt.js';
 import { invalidParams, requestFailed } from './errors.js';
 import type { Feature, ServerContext } from './feature.js';
-import { chatStopStrings, runStreamed } from './streaming.js';
+import { chatStopStrings } from './chat-generation.js';
+import { remoteExplainMessages, remotePromptChars } from './remote-prompt.js';
+import { runRemoteStreamed, runStreamed } from './streaming.js';
 import { expectRange, expectTextDocument, isObject, optionalNumber, optionalStreamId, optionalString } from './validate.js';
 
 const CONTEXT_LINES = 30;
@@ -39,11 +41,17 @@ export class ExplainFeature implements Feature {
       range = { start: { line: range.start.line, character: 0 }, end: { line: range.start.line + 1, character: 0 } };
     }
     const settings = await this.ctx.settings.get();
-    const engine = this.ctx.model.requireEngine();
+    const backend = this.ctx.backend.current();
     const max = maxTokens ?? settings.chat.maxTokens;
-    const budget = promptBudget(engine.model.nCtx, max);
     const { text: code, lines } = excerpt(doc, range);
     const base = { languageId: doc.languageId, path: displayPath(uri), lines, question };
+    if (backend.kind === 'remote') {
+      const render = (n: number) => explainMessages({ ...base, code, before: linesText(doc, lines[0] - 1 - n, lines[0] - 1), after: linesText(doc, lines[1], lines[1] + n) });
+      const messages = remoteExplainMessages(render, CONTEXT_LINES, remotePromptChars(backend.server.contextLength, max));
+      return runRemoteStreamed(this.ctx, backend.server, { messages, maxTokens: max, temperature: temperature ?? settings.chat.temperature, seed, streamId }, token);
+    }
+    const engine = backend.engine;
+    const budget = promptBudget(engine.model.nCtx, max);
     let ids: number[] | undefined;
     const fits = async (x: ExplainInput): Promise<boolean> => {
       const candidate = await renderChatIds(engine, explainMessages(x));

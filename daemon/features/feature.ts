@@ -6,6 +6,7 @@
 import type { Connection, InitializeParams, ServerCapabilities, TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Scheduler } from '../scheduler/scheduler.js';
+import type { GenerationBackend } from './generation-backend.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { ModelManager } from './model-manager.js';
 import type { Settings } from './settings.js';
@@ -22,6 +23,8 @@ export interface ServerContext {
   documents: TextDocuments<TextDocument>;
   settings: Settings;
   model: ModelManager;
+  /** Local model or remote server: which one a request goes to. */
+  backend: GenerationBackend;
   scheduler: Scheduler;
   lifecycle: Lifecycle;
   logger: Logger;

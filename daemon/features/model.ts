@@ -1,6 +1,7 @@
 /**
  * Which model is loaded: the first load at `initialized` (settings pulled then), reloads when
- * `moecode.model.path` or `moecode.gpu.memoryBudget` change (no restart), and the explicit
+ * `moecode.model.path` or `moecode.gpu.memoryBudget` change (no restart), a switch to or from a remote
+ * server when `moecode.remote.*` change (generation-backend.ts), and the explicit
  * `moecode/model/load` / `moecode/model/unload` requests.
  */
 import { DidChangeConfigurationNotification } from 'vscode-languageserver/node';
@@ -23,22 +24,22 @@ export class ModelFeature implements Feature {
       ctx.lifecycle.guard(ModelLoadRequest.method, async (params): Promise<StatusParams> => {
         if (params !== undefined && params !== null && !isObject(params)) throw invalidParams('params must be an object');
         const path = optionalString(isObject(params) ? params.path : undefined, 'path');
+        ctx.backend.requireLocal();
         return ctx.model.load(await ctx.settings.get(), path);
       }),
     );
     ctx.connection.onRequest(
       ModelUnloadRequest.type,
-      ctx.lifecycle.guard0(ModelUnloadRequest.method, () => ctx.model.unload()),
+      ctx.lifecycle.guard0(ModelUnloadRequest.method, async () => {
+        await ctx.model.unload();
+        return ctx.backend.status;
+      }),
     );
     ctx.connection.onDidChangeConfiguration(
       ctx.lifecycle.guardNotification('workspace/didChangeConfiguration', async (params) => {
         ctx.settings.changed(params?.settings);
         this.onSettingsChanged();
-        const settings = await ctx.settings.get();
-        if (ctx.model.needsReload(settings)) {
-          ctx.logger.info('model settings changed: reloading');
-          await ctx.model.load(settings).catch(() => undefined); // the status says why
-        }
+        await ctx.backend.apply(await ctx.settings.get());
       }),
     );
   }
@@ -51,8 +52,7 @@ export class ModelFeature implements Feature {
     if (this.dynamicConfig) {
       await this.ctx.connection.client.register(DidChangeConfigurationNotification.type, { section: 'moecode' }).catch(() => undefined);
     }
-    const settings = await this.ctx.settings.get();
-    await this.ctx.model.load(settings).catch(() => undefined); // failures are in the status
+    await this.ctx.backend.apply(await this.ctx.settings.get()); // failures are in the status
   }
 
   async shutdown(): Promise<void> {

@@ -6,7 +6,7 @@
  * JSON-RPC clients) can push settings in didChangeConfiguration's `settings.moecode` instead.
  */
 import type { Connection } from 'vscode-languageserver/node';
-import { DEFAULT_SETTINGS, SETTINGS_SECTION, type MoecodeSettings, type MoecodeSettingsInput } from '../protocol.js';
+import { DEFAULT_SETTINGS, FIM_FAMILIES, SETTINGS_SECTION, type MoecodeSettings, type MoecodeSettingsInput } from '../protocol.js';
 import { isObject } from './validate.js';
 
 type Warn = (message: string) => void;
@@ -25,6 +25,7 @@ export function mergeSettings(base: MoecodeSettings, input: unknown, warn: Warn 
     completion: { ...base.completion },
     inline: { languages: [...base.inline.languages] },
     chat: { ...base.chat },
+    remote: { ...base.remote },
   };
   if (!isObject(input)) return out;
   const section = (k: string): Record<string, unknown> => (isObject(input[k]) ? (input[k] as Record<string, unknown>) : {});
@@ -46,6 +47,9 @@ export function mergeSettings(base: MoecodeSettings, input: unknown, warn: Warn 
   set('inline', 'languages', (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined));
   set('chat', 'maxTokens', (v) => num(v, (n) => Number.isInteger(n) && n >= 1 && n <= 32768));
   set('chat', 'temperature', (v) => num(v, (n) => n >= 0 && n <= 5));
+  set('remote', 'url', (v) => (typeof v === 'string' && v.length <= 2048 ? v.trim() : undefined));
+  set('remote', 'model', (v) => (typeof v === 'string' && v.length <= 512 ? v.trim() : undefined));
+  set('remote', 'fimTemplate', (v) => (v === 'auto' || (FIM_FAMILIES as readonly unknown[]).includes(v) ? v : undefined));
   return out;
 }
 

@@ -19,7 +19,7 @@ export class StatusFeature implements Feature {
   constructor(private readonly ctx: ServerContext) {
     ctx.connection.onRequest(
       StatusRequest.type,
-      ctx.lifecycle.guard0(StatusRequest.method, () => ctx.model.status),
+      ctx.lifecycle.guard0(StatusRequest.method, () => ctx.backend.status),
     );
   }
 
@@ -27,7 +27,7 @@ export class StatusFeature implements Feature {
     this.enabled = true;
   }
 
-  /** Called by the model manager on every change. */
+  /** Called on every change of the generation backend's status (local model or remote server). */
   publish(status: StatusParams, urgent: boolean): void {
     if (!this.enabled) return;
     this.pending = status;

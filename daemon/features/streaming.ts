@@ -1,13 +1,14 @@
 /**
- * Runs a chat-class generation (chat, explain) through the scheduler: streams its text as
+ * Runs a chat-class generation (chat, explain) through the scheduler, or on a remote server: streams its text as
  * `moecode/stream/didAppend` notifications when the request named a streamId, stops on
  * `$/cancelRequest` (answering at once with the text so far, stopReason 'cancelled'), and returns the
  * whole answer.
  */
 import type { CancellationToken } from 'vscode-languageserver/node';
 import type { Engine } from '../engine/engine.js';
-import { stopStringsForTemplate } from '../engine/chat-template.js';
-import { StreamAppendNotification, type GenerationResult } from '../protocol.js';
+import { StreamAppendNotification, type ChatMessage, type GenerationResult } from '../protocol.js';
+import type { RemoteServer } from '../remote/remote-server.js';
+import { chatGenerationRequest } from './chat-generation.js';
 import type { ServerContext } from './feature.js';
 
 export interface StreamedGeneration {
@@ -19,39 +20,12 @@ export interface StreamedGeneration {
   streamId?: string | number;
 }
 
-/** Stop strings of the model's chat template (its end-of-turn marker and EOS text). */
-export function chatStopStrings(engine: Engine): string[] {
-  const eos = engine.tokenizer.eosId !== undefined ? engine.tokenizer.decode([engine.tokenizer.eosId]) : undefined;
-  return stopStringsForTemplate(engine.chatTemplate, eos);
-}
-
-/** Owner of the KV slot all chat-class requests share (a conversation's next turn reuses its cache). */
-export const CHAT_SLOT_OWNER = 'chat';
-
 export async function runStreamed(ctx: ServerContext, engine: Engine, g: StreamedGeneration, token: CancellationToken): Promise<GenerationResult> {
   const ac = new AbortController();
   const sub = token.onCancellationRequested(() => ac.abort());
-  let seq = 0;
-  const streamId = g.streamId;
-  const onText =
-    streamId === undefined
-      ? undefined
-      : (delta: string) => {
-          if (delta.length > 0) void ctx.connection.sendNotification(StreamAppendNotification.type, { streamId, seq: seq++, delta }).catch(() => undefined);
-        };
+  const onText = streamNotifier(ctx, g.streamId);
   try {
-    // the answer may use what the context has left after the prompt
-    const room = engine.model.nCtx - g.prompt.length - 1;
-    const o = await ctx.scheduler.submit({
-      kind: 'chat',
-      owner: CHAT_SLOT_OWNER,
-      prompt: g.prompt,
-      maxTokens: Math.max(1, Math.min(g.maxTokens, room)),
-      sampling: { temperature: g.temperature, topK: 40, topP: 0.95, seed: g.seed ?? 42 },
-      stop: g.stop,
-      onText,
-      signal: ac.signal,
-    });
+    const o = await ctx.scheduler.submit(chatGenerationRequest(engine, { ...g, onText, signal: ac.signal }));
     return {
       text: o.text,
       stopReason: o.stopReason,
@@ -61,6 +35,34 @@ export async function runStreamed(ctx: ServerContext, engine: Engine, g: Streame
       prefillMs: Math.round(o.prefillMs),
       decodeMs: Math.round(o.decodeMs),
     };
+  } finally {
+    sub.dispose();
+  }
+}
+
+/** Sends each non-empty delta as `moecode/stream/didAppend` with its sequence number; undefined without a streamId. */
+export function streamNotifier(ctx: ServerContext, streamId: string | number | undefined): ((delta: string) => void) | undefined {
+  if (streamId === undefined) return undefined;
+  let seq = 0;
+  return (delta: string) => {
+    if (delta.length > 0) void ctx.connection.sendNotification(StreamAppendNotification.type, { streamId, seq: seq++, delta }).catch(() => undefined);
+  };
+}
+
+export interface RemoteStreamedGeneration {
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature: number;
+  seed?: number;
+  streamId?: string | number;
+}
+
+/** Runs a chat-class request on the remote server (generation-backend.ts), streaming it when the request named a streamId; `$/cancelRequest` answers with the text so far. */
+export async function runRemoteStreamed(ctx: ServerContext, server: RemoteServer, g: RemoteStreamedGeneration, token: CancellationToken): Promise<GenerationResult> {
+  const ac = new AbortController();
+  const sub = token.onCancellationRequested(() => ac.abort());
+  try {
+    return await server.chat({ messages: g.messages, maxTokens: g.maxTokens, temperature: g.temperature, seed: g.seed, onText: streamNotifier(ctx, g.streamId), signal: ac.signal });
   } finally {
     sub.dispose();
   }

@@ -35,3 +35,23 @@ test('the client state wins: starting, restarting, stopped', () => {
   assert.match(describeStatus(base, 'restarting').text, /restarting/);
   assert.equal(describeStatus(base, 'failed').severity, 'error');
 });
+
+test('a remote server: host and model when ready, connecting, unreachable and a refused key as errors that name the host', () => {
+  const remote = { ...base, modelName: 'Qwen/Qwen2.5-Coder-32B', modelPath: '', adapter: '' };
+  const r = { url: 'http://gpu-box:30000/v1', model: 'Qwen/Qwen2.5-Coder-32B', fim: 'qwen-coder' as const };
+  const ready = describeStatus({ ...remote, lastDecodeTokPerSec: 41.25, remote: { ...r, state: 'ok' } }, 'running');
+  assert.match(ready.text, /cloud\) Qwen\/Qwen2\.5-Coder-32B: ready · 41\.3 tok\/s/);
+  assert.equal(ready.severity, 'ok');
+  assert.match(ready.tooltip, /remote server http:\/\/gpu-box:30000\/v1/);
+  assert.match(ready.tooltip, /qwen-coder FIM template/);
+  assert.match(describeStatus({ ...remote, state: 'busy', remote: { ...r, state: 'ok' } }, 'running').text, /generating/);
+  assert.match(describeStatus({ ...remote, state: 'loading', remote: { ...r, state: 'connecting' } }, 'running').text, /connecting to gpu-box:30000/);
+  const down = describeStatus({ ...remote, state: 'error', remote: { ...r, state: 'unreachable', message: 'http://gpu-box:30000/v1/models is unreachable (ECONNREFUSED)' } }, 'running');
+  assert.match(down.text, /gpu-box:30000 unreachable/);
+  assert.equal(down.severity, 'error');
+  assert.match(down.tooltip, /ECONNREFUSED/);
+  const refused = describeStatus({ ...remote, state: 'error', remote: { ...r, state: 'unauthorized' } }, 'running');
+  assert.match(refused.text, /gpu-box:30000 refused the API key/);
+  assert.match(refused.tooltip, /Set Remote API Key/);
+  assert.doesNotMatch(ready.text, /CPU/);
+});
