@@ -18,8 +18,10 @@ export interface BenchJob {
   prompt: number[];
   /** Measured in order, after one load and a warm-up, each from an empty KV cache. */
   workloads: Workload[];
-  /** CPU threads for llama.cpp (our engine on SwiftShader uses all cores). */
+  /** CPU threads for llama.cpp and our CPU backend (our engine on SwiftShader uses all cores). */
   threads: number;
+  /** Our engine's backend (bench-ours.ts). */
+  backend?: 'cpu' | 'gpu';
 }
 
 export interface RunResult extends Workload {

@@ -1,17 +1,18 @@
 /**
- * `npm run bench`: this engine against llama.cpp on the generated bench model (qwen3moe layout, vocab
- * 32000, n_embd 2048, 16 layers, 16/4 heads, head dim 128, 8 experts top-2, expert width 2048: ~1.9 B
- * parameters, ~0.7 B active per token), for each weight type, in the same run: prefill tok/s on a
- * 512-token prompt, decode tok/s over 128 tokens, time to first token, peak RSS. Each engine runs in
- * its own child process, so each peak RSS (VmHWM) is that engine's own.
+ * `npm run bench`: this engine's two backends against llama.cpp on the generated bench model (qwen3moe
+ * layout, vocab 32000, n_embd 2048, 16 layers, 16/4 heads, head dim 128, 8 experts top-2, expert width
+ * 2048: ~1.9 B parameters, ~0.7 B active per token), for each weight type, in the same run and with the
+ * same thread count: prefill tok/s on a 512-token prompt, decode tok/s over 128 tokens, time to first
+ * token, peak RSS. Each engine runs in its own child process, so each peak RSS (VmHWM) is its own.
  *
  *   node --import tsx tools/bench/bench-engine.ts [--quick] [--types Q8_0,Q4_0] [--prompt N] [--decode N]
- *        [--soft-prompt N] [--soft-decode N] [--threads N] [--engines moecode,llama.cpp] [--json FILE]
+ *        [--soft-prompt N] [--soft-decode N] [--threads N] [--engines moecode-cpu,moecode-gpu,llama.cpp] [--json FILE]
  *
- * On a software adapter (SwiftShader: seconds per token for this model) our engine runs a smaller
- * workload, --soft-prompt/--soft-decode (default 32/8), so the whole run stays within ~15 minutes; then
- * llama.cpp runs that same workload too (the ratio line compares like with like) and also the full one
- * (its reference figures). --quick: 64/16 and 8/2 (a smoke run). Models are generated once and cached
+ * The CPU backend (WebAssembly SIMD) runs the full workload. The GPU backend on a software adapter
+ * (SwiftShader: seconds per token for this model) runs a smaller workload, --soft-prompt/--soft-decode
+ * (default 32/8), so the whole run stays within ~15 minutes; then llama.cpp runs that same workload too
+ * (its ratio line compares like with like) besides the full one. --quick: 64/16 and 8/2 (a smoke run).
+ * --threads (default 2): llama.cpp's and the CPU backend's threads. Models are generated once and cached
  * under .cache/models (about 2 GB for Q8_0 and 1 GB for Q4_0, a few minutes each). Progress goes to
  * stderr, the table to stdout.
  */
@@ -31,18 +32,20 @@ import { RESULT_PREFIX, type BenchJob, type BenchResult, type Workload } from '.
 import { formatBenchTable, type BenchRow } from './bench-table.js';
 
 const ENGINES = {
-  moecode: join(__dirname, 'bench-ours.ts'),
-  'llama.cpp': join(__dirname, 'bench-llama.ts'),
+  'moecode-cpu': { script: join(__dirname, 'bench-ours.ts'), backend: 'cpu' },
+  'moecode-gpu': { script: join(__dirname, 'bench-ours.ts'), backend: 'gpu' },
+  'llama.cpp': { script: join(__dirname, 'bench-llama.ts'), backend: undefined },
 } as const;
 type EngineName = keyof typeof ENGINES;
+const REFERENCE: EngineName = 'llama.cpp';
 
 const USAGE = `usage: npm run bench -- [--quick] [--types Q8_0,Q4_0] [--prompt N] [--decode N] [--soft-prompt N] [--soft-decode N]
-                       [--threads N] [--engines moecode,llama.cpp] [--json FILE]`;
+                       [--threads N] [--engines moecode-cpu,moecode-gpu,llama.cpp] [--json FILE]`;
 
 interface Options {
   types: WeightTypeName[];
   full: Workload;
-  /** Our engine's workload on a software adapter. */
+  /** The GPU backend's workload on a software adapter. */
   soft: Workload;
   threads: number;
   engines: EngineName[];
@@ -111,7 +114,7 @@ async function promptTokens(modelPath: string, n: number): Promise<number[]> {
 /** Runs one engine's child on a job; its stderr (progress) passes through. */
 function runChild(engine: EngineName, jobFile: string): Promise<BenchResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENGINES[engine], jobFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', ENGINES[engine].script, jobFile], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
     child.on('error', fail);
@@ -136,20 +139,25 @@ async function softwareAdapter(): Promise<boolean> {
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const t0 = performance.now();
-  let ours: Workload | Error = opts.full;
-  if (opts.engines.includes('moecode')) {
-    try {
-      if (await softwareAdapter()) ours = opts.soft;
-    } catch (e) {
-      ours = e as Error;
+  // what each of our engines runs: the GPU backend a smaller workload on a software adapter
+  const workloadOf = new Map<EngineName, Workload | Error>();
+  for (const e of opts.engines) {
+    if (e === 'moecode-cpu') workloadOf.set(e, opts.full);
+    if (e === 'moecode-gpu') {
+      try {
+        workloadOf.set(e, (await softwareAdapter()) ? opts.soft : opts.full);
+      } catch (err) {
+        workloadOf.set(e, err as Error);
+      }
     }
   }
   const wl = (w: Workload) => `prompt ${w.promptTokens}, decode ${w.decodeTokens}`;
-  const llamaRuns = ours instanceof Error || !opts.engines.includes('moecode') || sameWorkload(ours, opts.full) ? [opts.full] : [ours, opts.full];
-  log(`bench: ${opts.types.join(', ')}; engines ${opts.engines.join(', ')}`);
-  if (opts.engines.includes('moecode')) log(`  moecode: ${ours instanceof Error ? ours.message : `${wl(ours)}${ours === opts.soft ? ' (software adapter)' : ''}`}`);
-  if (opts.engines.includes('llama.cpp')) log(`  llama.cpp: ${llamaRuns.map(wl).join('; ')}`);
-  const longest = Math.max(...[opts.full, ...(ours instanceof Error ? [] : [ours])].map((w) => w.promptTokens));
+  const llamaRuns = [opts.full];
+  for (const w of workloadOf.values()) if (!(w instanceof Error) && !llamaRuns.some((x) => sameWorkload(x, w))) llamaRuns.unshift(w);
+  log(`bench: ${opts.types.join(', ')}; engines ${opts.engines.join(', ')}; ${opts.threads} threads`);
+  for (const [e, w] of workloadOf) log(`  ${e}: ${w instanceof Error ? w.message : `${wl(w)}${w === opts.soft ? ' (software adapter)' : ''}`}`);
+  if (opts.engines.includes(REFERENCE)) log(`  ${REFERENCE}: ${llamaRuns.map(wl).join('; ')}`);
+  const longest = Math.max(...[opts.full, ...[...workloadOf.values()].filter((w): w is Workload => !(w instanceof Error))].map((w) => w.promptTokens));
   const dir = mkdtempSync(join(tmpdir(), 'moecode-bench-'));
   const rows: BenchRow[] = [];
   try {
@@ -163,11 +171,12 @@ async function main(): Promise<void> {
       const row: BenchRow = { type, results: {} };
       rows.push(row);
       for (const engine of opts.engines) {
-        if (engine === 'moecode' && ours instanceof Error) {
+        const ours = workloadOf.get(engine);
+        if (ours instanceof Error) {
           row.results[engine] = ours;
           continue;
         }
-        const job: BenchJob = { model, prompt, workloads: engine === 'moecode' ? [ours as Workload] : llamaRuns, threads: opts.threads };
+        const job: BenchJob = { model, prompt, workloads: ours ? [ours] : llamaRuns, threads: opts.threads, backend: ENGINES[engine].backend };
         const jobFile = join(dir, `${type}-${engine}.json`);
         writeFileSync(jobFile, JSON.stringify(job));
         log(`${type}: ${engine} ...`);
@@ -191,7 +200,7 @@ async function main(): Promise<void> {
       .map((x) => x.toFixed(1))
       .join(' ')}; total ${((performance.now() - t0) / 60000).toFixed(1)} min`,
   ];
-  console.log(`\n${formatBenchTable(header, rows, opts.engines)}`);
+  console.log(`\n${formatBenchTable(header, rows, opts.engines, REFERENCE)}`);
   if (opts.json) {
     const plain = rows.map((r) => ({ type: r.type, results: Object.fromEntries(Object.entries(r.results).map(([k, v]) => [k, v instanceof Error ? { error: v.message } : v])) }));
     writeFileSync(opts.json, `${JSON.stringify({ options: opts, rows: plain }, null, 2)}\n`);

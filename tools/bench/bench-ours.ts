@@ -1,24 +1,26 @@
 /**
- * Benchmark child: this engine (WebGPU) on one model. Load, a short warm-up, then for each workload the
+ * Benchmark child: this engine (the job's backend: CPU or WebGPU) on one model. Load, a short warm-up, then for each workload the
  * prompt in one prefill (chunked by the engine's default batch) and greedy decoding; prints one
  * BENCH_RESULT line.
  *   node --import tsx tools/bench/bench-ours.ts job.json
  */
 import { Model } from '../../daemon/engine/model.js';
 import { Session } from '../../daemon/engine/session.js';
-import type { SamplingParams } from '../../daemon/gpu/graph-runner.js';
+import type { SamplingParams } from '../../daemon/model/backend.js';
 import { peakRssBytes, progress, readJob, report, runChild, runResult, type RunResult } from './bench-common.js';
 
-const NAME = 'moecode';
 const GREEDY: SamplingParams = { temperature: 0, topK: 1, topP: 1, seed: 0 };
 
 runChild(async () => {
   const job = readJob();
+  const NAME = `moecode-${job.backend ?? 'gpu'}`;
   const nCtx = Math.max(...job.workloads.map((w) => w.promptTokens + w.decodeTokens)) + 16;
   const t0 = performance.now();
   let shown = -1;
   const model = await Model.load(job.model, {
     nCtx,
+    backend: job.backend ?? 'gpu',
+    threads: job.threads,
     onProgress: (f) => {
       const pct = Math.floor(f * 4) * 25;
       if (pct > shown) progress(NAME, `loading ${(shown = pct)}%`);

@@ -42,44 +42,46 @@ function line(type: string, engine: string, r: BenchResult, run: RunResult): str
 }
 
 /**
- * `engines[0]` is ours and `engines[1]` the reference of the ratio lines. tok/s: higher is better, a
- * ratio below 1 means slower; load, TTFT and RSS: lower is better, a ratio above 1 means more.
+ * Each engine but `ref` is compared with `ref` on the same workload: its line, ref's line, then the
+ * ratio line. tok/s: higher is better, a ratio below 1 means slower; load, TTFT and RSS: lower is
+ * better, a ratio above 1 means more.
  */
-export function formatBenchTable(header: string[], rows: BenchRow[], engines: readonly string[]): string {
+export function formatBenchTable(header: string[], rows: BenchRow[], engines: readonly string[], ref: string): string {
   const lines: string[][] = [];
-  const [ours, ref] = engines;
+  const ours = engines.filter((e) => e !== ref);
   for (const row of rows) {
     for (const engine of engines) {
       const r = row.results[engine];
-      if (r instanceof Error) lines.push([row.type, engine, '', '', 'failed', '', '', '', '', r.message.split('\n')[0].slice(0, 80)]);
+      if (r instanceof Error) lines.push([row.type, engine, '', '', 'failed', '', '', '', '', r.message.split('\n')[0]!.slice(0, 80)]);
     }
-    const a = row.results[ours];
-    const b = ref === undefined ? undefined : row.results[ref];
-    const aRuns = a && !(a instanceof Error) ? a.runs : [];
+    const b = row.results[ref];
     const bRuns = b && !(b instanceof Error) ? b.runs : [];
-    for (const run of aRuns) {
-      lines.push(line(row.type, ours, a as BenchResult, run));
-      const match = bRuns.find((x) => x.promptTokens === run.promptTokens && x.decodeTokens === run.decodeTokens);
-      if (!match) continue;
-      const rb = b as BenchResult;
-      lines.push(line(row.type, ref, rb, match));
-      const ra = a as BenchResult;
-      lines.push([
-        row.type,
-        `  ${ours}/${ref}`,
-        '',
-        '',
-        ratio(ra.loadMs, rb.loadMs),
-        ratio(run.prefillTokPerS, match.prefillTokPerS),
-        ratio(run.decodeTokPerS, match.decodeTokPerS),
-        ratio(run.ttftMs, match.ttftMs),
-        ratio(ra.peakRssBytes, rb.peakRssBytes),
-        '',
-      ]);
+    const shown = new Set<RunResult>();
+    for (const engine of ours) {
+      const a = row.results[engine];
+      if (!a || a instanceof Error) continue;
+      for (const run of a.runs) {
+        lines.push(line(row.type, engine, a, run));
+        const match = bRuns.find((x) => x.promptTokens === run.promptTokens && x.decodeTokens === run.decodeTokens);
+        if (!match) continue;
+        const rb = b as BenchResult;
+        lines.push(line(row.type, ref, rb, match));
+        shown.add(match);
+        lines.push([
+          row.type,
+          `  ${engine}/${ref}`,
+          '',
+          '',
+          ratio(a.loadMs, rb.loadMs),
+          ratio(run.prefillTokPerS, match.prefillTokPerS),
+          ratio(run.decodeTokPerS, match.decodeTokPerS),
+          ratio(run.ttftMs, match.ttftMs),
+          ratio(a.peakRssBytes, rb.peakRssBytes),
+          '',
+        ]);
+      }
     }
-    for (const run of bRuns) {
-      if (!aRuns.some((x) => x.promptTokens === run.promptTokens && x.decodeTokens === run.decodeTokens)) lines.push(line(row.type, ref, b as BenchResult, run));
-    }
+    for (const run of bRuns) if (!shown.has(run)) lines.push(line(row.type, ref, b as BenchResult, run));
   }
   const all = [[...COLUMNS], ...lines];
   const widths = COLUMNS.map((_, c) => Math.max(...all.map((l) => l[c].length)));
@@ -97,6 +99,6 @@ export function formatBenchTable(header: string[], rows: BenchRow[], engines: re
     rule,
     ...lines.map(render),
     '',
-    `ratios are ${ours}/${ref} on the same workload: tok/s below 1x = slower; load, TTFT, RSS above 1x = more`,
+    `ratios are ours/${ref} on the same workload: tok/s below 1x = slower; load, TTFT, RSS above 1x = more`,
   ].join('\n');
 }
