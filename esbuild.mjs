@@ -22,6 +22,8 @@ const entries = [
 for (const [entry, out] of [
   ['daemon/main.ts', 'dist/daemon.js'],
   ['extension/main.ts', 'dist/extension.js'],
+  // prompt templates render in this worker thread, with time and memory limits (extension/prompts/template-sandbox.ts)
+  ['extension/prompts/template-worker.ts', 'dist/prompt-template-worker.js'],
 ]) {
   const { existsSync } = await import('node:fs');
   if (existsSync(entry)) entries.push({ entryPoints: [entry], outfile: out });
