@@ -144,12 +144,13 @@ async function main(): Promise<void> {
     process.exitCode = await runExthostInElectron();
     return;
   }
-  // node --import tsx test/editor/harness/run-exthost.ts [grep] [--untrusted]
+  // node --import tsx test/editor/harness/run-exthost.ts [grep] [--untrusted] [--log]
   const untrusted = process.argv.includes('--untrusted');
   const grep = process.argv.slice(2).find((a) => !a.startsWith('--'));
   const { exitCode, results, log } = await runExthostInCodeServer(untrusted ? { grep, suites: 'untrusted', files: UNTRUSTED_WORKSPACE_FILES } : { grep });
   for (const r of results) console.log(`${r.state === 'passed' ? 'ok  ' : r.state === 'pending' ? 'skip' : 'FAIL'} ${r.title}${r.durationMs ? ` (${r.durationMs} ms)` : ''}${r.error ? `\n     ${r.error.split('\n').slice(0, 6).join('\n     ')}` : ''}`);
-  if (exitCode !== 0) console.log(log.slice(-8000));
+  if (process.argv.includes('--log')) console.log(log);
+  else if (exitCode !== 0) console.log(log.slice(-8000));
   console.log(`exit code ${exitCode}`);
   process.exitCode = exitCode === 0 ? 0 : 1;
 }
