@@ -10,6 +10,7 @@
  * trust (onDidGrantWorkspaceTrust). Templates are only ever rendered in the bounded worker (template-sandbox.ts);
  * an open workspace .prompt document in Restricted Mode gets the static checks only.
  */
+import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -64,7 +65,7 @@ export function createPromptRegistry(context: vscode.ExtensionContext, options: 
   });
 }
 
-/** Checked files by URI and text, so a reload or a poll does not render an unchanged template again. */
+/** Checked files, by URI and a hash of the text, so a reload or a poll does not render an unchanged template again. */
 const CHECK_CACHE_LIMIT = 200;
 
 export class PromptRegistry implements vscode.Disposable {
@@ -194,7 +195,7 @@ export class PromptRegistry implements vscode.Disposable {
   /** checkPromptFile (with a trial render) or, for an untrusted workspace's file, parsePromptFile; cached by URI and text. */
   private async check(text: string, uri: vscode.Uri): Promise<ParseResult> {
     const render = this.mayRender(uri);
-    const key = `${render ? 'render' : 'static'}\0${uri.toString()}\0${text}`;
+    const key = `${render ? 'render' : 'static'}\0${uri.toString()}\0${createHash('sha256').update(text).digest('hex')}`;
     const cached = this.checked.get(key);
     if (cached) return cached;
     const result = render ? await checkPromptFile(text, uri.toString(), this.sandbox) : parsePromptFile(text, uri.toString());
@@ -323,11 +324,14 @@ export class PromptRegistry implements vscode.Disposable {
       setTimeout(() => {
         this.liveTimers.delete(key);
         const version = doc.version;
-        void this.check(doc.getText(), doc.uri).then((result) => {
-          if (this.disposed || doc.isClosed || doc.version !== version) return;
-          this.liveDiagnostics.set(key, result.diagnostics);
-          this.publish(doc.uri);
-        });
+        this.check(doc.getText(), doc.uri).then(
+          (result) => {
+            if (this.disposed || doc.isClosed || doc.version !== version) return;
+            this.liveDiagnostics.set(key, result.diagnostics);
+            this.publish(doc.uri);
+          },
+          (e: unknown) => console.error(`MoeCode: checking ${key} failed`, e),
+        );
       }, Math.min(this.debounceMs, 100)),
     );
   }

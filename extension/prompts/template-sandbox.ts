@@ -168,7 +168,8 @@ export class TemplateSandbox {
     const child = fork(this.workerScript, [], {
       // only the heap limit: not the host's flags (--import loaders, inspector ports, its own heap size)
       execArgv: [`--max-old-space-size=${heapMb}`],
-      env: { ...process.env, NODE_OPTIONS: '' },
+      // ELECTRON_RUN_AS_NODE: in desktop VS Code the host's executable is Electron's (as vscode-languageclient does)
+      env: { ...process.env, NODE_OPTIONS: '', ELECTRON_RUN_AS_NODE: '1' },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
     });
