@@ -46,9 +46,9 @@ export function isPromptAction(action: ChatAction): action is PromptAction {
   return typeof (action as Partial<PromptAction>).renderRun === 'function';
 }
 
-/** The variables for a run: the selection (unless selection: none), the open document's text, language and path. */
+/** The variables for a run: the selection (unless selection: none), the open document's text (when read), language and path. */
 export function promptVariables(prompt: ResolvedPrompt, context: ActionContext): PromptVariables {
-  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === context.document.uri);
+  const doc = prompt.variables.includes('file') ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === context.document.uri) : undefined;
   return {
     selection: prompt.selection === 'none' ? '' : (context.selection?.text ?? ''),
     file: doc?.getText() ?? '',
