@@ -27,6 +27,8 @@ for (const [entry, out] of [
   // the CPU backend's rank worker, started by daemon/cpu/cpu-backend.ts from the bundle's folder
   ['daemon/cpu/rank-worker.ts', 'dist/cpu-worker.js'],
   ['extension/main.ts', 'dist/extension.js'],
+  // prompt templates render in this worker thread, with time and memory limits (extension/prompts/template-sandbox.ts)
+  ['extension/prompts/template-worker.ts', 'dist/prompt-template-worker.js'],
 ]) {
   const { existsSync } = await import('node:fs');
   if (existsSync(entry)) entries.push({ entryPoints: [entry], outfile: out });

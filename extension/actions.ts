@@ -45,7 +45,13 @@ export interface ChatAction {
   needsSelection: boolean;
   /** Where it came from: 'builtin' or a prompt file path. */
   source: string;
-  render(context: ActionContext): ActionRequest;
+  /** The request for this context. Prompt files render in a bounded worker, so theirs is async and may reject with a message naming the file. */
+  render(context: ActionContext): ActionRequest | Promise<ActionRequest>;
+  /**
+   * Asked before each run when the action changes the user's document and was not written by them (a workspace
+   * prompt file with `output: replace` or `insert`); resolves false when the user declines (then do not run).
+   */
+  confirmRun?(): Promise<boolean>;
 }
 
 /** "src/a.ts:10-14" (1-based, inclusive) for a range. */

@@ -31,7 +31,7 @@ const dawnDir = os === 'darwin' ? 'darwin-universal' : `${os}-${arch}`;
 // 1. bundles (stale source maps are excluded by .vscodeignore)
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 run(process.execPath, ['esbuild.mjs', '--production']);
-for (const f of ['dist/extension.js', 'dist/daemon.js', 'dist/chat-template-renderer.js', 'dist/webview/chat.js']) {
+for (const f of ['dist/extension.js', 'dist/prompt-template-worker.js', 'dist/daemon.js', 'dist/chat-template-renderer.js', 'dist/cpu-worker.js', 'dist/moecode-cpu.wasm', 'dist/webview/chat.js']) {
   if (!existsSync(join(root, f))) throw new Error(`${f} was not built`);
 }
 

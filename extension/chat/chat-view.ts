@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { LSPErrorCodes, ResponseError } from 'vscode-languageclient/node';
 import type { GenerationResult, StatusParams } from '../../daemon/protocol';
-import { rangeLabel, type ActionContext, type ActionRegistry, type ChatAction } from '../actions';
+import { rangeLabel, type ActionContext, type ActionRegistry, type ActionRequest, type ChatAction } from '../actions';
 import type { Daemon } from '../client';
 import { applyPromptOutput, isPromptAction } from '../prompts';
 import { ChatHistory, type StoredTurn } from './chat-history';
@@ -120,6 +120,8 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       void vscode.window.showInformationMessage(`MoeCode: open a file and select some code to use "${action.title}".`);
       return;
     }
+    // a workspace prompt that edits the document asks first (prompt files: prompt-approvals.ts)
+    if (action.confirmRun && !(await action.confirmRun())) return;
     if (isPromptAction(action) && action.inputPrompt && input === undefined) {
       input = await vscode.window.showInputBox({ title: action.title, prompt: action.inputPrompt, ignoreFocusOut: true });
       if (input === undefined) return;
@@ -129,9 +131,16 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       void vscode.window.showInformationMessage(`MoeCode: select some code first, then run "${action.title}".`);
       return;
     }
-    const request = action.render(ctx);
+    let request: ActionRequest;
+    try {
+      request = await action.render(ctx);
+    } catch (e) {
+      // a prompt file's template failed or went past its time/memory limit; the message names the file
+      void vscode.window.showErrorMessage(`MoeCode: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
     // prompt files may put the answer into the editor (output: replace | insert) at the selection captured now
-    const output = isPromptAction(action) ? action.renderRun(ctx).output : 'chat';
+    const output = isPromptAction(action) ? action.prompt.output : 'chat';
     const target = new vscode.Range(editor.selection.start, editor.selection.end);
     await this.reveal(false);
     const modelText = request.kind === 'chat' ? request.params.prompt : `${request.display.text}\n\n${fenced(ctx)}`;

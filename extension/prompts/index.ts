@@ -5,10 +5,13 @@
  *     context.subscriptions.push(prompts, syncPromptActions(prompts, actions));
  *
  * The pure format modules (parser, validation, rendering) have no `vscode` import and are tested in plain Node.
+ * Templates only ever run in the bounded worker of template-sandbox.ts (the registry owns one).
  */
 export { createPromptRegistry, builtinPromptFolder, defaultUserPromptFolder, PromptRegistry, PROMPT_LANGUAGE_ID, WORKSPACE_PROMPT_FOLDER, type PromptRegistryOptions } from './prompt-registry';
-export { applyPromptOutput, isPromptAction, promptAction, promptVariables, syncPromptActions, type PromptAction, type PromptRun } from './prompt-actions';
-export { parsePromptFile } from './prompt-parser';
-export { appliesToLanguage, extractCode, parseSlashCommand, renderPrompt, toChatMessages, type RenderedPrompt } from './prompt-render';
+export { applyPromptOutput, isPromptAction, promptAction, promptLabels, promptVariables, syncPromptActions, type PromptAction, type PromptRun, type PromptRunServices } from './prompt-actions';
+export { needsApproval, PromptApprovals, type ApprovalStore, type AskToRun } from './prompt-approvals';
+export { checkPromptFile, parsePromptFile, PROMPT_FILE_MAX_CHARS } from './prompt-parser';
+export { appliesToLanguage, extractCode, parseSlashCommand, PromptRenderError, renderPrompt, toChatMessages, type RenderedPrompt } from './prompt-render';
+export { CHECK_LIMITS, RENDER_LIMITS, TEMPLATE_WORKER_BUNDLE, TemplateLimitError, TemplateSandbox, type TemplateLimits } from './template-sandbox';
 export { BUILTIN_PROMPTS, resolvePromptSet, type ResolvedPrompt } from './prompt-set';
 export type { OutputMode, PromptDefinition, PromptDiagnostic, PromptVariable, PromptVariables, SelectionMode } from './prompt-format';

@@ -94,9 +94,13 @@ export type PromptDiagnosticCode =
   | 'unknown-variable'
   | 'unknown-filter'
   | 'template-runtime'
+  | 'template-limit'
+  | 'file-too-large'
   | 'unused-selection'
   | 'output-needs-selection'
-  | 'duplicate-name';
+  | 'duplicate-name'
+  | 'overrides-builtin'
+  | 'untrusted-workspace';
 
 export interface PromptDiagnostic {
   range: Range;

@@ -1,6 +1,10 @@
 /**
- * `parsePromptFile(text, uri)`: a `.prompt` file to a prompt definition plus diagnostics with exact 0-based
- * ranges. A file with any error yields no prompt (it is skipped; the others still load); warnings do not.
+ * A `.prompt` file to a prompt definition plus diagnostics with exact 0-based ranges. A file with any error
+ * yields no prompt (it is skipped; the others still load); warnings do not.
+ *  - `checkPromptFile(text, uri, sandbox)`: everything, including a trial render of the template with sample
+ *    values in the sandbox's bounded worker (unknown filters, templates past the time/memory/size limits).
+ *    This is what decides whether a prompt loads.
+ *  - `parsePromptFile(text, uri)`: the static part only; nothing of the template runs.
  */
 import { parseFrontMatter, splitFrontMatter } from './front-matter';
 import { LineIndex } from './line-index';
@@ -12,19 +16,51 @@ import {
   type PromptDefinition,
   type PromptDiagnostic,
 } from './prompt-format';
-import { checkTemplate } from './template-check';
+import { checkTemplate, trialRender, type CheckedTemplate } from './template-check';
+import type { TemplateSandbox } from './template-sandbox';
+
+/** A prompt file longer than this (UTF-16 code units) is not read further: 256 Ki is pages of instructions. */
+export const PROMPT_FILE_MAX_CHARS = 256 * 1024;
 
 export function parsePromptFile(text: string, uri: string): ParseResult {
+  const { result } = parseStatic(text, uri);
+  return result;
+}
+
+/** Parses the file and trial-renders its template in the sandbox; a template that fails there yields no prompt. */
+export async function checkPromptFile(text: string, uri: string, sandbox: TemplateSandbox): Promise<ParseResult> {
+  const { result, template, index } = parseStatic(text, uri);
+  if (!result.prompt || !template || !index) return result;
+  const diagnostics = [...result.diagnostics];
+  const ok = await trialRender(template, sandbox, diagnostics, index);
+  return ok ? { prompt: result.prompt, diagnostics } : { diagnostics };
+}
+
+function parseStatic(text: string, uri: string): { result: ParseResult; template?: CheckedTemplate; index?: LineIndex } {
   // VS Code drops a UTF-8 BOM from a document's text; do the same so positions agree with the editor.
   const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (source.length > PROMPT_FILE_MAX_CHARS) {
+    return {
+      result: {
+        diagnostics: [
+          {
+            range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+            severity: 'error',
+            code: 'file-too-large',
+            message: `The prompt file has ${source.length.toLocaleString('en')} characters; a prompt file may have at most ${PROMPT_FILE_MAX_CHARS.toLocaleString('en')}. It is not loaded.`,
+          },
+        ],
+      },
+    };
+  }
   const index = new LineIndex(source);
   const diagnostics: PromptDiagnostic[] = [];
 
   const split = splitFrontMatter(index, diagnostics);
-  if (!split) return { diagnostics };
+  if (!split) return { result: { diagnostics } };
   const front = parseFrontMatter(index, split, diagnostics);
   const template = checkTemplate(index, split.bodyStart, source.length, split.closeLine, diagnostics);
-  if (!front || !template) return { diagnostics };
+  if (!front || !template) return { result: { diagnostics } };
 
   let name = front.name;
   if (!name) {
@@ -37,7 +73,7 @@ export function parsePromptFile(text: string, uri: string): ParseResult {
         code: 'bad-value',
         message: `The file name is not a valid prompt name: add a name key (lower-case letters, digits and dashes), e.g. name: review.`,
       });
-      return { diagnostics };
+      return { result: { diagnostics } };
     }
     name = { value: fromFile, range };
   }
@@ -61,7 +97,7 @@ export function parsePromptFile(text: string, uri: string): ParseResult {
       message: 'output: replace replaces the selection, but selection is none: the answer will be inserted at the cursor.',
     });
   }
-  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+  if (diagnostics.some((d) => d.severity === 'error')) return { result: { diagnostics } };
 
   const prompt: PromptDefinition = {
     name: name.value,
@@ -78,7 +114,7 @@ export function parsePromptFile(text: string, uri: string): ParseResult {
   if (front.temperature !== undefined) prompt.temperature = front.temperature;
   if (front.maxTokens !== undefined) prompt.maxTokens = front.maxTokens;
   if (template.systemTemplate !== undefined) prompt.systemTemplate = template.systemTemplate;
-  return { prompt, diagnostics };
+  return { result: { prompt, diagnostics }, template, index };
 }
 
 /** `write-tests` → `Write Tests`. */

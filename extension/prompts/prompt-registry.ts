@@ -4,13 +4,22 @@
  * run time), watches them so a new, edited or deleted file takes effect without a reload, shows each file's
  * problems in the Problems panel (live while a .prompt file is edited), and tells listeners when the set of
  * prompts changed. Parsing and validation are the pure modules next to this one.
+ *
+ * Workspace trust: in Restricted Mode only the built-in and user prompts load; each workspace prompt file gets
+ * an information diagnostic saying why it is not used, and the workspace's prompts load when the user grants
+ * trust (onDidGrantWorkspaceTrust). Templates are only ever rendered in the bounded worker (template-sandbox.ts);
+ * an open workspace .prompt document in Restricted Mode gets the static checks only.
  */
+import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { PromptDiagnostic, PromptOrigin } from './prompt-format';
-import { parsePromptFile } from './prompt-parser';
+import { PromptApprovals } from './prompt-approvals';
+import type { ParseResult, PromptDiagnostic, PromptOrigin } from './prompt-format';
+import { checkPromptFile, parsePromptFile } from './prompt-parser';
 import { resolvePromptSet, type PromptFileResult, type ResolvedPrompt } from './prompt-set';
 import { appliesToLanguage } from './prompt-render';
+import { TEMPLATE_WORKER_BUNDLE, TemplateSandbox } from './template-sandbox';
 
 export const PROMPT_LANGUAGE_ID = 'moecode-prompt';
 /** Where prompt files live inside a workspace folder. */
@@ -28,6 +37,10 @@ export function builtinPromptFolder(extensionUri: vscode.Uri): vscode.Uri {
 export interface PromptRegistryOptions {
   /** The built-in prompt files (see builtinPromptFolder). */
   builtinFolder: vscode.Uri;
+  /** Where templates are trial-rendered (and, through syncPromptActions, rendered for real); the registry disposes it. */
+  sandbox: TemplateSandbox;
+  /** The record of approved workspace prompts that edit the document; default: kept in memory, asked in a modal dialog. */
+  approvals?: PromptApprovals;
   /** The user's prompt folder; default ~/.moecode/prompts. */
   userFolder?: vscode.Uri;
   /** Wait this long after a file event before reloading, to take a burst of events at once (ms). */
@@ -39,16 +52,31 @@ export interface PromptRegistryOptions {
   pollMs?: number;
 }
 
-/** Builds the registry from the extension's context: built-ins from the extension folder, the default user folder. */
+/**
+ * Builds the registry from the extension's context: built-ins from the extension folder, the default user folder,
+ * the bundled template worker, approvals remembered in the workspace's state.
+ */
 export function createPromptRegistry(context: vscode.ExtensionContext, options: Partial<PromptRegistryOptions> = {}): PromptRegistry {
-  return new PromptRegistry({ builtinFolder: builtinPromptFolder(context.extensionUri), ...options });
+  return new PromptRegistry({
+    builtinFolder: builtinPromptFolder(context.extensionUri),
+    sandbox: new TemplateSandbox(join(context.extensionPath, TEMPLATE_WORKER_BUNDLE)),
+    approvals: new PromptApprovals(context.workspaceState),
+    ...options,
+  });
 }
+
+/** Checked files, by URI and a hash of the text, so a reload or a poll does not render an unchanged template again. */
+const CHECK_CACHE_LIMIT = 200;
 
 export class PromptRegistry implements vscode.Disposable {
   private prompts: ResolvedPrompt[] = [];
   private readonly byName = new Map<string, ResolvedPrompt>();
   /** Diagnostics of the files on disk, by URI string. */
   private fileDiagnostics = new Map<string, PromptDiagnostic[]>();
+  /** Diagnostics of open documents' current text, by URI string. */
+  private readonly liveDiagnostics = new Map<string, PromptDiagnostic[]>();
+  private readonly liveTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly checked = new Map<string, ParseResult>();
   private readonly diagnostics = vscode.languages.createDiagnosticCollection('moecode-prompts');
   private readonly changed = new vscode.EventEmitter<readonly ResolvedPrompt[]>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -68,10 +96,14 @@ export class PromptRegistry implements vscode.Disposable {
   readonly onDidChange: vscode.Event<readonly ResolvedPrompt[]> = this.changed.event;
   /** Settles when the first load is done. */
   readonly ready: Promise<void>;
+  readonly sandbox: TemplateSandbox;
+  readonly approvals: PromptApprovals;
 
   constructor(private readonly options: PromptRegistryOptions) {
     this.userFolder = options.userFolder ?? defaultUserPromptFolder();
     this.debounceMs = options.debounceMs ?? 150;
+    this.sandbox = options.sandbox;
+    this.approvals = options.approvals ?? new PromptApprovals();
     this.watchFolders();
     this.disposables.push(
       this.diagnostics,
@@ -80,14 +112,23 @@ export class PromptRegistry implements vscode.Disposable {
         this.watchFolders();
         this.scheduleReload();
       }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        this.rewatch = true;
+        this.scheduleReload();
+        for (const doc of vscode.workspace.textDocuments) this.validateOpen(doc);
+      }),
       vscode.workspace.onDidOpenTextDocument((doc) => this.validateOpen(doc)),
       vscode.workspace.onDidChangeTextDocument((e) => this.validateOpen(e.document)),
-      vscode.workspace.onDidCloseTextDocument((doc) => this.publish(doc.uri)),
+      vscode.workspace.onDidCloseTextDocument((doc) => {
+        this.liveDiagnostics.delete(doc.uri.toString());
+        this.publish(doc.uri);
+      }),
       vscode.workspace.onDidSaveTextDocument((doc) => this.onWorkspaceEdit([doc.uri])),
       vscode.workspace.onDidCreateFiles((e) => this.onWorkspaceEdit(e.files)),
       vscode.workspace.onDidDeleteFiles((e) => this.onWorkspaceEdit(e.files)),
       vscode.workspace.onDidRenameFiles((e) => this.onWorkspaceEdit(e.files.flatMap((f) => [f.oldUri, f.newUri]))),
     );
+    for (const doc of vscode.workspace.textDocuments) this.validateOpen(doc);
     this.ready = this.reload();
     const pollMs = options.pollMs ?? 3000;
     if (pollMs > 0) this.poller = setInterval(() => void this.poll(), pollMs);
@@ -130,15 +171,37 @@ export class PromptRegistry implements vscode.Disposable {
     this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.poller) clearInterval(this.poller);
+    for (const t of this.liveTimers.values()) clearTimeout(t);
     for (const d of [...this.folderWatchers, ...this.disposables]) d.dispose();
+    this.sandbox.dispose();
   }
 
+  /** Every prompt folder; the workspace's are read only when the workspace is trusted (see load). */
   private sources(): { folder: vscode.Uri; origin: PromptOrigin }[] {
     return [
       { folder: this.options.builtinFolder, origin: 'builtin' },
       { folder: this.userFolder, origin: 'user' },
-      ...(vscode.workspace.workspaceFolders ?? []).map((f) => ({ folder: vscode.Uri.joinPath(f.uri, WORKSPACE_PROMPT_FOLDER), origin: 'workspace' as const })),
+      ...workspacePromptFolders().map((folder) => ({ folder, origin: 'workspace' as const })),
     ];
+  }
+
+  /** Whether a template from this file may be trial-rendered: not a workspace's file while the workspace is untrusted. */
+  private mayRender(uri: vscode.Uri): boolean {
+    if (vscode.workspace.isTrusted) return true;
+    const path = uri.path;
+    return [this.userFolder, this.options.builtinFolder].some((f) => uri.scheme === f.scheme && path.startsWith(`${f.path.replace(/\/$/, '')}/`));
+  }
+
+  /** checkPromptFile (with a trial render) or, for an untrusted workspace's file, parsePromptFile; cached by URI and text. */
+  private async check(text: string, uri: vscode.Uri): Promise<ParseResult> {
+    const render = this.mayRender(uri);
+    const key = `${render ? 'render' : 'static'}\0${uri.toString()}\0${createHash('sha256').update(text).digest('hex')}`;
+    const cached = this.checked.get(key);
+    if (cached) return cached;
+    const result = render ? await checkPromptFile(text, uri.toString(), this.sandbox) : parsePromptFile(text, uri.toString());
+    if (this.checked.size >= CHECK_CACHE_LIMIT) this.checked.clear();
+    this.checked.set(key, result);
+    return result;
   }
 
   /** Reloads when a folder's listing or a file's time or size differs from the last load's. */
@@ -169,12 +232,18 @@ export class PromptRegistry implements vscode.Disposable {
   private async load(): Promise<void> {
     const sources = this.sources();
     this.lastFingerprint = await this.fingerprint();
+    const trusted = vscode.workspace.isTrusted;
     const files: PromptFileResult[] = [];
+    const notLoaded: string[] = [];
     for (const { folder, origin } of sources) {
       for (const uri of await listPromptFiles(folder)) {
+        if (origin === 'workspace' && !trusted) {
+          notLoaded.push(uri.toString());
+          continue;
+        }
         const text = await readText(uri);
-        if (text === undefined) continue;
-        const result = parsePromptFile(text, uri.toString());
+        if (text === undefined || this.disposed) continue;
+        const result = await this.check(text, uri);
         if (origin === 'builtin' && !result.prompt) console.error(`MoeCode: built-in prompt ${uri.toString()} is invalid`, result.diagnostics);
         files.push({ uri: uri.toString(), origin, result });
       }
@@ -184,6 +253,7 @@ export class PromptRegistry implements vscode.Disposable {
     const builtins = new Set(files.filter((f) => f.origin === 'builtin').map((f) => f.uri));
     const previous = this.fileDiagnostics;
     this.fileDiagnostics = new Map([...set.diagnostics].filter(([uri]) => !builtins.has(uri)));
+    for (const uri of notLoaded) this.fileDiagnostics.set(uri, [untrustedDiagnostic()]);
     for (const uri of new Set([...previous.keys(), ...this.fileDiagnostics.keys()])) this.publish(vscode.Uri.parse(uri));
 
     const before = JSON.stringify(this.prompts);
@@ -216,7 +286,7 @@ export class PromptRegistry implements vscode.Disposable {
   private watchFolders(): void {
     for (const w of this.folderWatchers) w.dispose();
     this.folderWatchers = [];
-    const folders = [this.userFolder, ...(vscode.workspace.workspaceFolders ?? []).map((f) => vscode.Uri.joinPath(f.uri, WORKSPACE_PROMPT_FOLDER))];
+    const folders = [this.userFolder, ...workspacePromptFolders()];
     for (const folder of folders) {
       const parent = vscode.Uri.joinPath(folder, '..');
       const grandparent = vscode.Uri.joinPath(parent, '..');
@@ -240,26 +310,60 @@ export class PromptRegistry implements vscode.Disposable {
     if (uris.some((u) => u.path.endsWith('.prompt') || /\/\.moecode(\/prompts)?$/.test(u.path))) this.scheduleReload();
   }
 
-  /** Live diagnostics for an open .prompt document while it is edited (the registry itself changes on save). */
+  /**
+   * Live diagnostics for an open .prompt document while it is edited (the registry itself changes on save):
+   * checked a moment after the last change, off the typing path; a result for an older version is dropped.
+   */
   private validateOpen(doc: vscode.TextDocument): void {
-    if (!isPromptDocument(doc)) return;
-    this.publish(doc.uri, doc);
+    if (!isPromptDocument(doc) || this.disposed) return;
+    const key = doc.uri.toString();
+    const pending = this.liveTimers.get(key);
+    if (pending) clearTimeout(pending);
+    this.liveTimers.set(
+      key,
+      setTimeout(() => {
+        this.liveTimers.delete(key);
+        const version = doc.version;
+        this.check(doc.getText(), doc.uri).then(
+          (result) => {
+            if (this.disposed || doc.isClosed || doc.version !== version) return;
+            this.liveDiagnostics.set(key, result.diagnostics);
+            this.publish(doc.uri);
+          },
+          (e: unknown) => console.error(`MoeCode: checking ${key} failed`, e),
+        );
+      }, Math.min(this.debounceMs, 100)),
+    );
   }
 
   /** Sets one file's diagnostics: the open, unsaved text's when it is being edited, else the last load's. */
-  private publish(uri: vscode.Uri, open?: vscode.TextDocument): void {
+  private publish(uri: vscode.Uri): void {
     if (this.disposed) return;
     const key = uri.toString();
-    const doc = open ?? vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
+    const live = this.liveDiagnostics.get(key);
     let found: PromptDiagnostic[] | undefined;
-    if (doc && isPromptDocument(doc) && !doc.isClosed && (doc.isDirty || !this.fileDiagnostics.has(key))) {
-      found = parsePromptFile(doc.getText(), key).diagnostics;
+    if (doc && isPromptDocument(doc) && !doc.isClosed && live && (doc.isDirty || !this.fileDiagnostics.has(key))) {
+      found = live;
     } else {
       found = this.fileDiagnostics.get(key);
     }
     if (found && found.length > 0) this.diagnostics.set(uri, found.map(toVscodeDiagnostic));
     else this.diagnostics.delete(uri);
   }
+}
+
+function workspacePromptFolders(): vscode.Uri[] {
+  return (vscode.workspace.workspaceFolders ?? []).map((f) => vscode.Uri.joinPath(f.uri, WORKSPACE_PROMPT_FOLDER));
+}
+
+function untrustedDiagnostic(): PromptDiagnostic {
+  return {
+    range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+    severity: 'information',
+    code: 'untrusted-workspace',
+    message: "Not loaded: this workspace is in Restricted Mode, and MoeCode uses a workspace's prompt files only when you trust it (Workspaces: Manage Workspace Trust). Built-in and your own prompts still work.",
+  };
 }
 
 function baseName(uri: vscode.Uri): string {

@@ -1,10 +1,10 @@
 /**
- * Rendering a parsed prompt with @huggingface/jinja (the engine the daemon renders chat templates with), and the
- * small pure helpers around a run: which prompts apply to a language, `/name rest` in chat, and the code to put
- * in the editor when the answer replaces or is inserted.
+ * Rendering a parsed prompt with @huggingface/jinja (the engine the daemon renders chat templates with) in the
+ * bounded worker of template-sandbox.ts, and the small pure helpers around a run: which prompts apply to a
+ * language, `/name rest` in chat, and the code to put in the editor when the answer replaces or is inserted.
  */
-import { Template } from '@huggingface/jinja';
 import { PROMPT_VARIABLES, type PromptDefinition, type PromptVariables } from './prompt-format';
+import { RENDER_LIMITS, TemplateLimitError, type TemplateLimits, type TemplateSandbox } from './template-sandbox';
 
 export interface RenderedPrompt {
   /** The system message, absent when the prompt has no system part or it renders empty. */
@@ -13,12 +13,45 @@ export interface RenderedPrompt {
   user: string;
 }
 
-/** Renders both parts; every variable is a string ('' when missing). Leading and trailing blank space is trimmed. */
-export function renderPrompt(prompt: PromptDefinition, values: Partial<PromptVariables>): RenderedPrompt {
+/** Why a prompt could not be rendered; the message names the prompt and its file. */
+export class PromptRenderError extends Error {
+  override readonly name = 'PromptRenderError';
+  constructor(
+    readonly prompt: Pick<PromptDefinition, 'name' | 'uri'>,
+    readonly reason: string,
+    /** Set when a time, memory or size limit stopped the render. */
+    readonly limit?: TemplateLimitError,
+  ) {
+    super(`The prompt /${prompt.name} (${prompt.uri}) could not be rendered: ${reason}.`);
+  }
+}
+
+/**
+ * Renders both parts in the sandbox; every variable is a string ('' when missing). Leading and trailing blank
+ * space is trimmed. Only the variables the prompt reads are sent to the worker. Rejects with PromptRenderError.
+ */
+export async function renderPrompt(
+  prompt: PromptDefinition,
+  values: Partial<PromptVariables>,
+  sandbox: TemplateSandbox,
+  limits: Readonly<TemplateLimits> = RENDER_LIMITS,
+): Promise<RenderedPrompt> {
   const items: Record<string, string> = {};
-  for (const v of PROMPT_VARIABLES) items[v] = values[v] ?? '';
-  const user = new Template(prompt.userTemplate).render(items).trim();
-  const system = prompt.systemTemplate === undefined ? '' : new Template(prompt.systemTemplate).render(items).trim();
+  for (const v of PROMPT_VARIABLES) items[v] = prompt.variables.includes(v) ? (values[v] ?? '') : '';
+  const sources = prompt.systemTemplate === undefined ? [prompt.userTemplate] : [prompt.systemTemplate, prompt.userTemplate];
+  let outcomes;
+  try {
+    outcomes = await sandbox.render(sources, items, limits);
+  } catch (e) {
+    if (e instanceof TemplateLimitError) throw new PromptRenderError(prompt, e.message, e);
+    throw e;
+  }
+  const texts = outcomes.map((o) => {
+    if (!o.ok) throw new PromptRenderError(prompt, o.message);
+    return o.text.trim();
+  });
+  const user = texts[texts.length - 1];
+  const system = texts.length === 2 ? texts[0] : '';
   return system ? { system, user } : { user };
 }
 

@@ -19,6 +19,8 @@ export interface ResolvedPrompt extends PromptDefinition {
   origin: PromptOrigin;
   /** The URI of the prompt of the same name this one hides, if any (e.g. a built-in). */
   overrides?: string;
+  /** The built-in prompt of the same name this one takes the place of (its commands run this one), if any. */
+  overridesBuiltin?: { uri: string; title: string };
 }
 
 export interface PromptSet {
@@ -55,6 +57,15 @@ export function resolvePromptSet(files: readonly PromptFileResult[]): PromptSet 
       });
     } else {
       winner.overrides ??= uri;
+      if (origin === 'builtin' && !winner.overridesBuiltin) {
+        winner.overridesBuiltin = { uri, title: prompt.title };
+        diagnostics.get(winner.uri)!.push({
+          range: winner.nameRange,
+          severity: 'information',
+          code: 'overrides-builtin',
+          message: `This ${winner.origin} prompt takes the place of the built-in '${prompt.title}': its command and /${prompt.name} run this file.`,
+        });
+      }
       if (origin !== 'builtin') {
         diagnostics.get(uri)!.push({
           range: prompt.nameRange,

@@ -2,12 +2,15 @@
  * Checks a prompt's template body and splits off its system part. Each problem is reported at its exact range:
  * an unclosed tag or quote, an unknown tag, a syntax error inside one tag (each tag is parsed on its own by
  * @huggingface/jinja), unbalanced blocks, a misplaced `{% system %}` block, a variable that is neither a prompt
- * variable nor bound by for/set/macro, and a filter or test the engine does not have (found by a trial render).
+ * variable nor bound by for/set/macro (checkTemplate: static, nothing of the template runs), then a filter or
+ * test the engine does not have and a template past the time, memory or size limits (trialRender: a render
+ * with sample values in the bounded worker of template-sandbox.ts, never on the caller's thread).
  */
 import { Template } from '@huggingface/jinja';
 import type { LineIndex } from './line-index';
 import { PROMPT_VARIABLES, type PromptDiagnostic, type PromptVariable } from './prompt-format';
 import { closestName } from './suggest';
+import { CHECK_LIMITS, TemplateLimitError, type TemplateSandbox } from './template-sandbox';
 import { lexTag, scanTemplate, type Segment, type TagToken } from './template-scan';
 
 /** Block tags and the tag that closes each; `set` is a block only without `=` (`{% set x %}…{% endset %}`). */
@@ -30,7 +33,7 @@ const ENGINE_GLOBALS = ['true', 'false', 'none', 'True', 'False', 'None', 'range
 const EXPRESSION_KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'if', 'else']);
 
 /** Values for the trial render that finds unknown filters and tests. */
-const SAMPLE_VALUES: Readonly<Record<PromptVariable, string>> = {
+export const SAMPLE_VALUES: Readonly<Record<PromptVariable, string>> = {
   selection: 'const x = 1;',
   file: 'const x = 1;\n',
   language: 'typescript',
@@ -43,9 +46,13 @@ export interface CheckedTemplate {
   systemTemplate?: string;
   /** Each prompt variable the templates read, with the tokens that read it. */
   uses: Map<PromptVariable, TagToken[]>;
+  /** The body's tags, to place what the trial render finds. */
+  tags: readonly Tag[];
+  /** The first line of the body, where problems of the whole template are reported. */
+  bodyLine: PromptDiagnostic['range'];
 }
 
-interface Tag {
+export interface Tag {
   segment: Segment;
   tokens: TagToken[];
   /** For statements: the first word. */
@@ -113,26 +120,46 @@ export function checkTemplate(
 
   const bodyLine = index.lineRange(index.positionAt(bodyStart).line);
   for (const source of systemTemplate === undefined ? [userTemplate] : [systemTemplate, userTemplate]) {
-    let template: Template;
     try {
-      template = new Template(source);
+      new Template(source); // parsing only: nothing of the template runs here
     } catch (e) {
       diagnostics.push({ range: bodyLine, severity: 'error', code: 'template-syntax', message: `Template: ${(e as Error).message}` });
       return undefined;
     }
-    try {
-      template.render({ ...SAMPLE_VALUES });
-    } catch (e) {
-      const message = (e as Error).message;
-      const located = locateRuntimeError(tags, message);
-      if (located) {
-        error(located.start, located.end, 'unknown-filter', `${located.message} (@huggingface/jinja: ${message})`);
-        return undefined;
-      }
-      diagnostics.push({ range: bodyLine, severity: 'warning', code: 'template-runtime', message: `Rendering with sample values failed: ${message}` });
-    }
   }
-  return { userTemplate, systemTemplate, uses };
+  return { userTemplate, systemTemplate, uses, tags, bodyLine };
+}
+
+/**
+ * Renders the checked templates with sample values in the sandbox's worker (CHECK_LIMITS: a few seconds, a
+ * small heap, a bounded output): an unknown filter or test is an error at its name, a template past a limit is
+ * an error on the first body line, any other runtime error is a warning. Returns false when there is an error.
+ */
+export async function trialRender(checked: CheckedTemplate, sandbox: TemplateSandbox, diagnostics: PromptDiagnostic[], index: LineIndex): Promise<boolean> {
+  const sources = checked.systemTemplate === undefined ? [checked.userTemplate] : [checked.systemTemplate, checked.userTemplate];
+  let outcomes;
+  try {
+    outcomes = await sandbox.render(sources, SAMPLE_VALUES, CHECK_LIMITS);
+  } catch (e) {
+    if (!(e instanceof TemplateLimitError)) throw e;
+    diagnostics.push({
+      range: checked.bodyLine,
+      severity: 'error',
+      code: 'template-limit',
+      message: `The template cannot be used: with sample values, ${e.message}. Templates must render within ${CHECK_LIMITS.timeoutMs / 1000} s and ${CHECK_LIMITS.maxHeapMb} MB.`,
+    });
+    return false;
+  }
+  for (const outcome of outcomes) {
+    if (outcome.ok) continue;
+    const located = locateRuntimeError(checked.tags, outcome.message);
+    if (located) {
+      diagnostics.push({ range: index.range(located.start, located.end), severity: 'error', code: 'unknown-filter', message: `${located.message} (@huggingface/jinja: ${outcome.message})` });
+      return false;
+    }
+    diagnostics.push({ range: checked.bodyLine, severity: 'warning', code: 'template-runtime', message: `Rendering with sample values failed: ${outcome.message}` });
+  }
+  return true;
 }
 
 type ReportError = (start: number, end: number, code: PromptDiagnostic['code'], message: string) => void;
@@ -412,7 +439,7 @@ function checkVariables(tags: Tag[], unknown: (token: TagToken, message: string)
 }
 
 /** Finds the filter or test an "Unknown … filter: x" / "Unknown test: x" error names. */
-function locateRuntimeError(tags: Tag[], message: string): { start: number; end: number; message: string } | undefined {
+function locateRuntimeError(tags: readonly Tag[], message: string): { start: number; end: number; message: string } | undefined {
   const filter = /Unknown (?:\w+ )?filter: (\w+)/.exec(message)?.[1];
   const test = /Unknown test: (\w+)/.exec(message)?.[1];
   const name = filter ?? test;

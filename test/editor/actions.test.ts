@@ -20,8 +20,8 @@ test('the built-ins are Explain, Fix, Document and Write Tests, each needing a s
   for (const a of BUILTIN_ACTIONS) assert.equal(a.needsSelection, true);
 });
 
-test('Explain renders an explain request for the selected range, with the user question', () => {
-  const r = BUILTIN_ACTIONS[0]!.render({ ...ctx, input: 'why return 1?' });
+test('Explain renders an explain request for the selected range, with the user question', async () => {
+  const r = await BUILTIN_ACTIONS[0]!.render({ ...ctx, input: 'why return 1?' });
   assert.equal(r.kind, 'explain');
   if (r.kind !== 'explain') return;
   assert.deepEqual(r.params.textDocument, { uri: ctx.document.uri });
@@ -30,10 +30,10 @@ test('Explain renders an explain request for the selected range, with the user q
   assert.equal(r.display.contextLabel, 'src/a.ts:10-14');
 });
 
-test('Fix, Document and Write Tests send the selection as an attachment with a task-specific prompt', () => {
+test('Fix, Document and Write Tests send the selection as an attachment with a task-specific prompt', async () => {
   const prompts = new Set<string>();
   for (const a of BUILTIN_ACTIONS.slice(1)) {
-    const r = a.render(ctx);
+    const r = await a.render(ctx);
     assert.equal(r.kind, 'chat', a.id);
     if (r.kind !== 'chat') continue;
     assert.equal(r.params.attachments?.length, 1);

@@ -1,19 +1,34 @@
-// The moecode-prompt TextMate grammar, tokenized with vscode-textmate + vscode-oniguruma as VS Code does, on the
-// sample files in test/fixtures/prompts (malformed ones included), plus the language configuration.
+// The moecode-prompt TextMate grammar, tokenized by the engine and with the Markdown and YAML grammars that VS Code
+// 1.100 itself ships (taken from the installed code-server; see grammar-harness.ts), on the sample files in
+// test/fixtures/prompts (malformed ones included) and the built-in prompts, plus the language configuration.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { before, test } from 'node:test';
+import { before, test as nodeTest, type TestContext } from 'node:test';
 import { PROMPT_VARIABLES } from '../../extension/prompts/prompt-format';
 import { TEMPLATE_TAGS } from '../../extension/prompts/template-check';
-import { dump, LANGUAGE_CONFIGURATION_PATH, loadPromptGrammar, scopesAt, scopesOf, type GrammarToken, type PromptGrammar } from './grammar-harness';
+import { dump, GrammarsMissing, LANGUAGE_CONFIGURATION_PATH, loadPromptGrammar, scopesAt, scopesOf, VSCODE_DIR, type GrammarToken, type PromptGrammar } from './grammar-harness';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'prompts');
+const BUILTIN_PROMPTS_DIR = join(__dirname, '..', '..', 'extension', 'prompts', 'builtin');
 let grammar: PromptGrammar;
+let missing: string | undefined;
 
 before(async () => {
-  grammar = await loadPromptGrammar();
+  try {
+    grammar = await loadPromptGrammar();
+    console.log(`# grammars of VS Code ${grammar.vscodeVersion} from ${VSCODE_DIR}`);
+  } catch (e) {
+    if (!(e instanceof GrammarsMissing)) throw e;
+    missing = e.message;
+    console.log(`# grammar tests skipped: ${missing}`);
+  }
 });
+
+/** A test that needs VS Code's grammars; skipped, with the reason, when code-server is not installed. */
+function test(name: string, fn: (t: TestContext) => void | Promise<void>): void {
+  nodeTest(name, (t) => (missing ? t.skip(missing) : fn(t)));
+}
 
 function fixture(name: string): { text: string; lines: GrammarToken[][] } {
   const text = readFileSync(join(FIXTURES, name), 'utf8');
@@ -32,17 +47,60 @@ const S = '.moecode-prompt';
 const EXPR = `meta.template.expression${S}`;
 const TAG = `meta.tag.template${S}`;
 
-test('front matter: delimiters, embedded YAML, template syntax not highlighted there', (t) => {
+test('front matter: delimiters, embedded YAML, template syntax not highlighted there', () => {
   const { text, lines } = fixture('full.prompt');
   has(scopesAt(lines, 0, 0), [`punctuation.definition.frontmatter.begin${S}`, `meta.frontmatter${S}`], '--- opening');
   has(scopesAt(lines, 9, 1), [`punctuation.definition.frontmatter.end${S}`], '--- closing');
   const description = scopesOf(text, lines, 3, '{{ bugs }}', 3);
   has(description, [`meta.embedded.block.frontmatter${S}`, 'source.yaml'], 'description value');
   lacks(description, [EXPR], 'description value');
-  if (!grammar.embedded.yaml) return t.skip('tm-grammars YAML grammar not installed: YAML scopes not checked');
   has(scopesOf(text, lines, 2, 'name'), ['entity.name.tag.yaml'], 'key');
   has(scopesOf(text, lines, 1, '#'), ['comment.line.number-sign.yaml'], 'YAML comment');
   has(scopesOf(text, lines, 6, '0.3'), ['constant.numeric.float.yaml'], 'number');
+});
+
+/** Front matters in the shapes prompt files use (the fixture and the built-ins are checked too). */
+const FRONT_MATTER_VARIANTS: Record<string, string> = {
+  'block scalar holding a ---': '---\ndescription: |\n  Multi-line\n  --- not a delimiter: indented\nname: block\n---\nBody {{ selection }}\n',
+  'block sequence, comment, trailing spaces': '---   \nlanguages:\n  - typescript\n  - go\ntemperature: 0.2 # warm\n---\t\n# Heading {{ path }}\n',
+  'quoted braces, flow map': "---\ntitle: '{{ not a template }}'\noutput: replace\nname: quoted\n---\nText\n",
+};
+
+test("front matter is YAML under VS Code's own Markdown and YAML grammars, in the yaml language; the body is the prompt language", () => {
+  assert.match(grammar.loaded.get('text.html.markdown') ?? '', /extensions\/markdown-basics\/syntaxes\//, 'Markdown is VS Code\'s markdown-basics grammar');
+  assert.match(grammar.loaded.get('source.yaml') ?? '', /extensions\/yaml\/syntaxes\//, 'YAML is VS Code\'s yaml grammar');
+  const samples: [string, string][] = [
+    ['full.prompt', readFileSync(join(FIXTURES, 'full.prompt'), 'utf8')],
+    ...readdirSync(BUILTIN_PROMPTS_DIR)
+      .filter((f) => f.endsWith('.prompt'))
+      .map((f): [string, string] => [`builtin/${f}`, readFileSync(join(BUILTIN_PROMPTS_DIR, f), 'utf8')]),
+    ...Object.entries(FRONT_MATTER_VARIANTS),
+  ];
+  const MARKDOWN_BLOCKS = ['meta.separator.markdown', 'meta.paragraph.markdown', 'markup.heading.markdown', 'markup.list.unnumbered.markdown', 'markup.heading.setext.2.markdown'];
+  for (const [name, text] of samples) {
+    const lines = grammar.tokenize(text);
+    const close = text.split('\n').findIndex((l, i) => i > 0 && /^---[ \t]*$/.test(l));
+    assert.ok(close > 0, name);
+    for (const [line, which] of [[0, 'begin'], [close, 'end']] as const) {
+      const delimiter = scopesAt(lines, line, 0);
+      has(delimiter, [`punctuation.definition.frontmatter.${which}${S}`, `meta.frontmatter${S}`], `${name}: line ${line}`);
+      lacks(delimiter, MARKDOWN_BLOCKS, `${name}: line ${line}`);
+    }
+    for (let line = 1; line < close; line++) {
+      for (const token of lines[line].filter((t) => t.text.trim())) {
+        const where = `${name}: line ${line} ${JSON.stringify(token.text)}\n${dump([lines[line]])}`;
+        has(token.scopes, [`meta.embedded.block.frontmatter${S}`, 'source.yaml'], where);
+        lacks(token.scopes, [...MARKDOWN_BLOCKS, EXPR, TAG], where);
+        assert.equal(token.language, 'yaml', where);
+      }
+    }
+    const keys = lines.slice(1, close).flat().filter((t) => t.scopes.includes('entity.name.tag.yaml'));
+    assert.ok(keys.length > 0, `${name}: YAML keys are keys`);
+    for (const token of lines.slice(close + 1).flat().filter((t) => t.text.trim() && !t.scopes.some((sc) => sc.startsWith('meta.embedded.block.')))) {
+      assert.equal(token.language, 'moecode-prompt', `${name}: body token ${JSON.stringify(token.text)}`);
+      lacks(token.scopes, ['source.yaml'], `${name}: body token ${JSON.stringify(token.text)}`);
+    }
+  }
 });
 
 test('expressions: delimiters, prompt variables, filters, properties, calls, strings, numbers, operators', () => {
@@ -101,8 +159,7 @@ test('the system block: keywords, whitespace control, a region that ends at {% e
   lacks(scopesOf(text, lines, 14, 'Review'), [`meta.block.system${S}`], 'after the block');
 });
 
-test('the body is Markdown, with template syntax inside headings, emphasis, code spans and fenced blocks', (t) => {
-  if (!grammar.embedded.markdown) return t.skip('tm-grammars Markdown grammar not installed');
+test('the body is Markdown, with template syntax inside headings, emphasis, code spans and fenced blocks', () => {
   const { text, lines } = fixture('full.prompt');
   has(scopesOf(text, lines, 14, '#'), ['markup.heading.markdown', 'punctuation.definition.heading.markdown'], 'heading');
   has(scopesOf(text, lines, 14, 'path'), ['markup.heading.markdown', EXPR, `variable.language.prompt${S}`], 'variable in heading');
@@ -126,7 +183,7 @@ test('malformed: an unclosed {{ stops at the blank line and what follows is Mark
   has(scopesOf(text, lines, 3, 'selection'), [EXPR], 'inside the unclosed expression');
   const heading = scopesOf(text, lines, 5, 'Still');
   lacks(heading, [EXPR, TAG], 'after the blank line');
-  if (grammar.embedded.markdown) has(heading, ['markup.heading.markdown'], 'heading after it');
+  has(heading, ['markup.heading.markdown'], 'heading after it');
   has(scopesOf(text, lines, 6, 'path'), [EXPR, `variable.language.prompt${S}`], 'a later expression');
   lacks(scopesOf(text, lines, 6, 'again'), [EXPR], 'text after the later expression');
 });

@@ -1,12 +1,17 @@
 // Template body validation: each diagnostic kind at its exact range, the system block, and what stays valid.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { parsePromptFile } from '../../extension/prompts/prompt-parser';
+import { after, test } from 'node:test';
+import { checkPromptFile, parsePromptFile } from '../../extension/prompts/prompt-parser';
+import { testSandbox } from './prompt-sandbox-helper';
 import { fmt, only, rangeOf } from './prompt-test-helpers';
 
 const URI = 'file:///w/.moecode/prompts/t.prompt';
 const FRONT = '---\nname: t\n---\n';
 const parse = (body: string) => parsePromptFile(FRONT + body, URI);
+const sandbox = testSandbox();
+after(() => sandbox.dispose());
+/** With the trial render (in the bounded worker) that finds unknown filters and runtime errors. */
+const check = (body: string) => checkPromptFile(FRONT + body, URI, sandbox);
 
 test('missing body: error on the closing --- line', () => {
   for (const text of ['---\nname: t\n---\n', '---\nname: t\n---\n  \n\n', '---\nname: t\n---']) {
@@ -164,22 +169,24 @@ test('misplaced system blocks: nested, twice, unclosed, stray end', () => {
   assert.deepEqual(only(parse(stray).diagnostics, 'unbalanced-block').range, rangeOf(FRONT + stray, '{% endsystem %}'));
 });
 
-test('unknown filter and test: error at the name (found by a trial render)', () => {
+test('unknown filter and test: error at the name (found by a trial render)', async () => {
   const body = 'A {{ selection | upperr }}\n';
-  const d = only(parse(body).diagnostics, 'unknown-filter');
+  assert.ok(parse(body).prompt, 'the static checks alone do not run the template');
+  const d = only((await check(body)).diagnostics, 'unknown-filter');
   assert.deepEqual(d.range, rangeOf(FRONT + body, 'upperr'));
   assert.match(d.message, /Unknown filter 'upperr'/);
 
   const testBody = '{% if selection is shiny %}x{% endif %}\n';
-  assert.deepEqual(only(parse(testBody).diagnostics, 'unknown-filter').range, rangeOf(FRONT + testBody, 'shiny'));
+  assert.deepEqual(only((await check(testBody)).diagnostics, 'unknown-filter').range, rangeOf(FRONT + testBody, 'shiny'));
 
   const blockFilter = '{% filter shout %}x{% endfilter %}\n';
-  assert.deepEqual(only(parse(blockFilter).diagnostics, 'unknown-filter').range, rangeOf(FRONT + blockFilter, 'shout'));
+  assert.deepEqual(only((await check(blockFilter)).diagnostics, 'unknown-filter').range, rangeOf(FRONT + blockFilter, 'shout'));
+  assert.equal((await check(blockFilter)).prompt, undefined);
 });
 
-test('a runtime error that is not a filter is a warning and the prompt still loads', () => {
+test('a runtime error that is not a filter is a warning and the prompt still loads', async () => {
   const body = "{{ raise_exception('needs care') }}\n";
-  const { prompt, diagnostics } = parse(body);
+  const { prompt, diagnostics } = await check(body);
   assert.ok(prompt);
   const d = only(diagnostics, 'template-runtime');
   assert.equal(d.severity, 'warning');

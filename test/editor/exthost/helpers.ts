@@ -1,6 +1,6 @@
 /** Shared by the extension-host suites: the extension's API, waiting on real signals, editors. */
 import * as assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { MoecodeApi } from '../../../extension/main';
@@ -54,4 +54,16 @@ export async function openSample(name: string, content: string, language?: strin
 
 export async function setSetting(key: string, value: unknown): Promise<void> {
   await vscode.workspace.getConfiguration('moecode').update(key, value, vscode.ConfigurationTarget.Workspace);
+}
+
+/**
+ * Asks the test harness to do what the extension API cannot (run-exthost.ts: serveHarnessRequests), e.g.
+ * 'grant-workspace-trust'. Returns false when no harness listens
+ * (the @vscode/test-electron runner): the caller should skip.
+ */
+export function requestFromHarness(request: 'grant-workspace-trust'): boolean {
+  const dir = process.env.MOECODE_EXTHOST_REQUESTS;
+  if (!dir) return false;
+  writeFileSync(join(dir, request), '');
+  return true;
 }

@@ -1,7 +1,8 @@
 /**
  * The extension-host test entry (VS Code's `run()` contract). Runs the *.suite.js files next to this
- * bundle with mocha (tdd UI) and, when MOECODE_EXTHOST_RESULT names a file, writes every test's
- * outcome there as JSON (code-server's runner reads it; @vscode/test-electron just uses the exit code).
+ * bundle with mocha (tdd UI) — or, with MOECODE_EXTHOST_SUITES=untrusted, the *.untrusted-suite.js files,
+ * which expect a window in Restricted Mode — and, when MOECODE_EXTHOST_RESULT names a file, writes every
+ * test's outcome there as JSON (code-server's runner reads it; @vscode/test-electron just uses the exit code).
  */
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,8 @@ export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 120_000, reporter: 'spec' });
   const grep = process.env.MOECODE_EXTHOST_GREP;
   if (grep) mocha.grep(grep);
-  for (const f of readdirSync(__dirname).filter((n) => n.endsWith('.suite.js')).sort()) mocha.addFile(join(__dirname, f));
+  const suffix = process.env.MOECODE_EXTHOST_SUITES === 'untrusted' ? '.untrusted-suite.js' : '.suite.js';
+  for (const f of readdirSync(__dirname).filter((n) => n.endsWith(suffix)).sort()) mocha.addFile(join(__dirname, f));
   const results: ExthostResult[] = [];
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {

@@ -13,6 +13,7 @@ import * as vscode from 'vscode';
 import { applyPromptOutput, isPromptAction, syncPromptActions } from '../../../extension/prompts/prompt-actions';
 import { builtinPromptFolder, PROMPT_LANGUAGE_ID, PromptRegistry, WORKSPACE_PROMPT_FOLDER } from '../../../extension/prompts/prompt-registry';
 import { BUILTIN_PROMPTS } from '../../../extension/prompts/prompt-set';
+import { TEMPLATE_WORKER_BUNDLE, TemplateSandbox } from '../../../extension/prompts/template-sandbox';
 import { api, extensionPath, waitFor, workspaceFolder } from './helpers';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -29,7 +30,12 @@ suite('prompt files', () => {
     userDir = mkdtempSync(join(tmpdir(), 'moecode-user-prompts-'));
     promptDir = vscode.Uri.joinPath(workspaceFolder(), WORKSPACE_PROMPT_FOLDER);
     await vscode.workspace.fs.delete(promptDir, { recursive: true, useTrash: false }).then(undefined, () => undefined);
-    registry = new PromptRegistry({ builtinFolder: builtinPromptFolder(vscode.Uri.file(extensionPath())), userFolder: vscode.Uri.file(userDir), debounceMs: 50 });
+    registry = new PromptRegistry({
+      builtinFolder: builtinPromptFolder(vscode.Uri.file(extensionPath())),
+      userFolder: vscode.Uri.file(userDir),
+      debounceMs: 50,
+      sandbox: new TemplateSandbox(join(extensionPath(), TEMPLATE_WORKER_BUNDLE)),
+    });
     await registry.ready;
   });
 
@@ -57,7 +63,7 @@ suite('prompt files', () => {
       assert.ok(isPromptAction(action));
       assert.equal(action.title, 'Hello');
       assert.ok(a.actions.all().some((x) => x.id === 'hello'), 'listed with the other actions');
-      const request = action.render({
+      const request = await action.render({
         document: { uri: 'untitled:x', languageId: 'rust', path: 'src/main.rs' },
         selection: { range: { start: { line: 0, character: 0 }, end: { line: 0, character: 3 } }, text: 'fn!' },
       });

@@ -46,6 +46,13 @@ export interface CodeServerOptions {
   userSettings?: Record<string, unknown>;
   /** Install the extension as a folder in the extensions dir (as a user would have it); off for extension-development mode. */
   installExtension?: boolean;
+  /**
+   * 'disabled' (default): started with --disable-workspace-trust, so every folder is trusted. 'untrusted': workspace
+   * trust on and the folder not trusted — VS Code 1.100 (code-server) trusts a folder only when trust is disabled
+   * (that flag, or security.workspace.trust.enabled false) or the folder is in its trusted-folders storage, which a
+   * fresh user-data dir does not have; the startup dialog is turned off, so the window opens in Restricted Mode.
+   */
+  workspaceTrust?: 'disabled' | 'untrusted';
   env?: Record<string, string>;
 }
 
@@ -74,7 +81,9 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
         'extensions.autoUpdate': false,
         'extensions.autoCheckUpdates': false,
         'update.mode': 'none',
-        'security.workspace.trust.enabled': false,
+        ...(opts.workspaceTrust === 'untrusted'
+          ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'always', 'security.workspace.trust.untrustedFiles': 'open' }
+          : { 'security.workspace.trust.enabled': false }),
         'editor.inlineSuggest.enabled': true,
         'editor.quickSuggestions': { other: false, comments: false, strings: false },
         'editor.suggestOnTriggerCharacters': false,
@@ -105,7 +114,7 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
     '--auth', 'none',
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(opts.workspaceTrust === 'untrusted' ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     '--user-data-dir', userData,
     '--extensions-dir', extensions,

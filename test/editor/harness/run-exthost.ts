@@ -5,11 +5,12 @@
  * With MOECODE_EXTHOST_RUNNER=electron the same bundle runs under @vscode/test-electron instead (for
  * machines that can download VS Code).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, RESULTS_DIR, startCodeServer } from './code-server';
+import { UNTRUSTED_WORKSPACE_FILES } from '../exthost/untrusted-workspace';
 import { prepareWorkspace } from './workspace';
 
 export interface ExthostResult {
@@ -25,18 +26,45 @@ export const EXTHOST_OUT = join(REPO_ROOT, '.cache', 'exthost-tests');
 export async function buildExthostBundle(): Promise<string> {
   rmSync(EXTHOST_OUT, { recursive: true, force: true });
   const dir = join(REPO_ROOT, 'test', 'editor', 'exthost');
-  const { readdirSync } = await import('node:fs');
-  const entries = readdirSync(dir).filter((f) => f === 'index.ts' || f.endsWith('.suite.ts')).map((f) => join(dir, f));
+  const entries = readdirSync(dir).filter((f) => f === 'index.ts' || f.endsWith('.suite.ts') || f.endsWith('.untrusted-suite.ts')).map((f) => join(dir, f));
   await esbuild.build({ entryPoints: entries, outdir: EXTHOST_OUT, bundle: true, platform: 'node', format: 'cjs', target: 'node20', sourcemap: 'inline', external: ['vscode', 'mocha'], logLevel: 'warning' });
   return join(EXTHOST_OUT, 'index.js');
 }
 
-export async function runExthostInCodeServer(opts: { timeoutMs?: number; grep?: string } = {}): Promise<{ exitCode: number; results: ExthostResult[]; log: string }> {
+export interface ExthostRunOptions {
+  timeoutMs?: number;
+  grep?: string;
+  /**
+   * 'untrusted': run the *.untrusted-suite.ts files in a window in Restricted Mode (workspace trust on, the folder
+   * not trusted); those suites may ask the harness to grant trust (requestFromHarness('grant-workspace-trust')).
+   */
+  suites?: 'default' | 'untrusted';
+  /** Files to put in the workspace before it opens (relative path → text). */
+  files?: Record<string, string>;
+  /** User settings (settings.json), e.g. what Restricted Mode ignores in the workspace's settings. */
+  userSettings?: Record<string, unknown>;
+}
+
+export async function runExthostInCodeServer(opts: ExthostRunOptions = {}): Promise<{ exitCode: number; results: ExthostResult[]; log: string }> {
   const index = await buildExthostBundle();
-  const { dir } = await prepareWorkspace();
+  const untrusted = opts.suites === 'untrusted';
+  const { dir, modelPath } = await prepareWorkspace({}, opts.files ?? {});
   mkdirSync(RESULTS_DIR, { recursive: true });
   const resultFile = join(EXTHOST_OUT, 'results.json');
-  const server = await startCodeServer({ workspace: dir, env: { MOECODE_EXTHOST_RESULT: resultFile, ...(opts.grep ? { MOECODE_EXTHOST_GREP: opts.grep } : {}) } });
+  const requests = join(EXTHOST_OUT, 'requests');
+  mkdirSync(requests, { recursive: true });
+  const server = await startCodeServer({
+    workspace: dir,
+    workspaceTrust: untrusted ? 'untrusted' : 'disabled',
+    // Restricted Mode ignores the workspace's model path: give the user settings the same model
+    userSettings: { ...(untrusted ? { 'moecode.model.path': modelPath } : {}), ...opts.userSettings },
+    env: {
+      MOECODE_EXTHOST_RESULT: resultFile,
+      MOECODE_EXTHOST_REQUESTS: requests,
+      ...(untrusted ? { MOECODE_EXTHOST_SUITES: 'untrusted' } : {}),
+      ...(opts.grep ? { MOECODE_EXTHOST_GREP: opts.grep } : {}),
+    },
+  });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   const logLines: string[] = [];
   try {
@@ -55,8 +83,10 @@ export async function runExthostInCodeServer(opts: { timeoutMs?: number; grep?: 
     await page.goto(`${server.url}?folder=${encodeURIComponent(dir)}&payload=${encodeURIComponent(payload)}`);
     const timeout = opts.timeoutMs ?? 12 * 60_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const serving = serveHarnessRequests(page, requests, logLines);
     const exitCode = await Promise.race([exited, new Promise<number>((r) => (timer = setTimeout(() => r(-1), timeout)))]);
     clearTimeout(timer);
+    serving.stop();
     await page.screenshot({ path: join(RESULTS_DIR, 'exthost-final.png') }).catch(() => undefined);
     const results: ExthostResult[] = existsSync(resultFile) ? JSON.parse(readFileSync(resultFile, 'utf8')) : [];
     return { exitCode, results, log: `${logLines.join('\n')}\n--- code-server ---\n${server.log()}` };
@@ -65,6 +95,41 @@ export async function runExthostInCodeServer(opts: { timeoutMs?: number; grep?: 
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What a suite may ask of the harness, because the extension API cannot do it: a suite writes a file named
+ * after the request into MOECODE_EXTHOST_REQUESTS (test/editor/exthost/helpers.ts: requestFromHarness), the
+ * harness does it in the workbench page and deletes the file.
+ *  - grant-workspace-trust: Workspaces: Manage Workspace Trust, then the editor's Trust button.
+ */
+function serveHarnessRequests(page: Page, dir: string, log: string[]): { stop(): void } {
+  const actions: Record<string, () => Promise<void>> = {
+    'grant-workspace-trust': async () => {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('F1');
+      await page.locator('.quick-input-widget input').fill('>Workspaces: Manage Workspace Trust');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Manage Workspace Trust' }).first().click();
+      await page.locator('.workspace-trust-editor .monaco-button', { hasText: /^Trust$/ }).click({ timeout: 30_000 });
+      await page.screenshot({ path: join(RESULTS_DIR, 'exthost-trust-granted.png') }).catch(() => undefined);
+    },
+  };
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    const [name] = readdirSync(dir);
+    if (!name) return;
+    busy = true;
+    const action = actions[name];
+    log.push(`[harness] ${name}`);
+    (action ? action() : Promise.reject(new Error(`unknown harness request ${name}`)))
+      .catch((e: unknown) => log.push(`[harness] ${name} failed: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => {
+        rmSync(join(dir, name), { force: true });
+        busy = false;
+      });
+  }, 250);
+  return { stop: () => clearInterval(timer) };
 }
 
 export async function runExthostInElectron(): Promise<number> {
@@ -79,9 +144,13 @@ async function main(): Promise<void> {
     process.exitCode = await runExthostInElectron();
     return;
   }
-  const { exitCode, results, log } = await runExthostInCodeServer({ grep: process.argv[2] });
+  // node --import tsx test/editor/harness/run-exthost.ts [grep] [--untrusted] [--log]
+  const untrusted = process.argv.includes('--untrusted');
+  const grep = process.argv.slice(2).find((a) => !a.startsWith('--'));
+  const { exitCode, results, log } = await runExthostInCodeServer(untrusted ? { grep, suites: 'untrusted', files: UNTRUSTED_WORKSPACE_FILES } : { grep });
   for (const r of results) console.log(`${r.state === 'passed' ? 'ok  ' : r.state === 'pending' ? 'skip' : 'FAIL'} ${r.title}${r.durationMs ? ` (${r.durationMs} ms)` : ''}${r.error ? `\n     ${r.error.split('\n').slice(0, 6).join('\n     ')}` : ''}`);
-  if (exitCode !== 0) console.log(log.slice(-8000));
+  if (process.argv.includes('--log')) console.log(log);
+  else if (exitCode !== 0) console.log(log.slice(-8000));
   console.log(`exit code ${exitCode}`);
   process.exitCode = exitCode === 0 ? 0 : 1;
 }

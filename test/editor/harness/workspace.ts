@@ -4,7 +4,7 @@
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { defaultModelPath } from '../../../daemon/cli/default-model';
 import { ensureModel } from '../../../tools/modelgen/model-cache';
 
@@ -34,6 +34,9 @@ export async function prepareWorkspace(
     join(dir, '.vscode', 'settings.json'),
     JSON.stringify({ ...modelSetting, 'moecode.completion.temperature': 0, 'moecode.chat.temperature': 0, 'moecode.chat.maxTokens': 128, ...settings }, null, 2),
   );
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
   return { dir, modelPath };
 }
