@@ -3,7 +3,7 @@
  * of word i >> 5 set = token i may be sampled. Masks are built once per request (or once per tokenizer)
  * and never changed afterwards: the GPU runner uploads a mask only when it gets another array.
  */
-import { allowsAny, maskAllows, maskWords } from '../gpu/sample-mask.js';
+import { allowsAny, maskAllows, maskWords } from '../model/sample-mask.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
 
 export { allowsAny, maskAllows, maskWords };

@@ -6,7 +6,7 @@
 import type { SamplingParams } from '../model/backend.js';
 import { type GraphBuilder, isHostOp } from './graph-builder.js';
 import { packParams, packStep, type StepParams } from './kernels.js';
-import { allowsAny, maskWords } from './sample-mask.js';
+import { checkMask, maskWords } from '../model/sample-mask.js';
 import { checkSampledToken } from '../model/sample-result.js';
 
 export type { SamplingParams } from '../model/backend.js';
@@ -48,9 +48,8 @@ export class GraphRunner {
   private useMask(mask: Uint32Array): void {
     if (mask === this.uploadedMask) return;
     const nVocab = this.graph.logitsBuffer.nVocab;
+    checkMask(mask, nVocab);
     const words = maskWords(nVocab);
-    if (mask.length < words) throw new RangeError(`token mask has ${mask.length} words; ${words} needed for ${nVocab} tokens`);
-    if (!allowsAny(mask, nVocab)) throw new RangeError('token mask allows no token');
     this.graph.device.queue.writeBuffer(this.sampleMask, 0, mask.buffer, mask.byteOffset, words * 4);
     this.uploadedMask = mask;
   }

@@ -7,6 +7,7 @@
  */
 import type { SamplingParams } from './backend.js';
 import { NonFiniteLogitsError } from './sample-result.js';
+import { checkMask } from './sample-mask.js';
 
 export const TOP_K_MAX = 256;
 
@@ -46,6 +47,7 @@ function topK(logits: ArrayLike<number>, k: number, mask: Uint32Array | undefine
 }
 
 export function sampleLogits(logits: Float32Array, p: SamplingParams, u: number): number {
+  if (p.mask) checkMask(p.mask, logits.length);
   for (let i = 0; i < logits.length; i++) {
     if (Number.isNaN(logits[i]!) || logits[i] === Infinity) throw new NonFiniteLogitsError(`(${logits[i]} for token ${i})`);
   }

@@ -149,7 +149,7 @@ test('greedy generation equals llama.cpp greedy for the same prompts (llama F32,
   const N = 24;
   const distinct = new Set<number>();
   for (const m of models) {
-    const e = m.engine ?? (m.engine = await Engine.load(m.path, { nCtx: 128 }));
+    const e = m.engine ?? (m.engine = await Engine.load(m.path, { nCtx: 128, kvType: 'f32' })); // llama.cpp's KV cache here is F32 too
     try {
       for (const text of PROMPTS.slice(0, 3)) {
         const prompt = e.tokenizer.encode(text);

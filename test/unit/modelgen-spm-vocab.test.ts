@@ -74,8 +74,8 @@ describe('generated tokenizer metadata', () => {
     assert.deepEqual(['prefix', 'suffix', 'middle', 'eot'].map((k) => c.get(`tokenizer.ggml.${k}_token_id`)), [2996, 2997, 2998, 2999]);
   });
 
-  test('the [INST] template puts the system message before the first user turn', () => {
-    const text = renderChat(INST_TEMPLATE, [
+  test('the [INST] template puts the system message before the first user turn', async () => {
+    const text = await renderChat(INST_TEMPLATE, [
       { role: 'system', content: 'Be brief.' },
       { role: 'user', content: 'hi' },
       { role: 'assistant', content: 'hello' },
