@@ -169,10 +169,10 @@ function fakeFile(spec: ModelSpec): GgufFile {
   const tensors: GgufTensorInfo[] = spec.tensors.map((t) => {
     const n = t.dims.reduce((x, y) => x * y, 1);
     const b = GGML_BLOCK[t.type];
-    return { name: t.name, dims: t.dims, type: t.type, nElements: n, byteSize: b ? (n / b.blockSize) * b.typeSize : -1, offset: 0 };
+    return { name: t.name, dims: t.dims, type: t.type, nElements: n, byteSize: b ? (n / b.blockSize) * b.typeSize : -1, part: 0, offset: 0 };
   });
   return {
-    path: '/models/fake.gguf', version: 3, fileSize: 0, alignment: 32, dataOffset: 0,
+    path: '/models/fake.gguf', version: 3, fileSize: 0, totalSize: 0, parts: [{ path: '/models/fake.gguf', fileSize: 0, dataOffset: 0 }], alignment: 32, dataOffset: 0,
     metadata, metadataTypes, metadataArrayTypes, tensors, tensorByName: new Map(tensors.map((t) => [t.name, t])),
     read: () => Promise.reject(new Error('no data')), close: () => Promise.resolve(),
   };
