@@ -56,10 +56,43 @@ function compile(template: string): Template {
   return t;
 }
 
-/** Render a conversation with the model's template (`undefined` or '' → ChatML). */
+/**
+ * Render a conversation with the model's template (`undefined` or '' → ChatML). A template that raises
+ * on the conversation (Mistral's "Conversation roles must alternate user/assistant…", an explicit
+ * raise_exception on the system role) is tried once more with the leading system prompt folded into the
+ * first user turn, as llama.cpp does for templates without a system role; if that fails too, the first
+ * error is thrown.
+ */
 export function renderChat(template: string | undefined, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
   const source = template === undefined || template.trim() === '' ? CHATML_TEMPLATE : template;
   const t = compile(source);
+  try {
+    return renderWith(t, messages, opts);
+  } catch (e) {
+    const folded = foldSystemPrompt(messages);
+    if (!folded) throw e;
+    try {
+      return renderWith(t, folded, opts);
+    } catch {
+      throw e;
+    }
+  }
+}
+
+/**
+ * The conversation with its leading system message(s) joined into the first user message
+ * ("system\nuser", llama.cpp's system_message_not_supported); undefined when there is nothing to fold.
+ */
+export function foldSystemPrompt(messages: readonly ChatMessage[]): ChatMessage[] | undefined {
+  let n = 0;
+  while (n < messages.length && messages[n]!.role === 'system') n++;
+  const user = messages.findIndex((m, i) => i >= n && m.role === 'user');
+  if (n === 0 || user < 0) return undefined;
+  const system = messages.slice(0, n).map((m) => m.content).join('\n');
+  return messages.slice(n).map((m, i) => (i + n === user ? { role: 'user', content: `${system}\n${m.content}` } : m));
+}
+
+function renderWith(t: Template, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
   try {
     return t.render({
       ...opts.variables,
