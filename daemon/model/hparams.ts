@@ -88,7 +88,7 @@ export interface ModelTensors {
  * with eps = f_norm_rms_eps for EVERY norm (block norms, q/k norms, output norm); W·v is a matmul with a
  * GGUF weight [in, out]; "kq" is the raw dot product q·k of one head (no scaling yet).
  *
- * Common skeleton (all six archs):
+ * Common skeleton (every arch):
  *   x = token_embd[token] (dequantized row);  x *= f_embedding_scale   (only grok and granitemoe read it;
  *       llama.cpp multiplies right after the embedding lookup, before layer 0)
  *   for each layer il:
@@ -159,7 +159,7 @@ export interface ModelTensors {
  *   rope_freq_base^(-2i/n_rot) / freq_factor[i] (rope_freqs, 1 when absent); cos/sin multiplied by
  *   rope.attn_factor; with YaRN (rope.scaling.type 'yarn') theta and the factor as rope-scaling.ts
  *   describes. 'norm' rotates (x[2i], x[2i+1]); 'neox' rotates (x[i], x[i + n_rot/2]).
- *   n_rot == n_embd_head_k == n_embd_head_v is required by all six graphs.
+ *   n_rot == n_embd_head_k == n_embd_head_v is required by all these graphs.
  */
 export interface ModelConfig {
   arch: ArchName;

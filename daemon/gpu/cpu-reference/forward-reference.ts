@@ -1,6 +1,7 @@
 /**
  * An independent, readable CPU forward pass in float64 for the six MoE architectures (grok, llama /
- * Mixtral, qwen2moe, qwen3moe, olmoe, granitemoe), used to debug and check the WebGPU engine and, in
+ * Mixtral, qwen2moe, qwen3moe, olmoe, granitemoe) and dense qwen2 (biases, rope_freqs, YaRN and old
+ * per-expert tensors included), used to debug and check the WebGPU engine and, in
  * turn, checked against llama.cpp (test/conformance/reference-vs-llama.test.ts). The semantics of each
  * architecture are those documented on ModelConfig (daemon/model/hparams.ts).
  *
