@@ -105,12 +105,14 @@ async function info(args: ParsedArgs): Promise<void> {
       maxBufferSize: gpu?.maxBufferSize ?? 0,
     };
     if (args.flags.has('json')) {
-      console.log(terminalSafeJson(JSON.stringify({ path, gguf_version: file.version, config: cfg, params, tensor_types: types, memory: plan, gpu: gpu ?? null, backend: runsOn }, null, 2)));
+      const files = file.parts.map((p) => ({ path: p.path, bytes: p.fileSize }));
+      console.log(terminalSafeJson(JSON.stringify({ path, gguf_version: file.version, bytes: file.totalSize, files, config: cfg, params, tensor_types: types, memory: plan, gpu: gpu ?? null, backend: runsOn }, null, 2)));
       return;
     }
     // the name comes from the file: no control character of it reaches the terminal
     console.log(`${untrustedText(cfg.name)}  (${escapeControlCharacters(path)})`);
     console.log(`architecture   ${cfg.arch}, GGUF v${file.version}`);
+    console.log(`file size      ${(file.totalSize / 1048576).toFixed(1)} MiB${file.parts.length > 1 ? ` in ${file.parts.length} split parts` : ''}`);
     console.log(
       `layers ${cfg.n_layer}, n_embd ${cfg.n_embd}, heads ${cfg.n_head} (kv ${cfg.n_head_kv}), head dim ${cfg.n_embd_head_k}, context ${cfg.n_ctx_train}, vocab ${cfg.n_vocab}`,
     );

@@ -15,7 +15,7 @@ export function countParams(file: GgufFile, cfg: ModelConfig): ParamCounts {
   let experts = 0;
   for (const t of file.tensors) {
     total += t.nElements;
-    if (/_exps\.weight$/.test(t.name)) experts += t.nElements;
+    if (/_exps\.weight$|\.ffn_(gate|up|down)\.\d+\.weight$/.test(t.name)) experts += t.nElements; // merged or per-expert tensors
   }
   const unused = cfg.n_expert > 0 ? experts * (1 - cfg.n_expert_used / cfg.n_expert) : 0;
   return { total, activePerToken: total - unused, experts };

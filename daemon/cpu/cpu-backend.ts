@@ -119,7 +119,7 @@ export class CpuBackend implements ForwardBackend {
     const base = heapBase(instantiateKernels(module, new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true })));
     const control = createControl(opts.maxBatch);
     const tensors: Record<string, TensorLocation> = {};
-    for (const t of file.tensors) tensors[t.name] = { path: file.path, offset: t.offset, type: t.type, dims: t.dims };
+    for (const t of file.tensors) tensors[t.name] = { path: file.parts[t.part]!.path, offset: t.offset, type: t.type, dims: t.dims };
     const maxLogitRows = opts.allLogits ? opts.maxBatch : 1;
     const memories = Array.from({ length: nRanks }, () => new WebAssembly.Memory({ initial: Math.ceil(base / WASM_PAGE) + 1, maximum: 65536, shared: true }));
     const progress = new Array<number>(nRanks).fill(0);

@@ -27,6 +27,8 @@ export interface PlacedMatrix {
   rows: number;
   cols: number;
   type: number;
+  /** The slice's first row in the whole matrix (where a row-split output's columns start). */
+  rowStart: number;
 }
 
 /** What a step asks, read from the control block. */
@@ -56,7 +58,8 @@ export function allocateExchange(arena: Arena, maxBatch: number, cfg: ModelConfi
   return { ptrs: [arena.alloc(bytes, 64, 'exchange buffer'), arena.alloc(bytes, 64, 'exchange buffer')], bytes };
 }
 
-type Dist = { kind: 'full' } | { kind: 'partial' } | { kind: 'split'; what: string; width: number };
+/** A split value holds columns [start, start + width) of the whole on this rank. */
+type Dist = { kind: 'full' } | { kind: 'partial' } | { kind: 'split'; what: string; width: number; start: number };
 
 interface ActState extends Act {
   dist: Dist;
@@ -337,11 +340,11 @@ export class CpuGraph implements ForwardOps {
       case 'k':
       case 'v':
         this.ensureFull(xs);
-        dist = this.o.plan.fullQk && role !== 'v' ? { kind: 'full' } : { kind: 'split', what: `heads.${role === 'q' ? 'q' : 'kv'}`, width: m.rows };
+        dist = this.o.plan.fullQk && role !== 'v' ? { kind: 'full' } : { kind: 'split', what: `heads.${role === 'q' ? 'q' : 'kv'}`, width: m.rows, start: m.rowStart };
         break;
       case 'ff_in':
         this.ensureFull(xs);
-        dist = { kind: 'split', what: w.tensor.replace(/\.ffn_(gate|up)/, '.ffn'), width: m.rows };
+        dist = { kind: 'split', what: w.tensor.replace(/\.ffn_(gate|up)/, '.ffn'), width: m.rows, start: m.rowStart };
         break;
       case 'o':
       case 'ff_out':
@@ -369,10 +372,10 @@ export class CpuGraph implements ForwardOps {
     });
   }
 
-  private ropeTable(nRot: number): number {
+  private ropeTable(p: RopeParams): number {
     if (!this.ropeCs) {
-      const cfg = this.o.cfg;
-      const table = ropeTable(this.o.nCtx, nRot, cfg.rope_freq_base, cfg.rope_freq_scale, cfg.rope_attn_factor);
+      const factors = p.freq_factors ? new Float32Array(this.memories[this.rank]!.buffer, this.vector(p.freq_factors), p.freq_factors.n).slice() : null;
+      const table = ropeTable(this.o.nCtx, p.n_rot, this.o.cfg.rope, factors);
       this.ropeCs = this.arena.alloc(table.byteLength, 64, 'rope table');
       new Float32Array(this.memories[this.rank]!.buffer, this.ropeCs, table.length).set(table);
     }
@@ -381,7 +384,7 @@ export class CpuGraph implements ForwardOps {
 
   ropeInPlace(q: Act, p: RopeParams): void {
     const qs = this.st(q);
-    const cs = this.ropeTable(p.n_rot);
+    const cs = this.ropeTable(p);
     const width = this.localWidth(qs);
     const mode = p.mode === 'neox' ? 1 : 0;
     this.program.push((s) => {
@@ -417,7 +420,7 @@ export class CpuGraph implements ForwardOps {
     const nKv = rangeLen(kvh);
     const hk = p.head_dim;
     const cache = this.kvCache(il, nKv);
-    const cs = this.ropeTable(p.n_rot);
+    const cs = this.ropeTable(p);
     const mode = p.mode === 'neox' ? 1 : 0;
     const kWidth = this.localWidth(ks);
     // whole k (olmoe): this rank's heads start at kvh.start
@@ -468,7 +471,7 @@ export class CpuGraph implements ForwardOps {
     }
     const scores = this.scratchBuf('attn.scores', 4 * this.o.nCtx * F32);
     const f16 = this.o.kvF16 ? 1 : 0;
-    this.wrote(os, { kind: 'split', what: 'heads.q', width: nQ * p.head_dim_v });
+    this.wrote(os, { kind: 'split', what: 'heads.q', width: nQ * p.head_dim_v, start: rp.qHeads.start * p.head_dim_v });
     this.program.push((s) => {
       if (nQ === 0) return;
       this.k.attention(
@@ -541,6 +544,27 @@ export class CpuGraph implements ForwardOps {
       else for (let r = 0; r < rows; r++) this.k.add_scaled(d.ptr + r * d.stride * F32, s.ptr + r * s.stride * F32, scale, width);
     });
     d.version++;
+  }
+
+  /**
+   * x += b per row. A split x adds its own columns' slice of b; a partial sum gets b once, on rank 0 (the
+   * sum over ranks then holds it once); a whole x adds all of b on every rank.
+   */
+  addBias(x: Act, b: VectorHandle): void {
+    const xs = this.st(x);
+    if (b.n !== xs.cols) throw new Error(`${b.name} has ${b.n} values, ${xs.label} has ${xs.cols} columns`);
+    const d = xs.dist;
+    if (d.kind === 'partial' && this.rank !== 0) {
+      xs.version++;
+      return;
+    }
+    const width = this.localWidth(xs);
+    const bias = this.vector(b) + (d.kind === 'split' ? d.start : 0) * F32;
+    this.program.push((s) => {
+      const rows = this.rows(xs, s);
+      for (let r = 0; r < rows; r++) this.k.add_scaled(xs.ptr + r * xs.stride * F32, bias, 1, width);
+    });
+    xs.version++;
   }
 
   addGated(dst: Act, src: Act, gate: Act): void {

@@ -97,14 +97,15 @@ export function weightRole(w: WeightHandle): WeightRole {
   if (/\.attn_v\.weight$/.test(n)) return 'v';
   if (/\.attn_output\.weight$/.test(n)) return 'o';
   if (/\.ffn_gate_inp(_shexp)?\.weight$/.test(n)) return 'replicated';
-  if (/\.ffn_(gate|up)(_exps|_shexp)?\.weight$/.test(n)) return 'ff_in';
-  if (/\.ffn_down(_exps|_shexp)?\.weight$/.test(n)) return 'ff_out';
+  // dense, merged experts, shared expert, or one expert's own tensor (old Mixtral files: ffn_up.3.weight)
+  if (/\.ffn_(gate|up)(_exps|_shexp|\.\d+)?\.weight$/.test(n)) return 'ff_in';
+  if (/\.ffn_down(_exps|_shexp|\.\d+)?\.weight$/.test(n)) return 'ff_out';
   throw new Error(`the CPU backend does not know how to split ${n}`);
 }
 
 /** The FFN a gate/up/down weight belongs to: its down matrix fixes the intermediate split. */
 export function ffnKey(w: WeightHandle): string {
-  return w.tensor.replace(/\.ffn_(gate|up|down)(_exps|_shexp)?\.weight$/, '.ffn$2');
+  return w.tensor.replace(/\.ffn_(gate|up|down)(_exps|_shexp|\.\d+)?\.weight$/, '.ffn$2');
 }
 
 /** A rank's slice of a weight matrix: rows [rows.start, rows.end) and columns [cols.start, cols.end). */

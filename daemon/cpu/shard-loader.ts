@@ -103,7 +103,7 @@ export function loadShard(
           for (let i = 0; i < n; i++) dst.set(chunk.subarray(i * rowBytes + colStart, i * rowBytes + colStart + colBytes), i * colBytes);
         }
       }
-      matrices.set(h.name, { ptr, rows, cols: rangeLen(sl.cols), type: h.type });
+      matrices.set(h.name, { ptr, rows, cols: rangeLen(sl.cols), type: h.type, rowStart: sl.rows.start });
       total += bytes;
       onProgress(expected ? total / expected : 1);
     }

@@ -79,8 +79,41 @@ export async function renderChat(template: string | undefined, messages: readonl
   return (await renderChatSpans(template, messages, opts)).text;
 }
 
-/** Render a conversation, keeping apart the template's text and the messages' text (see the file comment). */
+/**
+ * Render a conversation, keeping apart the template's text and the messages' text (see the file comment).
+ * A template that raises on the conversation (Mistral's "Conversation roles must alternate
+ * user/assistant…", an explicit raise_exception on the system role) is tried once more with the leading
+ * system prompt folded into the first user turn, as llama.cpp does for templates without a system role;
+ * if that fails too, the first error is thrown. Time and size limits are not retried.
+ */
 export async function renderChatSpans(template: string | undefined, messages: readonly ChatMessage[], opts: RenderChatOptions): Promise<RenderedChat> {
+  try {
+    return await renderSpansOnce(template, messages, opts);
+  } catch (e) {
+    const folded = e instanceof ChatTemplateError && e.failure === 'render' ? foldSystemPrompt(messages) : undefined;
+    if (!folded) throw e;
+    try {
+      return await renderSpansOnce(template, folded, opts);
+    } catch {
+      throw e;
+    }
+  }
+}
+
+/**
+ * The conversation with its leading system message(s) joined into the first user message
+ * ("system\nuser", llama.cpp's system_message_not_supported); undefined when there is nothing to fold.
+ */
+export function foldSystemPrompt(messages: readonly ChatMessage[]): ChatMessage[] | undefined {
+  let n = 0;
+  while (n < messages.length && messages[n]!.role === 'system') n++;
+  const user = messages.findIndex((m, i) => i >= n && m.role === 'user');
+  if (n === 0 || user < 0) return undefined;
+  const system = messages.slice(0, n).map((m) => m.content).join('\n');
+  return messages.slice(n).map((m, i) => (i + n === user ? { role: 'user', content: `${system}\n${m.content}` } : m));
+}
+
+async function renderSpansOnce(template: string | undefined, messages: readonly ChatMessage[], opts: RenderChatOptions): Promise<RenderedChat> {
   const builtIn = template === undefined || template.trim() === '';
   const source = builtIn ? CHATML_TEMPLATE : template;
   const name = builtIn ? "MoeCode's built-in ChatML template" : `the model's chat template (${opts.origin ?? 'tokenizer.chat_template'})`;

@@ -21,7 +21,8 @@ export type GgufErrorCode =
   | 'UNSUPPORTED_TYPE' // a tensor type unknown to ggml or not runnable by the engine
   | 'MISSING_KEY' // a required metadata key is absent
   | 'MISSING_TENSOR' // a tensor the architecture requires is absent
-  | 'UNSUPPORTED_FEATURE' // a valid llama.cpp feature the engine does not implement (YaRN, fused QKV, ...)
+  | 'UNSUPPORTED_FEATURE' // a valid llama.cpp feature the engine does not implement (fused QKV, ...)
+  | 'BAD_SPLIT' // the parts of a split model do not form one set (numbering, counts, names)
   | 'BAD_ARGUMENT'; // the writer / quantizer was called with inconsistent arguments
 
 export class GgufError extends Error {

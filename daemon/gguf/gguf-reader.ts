@@ -34,6 +34,7 @@ import {
   isValidGgufValueType,
 } from './gguf-format.js';
 import type { GgufValue } from './gguf-format.js';
+import { openSplitAware } from './gguf-split-open.js';
 
 export type { GgufValue } from './gguf-format.js';
 
@@ -46,16 +47,36 @@ export interface GgufTensorInfo {
   nElements: number;
   /** Bytes of data; -1 when the type is unknown (such a tensor cannot be used: see assertTensorType). */
   byteSize: number;
-  /** Absolute file offset of the tensor data. */
+  /** Which file of the model holds the data: an index into GgufFile.parts (0 unless the model is split). */
+  part: number;
+  /** Absolute offset of the tensor data in that file. */
   offset: number;
 }
 
+/** One file of a model: the only one, or one part of a split model (gguf-split.ts). */
+export interface GgufPart {
+  path: string;
+  fileSize: number;
+  /** Absolute offset of the part's tensor data section. */
+  dataOffset: number;
+}
+
+/**
+ * A model's GGUF: one file, or every part of a split model presented as one (metadata from the first
+ * part, the tensors of all parts, each tensor info naming its part).
+ */
 export interface GgufFile {
+  /** The model's path: the file, or the first part of a split model. */
   path: string;
   version: number;
+  /** Size of the first (or only) file. */
   fileSize: number;
+  /** Bytes of every part together (the model's size on disk). */
+  totalSize: number;
+  /** The files of the model in order (one unless split). */
+  parts: GgufPart[];
   alignment: number;
-  /** Absolute file offset of the tensor data section. */
+  /** Absolute offset of the first file's tensor data section. */
   dataOffset: number;
   metadata: Map<string, GgufValue>;
   metadataTypes: Map<string, GgufValueType>;
@@ -63,8 +84,8 @@ export interface GgufFile {
   metadataArrayTypes: Map<string, GgufValueType>;
   tensors: GgufTensorInfo[];
   tensorByName: Map<string, GgufTensorInfo>;
-  /** Reads raw bytes [offset, offset+length) of the file; throws TRUNCATED if they are not all there. */
-  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
+  /** Reads raw bytes [offset, offset+length) of part `part` (default 0); throws TRUNCATED if they are not all there. */
+  read(offset: number, length: number, into?: Uint8Array, part?: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -367,7 +388,7 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
     }
     const rel = await r.u64(() => `data offset of tensor '${quotedName}'`);
     relOffsets.push(rel);
-    const info: GgufTensorInfo = { name, dims, type, nElements, byteSize, offset: 0 };
+    const info: GgufTensorInfo = { name, dims, type, nElements, byteSize, part: 0, offset: 0 };
     tensors.push(info);
     tensorByName.set(name, info);
   }
@@ -406,6 +427,8 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
     path,
     version,
     fileSize,
+    totalSize: fileSize,
+    parts: [{ path, fileSize, dataOffset }],
     alignment,
     dataOffset,
     metadata,
@@ -413,8 +436,9 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
     metadataArrayTypes,
     tensors,
     tensorByName,
-    async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    async read(offset: number, length: number, into?: Uint8Array, part = 0): Promise<Uint8Array> {
       if (closed) throw new GgufError('BAD_ARGUMENT', `${basename(path)}: read after close`);
+      if (part !== 0) throw new GgufError('BAD_ARGUMENT', `${basename(path)}: read from part ${part} of a model of one file`);
       if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
         throw new GgufError('BAD_ARGUMENT', `${basename(path)}: invalid read range offset ${offset}, length ${length}`);
       }
@@ -442,12 +466,21 @@ async function parse(fh: FileHandle, path: string, fileSize: number): Promise<Gg
 }
 
 /**
- * Opens and validates a GGUF file; tensor data stays on disk. The caller must close() the result.
+ * Opens and validates a model's GGUF: one file, or a split model through the path of any of its parts
+ * (gguf-split.ts; every part is opened and checked). Tensor data stays on disk. The caller must close()
+ * the result.
+ */
+export async function openGguf(path: string): Promise<GgufFile> {
+  return openSplitAware(path, openGgufFile);
+}
+
+/**
+ * Opens and validates one GGUF file (a whole model, or one part of a split model as it stands).
  * Only regular files: a FIFO, a device or a directory is refused before it is opened (opening a FIFO
  * blocks until a writer appears, which would wedge every later load), and the open itself is
  * non-blocking so a path swapped for a FIFO after the check cannot block either.
  */
-export async function openGguf(path: string): Promise<GgufFile> {
+export async function openGgufFile(path: string): Promise<GgufFile> {
   await assertRegularFile(path);
   let fh: FileHandle;
   try {
@@ -501,5 +534,5 @@ export function assertTensorType(t: GgufTensorInfo, allowed: readonly GgmlType[]
 /** Reads a tensor's raw bytes; throws UNSUPPORTED_TYPE for tensors of unknown type. */
 export async function readTensorBytes(file: GgufFile, t: GgufTensorInfo, into?: Uint8Array): Promise<Uint8Array> {
   if (t.byteSize < 0) throw new GgufError('UNSUPPORTED_TYPE', `tensor '${untrustedText(t.name)}' has unknown ggml type id ${t.type}; its data cannot be read`);
-  return file.read(t.offset, t.byteSize, into);
+  return file.read(t.offset, t.byteSize, into, t.part);
 }

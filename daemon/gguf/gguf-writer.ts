@@ -20,6 +20,7 @@ import {
   isPowerOfTwo,
 } from './gguf-format.js';
 import { QUANT_TYPES, quantizeInto, quantizedSize } from './quantize.js';
+import { MAX_SPLIT_PARTS, SPLIT_KEY, splitPartPath } from './gguf-split.js';
 
 export type GgufMetaEntry = { key: string; type: GgufValueType; value: unknown; arrayType?: GgufValueType };
 
@@ -324,4 +325,42 @@ export async function writeGguf(path: string, metadata: GgufMetaEntry[], tensors
     if (!ok) await unlink(tmp).catch(() => undefined);
   }
   await rename(tmp, path);
+}
+
+/**
+ * Writes a split model as llama.cpp's gguf-split does (gguf-split.ts): `nParts` files
+ * `prefix-0000k-of-0000n.gguf`, the tensors in order in contiguous groups of about equal bytes (each
+ * part holds at least one tensor); the first part carries `metadata` plus split.no / split.count /
+ * split.tensors.count, the others only split.no / split.count (and general.alignment when it is not the
+ * default). Returns the parts' paths, first part first.
+ */
+export async function writeGgufSplit(prefix: string, metadata: GgufMetaEntry[], tensors: GgufWriteTensor[], nParts: number, opts: GgufWriteOptions = {}): Promise<string[]> {
+  if (!Number.isInteger(nParts) || nParts < 2 || nParts > MAX_SPLIT_PARTS) throw new GgufError('BAD_ARGUMENT', `a split model has 2..${MAX_SPLIT_PARTS} parts, not ${nParts}`);
+  if (tensors.length < nParts) throw new GgufError('BAD_ARGUMENT', `${tensors.length} tensors cannot fill ${nParts} parts`);
+  if (metadata.some((e) => e.key.startsWith('split.'))) throw new GgufError('BAD_ARGUMENT', "the split.* keys are written by writeGgufSplit, not given");
+  const bytes = tensors.map((t) => {
+    const block = GGML_BLOCK[t.type];
+    const n = Array.isArray(t.dims) ? t.dims.reduce((a, b) => a * b, 1) : 0;
+    return block ? (n / block.blockSize) * block.typeSize : 0;
+  });
+  const total = bytes.reduce((a, b) => a + b, 0);
+  // cut after tensor i when the bytes so far reach the next part's share, leaving a tensor for each later part
+  const groups: GgufWriteTensor[][] = [[]];
+  let sum = 0;
+  tensors.forEach((t, i) => {
+    groups.at(-1)!.push(t);
+    sum += bytes[i]!;
+    const partsLeft = nParts - groups.length;
+    const tensorsLeft = tensors.length - i - 1;
+    if (partsLeft > 0 && (sum >= (total * groups.length) / nParts || tensorsLeft === partsLeft)) groups.push([]);
+  });
+  const alignEntry = metadata.find((e) => e.key === GGUF_KEY_ALIGNMENT);
+  const alignment = opts.alignment ?? (alignEntry?.value as number | undefined);
+  const paths = groups.map((_, i) => splitPartPath(prefix, i, nParts));
+  for (const [i, group] of groups.entries()) {
+    const keys = [meta.u16(SPLIT_KEY.no, i), meta.u16(SPLIT_KEY.count, nParts)];
+    const entries = i === 0 ? [...metadata, ...keys, meta.i32(SPLIT_KEY.tensorsCount, tensors.length)] : alignEntry ? [alignEntry, ...keys] : keys;
+    await writeGguf(paths[i]!, entries, group, alignment !== undefined && !alignEntry ? { alignment } : {});
+  }
+  return paths;
 }

@@ -24,6 +24,11 @@ export function blk(il: number, name: BlockTensor, suffix: 'weight' | 'bias' = '
   return `blk.${il}.${name}.${suffix}`;
 }
 
+/** One expert's 2-D tensor in old Mixtral files: blkExpert(3, 'ffn_up', 5) = 'blk.3.ffn_up.5.weight'. */
+export function blkExpert(il: number, name: 'ffn_gate' | 'ffn_up' | 'ffn_down', expert: number): string {
+  return `blk.${il}.${name}.${expert}.weight`;
+}
+
 /** Every per-block weight name of layer `il`, keyed by base name. */
 export function tensorNames(il: number): Record<BlockTensor, string> {
   const out = {} as Record<BlockTensor, string>;

@@ -54,7 +54,7 @@ export class GpuBackend implements ForwardBackend {
           nCtx: opts.nCtx,
           nSlots: opts.nSlots,
           maxLogitRows: opts.allLogits ? opts.maxBatch : 1,
-          rope: { freqBase: cfg.rope_freq_base, freqScale: cfg.rope_freq_scale, attnFactor: cfg.rope_attn_factor },
+          rope: cfg.rope,
           geluF16: true,
         },
         store,

@@ -21,7 +21,7 @@ import type {
 import type { RoutingParams } from '../model/routing.js';
 import { type KernelName, KernelRegistry, type ParamField, type StepParams, uniformBuffer } from './kernels.js';
 import { geluF16Table } from '../model/gelu-table.js';
-import { ropeTable } from '../model/rope-table.js';
+import { ropeTable, type RopeScaling } from '../model/rope-table.js';
 import type { GpuMatrix, GpuShard, WeightStore } from './weight-store.js';
 
 export type Dispatch = [number, number, number] | { indirect: GPUBuffer; offset: number } | null;
@@ -56,7 +56,8 @@ export interface GraphOptions {
   nSlots: number;
   /** Largest number of logits rows one step produces (1 for generation; maxTokens for evaluation). */
   maxLogitRows: number;
-  rope: { freqBase: number; freqScale: number; attnFactor: number };
+  /** The model's RoPE scaling (ModelConfig.rope): the cos/sin table is built from it. */
+  rope: RopeScaling;
   /** Evaluate GELU through f16 like ggml's CPU backend (default true). */
   geluF16: boolean;
 }
@@ -98,7 +99,7 @@ export class GraphBuilder implements ForwardOps {
   private readonly acts = new Map<string, ActInfo>();
   private readonly owned: GPUBuffer[] = [];
   private readonly kv = new Map<number, { k: GPUBuffer; v: GPUBuffer }>();
-  private ropeCs?: { nRot: number; buffer: GPUBuffer };
+  private ropeCs?: { nRot: number; factors: string; buffer: GPUBuffer };
   private quantized: { act: Act; mode: 'tokens' | 'logits' } | null = null;
   private xqWords = 4;
   private xq?: GPUBuffer;
@@ -298,20 +299,23 @@ export class GraphBuilder implements ForwardOps {
     return this.geluTableBuffer;
   }
 
-  private ropeTableBuffer(nRot: number): GPUBuffer {
+  private ropeTableBuffer(p: RopeParams): GPUBuffer {
+    const nRot = p.n_rot;
+    const factors = p.freq_factors?.name ?? '';
     if (this.ropeCs) {
-      if (this.ropeCs.nRot !== nRot) throw new Error('layers with different n_rot are not supported');
+      if (this.ropeCs.nRot !== nRot || this.ropeCs.factors !== factors) throw new Error('layers with different RoPE parameters are not supported');
       return this.ropeCs.buffer;
     }
-    const table = ropeTable(this.opts.nCtx, nRot, this.opts.rope.freqBase, this.opts.rope.freqScale, this.opts.rope.attnFactor);
+    const values = p.freq_factors ? this.weights.uploadedVector(p.freq_factors).values : null;
+    const table = ropeTable(this.opts.nCtx, nRot, this.opts.rope, values);
     const buffer = this.buffer('rope_cos_sin', table.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     this.device.queue.writeBuffer(buffer, 0, table);
-    this.ropeCs = { nRot, buffer };
+    this.ropeCs = { nRot, factors, buffer };
     return buffer;
   }
 
   ropeInPlace(q: Act, p: RopeParams): void {
-    const cs = this.ropeTableBuffer(p.n_rot);
+    const cs = this.ropeTableBuffer(p);
     const params = this.uniform('rope', [p.n_head, p.head_dim, p.n_rot, p.mode === 'neox' ? 1 : 0]);
     this.record({
       label: `rope ${q.label}`,
@@ -339,7 +343,7 @@ export class GraphBuilder implements ForwardOps {
 
   storeKv(il: number, k: Act, v: Act, p: RopeParams, headDimV: number): void {
     const cache = this.kvCache(il, k.cols, v.cols);
-    const cs = this.ropeTableBuffer(p.n_rot);
+    const cs = this.ropeTableBuffer(p);
     const rp = this.uniform('rope_k', [p.n_head, p.head_dim, p.n_rot, p.mode === 'neox' ? 1 : 0]);
     this.record({
       label: `rope ${k.label} -> blk.${il}.cache_k`,
@@ -393,6 +397,19 @@ export class GraphBuilder implements ForwardOps {
 
   add(dst: Act, src: Act, scale = 1): void {
     this.recordAdd(dst, src, scale, null);
+  }
+
+  addBias(x: Act, handle: VectorHandle): void {
+    const b = this.weights.uploadedVector(handle);
+    if (b.n !== x.cols) throw new Error(`${handle.name} has ${b.n} values, ${x.label} has ${x.cols} columns`);
+    const params = this.uniform('add_bias', [x.cols, x.rowsPerToken]);
+    this.record({
+      label: `add_bias ${handle.name} -> ${x.label}`,
+      pipeline: this.kernels.pipeline('add_bias'),
+      entries: () => [this.u(0, this.step), this.u(1, params), this.s(2, b.buffer), this.s(3, this.buf(x))],
+      dispatch: (s) => grid(s.n_tokens * x.rowsPerToken * x.cols),
+    });
+    this.wrote(x);
   }
 
   addGated(dst: Act, src: Act, gate: Act): void {

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 
 export type KernelName =
   | 'add'
+  | 'add_bias'
   | 'attention'
   | 'copy_rows'
   | 'get_rows'

@@ -23,11 +23,12 @@ export interface GpuMatrix {
   shards: GpuShard[];
 }
 
-/** An f32 vector (norm weights). */
+/** An f32 vector (norm weights, biases, RoPE frequency factors), with its values kept on the host. */
 export interface GpuVector {
   name: string;
   n: number;
   buffer: GPUBuffer;
+  values: Float32Array;
 }
 
 const CHUNK_BYTES = 4 << 20;
@@ -101,14 +102,14 @@ export class WeightStore {
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       });
       this.owned.push(buffer);
-      await this.fillShard(buffer, plan, t.type, cols, fileOffset + plan.rowStart * layout.fileRowBytes);
+      await this.fillShard(buffer, plan, t.type, cols, t.part, fileOffset + plan.rowStart * layout.fileRowBytes);
       shards.push({ ...plan, buffer });
     }
     if (shards.length > 1) this.shardedMatrices++;
     return { name: label, type: t.type, rows, cols, shards };
   }
 
-  private async fillShard(buffer: GPUBuffer, plan: ShardPlan, type: GgmlType, cols: number, fileOffset: number): Promise<void> {
+  private async fillShard(buffer: GPUBuffer, plan: ShardPlan, type: GgmlType, cols: number, part: number, fileOffset: number): Promise<void> {
     const layout = rowLayout(type, cols);
     let chunkRows = Math.max(2, Math.floor(CHUNK_BYTES / layout.fileRowBytes));
     chunkRows -= chunkRows % 2; // keeps the f16 scales of every chunk 4-byte aligned
@@ -117,7 +118,7 @@ export class WeightStore {
     const scales = new Uint8Array(Math.ceil((chunkRows * layout.scaleRowBytes) / 4) * 4);
     for (let r = 0; r < plan.rows; r += chunkRows) {
       const n = Math.min(chunkRows, plan.rows - r);
-      const bytes = await this.file.read(fileOffset + r * layout.fileRowBytes, n * layout.fileRowBytes, src);
+      const bytes = await this.file.read(fileOffset + r * layout.fileRowBytes, n * layout.fileRowBytes, src, part);
       repackRows(type, cols, n, bytes, data, scales);
       const dataLen = Math.ceil((n * layout.dataRowBytes) / 4) * 4;
       this.device.queue.writeBuffer(buffer, r * layout.dataRowBytes, data, 0, dataLen);
@@ -148,7 +149,7 @@ export class WeightStore {
     if (t.type !== GgmlType.F32 && t.type !== GgmlType.F16) {
       throw new Error(`${h.tensor}: vectors must be F32 or F16, found ${ggmlTypeName(t.type)}`);
     }
-    const raw = await this.file.read(t.offset, t.byteSize);
+    const raw = await this.file.read(t.offset, t.byteSize, undefined, t.part);
     const values = dequantizeRow(t.type, raw, n) as Float32Array<ArrayBuffer>;
     const buffer = this.device.createBuffer({
       label: h.name,
@@ -158,7 +159,7 @@ export class WeightStore {
     this.owned.push(buffer);
     this.device.queue.writeBuffer(buffer, 0, values);
     await this.account(t.byteSize);
-    const v = { name: h.name, n, buffer };
+    const v = { name: h.name, n, buffer, values };
     this.vectors.set(h.name, v);
     return v;
   }

@@ -2,7 +2,7 @@
  * Shared building blocks of the MoE transformer forward pass, written once and composed by the
  * per-architecture files. Each block reads an input activation and writes its output activation.
  */
-import type { Act, ForwardOps, RopeParams, SharedExpert } from './forward-ops.js';
+import type { Act, ForwardOps, RopeParams, SharedExpert, VectorHandle, WeightHandle } from './forward-ops.js';
 import { routingParams } from './routing.js';
 import type { ModelConfig } from './hparams.js';
 import type { LayerWeights, ModelWeights } from './model-weights.js';
@@ -32,9 +32,15 @@ export function embedTokens(ops: ForwardOps, cfg: ModelConfig, w: ModelWeights, 
   ops.embed(w.tok_embd, x, cfg.f_embedding_scale);
 }
 
+/** y = W x (+ b when the model has that bias). */
+function project(ops: ForwardOps, w: WeightHandle, b: VectorHandle | undefined, x: Act, y: Act): void {
+  ops.matmul(w, x, y);
+  if (b) ops.addBias(y, b);
+}
+
 /**
- * Self-attention: q/k/v projections, optional q/k RMS norms (per head or over the whole vector), RoPE,
- * KV cache store, causal GQA attention, output projection.
+ * Self-attention: q/k/v projections (+ biases), optional q/k RMS norms (per head or over the whole
+ * vector), RoPE, KV cache store, causal GQA attention, output projection (+ bias).
  */
 export function selfAttention(ops: ForwardOps, cfg: ModelConfig, lw: LayerWeights, il: number, xn: Act, out: Act): void {
   const hdk = cfg.n_embd_head_k;
@@ -43,9 +49,9 @@ export function selfAttention(ops: ForwardOps, cfg: ModelConfig, lw: LayerWeight
   const k = ops.act('Kcur', cfg.n_head_kv * hdk); // [n_tokens, n_head_kv * head_dim_k]
   const v = ops.act('Vcur', cfg.n_head_kv * hdv); // [n_tokens, n_head_kv * head_dim_v]
   const attn = ops.act('kqv_out', cfg.n_head * hdv); // [n_tokens, n_head * head_dim_v]
-  ops.matmul(lw.wq, xn, q);
-  ops.matmul(lw.wk, xn, k);
-  ops.matmul(lw.wv, xn, v);
+  project(ops, lw.wq, lw.bq, xn, q);
+  project(ops, lw.wk, lw.bk, xn, k);
+  project(ops, lw.wv, lw.bv, xn, v);
   if (cfg.qk_norm === 'per-head') {
     ops.rmsNormRows(q, hdk, lw.attn_q_norm ?? null, cfg.f_norm_rms_eps);
     ops.rmsNormRows(k, hdk, lw.attn_k_norm ?? null, cfg.f_norm_rms_eps);
@@ -53,7 +59,7 @@ export function selfAttention(ops: ForwardOps, cfg: ModelConfig, lw: LayerWeight
     ops.rmsNormRows(q, q.cols, lw.attn_q_norm ?? null, cfg.f_norm_rms_eps);
     ops.rmsNormRows(k, k.cols, lw.attn_k_norm ?? null, cfg.f_norm_rms_eps);
   }
-  const ropeQ: RopeParams = { n_head: cfg.n_head, head_dim: hdk, n_rot: cfg.n_rot, mode: cfg.rope_type };
+  const ropeQ: RopeParams = { n_head: cfg.n_head, head_dim: hdk, n_rot: cfg.n_rot, mode: cfg.rope_type, freq_factors: lw.rope_freqs ?? null };
   ops.ropeInPlace(q, ropeQ);
   ops.storeKv(il, k, v, { ...ropeQ, n_head: cfg.n_head_kv }, hdv);
   ops.attention(il, q, attn, {
@@ -64,7 +70,7 @@ export function selfAttention(ops: ForwardOps, cfg: ModelConfig, lw: LayerWeight
     scale: attentionScale(cfg),
     softcap: cfg.f_attn_logit_softcapping,
   });
-  ops.matmul(lw.wo, attn, out);
+  project(ops, lw.wo, lw.bo, attn, out);
 }
 
 /** The factor on q·k: grok folds its attention output multiplier in before soft-capping. */
@@ -73,15 +79,15 @@ export function attentionScale(cfg: ModelConfig): number {
   return cfg.f_attention_scale || 1 / Math.sqrt(cfg.n_embd_head_k);
 }
 
-/** Dense gated FFN: down(act(gate(x)) * up(x)). */
+/** Dense gated FFN: down(act(gate(x) + b_gate) * (up(x) + b_up)) + b_down (biases when the model has them). */
 export function denseFfn(ops: ForwardOps, cfg: ModelConfig, lw: LayerWeights, xn: Act, out: Act): void {
   if (!lw.ffn_gate || !lw.ffn_up || !lw.ffn_down) throw new Error('dense FFN weights are missing');
   const gate = ops.act('ffn_gate', lw.ffn_up.rows);
   const up = ops.act('ffn_up', lw.ffn_up.rows);
-  ops.matmul(lw.ffn_gate, xn, gate);
-  ops.matmul(lw.ffn_up, xn, up);
+  project(ops, lw.ffn_gate, lw.ffn_gate_b, xn, gate);
+  project(ops, lw.ffn_up, lw.ffn_up_b, xn, up);
   ops.glu(gate, up, cfg.ffn_act);
-  ops.matmul(lw.ffn_down, gate, out);
+  project(ops, lw.ffn_down, lw.ffn_down_b, gate, out);
 }
 
 /**
@@ -123,7 +129,7 @@ export function outputHead(ops: ForwardOps, cfg: ModelConfig, w: ModelWeights, x
 }
 
 /**
- * The pre-norm decoder shared by llama (Mixtral), qwen2moe, qwen3moe, olmoe and granitemoe:
+ * The pre-norm decoder shared by llama (Mixtral), qwen2, qwen2moe, qwen3moe, olmoe and granitemoe:
  * x += s * attn(norm(x)); x += s * ffn(norm(x)), with s = residual scale (granite) or 1.
  */
 export function preNormDecoder(ops: ForwardOps, cfg: ModelConfig, w: ModelWeights): void {

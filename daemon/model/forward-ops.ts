@@ -42,6 +42,8 @@ export interface RopeParams {
   head_dim: number;
   n_rot: number;
   mode: 'norm' | 'neox';
+  /** rope_freqs [n_rot/2]: theta_i divided by factor_i (Llama 3.x); null when the model has none. */
+  freq_factors: VectorHandle | null;
 }
 
 export interface ForwardOps {
@@ -65,6 +67,8 @@ export interface ForwardOps {
   glu(gate: Act, up: Act, act: GluActivation): void;
   /** dst += scale * src. */
   add(dst: Act, src: Act, scale?: number): void;
+  /** x[r, :] += b for every row r of x (b: [x.cols]; ggml_add of a bias vector broadcast over rows). */
+  addBias(x: Act, b: VectorHandle): void;
   /** dst += sigmoid(gate[t]) * src[t] per token, gate: [n_tokens, 1] (a sigmoid-gated shared expert). */
   addGated(dst: Act, src: Act, gate: Act): void;
   /** buf *= s (all token rows). */

@@ -10,8 +10,10 @@
  *    expert_used_count) must hold the same value for every layer (UNSUPPORTED_FEATURE otherwise);
  *    the graphs of these archs use layer 0's value for every layer anyway;
  *  - optional tensors must be present in all layers or in none (UNSUPPORTED_FEATURE otherwise);
- *  - not supported (UNSUPPORTED_FEATURE): rope.scaling.type 'yarn' / 'longrope', a non-zero grok
- *    rope.scaling.yarn_ext_factor, expert groups (expert_group_count > 1), fused blk.N.attn_qkv;
+ *  - not supported (UNSUPPORTED_FEATURE): rope.scaling.type 'longrope', expert groups
+ *    (expert_group_count > 1), fused blk.N.attn_qkv, qwen2's output.bias;
+ *  - old Mixtral files with one 2-D tensor per expert (blk.N.ffn_{gate,up,down}.E.weight, which llama.cpp
+ *    v0.4.0 refuses) are read for llama and grok, as llama.cpp once did (expert_layout 'per-expert');
  *  - extra tensors in the file are ignored (llama.cpp refuses files with unused tensors).
  */
 import { basename } from 'node:path';
@@ -21,14 +23,15 @@ import { GgufError } from '../gguf/gguf-error.js';
 import { untrustedText } from '../gguf/untrusted-text.js';
 import { metaF32, metaHas, metaStr, metaU32, metaU32PerLayer } from '../gguf/gguf-metadata.js';
 import type { GgufFile, GgufTensorInfo } from '../gguf/gguf-reader.js';
-import { TENSOR, blk } from '../gguf/tensor-names.js';
+import { TENSOR, blk, blkExpert } from '../gguf/tensor-names.js';
 import type { BlockTensor } from '../gguf/tensor-names.js';
+import { readRopeHparams, type RopeScaling, type RopeScalingType } from './rope-scaling.js';
 
-export { TENSOR, blk, tensorNames, BLOCK_TENSORS } from '../gguf/tensor-names.js';
+export { TENSOR, blk, blkExpert, tensorNames, BLOCK_TENSORS } from '../gguf/tensor-names.js';
 export type { BlockTensor } from '../gguf/tensor-names.js';
 
-export type ArchName = 'grok' | 'llama' | 'qwen2moe' | 'qwen3moe' | 'olmoe' | 'granitemoe';
-export const SUPPORTED_ARCHS: readonly ArchName[] = ['grok', 'llama', 'qwen2moe', 'qwen3moe', 'olmoe', 'granitemoe'];
+export type ArchName = 'grok' | 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3moe' | 'olmoe' | 'granitemoe';
+export const SUPPORTED_ARCHS: readonly ArchName[] = ['grok', 'llama', 'qwen2', 'qwen2moe', 'qwen3moe', 'olmoe', 'granitemoe'];
 
 /** Resolved names of the tensors of one layer; optional ones are undefined when absent (or unused by llama.cpp). */
 export interface LayerTensors {
@@ -51,6 +54,10 @@ export interface LayerTensors {
   ffn_gate_exps?: string; // [n_embd, n_ff_exp, n_expert]; optional for llama/grok/granitemoe
   ffn_up_exps?: string; // [n_embd, n_ff_exp, n_expert]
   ffn_down_exps?: string; // [n_ff_exp, n_embd, n_expert]
+  // the same, one 2-D tensor per expert (expert_layout 'per-expert': blk.N.ffn_up.E.weight, …)
+  ffn_gate_exp?: string[]; // n_expert × [n_embd, n_ff_exp]
+  ffn_up_exp?: string[]; // n_expert × [n_embd, n_ff_exp]
+  ffn_down_exp?: string[]; // n_expert × [n_ff_exp, n_embd]
   // shared expert
   ffn_gate_inp_shexp?: string; // qwen2moe [n_embd]
   ffn_gate_shexp?: string; // [n_embd, n_ff_shexp]
@@ -82,7 +89,7 @@ export interface ModelTensors {
  * with eps = f_norm_rms_eps for EVERY norm (block norms, q/k norms, output norm); W·v is a matmul with a
  * GGUF weight [in, out]; "kq" is the raw dot product q·k of one head (no scaling yet).
  *
- * Common skeleton (all six archs):
+ * Common skeleton (every arch):
  *   x = token_embd[token] (dequantized row);  x *= f_embedding_scale   (only grok and granitemoe read it;
  *       llama.cpp multiplies right after the embedding lookup, before layer 0)
  *   for each layer il:
@@ -111,6 +118,9 @@ export interface ModelTensors {
  *   does not read attention.scale); optional attn_output bias; MoE with SiLU, expert_weights_norm = true,
  *   ffn_gate_exps optional; expert width n_ff_exp = feed_forward_length; dense FFN when n_expert == 0;
  *   optional rope_freqs; output optional (tied).
+ * qwen2 (dense; Qwen2.5 / Qwen2.5-Coder): NEOX RoPE; q [n_embd, n_embd] and attn_output [n_embd, n_embd]
+ *   (n_head·n_embd_head_k = n_embd); q/k/v biases (optional, present in Qwen2 files); dense SiLU FFN of
+ *   width feed_forward_length without biases; output optional (tied); output.bias refused.
  * qwen2moe: NEOX RoPE; q/k/v biases (optional); MoE with SiLU, expert_weights_norm = false, width
  *   n_ff_exp = expert_feed_forward_length || feed_forward_length / n_expert_used; plus a shared expert
  *   ('sigmoid-gated'): s = W_down_shexp·(SiLU(W_gate_shexp·h) * (W_up_shexp·h)) [n_ff_shexp =
@@ -146,10 +156,11 @@ export interface ModelTensors {
  *   f_final_logit_softcapping != 0: logits = c·tanh(logits/c). NEOX RoPE. grok.router_logit_softcapping is
  *   read by llama.cpp but not applied. llama.cpp forces flash attention off for grok.
  *
- * RoPE (ggml_rope_ext without YaRN): for pair i in [0, n_rot/2): theta = pos · rope_freq_scale ·
+ * RoPE (ggml_rope_ext): for pair i in [0, n_rot/2): theta = pos · rope_freq_scale ·
  *   rope_freq_base^(-2i/n_rot) / freq_factor[i] (rope_freqs, 1 when absent); cos/sin multiplied by
- *   rope_attn_factor. 'norm' rotates (x[2i], x[2i+1]); 'neox' rotates (x[i], x[i + n_rot/2]).
- *   n_rot == n_embd_head_k == n_embd_head_v is required by all six graphs.
+ *   rope.attn_factor; with YaRN (rope.scaling.type 'yarn') theta and the factor as rope-scaling.ts
+ *   describes. 'norm' rotates (x[2i], x[2i+1]); 'neox' rotates (x[i], x[i + n_rot/2]).
+ *   n_rot == n_embd_head_k == n_embd_head_v is required by all these graphs.
  */
 export interface ModelConfig {
   arch: ArchName;
@@ -169,10 +180,12 @@ export interface ModelConfig {
   rope_freq_base: number;
   /** 1 / rope.scaling.factor (or rope.scale_linear), 1 when absent or 0 or scaling type 'none'. */
   rope_freq_scale: number;
-  /** rope.scaling.type: 'none' | 'linear' (default). */
-  rope_scaling_type: 'none' | 'linear';
-  /** rope.scaling.attn_factor (default 1): ggml_rope_ext multiplies cos and sin by it. */
+  /** rope.scaling.type: 'none' | 'linear' (default) | 'yarn'. */
+  rope_scaling_type: RopeScalingType;
+  /** rope.scaling.attn_factor as stored (default 1); what ggml_rope_ext gets is rope.attn_factor. */
   rope_attn_factor: number;
+  /** The resolved arguments of ggml_rope_ext (rope-scaling.ts): what both backends' RoPE tables use. */
+  rope: RopeScaling;
   /** rope_freqs.weight present: theta_i is divided by freq_factor[i] (llama, granitemoe). */
   rope_freq_factors: boolean;
   f_norm_rms_eps: number;
@@ -191,6 +204,8 @@ export interface ModelConfig {
   ffn_act: 'silu' | 'gelu';
   /** ffn_gate_exps present: act(gate)·up; absent (allowed for llama/grok/granitemoe): act(up). */
   expert_gate: boolean;
+  /** 'merged': 3-D blk.N.ffn_*_exps tensors; 'per-expert': old Mixtral files, one 2-D tensor per expert. */
+  expert_layout: 'merged' | 'per-expert';
   /** grok only: layers also hold a dense FFN added to the MoE output and scaled by sqrt(2)/2. */
   moe_dense_parallel: boolean;
   qk_norm: 'none' | 'per-head' | 'full';
@@ -327,18 +342,8 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
     throw new GgufError('BAD_SHAPE', `'${k('attention.head_count')}' = ${n_head} must be a positive multiple of '${k('attention.head_count_kv')}' = ${n_head_kv}`);
   }
 
-  // rope
-  const rope_freq_base = metaF32(file, k('rope.freq_base'), 10000);
-  const scalingType = metaStr(file, k('rope.scaling.type'), 'linear');
-  if (scalingType === 'yarn' || scalingType === 'longrope') {
-    throw unsupported(`'${k('rope.scaling.type')}' = '${untrustedText(scalingType)}' is not supported (only 'none' and 'linear')`);
-  }
-  if (scalingType !== 'none' && scalingType !== 'linear') {
-    throw new GgufError('BAD_VALUE_TYPE', `'${k('rope.scaling.type')}' = '${untrustedText(scalingType)}' is not a known rope scaling type`);
-  }
-  const factor = metaHas(file, k('rope.scaling.factor')) ? metaF32(file, k('rope.scaling.factor')) : metaF32(file, k('rope.scale_linear'), 0);
-  const rope_freq_scale = scalingType === 'none' || factor === 0 ? 1 : Math.fround(1 / factor);
-  const rope_attn_factor = metaF32(file, k('rope.scaling.attn_factor'), 1);
+  // rope (rope-scaling.ts)
+  const ropeHp = readRopeHparams(file, arch, n_ctx_train);
 
   const headDefault = Math.floor(n_embd / n_head);
   const n_embd_head_k = metaU32(file, k('attention.key_length'), headDefault);
@@ -395,6 +400,11 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
       if (n_expert === 0) n_ff_shexp = 0;
       break;
     }
+    case 'qwen2':
+      qFullWidth = true;
+      denseAllowed = true;
+      if (n_expert > 0) throw unsupported(`qwen2 is a dense architecture: '${k('expert_count')}' = ${n_expert} is not supported (qwen2moe has experts)`);
+      break;
     case 'qwen2moe':
       n_ff_exp = expFf() || (n_expert_used > 0 ? Math.floor(n_ff / n_expert_used) : 0);
       n_ff_shexp = metaU32(file, k('expert_shared_feed_forward_length'), 0) || n_ff;
@@ -427,14 +437,12 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
       f_final_logit_softcapping = metaF32(file, k('final_logit_softcapping'), 0);
       f_attention_scale = 1;
       if (f_attn_logit_softcapping === 0) throw new GgufError('BAD_VALUE_TYPE', `'${k('attn_logit_softcapping')}' must not be 0 for grok (scores are divided by it)`);
-      // 0 = off; llama.cpp treats a negative value as "not set"
-      if (metaF32(file, k('rope.scaling.yarn_ext_factor'), 0) > 0) throw unsupported(`'${k('rope.scaling.yarn_ext_factor')}' > 0 (YaRN) is not supported`);
       break;
     }
   }
 
   if (n_expert === 0 && !denseAllowed) {
-    throw unsupported(`${arch} requires '${k('expert_count')}' > 0 (llama.cpp refuses a ${arch} model without experts); dense variants exist only for llama and granitemoe`);
+    throw unsupported(`${arch} requires '${k('expert_count')}' > 0 (llama.cpp refuses a ${arch} model without experts); dense variants exist only for llama, granitemoe and qwen2`);
   }
   if (n_expert > 0 && n_ff_exp === 0) {
     throw new GgufError('MISSING_KEY', `expert width is 0: set '${k(arch === 'qwen2moe' || arch === 'qwen3moe' || arch === 'grok' ? 'expert_feed_forward_length' : 'feed_forward_length')}'`);
@@ -471,6 +479,7 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
   const tied_output = output === undefined;
   output ??= token_embd;
   const rope_freqs = arch === 'llama' || arch === 'granitemoe' ? tc.opt(TENSOR.rope_freqs, [n_rot / 2], 'vector') : undefined;
+  if (arch === 'qwen2' && tc.has('output.bias')) throw unsupported(`qwen2's 'output.bias' (a bias on the logits) is not supported`);
 
   const present = (name: BlockTensor, suffix: 'weight' | 'bias' = 'weight') =>
     Array.from({ length: n_layer }, (_, il) => tc.has(blk(il, name, suffix)));
@@ -490,7 +499,16 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
     down: dense && uniformPresence('ffn_down.bias', present('ffn_down', 'bias')),
   };
   const gateExpsOptional = arch === 'llama' || arch === 'grok' || arch === 'granitemoe';
-  const expert_gate = n_expert > 0 && (gateExpsOptional ? uniformPresence('ffn_gate_exps', present('ffn_gate_exps')) : true);
+  // old Mixtral / grok files: one 2-D tensor per expert, blk.N.ffn_up.E.weight (never mixed with merged ones)
+  const perExpert = n_expert > 0 && (arch === 'llama' || arch === 'grok') && !present('ffn_up_exps').some((p) => p) && tc.has(blkExpert(0, 'ffn_up', 0));
+  const expert_layout: ModelConfig['expert_layout'] = perExpert ? 'per-expert' : 'merged';
+  const expert_gate =
+    n_expert > 0 &&
+    (perExpert
+      ? uniformPresence('ffn_gate.0', Array.from({ length: n_layer }, (_, il) => tc.has(blkExpert(il, 'ffn_gate', 0))))
+      : gateExpsOptional
+        ? uniformPresence('ffn_gate_exps', present('ffn_gate_exps'))
+        : true);
   let moe_dense_parallel = false;
   if (arch === 'grok') {
     const up = uniformPresence('ffn_up', present('ffn_up'));
@@ -528,9 +546,16 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
     }
     if (n_expert > 0) {
       L.ffn_gate_inp = tc.need(blk(il, 'ffn_gate_inp'), [E, X], 'matrix');
-      if (expert_gate) L.ffn_gate_exps = tc.need(blk(il, 'ffn_gate_exps'), [E, F, X], 'matrix');
-      L.ffn_up_exps = tc.need(blk(il, 'ffn_up_exps'), [E, F, X], 'matrix');
-      L.ffn_down_exps = tc.need(blk(il, 'ffn_down_exps'), [F, E, X], 'matrix');
+      if (perExpert) {
+        const each = (name: 'ffn_gate' | 'ffn_up' | 'ffn_down', dims: number[]) => Array.from({ length: X }, (_, e) => tc.need(blkExpert(il, name, e), dims, 'matrix'));
+        if (expert_gate) L.ffn_gate_exp = each('ffn_gate', [E, F]);
+        L.ffn_up_exp = each('ffn_up', [E, F]);
+        L.ffn_down_exp = each('ffn_down', [F, E]);
+      } else {
+        if (expert_gate) L.ffn_gate_exps = tc.need(blk(il, 'ffn_gate_exps'), [E, F, X], 'matrix');
+        L.ffn_up_exps = tc.need(blk(il, 'ffn_up_exps'), [E, F, X], 'matrix');
+        L.ffn_down_exps = tc.need(blk(il, 'ffn_down_exps'), [F, E, X], 'matrix');
+      }
       if (shared_expert !== 'none') {
         if (shared_expert === 'sigmoid-gated') L.ffn_gate_inp_shexp = tc.need(blk(il, 'ffn_gate_inp_shexp'), [E], 'vector');
         L.ffn_gate_shexp = tc.need(blk(il, 'ffn_gate_shexp'), [E, S], 'matrix');
@@ -565,10 +590,11 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
     n_embd_head_v,
     n_rot,
     rope_type,
-    rope_freq_base,
-    rope_freq_scale,
-    rope_scaling_type: scalingType,
-    rope_attn_factor,
+    rope_freq_base: ropeHp.scaling.freq_base,
+    rope_freq_scale: ropeHp.scaling.freq_scale,
+    rope_scaling_type: ropeHp.type,
+    rope_attn_factor: ropeHp.attn_factor_key,
+    rope: ropeHp.scaling,
     rope_freq_factors: rope_freqs !== undefined,
     f_norm_rms_eps,
     n_vocab,
@@ -581,6 +607,7 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
     shared_expert,
     ffn_act,
     expert_gate,
+    expert_layout,
     moe_dense_parallel,
     qk_norm,
     attn_post_norm: post_norms,

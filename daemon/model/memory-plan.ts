@@ -6,7 +6,7 @@ export type TensorClass = 'embeddings' | 'output' | 'attention' | 'experts' | 's
 export function tensorClass(name: string): TensorClass {
   if (name.startsWith('token_embd')) return 'embeddings';
   if (name.startsWith('output.')) return 'output';
-  if (/_exps\./.test(name)) return 'experts';
+  if (/_exps\.|\.ffn_(gate|up|down)\.\d+\./.test(name)) return 'experts'; // merged, or one tensor per expert
   if (/_shexp\./.test(name)) return 'shared experts';
   if (/ffn_gate_inp\./.test(name)) return 'router';
   if (/\.(ffn_gate|ffn_up|ffn_down)\./.test(name)) return 'dense ffn';

@@ -34,7 +34,10 @@ export interface FoundModel {
 }
 
 export interface ModelSummary extends FoundModel {
+  /** Size on disk: every part of a split model together. */
   bytes: number;
+  /** Files of a split model (absent for a single file). */
+  parts?: number;
   architecture?: string;
   /** general.name */
   modelName?: string;
@@ -82,7 +85,7 @@ export function modelSearchRoots({ env, home, platform }: Env): SearchRoot[] {
 
 const SPLIT_PART = /-(\d{5})-of-(\d{5})\.gguf$/i;
 
-/** GGUF files worth offering: not vision projectors, and only the first part of a split model. */
+/** GGUF files worth offering: not vision projectors, and only the first part of a split model (which stands for all). */
 function isModelFile(name: string): boolean {
   if (!name.toLowerCase().endsWith('.gguf')) return false;
   if (/^mmproj/i.test(name)) return false;
@@ -233,7 +236,7 @@ export function fileTypeName(ftype: number): string | undefined {
   return FILE_TYPES[ftype];
 }
 
-/** Reads the GGUF header of a found model (never its tensor data). */
+/** Reads the GGUF header of a found model (never its tensor data); a split model's parts are all opened. */
 export async function describeModel(model: FoundModel): Promise<ModelSummary> {
   let bytes = 0;
   try {
@@ -247,6 +250,7 @@ export async function describeModel(model: FoundModel): Promise<ModelSummary> {
   } catch (e) {
     return { ...model, bytes, supported: false, problem: `not a readable GGUF: ${(e as Error).message}` };
   }
+  bytes = file.totalSize;
   try {
     const meta = file.metadata;
     const architecture = typeof meta.get('general.architecture') === 'string' ? (meta.get('general.architecture') as string) : undefined;
@@ -264,6 +268,7 @@ export async function describeModel(model: FoundModel): Promise<ModelSummary> {
     const summary: ModelSummary = {
       ...model,
       bytes,
+      ...(file.parts.length > 1 ? { parts: file.parts.length } : {}),
       architecture,
       modelName,
       quantization,
@@ -301,7 +306,7 @@ export function formatBytes(n: number): string {
 
 /** One line for a quick pick: "qwen3moe · Q8_0 · 1.2 GB · 64 experts, 8 active". */
 export function summaryLine(s: ModelSummary): string {
-  const parts = [s.architecture ?? 'unknown architecture', s.quantization, formatBytes(s.bytes)];
+  const parts = [s.architecture ?? 'unknown architecture', s.quantization, formatBytes(s.bytes), s.parts ? `${s.parts} files` : undefined];
   if (s.n_expert) parts.push(`${s.n_expert} experts, ${s.n_expert_used ?? '?'} active`);
   return parts.filter(Boolean).join(' · ');
 }

@@ -61,7 +61,7 @@ describeCpuVariants('cpu kernels: f32 ops against the CPU references', (kernels)
     for (const c of cases) {
       const n = c.ntok * c.n_head * c.head_dim;
       const x = randn(n, seeded(seed++));
-      const table = ropeTable(c.pos0 + c.ntok, c.n_rot, freqBase, 1);
+      const table = ropeTable(c.pos0 + c.ntok, c.n_rot, { freq_base: freqBase, freq_scale: 1, attn_factor: 1, ext_factor: 0, beta_fast: 32, beta_slow: 1, n_ctx_orig: c.pos0 + c.ntok });
       k.reset();
       const xp = k.put(x);
       const tp = k.put(table);

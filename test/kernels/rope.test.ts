@@ -5,7 +5,7 @@
  * Tolerance: |err| <= 1e-6 · (|x_a| + |x_b|) of the rotated pair (the table holds f32 cos/sin).
  */
 import assert from 'node:assert/strict';
-import { ropeRef, ropeToCacheRef, type RopeModeRef, type RopeRefParams } from '../../daemon/gpu/cpu-reference/rope.js';
+import { ropeMscaleRef, ropeRef, ropeToCacheRef, type RopeModeRef, type RopeRefParams } from '../../daemon/gpu/cpu-reference/rope.js';
 import { ropeTable } from '../../daemon/model/rope-table.js';
 import { grid, type GpuKernelHarness, kernelTest } from '../helpers/gpu-harness.js';
 import { assertClose, randn, seeded } from './kernel-test-utils.js';
@@ -24,7 +24,7 @@ function pairMagnitude(x: Float32Array, n_rows: number, p: RopeRefParams): Float
         continue;
       }
       const [a, c] = p.mode === 'norm' ? [d & ~1, d | 1] : [d % half, (d % half) + half];
-      out[b + d] = (Math.abs(x[b + a]!) + Math.abs(x[b + c]!)) * (p.attn_factor ?? 1);
+      out[b + d] = (Math.abs(x[b + a]!) + Math.abs(x[b + c]!)) * ropeMscaleRef(p);
     }
   }
   return out;
@@ -41,6 +41,14 @@ interface Case {
   freq_base: number;
   freq_scale: number;
   attn_factor: number;
+  /** rope_freqs factors (Llama 3.x) for the n_rot/2 pairs. */
+  factors?: Float32Array;
+  yarn?: RopeRefParams['yarn'];
+}
+
+/** Llama 3.1-style frequency factors: 1 for high frequencies, 8 for low ones, a smooth ramp between. */
+function llama3Factors(n_rot: number): Float32Array {
+  return Float32Array.from({ length: n_rot / 2 }, (_, i) => (i < n_rot / 8 ? 1 : i > (3 * n_rot) / 8 ? 8 : 1 + (7 * (i - n_rot / 8)) / (n_rot / 4)));
 }
 
 const cases: Case[] = [];
@@ -51,11 +59,20 @@ for (const mode of ['norm', 'neox'] as const) {
     { mode, n_head: 3, head_dim: 64, n_rot: 32, n_tokens: 5, pos_start: 11, kv_base: 0, freq_base: 10000, freq_scale: 0.5, attn_factor: 1 }, // partial rotary
     { mode, n_head: 4, head_dim: 128, n_rot: 128, n_tokens: 17, pos_start: 100, kv_base: 256, freq_base: 500000, freq_scale: 1, attn_factor: 1.25 },
     { mode, n_head: 2, head_dim: 64, n_rot: 64, n_tokens: 70, pos_start: 1, kv_base: 128, freq_base: 10000, freq_scale: 1, attn_factor: 1 },
+    { mode, n_head: 2, head_dim: 64, n_rot: 64, n_tokens: 9, pos_start: 40, kv_base: 0, freq_base: 500000, freq_scale: 1, attn_factor: 1, factors: llama3Factors(64) },
+    { mode, n_head: 2, head_dim: 64, n_rot: 64, n_tokens: 9, pos_start: 300, kv_base: 0, freq_base: 1e6, freq_scale: 0.25, attn_factor: 1, yarn: { ext_factor: 1, beta_fast: 32, beta_slow: 1, n_ctx_orig: 256 } },
+    { mode, n_head: 2, head_dim: 128, n_rot: 128, n_tokens: 4, pos_start: 7, kv_base: 16, freq_base: 10000, freq_scale: 0.5, attn_factor: 0.9, factors: llama3Factors(128), yarn: { ext_factor: 0.5, beta_fast: 8, beta_slow: 2, n_ctx_orig: 4096 } },
   );
 }
 
 function params(c: Case): RopeRefParams {
-  return { n_head: c.n_head, head_dim: c.head_dim, n_rot: c.n_rot, mode: c.mode, freq_base: c.freq_base, freq_scale: c.freq_scale, attn_factor: c.attn_factor };
+  return { n_head: c.n_head, head_dim: c.head_dim, n_rot: c.n_rot, mode: c.mode, freq_base: c.freq_base, freq_scale: c.freq_scale, attn_factor: c.attn_factor, factors: c.factors, yarn: c.yarn };
+}
+
+/** The host table the backends build for case c (model/rope-table.ts). */
+function table(c: Case, nCtx: number): Float32Array {
+  const y = c.yarn ?? { ext_factor: 0, beta_fast: 32, beta_slow: 1, n_ctx_orig: nCtx };
+  return ropeTable(nCtx, c.n_rot, { freq_base: c.freq_base, freq_scale: c.freq_scale, attn_factor: c.attn_factor, ...y }, c.factors);
 }
 
 async function ropeInPlace(h: GpuKernelHarness, c: Case, x: Float32Array, cs: Float32Array): Promise<Float32Array> {
@@ -84,11 +101,11 @@ async function ropeToCache(h: GpuKernelHarness, c: Case, src: Float32Array, cach
   return new Float32Array(out[5]!);
 }
 
-kernelTest('rope main_inplace: NORM and NEOX, head dims 64/128, partial n_rot, n_tokens 1..70, pos_start > 0', async (h) => {
+kernelTest('rope main_inplace: NORM and NEOX, head dims 64/128, partial n_rot, n_tokens 1..70, pos_start > 0, rope_freqs, YaRN', async (h) => {
   const rnd = seeded(21);
   for (const c of cases) {
     const p = params(c);
-    const cs = ropeTable(c.pos_start + c.n_tokens + 3, c.n_rot, c.freq_base, c.freq_scale, c.attn_factor);
+    const cs = table(c, c.pos_start + c.n_tokens + 3);
     const x = randn(c.n_tokens * c.n_head * c.head_dim, rnd);
     // The step covers n_tokens; one more token's rows in the buffer must stay as they were.
     const padded = new Float32Array(x.length + c.n_head * c.head_dim).fill(9);
@@ -104,7 +121,7 @@ kernelTest('rope main_to_cache: rotated K rows land at kv_base + pos_start + t, 
   const rnd = seeded(22);
   for (const c of cases) {
     const p = params(c);
-    const cs = ropeTable(c.pos_start + c.n_tokens + 3, c.n_rot, c.freq_base, c.freq_scale, c.attn_factor);
+    const cs = table(c, c.pos_start + c.n_tokens + 3);
     const src = randn(c.n_tokens * c.n_head * c.head_dim, rnd);
     const cacheRows = c.kv_base + c.pos_start + c.n_tokens + 2;
     const cache = randn(cacheRows * c.n_head * c.head_dim, rnd);
@@ -124,7 +141,7 @@ kernelTest('rope main_inplace and main_to_cache: grids over 65535 workgroups (2-
   {
     const c: Case = { ...base, n_head: 60, n_tokens: 1100 }; // 1100 * 60 * 64 = 4.22M rotations > 65535 * 64
     assert.ok(grid(c.n_tokens * c.n_head * (c.n_rot / 2))[1] > 1);
-    const cs = ropeTable(c.pos_start + c.n_tokens, c.n_rot, c.freq_base, c.freq_scale, c.attn_factor);
+    const cs = table(c, c.pos_start + c.n_tokens);
     const x = randn(c.n_tokens * c.n_head * c.head_dim, rnd);
     const y = await ropeInPlace(h, c, x, cs);
     assertClose(y, ropeRef(x, c.n_tokens, c.pos_start, params(c)), { rtol: RTOL, scale: pairMagnitude(x, c.n_tokens * c.n_head, params(c)), what: 'main_inplace, folded grid' });
@@ -132,7 +149,7 @@ kernelTest('rope main_inplace and main_to_cache: grids over 65535 workgroups (2-
   {
     const c: Case = { ...base, n_head: 60, n_tokens: 550 }; // 550 * 60 * 128 = 4.22M elements > 65535 * 64
     assert.ok(grid(c.n_tokens * c.n_head * c.head_dim)[1] > 1);
-    const cs = ropeTable(c.pos_start + c.n_tokens, c.n_rot, c.freq_base, c.freq_scale, c.attn_factor);
+    const cs = table(c, c.pos_start + c.n_tokens);
     const src = randn(c.n_tokens * c.n_head * c.head_dim, rnd);
     const cache = new Float32Array((c.pos_start + c.n_tokens) * c.n_head * c.head_dim);
     const y = await ropeToCache(h, c, src, cache, cs);

@@ -49,9 +49,40 @@ describe('renderChat', () => {
   });
 
   test('raise_exception in a template → ChatTemplateError naming the problem', async () => {
+    const twoUsers: ChatMessage[] = [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }];
     await assert.rejects(
-      () => renderChat(MISTRAL, convo, { bosToken: '<s>', eosToken: '</s>', addGenerationPrompt: true }),
-      (e: unknown) => e instanceof ChatTemplateError && e.phase === 'render' && /alternate/.test(e.message) && /system, user/.test(e.message),
+      () => renderChat(MISTRAL, twoUsers, { bosToken: '<s>', eosToken: '</s>', addGenerationPrompt: true }),
+      (e: unknown) => e instanceof ChatTemplateError && e.phase === 'render' && /alternate/.test(e.message) && /user, user/.test(e.message),
+    );
+  });
+
+  test('a template that raises on the system role gets the system prompt folded into the first user turn', async () => {
+    const opts = { bosToken: '<s>', eosToken: '</s>', addGenerationPrompt: true };
+    // Mistral's alternation check
+    assert.equal(await renderChat(MISTRAL, convo, opts), '<s>[INST] You are terse.\n  Hi there   [/INST]');
+    const longer: ChatMessage[] = [
+      { role: 'system', content: 'S1' },
+      { role: 'system', content: 'S2' },
+      { role: 'user', content: 'a' },
+      { role: 'assistant', content: 'b' },
+      { role: 'user', content: 'c' },
+    ];
+    assert.equal(await renderChat(MISTRAL, longer, opts), '<s>[INST] S1\nS2\na [/INST]b</s>[INST] c [/INST]');
+    // an explicit raise on the system role (Gemma-style templates)
+    const noSystem =
+      "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}<turn {{ m['role'] }}>{{ m['content'] }}\n{% endfor %}";
+    assert.equal(await renderChat(noSystem, convo, opts), '<turn user>You are terse.\n  Hi there  \n');
+    // templates that accept a system prompt keep it as its own turn
+    assert.match(await renderChat(undefined, convo, opts), /^<\|im_start\|>system\nYou are terse\.<\|im_end\|>/);
+    // nothing to fold into (no user turn): the template's own error
+    await assert.rejects(
+      () => renderChat(noSystem, [{ role: 'system', content: 'S' }], opts),
+      (e: unknown) => e instanceof ChatTemplateError && e.phase === 'render' && /System role not supported/.test(e.message),
+    );
+    // folding does not cure every error: the first error is reported
+    await assert.rejects(
+      () => renderChat(MISTRAL, [...convo, { role: 'user', content: 'again' }], opts),
+      (e: unknown) => e instanceof ChatTemplateError && /alternate/.test(e.message) && /system, user, user/.test(e.message),
     );
   });
 

@@ -334,7 +334,7 @@ test('model level: unknown architecture, shape inconsistent with hparams, unsupp
   const arch = layout.kv.get('general.architecture')!;
   const archValueAt = arch.valueAt + 8; // string: u64 length, then bytes
   assert.equal(valid.toString('utf8', archValueAt, archValueAt + 5), 'llama');
-  await expectConfigError(patched(valid, (b) => b.write('mamba', archValueAt, 'utf8')), 'UNSUPPORTED_ARCH', /architecture 'mamba' is not supported/, /grok, llama, qwen2moe, qwen3moe, olmoe, granitemoe/);
+  await expectConfigError(patched(valid, (b) => b.write('mamba', archValueAt, 'utf8')), 'UNSUPPORTED_ARCH', /architecture 'mamba' is not supported/, /grok, llama, qwen2, qwen2moe, qwen3moe, olmoe, granitemoe/);
 
   // embedding_length 32 → 64: every tensor shaped by n_embd is now inconsistent; token_embd is checked first
   const emb = layout.kv.get('llama.embedding_length')!;

@@ -12,6 +12,7 @@ import { meta, writeGguf } from '../../daemon/gguf/gguf-writer.js';
 import type { GgufMetaEntry } from '../../daemon/gguf/gguf-writer.js';
 import { readModelConfig, tensorNames } from '../../daemon/model/hparams.js';
 import type { ArchName } from '../../daemon/model/hparams.js';
+import { ropeMscale, yarnCorrDims } from '../../daemon/model/rope-scaling.js';
 
 // ---------------------------------------------------------------------------------------------
 // A tiny model description per arch, with tensor shapes written out from llama.cpp's
@@ -109,7 +110,7 @@ function buildSpec(arch: ArchName | string, o: Opts = {}): ModelSpec {
 
   const ts: TensorSpec[] = [];
   const t = (name: string, dims: number[], type = wt) => ts.push({ name, dims, type });
-  const fullQ = arch === 'qwen2moe' || arch === 'olmoe' || arch === 'grok';
+  const fullQ = arch === 'qwen2moe' || arch === 'olmoe' || arch === 'grok' || arch === 'qwen2';
   const nq = fullQ ? E : H * hd;
   const nkv = (arch === 'olmoe' ? H : HKV) * hd;
   t('token_embd.weight', [E, V]);
@@ -169,10 +170,10 @@ function fakeFile(spec: ModelSpec): GgufFile {
   const tensors: GgufTensorInfo[] = spec.tensors.map((t) => {
     const n = t.dims.reduce((x, y) => x * y, 1);
     const b = GGML_BLOCK[t.type];
-    return { name: t.name, dims: t.dims, type: t.type, nElements: n, byteSize: b ? (n / b.blockSize) * b.typeSize : -1, offset: 0 };
+    return { name: t.name, dims: t.dims, type: t.type, nElements: n, byteSize: b ? (n / b.blockSize) * b.typeSize : -1, part: 0, offset: 0 };
   });
   return {
-    path: '/models/fake.gguf', version: 3, fileSize: 0, alignment: 32, dataOffset: 0,
+    path: '/models/fake.gguf', version: 3, fileSize: 0, totalSize: 0, parts: [{ path: '/models/fake.gguf', fileSize: 0, dataOffset: 0 }], alignment: 32, dataOffset: 0,
     metadata, metadataTypes, metadataArrayTypes, tensors, tensorByName: new Map(tensors.map((t) => [t.name, t])),
     read: () => Promise.reject(new Error('no data')), close: () => Promise.resolve(),
   };
@@ -368,12 +369,81 @@ test('optional tensors: ffn_gate_exps, biases, grok post_ffw_norm and dense FFN,
   assert.equal(rc.tensors.rope_freqs, 'rope_freqs.weight');
 });
 
-test('rope scaling: linear factor → freq_scale = 1/factor; none → 1; yarn/longrope refused', () => {
+test('rope scaling: linear factor → freq_scale = 1/factor; none → 1; longrope refused', () => {
   assert.equal(cfg('llama', { extraMeta: [meta.f32('llama.rope.scaling.factor', 4)] }).rope_freq_scale, 0.25);
   assert.equal(cfg('llama', { extraMeta: [meta.f32('llama.rope.scale_linear', 2)] }).rope_freq_scale, 0.5);
   assert.equal(cfg('llama', { extraMeta: [meta.str('llama.rope.scaling.type', 'none'), meta.f32('llama.rope.scaling.factor', 4)] }).rope_freq_scale, 1);
-  assert.throws(() => cfg('qwen3moe', { extraMeta: [meta.str('qwen3moe.rope.scaling.type', 'yarn')] }), isErr('UNSUPPORTED_FEATURE', /'qwen3moe\.rope\.scaling\.type' = 'yarn'/));
+  const lin = cfg('llama', { extraMeta: [meta.f32('llama.rope.scaling.factor', 4), meta.f32('llama.rope.scaling.attn_factor', 0.5)] }).rope;
+  assert.deepEqual(lin, { freq_base: 500000, freq_scale: 0.25, attn_factor: 0.5, ext_factor: 0, beta_fast: 32, beta_slow: 1, n_ctx_orig: 256 });
+  assert.throws(() => cfg('qwen3moe', { extraMeta: [meta.str('qwen3moe.rope.scaling.type', 'longrope')] }), isErr('UNSUPPORTED_FEATURE', /'qwen3moe\.rope\.scaling\.type' = 'longrope'/));
   assert.throws(() => cfg('llama', { extraMeta: [meta.str('llama.rope.scaling.type', 'bogus')] }), isErr('BAD_VALUE_TYPE', /bogus/));
+});
+
+test('YaRN: ext_factor 1, beta 32/1, n_ctx_orig from original_context_length, the attention factor as llama_context computes it', () => {
+  const yarn = (arch: ArchName, extra: GgufMetaEntry[] = []) =>
+    cfg(arch, { extraMeta: [meta.str(`${arch}.rope.scaling.type`, 'yarn'), meta.f32(`${arch}.rope.scaling.factor`, 4), ...extra] });
+  const q = yarn('qwen3moe', [meta.u32('qwen3moe.rope.scaling.original_context_length', 128)]);
+  assert.equal(q.rope_scaling_type, 'yarn');
+  assert.equal(q.rope.freq_scale, 0.25);
+  assert.equal(q.rope.ext_factor, 1);
+  assert.equal(q.rope.beta_fast, 32);
+  assert.equal(q.rope.beta_slow, 1);
+  assert.equal(q.rope.n_ctx_orig, 128);
+  // get_mscale(4, 1) · 1/(1 + 0.1·ln 4) = 1 up to f32 rounding; rope_yarn multiplies 1 + 0.1·ln 4 back in
+  assert.ok(Math.abs(q.rope.attn_factor - 1) < 1e-6, `attn_factor ${q.rope.attn_factor}`);
+  assert.ok(Math.abs(ropeMscale(q.rope) - (1 + 0.1 * Math.log(4))) < 1e-6, `mscale ${ropeMscale(q.rope)}`);
+  assert.equal(yarn('llama').rope.n_ctx_orig, 256, 'without original_context_length: the training context');
+  assert.ok(Math.abs(yarn('llama', [meta.f32('llama.rope.scaling.attn_factor', 0.5)]).rope.attn_factor - 0.5) < 1e-6);
+  // only grok reads the YaRN keys (src/models/grok.cpp); its beta_fast defaults to 8
+  const g = cfg('grok', { extraMeta: [meta.f32('grok.rope.scaling.yarn_ext_factor', 0.5), meta.f32('grok.rope.scaling.yarn_beta_slow', 2), meta.f32('grok.rope.scaling.factor', 2)] });
+  assert.deepEqual([g.rope.ext_factor, g.rope.beta_fast, g.rope.beta_slow, g.rope_scaling_type], [0.5, 8, 2, 'linear']);
+  assert.equal(cfg('qwen3moe', { extraMeta: [meta.f32('qwen3moe.rope.scaling.yarn_ext_factor', 0.5)] }).rope.ext_factor, 0, 'other archs ignore the key');
+  // the correction dims of that qwen3moe model: n_rot 16, base 5e5, n_ctx_orig 128
+  const [low, high] = yarnCorrDims(HD, 128, 500000, 32, 1);
+  const dim = (beta: number) => (HD * Math.log(128 / (beta * 2 * Math.PI))) / (2 * Math.log(500000));
+  assert.deepEqual([low, high], [Math.max(0, Math.floor(dim(32))), Math.min(HD - 1, Math.ceil(dim(1)))]);
+});
+
+test('qwen2: dense, q and attn_output n_embd wide, q/k/v biases, NEOX, tied output allowed; experts and output.bias refused', () => {
+  const spec = buildSpec('qwen2', { n_expert: 0 });
+  for (let il = 0; il < L; il++) spec.tensors.push({ name: `blk.${il}.attn_q.bias`, dims: [E], type: GgmlType.F32 }, { name: `blk.${il}.attn_k.bias`, dims: [HKV * HD], type: GgmlType.F32 }, { name: `blk.${il}.attn_v.bias`, dims: [HKV * HD], type: GgmlType.F32 });
+  const c = readModelConfig(fakeFile(spec));
+  assert.equal(c.arch, 'qwen2');
+  assert.equal(c.rope_type, 'neox');
+  assert.equal(c.n_expert, 0);
+  assert.equal(c.n_ff, F);
+  assert.deepEqual(c.attn_bias, { q: true, k: true, v: true, o: false });
+  assert.deepEqual(c.ffn_bias, { gate: false, up: false, down: false });
+  assert.equal(c.tensors.layers[0]!.attn_q_bias, 'blk.0.attn_q.bias');
+  assert.equal(readModelConfig(fakeFile(buildSpec('qwen2', { n_expert: 0, tied: true }))).tied_output, true);
+  assert.throws(() => readModelConfig(fakeFile(buildSpec('qwen2'))), isErr('UNSUPPORTED_FEATURE', /qwen2 is a dense architecture/));
+  const ob = buildSpec('qwen2', { n_expert: 0 });
+  ob.tensors.push({ name: 'output.bias', dims: [V], type: GgmlType.F32 });
+  assert.throws(() => readModelConfig(fakeFile(ob)), isErr('UNSUPPORTED_FEATURE', /output\.bias/));
+});
+
+test('old Mixtral files: one 2-D tensor per expert (llama, grok) → expert_layout per-expert, each validated', () => {
+  const perExpert = (arch: ArchName) => {
+    let s = buildSpec(arch);
+    for (let il = 0; il < L; il++) {
+      for (const n of ['ffn_gate', 'ffn_up', 'ffn_down'] as const) {
+        s = modify(s, `blk.${il}.${n}_exps.weight`, null);
+        for (let e = 0; e < X; e++) s.tensors.push({ name: `blk.${il}.${n}.${e}.weight`, dims: n === 'ffn_down' ? [F, E] : [E, F], type: GgmlType.F32 });
+      }
+    }
+    return s;
+  };
+  const c = readModelConfig(fakeFile(perExpert('llama')));
+  assert.equal(c.expert_layout, 'per-expert');
+  assert.equal(c.expert_gate, true);
+  assert.equal(c.tensors.layers[1]!.ffn_up_exp![X - 1], `blk.1.ffn_up.${X - 1}.weight`);
+  assert.equal(c.tensors.layers[1]!.ffn_up_exps, undefined);
+  assert.equal(readModelConfig(fakeFile(perExpert('grok'))).expert_layout, 'per-expert');
+  assert.equal(readModelConfig(fakeFile(buildSpec('llama'))).expert_layout, 'merged');
+  // a missing expert, a wrong shape, other archs
+  assert.throws(() => readModelConfig(fakeFile(modify(perExpert('llama'), 'blk.1.ffn_down.2.weight', null))), isErr('MISSING_TENSOR', /'blk\.1\.ffn_down\.2\.weight'/));
+  assert.throws(() => readModelConfig(fakeFile(modify(perExpert('llama'), 'blk.0.ffn_up.1.weight', { dims: [E, 2 * F] }))), isErr('BAD_SHAPE', /'blk\.0\.ffn_up\.1\.weight'/));
+  assert.throws(() => readModelConfig(fakeFile(perExpert('qwen3moe'))), isErr('MISSING_TENSOR', /ffn_gate_exps/));
 });
 
 test('per-layer arrays are accepted when uniform, refused when they vary', () => {
@@ -389,7 +459,7 @@ test('per-layer arrays are accepted when uniform, refused when they vary', () =>
 });
 
 test('errors name the problem: arch, keys, tensors, shapes, types', () => {
-  assert.throws(() => readModelConfig(fakeFile(buildSpec('mamba'))), isErr('UNSUPPORTED_ARCH', /'mamba'/, /grok, llama, qwen2moe, qwen3moe, olmoe, granitemoe/));
+  assert.throws(() => readModelConfig(fakeFile(buildSpec('mamba'))), isErr('UNSUPPORTED_ARCH', /'mamba'/, /grok, llama, qwen2, qwen2moe, qwen3moe, olmoe, granitemoe/));
   assert.throws(() => readModelConfig(fakeFile(buildSpec('llama', { omitMeta: ['general.architecture'] }))), isErr('MISSING_KEY', /'general\.architecture'/));
   assert.throws(() => cfg('llama', { omitMeta: ['llama.embedding_length'] }), isErr('MISSING_KEY', /'llama\.embedding_length'/));
   assert.throws(() => cfg('qwen3moe', { omitMeta: ['qwen3moe.attention.layer_norm_rms_epsilon'] }), isErr('MISSING_KEY', /layer_norm_rms_epsilon/));

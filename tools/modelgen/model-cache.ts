@@ -1,11 +1,13 @@
 /**
  * Generated models cached by spec: `.cache/models/<specHash>.gguf` (plus `<specHash>.json`, the
- * resolved spec, for humans) under the repository root, shared by tests and benchmarks.
+ * resolved spec, for humans) under the repository root, shared by tests and benchmarks. A split spec is
+ * cached as its parts `<specHash>-0000k-of-0000n.gguf`; its path is the first part's.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { splitPartPath, splitPartPaths } from '../../daemon/gguf/gguf-split.js';
 import { generateModel } from './generate-model.js';
 import { resolveSpec, specHash } from './model-spec.js';
 import type { ModelSpec, ModelSpecInput } from './model-spec.js';
@@ -23,7 +25,8 @@ const inFlight = new Map<string, Promise<string>>();
 export function ensureModel(input: ModelSpec | ModelSpecInput): Promise<string> {
   const spec = resolveSpec(input);
   const hash = specHash(spec);
-  const path = join(modelCacheDir(), `${hash}.gguf`);
+  const n = spec.split_parts;
+  const path = n === undefined ? join(modelCacheDir(), `${hash}.gguf`) : splitPartPath(join(modelCacheDir(), hash), 0, n);
   if (existsSync(path)) return Promise.resolve(path);
   let p = inFlight.get(hash);
   if (!p) {
@@ -35,14 +38,20 @@ export function ensureModel(input: ModelSpec | ModelSpecInput): Promise<string> 
 
 async function generateInto(spec: ModelSpec, path: string): Promise<string> {
   await mkdir(dirname(path), { recursive: true });
-  // a private name, renamed into place when complete: concurrent generators never see half a file
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.part`;
+  // private names, renamed into place when complete (the first part last): concurrent generators never
+  // see half a model
+  const n = spec.split_parts;
+  const hash = specHash(spec);
+  const tag = `${process.pid}.${Math.random().toString(36).slice(2)}`;
+  const tmp = n === undefined ? `${path}.${tag}.part` : splitPartPath(join(dirname(path), `${hash}.${tag}.part`), 0, n);
+  const finals = n === undefined ? [path] : splitPartPaths(path, 0, n)!;
+  let written: string[] = [];
   try {
-    await generateModel(spec, tmp);
-    await writeFile(path.replace(/\.gguf$/, '.json'), JSON.stringify(spec, null, 2) + '\n');
-    await rename(tmp, path);
+    written = await generateModel(spec, tmp);
+    await writeFile(join(dirname(path), `${hash}.json`), JSON.stringify(spec, null, 2) + '\n');
+    for (let i = written.length - 1; i >= 0; i--) await rename(written[i]!, finals[i]!);
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
+    await Promise.all([tmp, ...written].map((p) => unlink(p).catch(() => undefined)));
     throw e;
   }
   return path;

@@ -13,7 +13,12 @@ import { minSpmVocab } from './spm-vocab.js';
 export const GENERATOR_VERSION = 2;
 
 export const MOE_ARCHS = ['grok', 'llama', 'qwen2moe', 'qwen3moe', 'olmoe', 'granitemoe'] as const;
-export type MoeArch = (typeof MOE_ARCHS)[number];
+/** Architectures without experts (besides the dense variants of llama and granitemoe). */
+export const DENSE_ARCHS = ['qwen2'] as const;
+export const ARCHS = [...MOE_ARCHS, ...DENSE_ARCHS] as const;
+export type Arch = (typeof ARCHS)[number];
+/** Any architecture the generator writes (the name predates the dense ones). */
+export type MoeArch = Arch;
 
 /** The weight types the engine runs (the engine conformance suites iterate over these). */
 export const WEIGHT_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0'] as const;
@@ -57,6 +62,14 @@ export interface GraniteScales {
   logit_scale: number; // logits DIVIDED by it
   residual_scale: number; // attention and FFN outputs multiplied by it before each residual add
   attention_scale: number; // replaces 1/sqrt(head_dim) in attention
+}
+
+/** rope.scaling.* keys: linear interpolation, or YaRN (factor, original context length). */
+export interface RopeScalingSpec {
+  type: 'linear' | 'yarn';
+  factor: number;
+  /** rope.scaling.original_context_length (YaRN's n_ctx_orig; absent: the training context). */
+  original_context_length?: number;
 }
 
 export interface ModelSpec {
@@ -106,6 +119,19 @@ export interface ModelSpec {
   /** Pre-tokenizer of the 'gpt2' style (SentencePiece has none). */
   tokenizer_pre: TokenizerPre;
   name: string;
+  // Optional layout and feature choices: absent means off (and keeps the spec hash of older specs).
+  /**
+   * Bias vectors where the architecture's llama.cpp graph reads them: q/k/v (qwen2, qwen2moe, llama,
+   * granitemoe), attn_output and the dense FFN's gate/up/down (llama, granitemoe). qwen2 has them by default.
+   */
+  biases?: boolean;
+  /** 'per-expert': old Mixtral files, one 2-D tensor per expert (blk.N.ffn_up.E.weight); same weights as merged. */
+  expert_layout?: 'merged' | 'per-expert';
+  /** A rope_freqs.weight of Llama 3.1-style frequency factors (llama, granitemoe). */
+  rope_freqs?: boolean;
+  rope_scaling?: RopeScalingSpec;
+  /** Written as this many split files (gguf-split naming); same tensors and metadata. */
+  split_parts?: number;
 }
 
 export type ModelSpecInput = Partial<Omit<ModelSpec, 'grok' | 'granite'>> & {
@@ -145,9 +171,15 @@ export function blockSizeOf(t: WeightTypeName): number {
 /** Archs whose q/k/v widths may differ from n_embd (they size attn_q/attn_output by n_head·head_dim). */
 const FREE_HEAD_DIM: ReadonlySet<MoeArch> = new Set(['qwen3moe', 'llama', 'granitemoe']);
 /** Archs that build a dense FFN when n_expert = 0. */
-const DENSE_OK: ReadonlySet<MoeArch> = new Set(['llama', 'granitemoe']);
+const DENSE_OK: ReadonlySet<MoeArch> = new Set(['llama', 'granitemoe', 'qwen2']);
 /** Archs that may omit output.weight. */
-const TIED_OK: ReadonlySet<MoeArch> = new Set(['qwen3moe', 'llama', 'granitemoe', 'grok']);
+const TIED_OK: ReadonlySet<MoeArch> = new Set(['qwen3moe', 'llama', 'granitemoe', 'grok', 'qwen2']);
+/** Archs whose llama.cpp graph adds q/k/v biases (and, for llama and granitemoe, attn_output and dense FFN biases). */
+export const BIAS_ARCHS: ReadonlySet<MoeArch> = new Set(['qwen2', 'qwen2moe', 'llama', 'granitemoe']);
+/** Archs that read rope_freqs.weight. */
+const ROPE_FREQS_ARCHS: ReadonlySet<MoeArch> = new Set(['llama', 'granitemoe']);
+/** Archs whose old files stored one tensor per expert (and that the engine reads so). */
+const PER_EXPERT_ARCHS: ReadonlySet<MoeArch> = new Set(['llama', 'grok']);
 
 function presetFor(arch: MoeArch, preset: PresetName): Omit<ModelSpec, 'arch' | 'grok' | 'granite' | 'name'> {
   const base =
@@ -183,11 +215,13 @@ function presetFor(arch: MoeArch, preset: PresetName): Omit<ModelSpec, 'arch' | 
   if (arch === 'qwen3moe' && preset === 'tiny256') base.head_dim = 128; // q width 512 ≠ n_embd
   if (arch === 'olmoe') base.n_head_kv = base.n_head; // olmoe's q/k norms span all heads: no GQA
   if (arch === 'qwen2moe') base.n_ff_shexp = preset === 'bench' ? 4096 : 128;
+  // dense, FFN width 160 in the tiny preset: five Q8_0 blocks, so tensor-parallel ranks get unequal slices
+  if (arch === 'qwen2') Object.assign(base, { n_expert: 0, n_expert_used: 0, n_ff_exp: preset === 'bench' ? 5632 : preset === 'tiny256' ? 512 : 160 });
   return {
     ...base,
     weightType: 'F32',
     routerType: 'F32',
-    rope_freq_base: arch === 'qwen3moe' || arch === 'qwen2moe' ? 1000000 : 10000,
+    rope_freq_base: arch === 'qwen3moe' || arch === 'qwen2moe' || arch === 'qwen2' ? 1000000 : 10000,
     rms_eps: arch === 'olmoe' || arch === 'qwen3moe' ? 1e-6 : 1e-5,
     tied_output: arch === 'qwen3moe',
     seed: 1,
@@ -199,13 +233,14 @@ function presetFor(arch: MoeArch, preset: PresetName): Omit<ModelSpec, 'arch' | 
     qk_gain: 1.5,
     tokenizer: 'gpt2',
     tokenizer_pre: 'qwen2',
+    ...(arch === 'qwen2' ? { biases: true } : {}),
   };
 }
 
 /** Fills a partial spec from its preset (default 'tiny') and validates it. */
 export function resolveSpec(input: ModelSpecInput): ModelSpec {
   const { preset = 'tiny', grok, granite, ...rest } = input;
-  if (!MOE_ARCHS.includes(input.arch)) throw new Error(`unknown arch '${String(input.arch)}' (known: ${MOE_ARCHS.join(', ')})`);
+  if (!ARCHS.includes(input.arch)) throw new Error(`unknown arch '${String(input.arch)}' (known: ${ARCHS.join(', ')})`);
   if (!PRESETS.includes(preset)) throw new Error(`unknown preset '${String(preset)}' (known: ${PRESETS.join(', ')})`);
   const p = presetFor(input.arch, preset);
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<ModelSpec>;
@@ -290,6 +325,21 @@ export function validateSpec(s: ModelSpec): void {
   if (s.tokenizer_pre !== 'qwen2' && s.tokenizer_pre !== 'default') fail(`tokenizer_pre must be 'qwen2' or 'default'`);
   if (!TOKENIZERS.includes(s.tokenizer)) fail(`tokenizer must be one of ${TOKENIZERS.join(', ')}`);
   if (s.tokenizer !== 'gpt2' && s.n_vocab < minSpmVocab(s.tokenizer)) fail(`a ${s.tokenizer} vocabulary needs n_vocab ≥ ${minSpmVocab(s.tokenizer)}, got ${s.n_vocab}`);
+  if (s.arch === 'qwen2' && s.n_expert !== 0) fail('qwen2 is dense (n_expert must be 0)');
+  if (s.biases && !BIAS_ARCHS.has(s.arch)) fail(`biases: llama.cpp's ${s.arch} graph reads none (only ${[...BIAS_ARCHS].join(', ')})`);
+  if (s.rope_freqs && !ROPE_FREQS_ARCHS.has(s.arch)) fail(`rope_freqs: llama.cpp's ${s.arch} graph does not read them (only ${[...ROPE_FREQS_ARCHS].join(', ')})`);
+  if (s.expert_layout !== undefined && s.expert_layout !== 'merged' && s.expert_layout !== 'per-expert') fail("expert_layout must be 'merged' or 'per-expert'");
+  if (s.expert_layout === 'per-expert') {
+    if (!PER_EXPERT_ARCHS.has(s.arch) || s.n_expert === 0) fail(`expert_layout 'per-expert' needs experts and arch ${[...PER_EXPERT_ARCHS].join(' or ')}`);
+    if (s.recipe !== undefined) fail("expert_layout 'per-expert' with a recipe is not supported (the recipe's rules name merged tensors)");
+  }
+  if (s.rope_scaling !== undefined) {
+    const r = s.rope_scaling;
+    if (r.type !== 'linear' && r.type !== 'yarn') fail("rope_scaling.type must be 'linear' or 'yarn'");
+    if (!(Number.isFinite(r.factor) && r.factor > 0)) fail('rope_scaling.factor must be a positive number');
+    if (r.original_context_length !== undefined && !(Number.isSafeInteger(r.original_context_length) && r.original_context_length > 0)) fail('rope_scaling.original_context_length must be a positive integer');
+  }
+  if (s.split_parts !== undefined && !(Number.isSafeInteger(s.split_parts) && s.split_parts >= 2 && s.split_parts <= 99)) fail('split_parts must be an integer in 2..99');
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * An independent, readable CPU forward pass in float64 for the six MoE architectures (grok, llama /
- * Mixtral, qwen2moe, qwen3moe, olmoe, granitemoe), used to debug and check the WebGPU engine and, in
+ * Mixtral, qwen2moe, qwen3moe, olmoe, granitemoe) and dense qwen2 (biases, rope_freqs, YaRN and old
+ * per-expert tensors included), used to debug and check the WebGPU engine and, in
  * turn, checked against llama.cpp (test/conformance/reference-vs-llama.test.ts). The semantics of each
  * architecture are those documented on ModelConfig (daemon/model/hparams.ts).
  *
@@ -102,7 +103,8 @@ async function loadWeights(f: GgufFile, cfg: ModelConfig): Promise<ModelWeights>
     const { t, data, mins } = await raw(name);
     return { name, type: t.type, cols: t.dims[0]!, rows: t.dims[1]!, data, blockMins: mins };
   };
-  const experts = async (name: string | undefined): Promise<RefMatrix[] | undefined> => {
+  const experts = async (name: string | undefined, each?: string[]): Promise<RefMatrix[] | undefined> => {
+    if (each) return Promise.all(each.map(async (e) => (await mat(e))!));
     if (name === undefined) return undefined;
     const { t, data, mins } = await raw(name);
     const [cols, rows, nExp] = t.dims as [number, number, number];
@@ -132,9 +134,9 @@ async function loadWeights(f: GgufFile, cfg: ModelConfig): Promise<ModelWeights>
     ffn_norm: (await vec(L.ffn_norm))!,
     ffn_post_norm: await vec(L.ffn_post_norm),
     router: await mat(L.ffn_gate_inp),
-    gate_exps: await experts(L.ffn_gate_exps),
-    up_exps: await experts(L.ffn_up_exps),
-    down_exps: await experts(L.ffn_down_exps),
+    gate_exps: await experts(L.ffn_gate_exps, L.ffn_gate_exp),
+    up_exps: await experts(L.ffn_up_exps, L.ffn_up_exp),
+    down_exps: await experts(L.ffn_down_exps, L.ffn_down_exp),
     gate_inp_shexp: await vec(L.ffn_gate_inp_shexp),
     gate_shexp: await mat(L.ffn_gate_shexp),
     up_shexp: await mat(L.ffn_up_shexp),
@@ -173,10 +175,11 @@ export class ReferenceModel {
     this.rope = {
       n_rot: cfg.n_rot,
       mode: cfg.rope_type,
-      freq_base: cfg.rope_freq_base,
-      freq_scale: cfg.rope_freq_scale,
-      attn_factor: cfg.rope_attn_factor,
+      freq_base: cfg.rope.freq_base,
+      freq_scale: cfg.rope.freq_scale,
+      attn_factor: cfg.rope.attn_factor,
       factors: w.rope_freqs,
+      yarn: cfg.rope.ext_factor !== 0 ? { ext_factor: cfg.rope.ext_factor, beta_fast: cfg.rope.beta_fast, beta_slow: cfg.rope.beta_slow, n_ctx_orig: cfg.rope.n_ctx_orig } : undefined,
       f32Theta: opts.ropeF32Theta,
     };
     this.reset();

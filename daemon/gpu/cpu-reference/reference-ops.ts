@@ -110,23 +110,43 @@ export interface RopeParams {
   attn_factor: number;
   /** rope_freqs: θ_i divided by factors[i]. */
   factors: Float32Array | null;
+  /** YaRN (ext_factor ≠ 0): ramp between interpolated and extrapolated angles, with its mscale. */
+  yarn?: { ext_factor: number; beta_fast: number; beta_slow: number; n_ctx_orig: number };
   /** Angles computed in f32 as ggml-cpu does (see ggml-numerics.ts). */
   f32Theta: boolean;
 }
 
 /**
- * Rotates each head of x ([n, n_heads·head_dim]) in place at positions pos[t], as ggml_rope_ext without
- * YaRN: θ_i = freq_scale · pos · base^(-2i/n_rot) / factor_i. Dimensions past n_rot are left alone.
+ * Rotates each head of x ([n, n_heads·head_dim]) in place at positions pos[t], as ggml_rope_ext:
+ * θ_i = freq_scale · pos · base^(-2i/n_rot) / factor_i; with YaRN, θ_i mixes that with the unscaled
+ * angle by the ramp over the correction dims, and cos/sin gain 1 + 0.1·ln(1/freq_scale) (float64
+ * throughout, except the f32 angles of f32Theta). Dimensions past n_rot are left alone.
  */
 export function ropeInPlace(x: Float64Array, n: number, nHeads: number, headDim: number, pos: number[], r: RopeParams): void {
+  const ext = r.yarn?.ext_factor ?? 0;
+  let low = 0;
+  let high = 0;
+  let mscale = r.attn_factor;
+  if (ext !== 0) {
+    const y = r.yarn!;
+    const dim = (beta: number) => (r.n_rot * Math.log(y.n_ctx_orig / (beta * 2 * Math.PI))) / (2 * Math.log(r.freq_base));
+    low = Math.max(0, Math.floor(dim(y.beta_fast)));
+    high = Math.min(r.n_rot - 1, Math.ceil(dim(y.beta_slow)));
+    mscale *= 1 + 0.1 * Math.log(1 / r.freq_scale);
+  }
   for (let t = 0; t < n; t++) {
     const theta = ropeAngles(pos[t]!, r.n_rot, r.freq_base, r.f32Theta);
     for (let h = 0; h < nHeads; h++) {
       const o = (t * nHeads + h) * headDim;
       for (let i = 0; i < r.n_rot / 2; i++) {
-        const th = (r.freq_scale * theta[i]!) / (r.factors ? r.factors[i]! : 1);
-        const c = Math.cos(th) * r.attn_factor;
-        const s = Math.sin(th) * r.attn_factor;
+        const extrap = theta[i]! / (r.factors ? r.factors[i]! : 1);
+        let th = r.freq_scale * extrap;
+        if (ext !== 0) {
+          const mix = (1 - Math.min(1, Math.max(0, (i - low) / Math.max(0.001, high - low)))) * ext;
+          th = th * (1 - mix) + extrap * mix;
+        }
+        const c = Math.cos(th) * mscale;
+        const s = Math.sin(th) * mscale;
         const i0 = r.mode === 'norm' ? o + 2 * i : o + i;
         const i1 = r.mode === 'norm' ? i0 + 1 : i0 + r.n_rot / 2;
         const x0 = x[i0]!;
