@@ -206,14 +206,16 @@ test('Explain Selection from the command palette streams an answer into the chat
   await shot('05-explain-done');
 });
 
-test('switching moecode.model.path in the workspace settings reloads the model', { skip }, async () => {
+test('switching moecode.model.path and moecode.engine.backend in the workspace settings reloads the model', { skip }, async () => {
   // The shipped model answers in a sentence, too fast to press Stop; the generated tiny model never ends on its
-  // own. Editing .vscode/settings.json is what a user does; the status bar must follow.
+  // own, and on the GPU backend (SwiftShader here) it writes slowly enough for a person to press Stop. Editing
+  // .vscode/settings.json is what a user does; the status bar must follow, naming the backend.
   const tiny = await ensureModel(TINY_MODEL);
   const file = join(ws.dir, '.vscode', 'settings.json');
   const settings = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  writeFileSync(file, JSON.stringify({ ...settings, 'moecode.model.path': tiny }, null, 2));
+  writeFileSync(file, JSON.stringify({ ...settings, 'moecode.model.path': tiny, 'moecode.engine.backend': 'gpu' }, null, 2));
   await page.locator('.statusbar-item', { hasText: /moecode-llama-tiny: ready/ }).waitFor({ timeout: 180_000 });
+  assert.doesNotMatch(await page.locator('.statusbar-item', { hasText: /moecode-llama-tiny: ready/ }).first().innerText(), /CPU ×/, 'the GPU backend runs it');
 });
 
 test('a chat message streams and Stop stops it', { skip }, async () => {
