@@ -7,7 +7,7 @@
  *
  * The module, built by build-wasm.mjs in two variants with the same exports and bit-identical results:
  * dist/moecode-cpu.wasm (SIMD128, any engine with wasm SIMD) and, where a clang >= 16 is installed,
- * dist/moecode-cpu-relaxed.wasm (relaxed SIMD: faster Q4_0 dot products; Node 20 compiles it only after
+ * dist/moecode-cpu-relaxed.wasm (relaxed SIMD: faster Q4_0/Q4_1/Q5_x/MXFP4 dot products; Node 20 compiles it only after
  * v8.setFlagsFromString('--experimental-wasm-relaxed-simd'), VS Code's Electron by default). The runtime
  * takes the relaxed one when it exists and WebAssembly.validate accepts it, else the baseline.
  * Each imports `env.memory`, a shared memory with maximum 65536 pages (4 GiB) and at least
