@@ -8,7 +8,7 @@ import { openGguf, type GgufFile } from '../gguf/gguf-reader.js';
 import { CpuBackend } from '../cpu/cpu-backend.js';
 import type { Gpu, GpuOptions } from '../gpu/device.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
-import { backendChoice, resolveBackend, type BackendChoice } from './backend-choice.js';
+import { acceptedWeightTypes, backendChoice, resolveBackend, type BackendChoice } from './backend-choice.js';
 import type { BackendInfo, ForwardBackend, SamplingParams } from '../model/backend.js';
 import { readModelConfig, type ModelConfig } from '../model/hparams.js';
 import type { MemoryPlan } from '../model/memory-plan.js';
@@ -72,7 +72,8 @@ export class Model {
     const t0 = performance.now();
     const file = await openGguf(path);
     try {
-      const cfg = readModelConfig(file);
+      const choice = opts.gpu ? 'gpu' : (opts.backend ?? backendChoice());
+      const cfg = readModelConfig(file, { weightTypes: acceptedWeightTypes(choice) });
       const weights = modelWeights(file, cfg);
       const nCtx = Math.max(16, Math.min(opts.nCtx ?? 4096, cfg.n_ctx_train || 4096));
       const nSlots = Math.max(1, opts.nSlots ?? 1);
@@ -82,7 +83,7 @@ export class Model {
       let backend: ForwardBackend;
       if (opts.gpu) backend = await GpuBackend.load(file, cfg, weights, { ...common, gpu: opts.gpu });
       else {
-        const where = await resolveBackend(opts.backend ?? backendChoice(), opts.gpuOptions);
+        const where = await resolveBackend(choice, opts.gpuOptions);
         backend =
           where.kind === 'gpu'
             ? await GpuBackend.load(file, cfg, weights, { ...common, gpu: where.gpu, ownGpu: true })

@@ -24,4 +24,5 @@ export const BF16: TensorFormat = {
       dst[o + 2 * i + 1] = h >>> 8;
     }
   },
+  cpu: 'bf16',
 };

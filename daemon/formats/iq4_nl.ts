@@ -30,4 +30,5 @@ export const IQ4_NL: TensorFormat = {
       }
     }
   },
+  cpu: 'iq4_nl',
 };

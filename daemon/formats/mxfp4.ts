@@ -73,4 +73,5 @@ export const MXFP4: TensorFormat = {
       for (let j = 0; j < 16; j++) dst[b + 1 + j] = bestIndex(src[base + j]!, scale) | (bestIndex(src[base + 16 + j]!, scale) << 4);
     }
   },
+  cpu: 'mxfp4',
 };

@@ -66,4 +66,5 @@ export const Q4_1: TensorFormat = {
       }
     }
   },
+  cpu: 'q4_1',
 };

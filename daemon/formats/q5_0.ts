@@ -63,4 +63,5 @@ export const Q5_0: TensorFormat = {
       writeU32(dst, b + 2, qh >>> 0);
     }
   },
+  cpu: 'q5_0',
 };

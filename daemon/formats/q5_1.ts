@@ -69,4 +69,5 @@ export const Q5_1: TensorFormat = {
       writeU32(dst, b + 4, qh >>> 0);
     }
   },
+  cpu: 'q5_1',
 };

@@ -5,7 +5,7 @@
  * token batches, and this machine's read bandwidth (1 thread, and 2 threads at once) as the yardstick.
  * The matvec cycles through enough copies of the weights to overflow the caches, so it streams from DRAM.
  *   node --import tsx tools/bench/bench-cpu-kernels.ts [--rows 4096] [--cols 4096] [--tokens 1,64,512]
- *        [--formats q4_0,q8_0] [--seconds 1] [--wasm dist/moecode-cpu.wasm,...] [--cached]
+ *        [--formats q4_0,q8_0,q4_1,q5_0,q5_1,iq4_nl,mxfp4,f16,bf16,f32] [--seconds 1] [--wasm dist/moecode-cpu.wasm,...] [--cached]
  *        [--attention 16/4/128] [--prompt 512]
  * Figures are indicative when other processes share the cores.
  */
@@ -43,6 +43,8 @@ interface BenchFormat {
   activation: { fn: string; rowBytes(cols: number): number };
   /** Random weights: bytes, with scales written as sane f16 values. */
   fill(bytes: Uint8Array): void;
+  /** Quantised formats: bytes per block of 32 and the bytes written at each block's start (its scales). */
+  block?: { bytes: number; head: number[] };
 }
 
 const f16Scale = 0x2148; // ~0.0103
@@ -57,25 +59,34 @@ function fillRandom(b: Uint8Array): void {
 function nextRandom(): number {
   return (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
 }
-function fillBlocks(blockBytes: number, scaleBytes: number) {
+/** The first bytes of a block: `scales` f16 scales (d, and m for the formats with a min) of ~0.01. */
+function f16Head(scales: number): number[] {
+  return Array.from({ length: 2 * scales }, (_, i) => (i % 2 ? f16Scale >> 8 : f16Scale & 0xff));
+}
+function fillBlocks(blockBytes: number, head: number[]) {
   return (b: Uint8Array) => {
     fillRandom(b);
-    for (let i = 0; i + blockBytes <= b.length; i += blockBytes) {
-      for (let s = 0; s < scaleBytes; s += 2) {
-        b[i + s] = f16Scale & 0xff;
-        b[i + s + 1] = f16Scale >> 8;
-      }
-    }
+    for (let i = 0; i + blockBytes <= b.length; i += blockBytes) b.set(head, i);
   };
+}
+/** A quantised format with blocks of 32 values. */
+function blocks32(blockBytes: number, head: number[], activation: BenchFormat['activation']): BenchFormat {
+  return { rowBytes: (c) => (c / 32) * blockBytes, activation, fill: fillBlocks(blockBytes, head), block: { bytes: blockBytes, head } };
 }
 let seed = 12345;
 const q8_0Act = { fn: 'quantize_row_q8_0', rowBytes: (c: number) => (c / 32) * 34 };
+const q8_1Act = { fn: 'quantize_row_q8_1', rowBytes: (c: number) => (c / 32) * 36 };
 const f16Act = { fn: 'convert_row_f16', rowBytes: (c: number) => c * 2 };
 const FORMATS: Record<string, BenchFormat> = {
-  q4_0: { rowBytes: (c) => (c / 32) * 18, activation: q8_0Act, fill: fillBlocks(18, 2) },
-  q8_0: { rowBytes: (c) => (c / 32) * 34, activation: q8_0Act, fill: fillBlocks(34, 2) },
-  f16: { rowBytes: (c) => c * 2, activation: f16Act, fill: fillBlocks(2, 2) },
-  bf16: { rowBytes: (c) => c * 2, activation: { fn: 'convert_row_bf16', rowBytes: (c: number) => c * 2 }, fill: fillBlocks(2, 0) },
+  q4_0: blocks32(18, f16Head(1), q8_0Act),
+  q8_0: blocks32(34, f16Head(1), q8_0Act),
+  q4_1: blocks32(20, f16Head(2), q8_1Act),
+  q5_0: blocks32(22, f16Head(1), q8_0Act),
+  q5_1: blocks32(24, f16Head(2), q8_1Act),
+  iq4_nl: blocks32(18, f16Head(1), q8_0Act),
+  mxfp4: blocks32(17, [120], q8_0Act), // E8M0 exponent 120: scale 2^-8
+  f16: { rowBytes: (c) => c * 2, activation: f16Act, fill: fillBlocks(2, f16Head(1)) },
+  bf16: { rowBytes: (c) => c * 2, activation: { fn: 'convert_row_bf16', rowBytes: (c: number) => c * 2 }, fill: fillBlocks(2, []) },
   f32: {
     rowBytes: (c) => c * 4,
     activation: { fn: '', rowBytes: (c: number) => c * 4 },
@@ -151,8 +162,10 @@ async function bandwidth(k: CpuKernels, wasmPath: string): Promise<{ one: number
  * holding half of the rows (and enough copies of them to stream from DRAM), run their matvecs at once;
  * GB/s of weights streamed by the two together.
  */
-async function twoThreadMatvec(wasmPath: string, fmt: 'q4_0' | 'q8_0'): Promise<number> {
-  const blockBytes = fmt === 'q4_0' ? 18 : 34;
+async function twoThreadMatvec(wasmPath: string, fmt: string, f: BenchFormat & { block: NonNullable<BenchFormat['block']> }): Promise<number> {
+  const blockBytes = f.block.bytes;
+  const head = f.block.head;
+  const act = f.activation.fn;
   const half = Math.ceil(rows / 2);
   const wBytes = half * (cols / 32) * blockBytes;
   const copies = Math.max(1, Math.ceil((96 << 20) / wBytes));
@@ -168,10 +181,10 @@ async function twoThreadMatvec(wasmPath: string, fmt: 'q4_0' | 'q8_0'): Promise<
     const u32 = new Uint32Array(memory.buffer, base, Math.floor(w.length / 4));
     let s = 12345 + d.id;
     for (let i = 0; i < u32.length; i++) u32[i] = s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    for (let i = 0; i + d.blockBytes <= w.length; i += d.blockBytes) { w[i] = 0x48; w[i + 1] = 0x21; }
+    for (let i = 0; i + d.blockBytes <= w.length; i += d.blockBytes) w.set(d.head, i);
     const xf = base + w.length, xq = xf + d.cols * 4, y = xq + d.cols * 2;
     new Float32Array(memory.buffer, xf, d.cols).forEach((_, i, a) => (a[i] = Math.cos(i)));
-    e.quantize_row_q8_0(xf, xq, d.cols);
+    e[d.act](xf, xq, d.cols);
     const mm = e['matmul_' + d.fmt];
     parentPort.on('message', (reps) => {
       const t0 = performance.now();
@@ -179,7 +192,7 @@ async function twoThreadMatvec(wasmPath: string, fmt: 'q4_0' | 'q8_0'): Promise<
       parentPort.postMessage(performance.now() - t0);
     });
     parentPort.postMessage('ready');`;
-  const workers = [0, 1].map((id) => new Worker(src, { eval: true, workerData: { path: wasmPath, fmt, rows, cols, half, wBytes, copies, blockBytes, id } }));
+  const workers = [0, 1].map((id) => new Worker(src, { eval: true, workerData: { path: wasmPath, fmt, rows, cols, half, wBytes, copies, blockBytes, head, act, id } }));
   try {
     await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
     let best = Infinity;
@@ -232,7 +245,7 @@ async function benchMatmuls(k: CpuKernels, wasmPath: string) {
       console.log(
         `${name.padEnd(6)} ${String(T).padStart(5)} ${both((ms) => ms, 3).padStart(21)} ${both((ms) => wBytes / ms / 1e6, 2).padStart(25)} ${both((ms) => (2 * rows * cols * T) / ms / 1e6, 1).padStart(21)}`,
       );
-      if (T === 1 && (name === 'q4_0' || name === 'q8_0')) console.log(`${name.padEnd(6)}     1   2 threads, rows split: ${(await twoThreadMatvec(wasmPath, name)).toFixed(2)} GB/s (wall)`);
+      if (T === 1 && f.block) console.log(`${name.padEnd(6)}     1   2 threads, rows split: ${(await twoThreadMatvec(wasmPath, name, { ...f, block: f.block })).toFixed(2)} GB/s (wall)`);
     }
     k.reset();
   }

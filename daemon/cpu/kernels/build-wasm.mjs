@@ -44,8 +44,9 @@ const COMPILE_FLAGS = [
  * The variants built; the runtime takes the first of them that exists and that WebAssembly.validate
  * accepts (V8 11.3, Node 20, compiles relaxed SIMD only after v8.setFlagsFromString(
  * '--experimental-wasm-relaxed-simd'), which works at run time, in a worker too; VS Code's Electron has it
- * on). The relaxed build uses i16x8.relaxed_dot_i8x16_i7x16_s for the formats whose weights are unsigned
- * nibbles (Q4_0): ~1.4x the baseline's Q4_0 matmul here. It needs a clang >= 16 (Debian 12:
+ * on). The relaxed build uses i16x8.relaxed_dot_i8x16_i7x16_s for the formats whose weights are (or are
+ * offset to) small unsigned integers (Q4_0, Q4_1, Q5_0, Q5_1, MXFP4): ~1.4x the baseline's Q4_0 matmul here;
+ * and i8x16.relaxed_swizzle for the 16-entry value tables (IQ4_NL, MXFP4; indices 0..15, so exact). It needs a clang >= 16 (Debian 12:
  * `apt-get install clang-19 lld-19`; clang 14 has no relaxed dot builtins and writes pre-standard relaxed
  * opcodes); without one only the baseline is built. Not used: i32x4.relaxed_dot_i8x16_i7x16_add_s (V8 11.3
  * returns twice the dot product and drops the accumulator) and f32x4.relaxed_madd (slower here: the

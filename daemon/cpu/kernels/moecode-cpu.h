@@ -7,7 +7,7 @@
  *
  * The module, built by build-wasm.mjs in two variants with the same exports and bit-identical results:
  * dist/moecode-cpu.wasm (SIMD128, any engine with wasm SIMD) and, where a clang >= 16 is installed,
- * dist/moecode-cpu-relaxed.wasm (relaxed SIMD: faster Q4_0 dot products; Node 20 compiles it only after
+ * dist/moecode-cpu-relaxed.wasm (relaxed SIMD: faster Q4_0/Q4_1/Q5_x/MXFP4 dot products; Node 20 compiles it only after
  * v8.setFlagsFromString('--experimental-wasm-relaxed-simd'), VS Code's Electron by default). The runtime
  * takes the relaxed one when it exists and WebAssembly.validate accepts it, else the baseline.
  * Each imports `env.memory`, a shared memory with maximum 65536 pages (4 GiB) and at least
@@ -52,8 +52,8 @@ void convert_row_f16(const float *x, uint16_t *y, int n);
 void convert_row_bf16(const float *x, uint16_t *y, int n);
 
 /*
- * --- matmul, one export per weight format <fmt> (f32, f16, bf16, q8_0, q4_0 today; later q4_1, q5_0,
- * q5_1, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs, mxfp4):
+ * --- matmul, one export per weight format <fmt> (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl,
+ * mxfp4 today; later q2_K, q3_K, q4_K, q5_K, q6_K, iq4_xs):
  *   for t < ntok, r < nrows:  y[t * ystride + r] = dot(W row r, X row t)
  * W: nrows rows of ncols values; X: ntok rows of ncols values in the format's activation type,
  * contiguous; y: f32 (ystride >= nrows; y must not overlap W or X). Bounds: ncols <= 65536.
@@ -66,6 +66,13 @@ void matmul_f16(const void *W, const void *X, float *y, int nrows, int ncols, in
 void matmul_bf16(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
 void matmul_q8_0(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
 void matmul_q4_0(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+/* 32-value blocks: q4_1 and q5_1 against q8_1 activations (the min times the activation block's stored
+ * sum s, as ggml), q5_0, iq4_nl and mxfp4 against q8_0 (mxfp4's E8M0 scale as GGML_E8M0_TO_FP32_HALF). */
+void matmul_q4_1(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_q5_0(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_q5_1(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_iq4_nl(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_mxfp4(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
 
 /* --- dequantisation of n values (whole blocks) of one row, per format <fmt> (embedding lookup) ---- */
 void dequantize_row_f32(const void *src, float *y, int n);
@@ -73,6 +80,11 @@ void dequantize_row_f16(const void *src, float *y, int n);
 void dequantize_row_bf16(const void *src, float *y, int n);
 void dequantize_row_q8_0(const void *src, float *y, int n);
 void dequantize_row_q4_0(const void *src, float *y, int n);
+void dequantize_row_q4_1(const void *src, float *y, int n);
+void dequantize_row_q5_0(const void *src, float *y, int n);
+void dequantize_row_q5_1(const void *src, float *y, int n);
+void dequantize_row_iq4_nl(const void *src, float *y, int n);
+void dequantize_row_mxfp4(const void *src, float *y, int n);
 
 /* --- f32 ops ------------------------------------------------------------------------------------- */
 
