@@ -66,6 +66,13 @@ void matmul_f16(const void *W, const void *X, float *y, int nrows, int ncols, in
 void matmul_bf16(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
 void matmul_q8_0(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
 void matmul_q4_0(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+/* On q8_K activations (256-value super-blocks; matmul-qk.h). Bounds: ncols <= 65536, a multiple of 256. */
+void matmul_q2_K(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_q3_K(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_q4_K(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_q5_K(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_q6_K(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_iq4_xs(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
 
 /* --- dequantisation of n values (whole blocks) of one row, per format <fmt> (embedding lookup) ---- */
 void dequantize_row_f32(const void *src, float *y, int n);
@@ -73,6 +80,12 @@ void dequantize_row_f16(const void *src, float *y, int n);
 void dequantize_row_bf16(const void *src, float *y, int n);
 void dequantize_row_q8_0(const void *src, float *y, int n);
 void dequantize_row_q4_0(const void *src, float *y, int n);
+void dequantize_row_q2_K(const void *src, float *y, int n);
+void dequantize_row_q3_K(const void *src, float *y, int n);
+void dequantize_row_q4_K(const void *src, float *y, int n);
+void dequantize_row_q5_K(const void *src, float *y, int n);
+void dequantize_row_q6_K(const void *src, float *y, int n);
+void dequantize_row_iq4_xs(const void *src, float *y, int n);
 
 /* --- f32 ops ------------------------------------------------------------------------------------- */
 
