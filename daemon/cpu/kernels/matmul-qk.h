@@ -123,58 +123,99 @@ INLINE v128_t qk_dot16(v128_t q, const v128_t *x) {
 #endif
 }
 
-/*
- * The integer sums of one weight block against T tokens (T constant: 1 or 4): isum[t] (i32x4, lanes to be
- * added) = I − FMT_OFFSET·Σ sc·bsum for token t, and with FMT_MINS msum[t] = M. x[t]: token t's expanded
- * block. Sub-block by sub-block, the codes unpacked once for every token.
- */
-INLINE void qk_block(const FMT_BLOCK *w, const v128_t *const *x, int T, v128_t *isum, v128_t *msum) {
-  qk_scales s;
-  fmt_scales(w, &s);
+/* Sub-blocks per step: the codes of 64 values are unpacked (with their scales in every lane) at a time,
+ * then meet each token's activations (prefill: the token loop runs inside the step; a step of 32 or 128
+ * values measured ~20-30% slower here, from reloading accumulators or spilling codes). */
+#define QK_STEP (64 / FMT_SUB)
+
+typedef struct {
+  v128_t q[4];        /* the codes of groups 4·step .. 4·step + 3 (values 64·step ..) */
+  v128_t sp[QK_STEP]; /* each sub-block's scale in every i16 lane */
+} qk_unpacked;
+
+/* Unpacks step `st` (0..3; a constant after unrolling) of block w. */
+INLINE void qk_unpack(const FMT_BLOCK *w, const qk_scales *s, int st, qk_unpacked *u) {
 #pragma clang loop unroll(full)
-  for (int t = 0; t < T; t++) isum[t] = wasm_i32x4_splat(0);
+  for (int g = 0; g < 4; g++) u->q[g] = fmt_group(w, 4 * st + g);
 #pragma clang loop unroll(full)
-  for (int sb = 0; sb < QK_NSUB; sb++) {
-    const v128_t sp = qk_splat16(s.sc[sb >> 3], sb & 7);
-#if FMT_SUB == 32
-    const v128_t q0 = fmt_group(w, 2 * sb), q1 = fmt_group(w, 2 * sb + 1);
+  for (int i = 0; i < QK_STEP; i++) {
+    const int sb = st * QK_STEP + i;
+    u->sp[i] = qk_splat16(s->sc[sb >> 3], sb & 7);
+  }
+}
+
+/* acc + Σ_sub sc · Σ q·q_x over the 64 values of step st, against one token's expanded block x. */
+INLINE v128_t qk_step_dot(const qk_unpacked *u, int st, const v128_t *x, v128_t acc) {
+  const v128_t *xs = x + 4 * st * QK_XV;
 #pragma clang loop unroll(full)
-    for (int t = 0; t < T; t++) {
-      const v128_t *xs = x[t] + 2 * sb * QK_XV;
-#if FMT_SIGNED
-      /* two groups' lanes could overflow i16: scale each */
-      const v128_t p = wasm_i32x4_add(wasm_i32x4_dot_i16x8(qk_dot16(q0, xs), sp), wasm_i32x4_dot_i16x8(qk_dot16(q1, xs + QK_XV), sp));
+  for (int i = 0; i < QK_STEP; i++) {
+#if FMT_SUB == 32 && FMT_SIGNED
+    /* two groups' lanes could overflow i16: scale each */
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(qk_dot16(u->q[2 * i], xs + 2 * i * QK_XV), u->sp[i]));
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(qk_dot16(u->q[2 * i + 1], xs + (2 * i + 1) * QK_XV), u->sp[i]));
+#elif FMT_SUB == 32
+    /* codes <= 31 here: |lane| <= 4·31·128 */
+    const v128_t s16 = wasm_i16x8_add(qk_dot16(u->q[2 * i], xs + 2 * i * QK_XV), qk_dot16(u->q[2 * i + 1], xs + (2 * i + 1) * QK_XV));
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(s16, u->sp[i]));
 #else
-      /* codes <= 31 here: |lane| <= 4·31·128 */
-      const v128_t p = wasm_i32x4_dot_i16x8(wasm_i16x8_add(qk_dot16(q0, xs), qk_dot16(q1, xs + QK_XV)), sp);
-#endif
-      isum[t] = wasm_i32x4_add(isum[t], p);
-    }
-#else
-    const v128_t q0 = fmt_group(w, sb);
-#pragma clang loop unroll(full)
-    for (int t = 0; t < T; t++) isum[t] = wasm_i32x4_add(isum[t], wasm_i32x4_dot_i16x8(qk_dot16(q0, x[t] + sb * QK_XV), sp));
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(qk_dot16(u->q[i], xs + i * QK_XV), u->sp[i]));
 #endif
   }
-#pragma clang loop unroll(full)
-  for (int t = 0; t < T; t++) {
-    const v128_t *bs = x[t] + QK_BS0;
-    (void)bs;
+  return acc;
+}
+
+/* The block's integer sums from its scaled code sums acc and the token's bsums: *isum = acc − FMT_OFFSET ·
+ * Σ sc·bsum; *msum = M (FMT_MINS). */
+INLINE void qk_finish(const qk_scales *s, const v128_t *x, v128_t acc, v128_t *isum, v128_t *msum) {
+  const v128_t *bs = x + QK_BS0;
+  (void)bs;
 #if FMT_MINS
 #if FMT_SUB == 32
-    msum[t] = wasm_i32x4_dot_i16x8(s.mn[0], bs[2]);
+  *msum = wasm_i32x4_dot_i16x8(s->mn[0], bs[2]);
 #else
-    msum[t] = wasm_i32x4_add(wasm_i32x4_dot_i16x8(s.mn[0], bs[0]), wasm_i32x4_dot_i16x8(s.mn[1], bs[1]));
+  *msum = wasm_i32x4_add(wasm_i32x4_dot_i16x8(s->mn[0], bs[0]), wasm_i32x4_dot_i16x8(s->mn[1], bs[1]));
 #endif
 #else
-    (void)msum;
+  (void)msum;
+#endif
 #if FMT_OFFSET
-    _Static_assert(FMT_SUB == 16, "offsets are implemented for 16-value sub-blocks");
-    const v128_t o = wasm_i32x4_add(wasm_i32x4_dot_i16x8(s.sc[0], bs[0]), wasm_i32x4_dot_i16x8(s.sc[1], bs[1]));
-    isum[t] = wasm_i32x4_sub(isum[t], wasm_i32x4_shl(o, __builtin_ctz(FMT_OFFSET)));
+  _Static_assert(FMT_SUB == 16, "offsets are implemented for 16-value sub-blocks");
+  const v128_t o = wasm_i32x4_add(wasm_i32x4_dot_i16x8(s->sc[0], bs[0]), wasm_i32x4_dot_i16x8(s->sc[1], bs[1]));
+  acc = wasm_i32x4_sub(acc, wasm_i32x4_shl(o, __builtin_ctz(FMT_OFFSET)));
 #endif
-#endif
+  *isum = acc;
+}
+
+/* One block against one token: *isum (i32x4, lanes to be added) and *msum (FMT_MINS). */
+INLINE void qk_block1(const FMT_BLOCK *w, const v128_t *x, v128_t *isum, v128_t *msum) {
+  qk_scales s;
+  fmt_scales(w, &s);
+  v128_t acc = wasm_i32x4_splat(0);
+#pragma clang loop unroll(full)
+  for (int st = 0; st < 4; st++) {
+    qk_unpacked u;
+    qk_unpack(w, &s, st, &u);
+    acc = qk_step_dot(&u, st, x, acc);
   }
+  qk_finish(&s, x, acc, isum, msum);
+}
+
+/* One block against 4 tokens (x[t]: token t's expanded block): the same sums per token, the codes unpacked
+ * once per step for the four. The token loop stays a loop: unrolled, V8 spills registers (~30% slower). */
+INLINE void qk_block4(const FMT_BLOCK *w, const v128_t *const *x, v128_t *isum, v128_t *msum) {
+  qk_scales s;
+  fmt_scales(w, &s);
+  v128_t acc[4];
+  for (int t = 0; t < 4; t++) acc[t] = wasm_i32x4_splat(0);
+#pragma clang loop unroll(full)
+  for (int st = 0; st < 4; st++) {
+    qk_unpacked u;
+    qk_unpack(w, &s, st, &u);
+#pragma clang loop unroll(disable)
+    for (int t = 0; t < 4; t++) acc[t] = qk_step_dot(&u, st, x[t], acc[t]);
+  }
+#pragma clang loop unroll(disable)
+  for (int t = 0; t < 4; t++) qk_finish(&s, x[t], acc[t], &isum[t], &msum[t]);
 }
 
 /* f32x4 lanes of the blocks' f16 d (or dmin) fields. */
@@ -200,11 +241,9 @@ INLINE float qk_row(const FMT_BLOCK *w, const v128_t *xq, const float *xd, int n
   v128_t I[4], M[4] = {zero, zero, zero, zero};
   int b = 0;
   for (; b + 4 <= nb; b += 4) {
-#pragma clang loop unroll(full)
-    for (int i = 0; i < 4; i++) {
-      const v128_t *xp = xq + (size_t)(b + i) * QK_BV;
-      qk_block(w + b + i, &xp, 1, &I[i], &M[i]);
-    }
+    /* a block at a time: four unrolled, V8 spills registers (~2x slower here) */
+#pragma clang loop unroll(disable)
+    for (int i = 0; i < 4; i++) qk_block1(w + b + i, xq + (size_t)(b + i) * QK_BV, &I[i], &M[i]);
     const v128_t wd = QK_F16X4(w + b, w + b + 1, w + b + 2, w + b + 3, d);
 #if FMT_MINS
     const v128_t wm = QK_F16X4(w + b, w + b + 1, w + b + 2, w + b + 3, dmin);
@@ -216,8 +255,7 @@ INLINE float qk_row(const FMT_BLOCK *w, const v128_t *xq, const float *xd, int n
   }
   float s = hsum_f32x4(acc);
   for (; b < nb; b++) {
-    const v128_t *xp = xq + (size_t)b * QK_BV;
-    qk_block(w + b, &xp, 1, &I[0], &M[0]);
+    qk_block1(w + b, xq + (size_t)b * QK_BV, &I[0], &M[0]);
     const v128_t wd = wasm_f32x4_splat(f16_to_f32(w[b].d));
 #if FMT_MINS
     const v128_t wm = wasm_f32x4_splat(f16_to_f32(w[b].dmin));
@@ -236,7 +274,7 @@ INLINE v128_t qk_tile_r1t4(const FMT_BLOCK *w, const v128_t *xq, const float *xd
     const v128_t *x0 = xq + (size_t)b * 4 * QK_BV;
     const v128_t *const xs[4] = {x0, x0 + QK_BV, x0 + 2 * QK_BV, x0 + 3 * QK_BV};
     v128_t I[4], M[4];
-    qk_block(w + b, xs, 4, I, M);
+    qk_block4(w + b, xs, I, M);
     const v128_t wd = wasm_f32x4_splat(f16_to_f32(w[b].d));
 #if FMT_MINS
     const v128_t wm = wasm_f32x4_splat(f16_to_f32(w[b].dmin)), M4 = hsum4_i32x4(M[0], M[1], M[2], M[3]);
