@@ -186,6 +186,15 @@ INLINE void qk_finish(const qk_scales *s, const v128_t *x, v128_t acc, v128_t *i
   *isum = acc;
 }
 
+/* A store to the stack, which no later load may pass: V8 (TurboFan) otherwise issues a block's loads early
+ * and spills most of them (decode measured ~15% faster here with one per step, the baseline build ~35%;
+ * prefill is not helped). */
+INLINE void qk_fence(v128_t v) {
+  volatile v128_t sink;
+  sink = v;
+  (void)sink;
+}
+
 /* One block against one token: *isum (i32x4, lanes to be added) and *msum (FMT_MINS). */
 INLINE void qk_block1(const FMT_BLOCK *w, const v128_t *x, v128_t *isum, v128_t *msum) {
   qk_scales s;
@@ -196,6 +205,7 @@ INLINE void qk_block1(const FMT_BLOCK *w, const v128_t *x, v128_t *isum, v128_t 
     qk_unpacked u;
     qk_unpack(w, &s, st, &u);
     acc = qk_step_dot(&u, st, x, acc);
+    qk_fence(acc);
   }
   qk_finish(&s, x, acc, isum, msum);
 }
