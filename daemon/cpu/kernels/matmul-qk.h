@@ -34,10 +34,13 @@
  * into a stack buffer, per block QK_BV vectors: the codes as the dot product reads them (16·QK_XV), the
  * bsums (two i16x8) and their pair sums (one i16x8: the sums over 32 values), plus d_x in a float array.
  *
- * Decode (one token) streams each row once, four consecutive blocks at a time whose integer sums are
- * reduced together (one transposed horizontal add per four blocks) and combined with their scales as
- * f32x4 lanes. Prefill runs one row's block against a tile of 4 tokens (the codes are unpacked once per
- * sub-block for the four), rows in panels that stay in L2 while every token tile passes.
+ * Decode (one token) streams each row once, a block at a time, in steps of 64 values (codes unpacked,
+ * dotted, a stack store as a fence: qk_fence); the integer sums of four consecutive blocks are reduced
+ * together (one transposed horizontal add) and combined with their scales as f32x4 lanes. Prefill runs
+ * one row's block against a tile of 4 tokens (each 64-value step unpacked once for the four), rows in
+ * panels that stay in L2 while every token tile passes.
+ * Measured here (1 thread, relaxed build, weights in cache, 512 x 4096): decode Q4_K 0.060 ms, Q5_K 0.084,
+ * Q6_K 0.089 against Q4_0's 0.071 (matmul-q8.h); 64-token prefill Q4_K ~95 GFLOP/s, Q6_K ~75, Q4_0 ~85.
  */
 #include "qk-common.h"
 

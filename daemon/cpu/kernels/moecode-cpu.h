@@ -7,7 +7,7 @@
  *
  * The module, built by build-wasm.mjs in two variants with the same exports and bit-identical results:
  * dist/moecode-cpu.wasm (SIMD128, any engine with wasm SIMD) and, where a clang >= 16 is installed,
- * dist/moecode-cpu-relaxed.wasm (relaxed SIMD: faster Q4_0 dot products; Node 20 compiles it only after
+ * dist/moecode-cpu-relaxed.wasm (relaxed SIMD: faster Q4_0 and K-quant dot products; Node 20 compiles it only after
  * v8.setFlagsFromString('--experimental-wasm-relaxed-simd'), VS Code's Electron by default). The runtime
  * takes the relaxed one when it exists and WebAssembly.validate accepts it, else the baseline.
  * Each imports `env.memory`, a shared memory with maximum 65536 pages (4 GiB) and at least
@@ -52,8 +52,8 @@ void convert_row_f16(const float *x, uint16_t *y, int n);
 void convert_row_bf16(const float *x, uint16_t *y, int n);
 
 /*
- * --- matmul, one export per weight format <fmt> (f32, f16, bf16, q8_0, q4_0 today; later q4_1, q5_0,
- * q5_1, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs, mxfp4):
+ * --- matmul, one export per weight format <fmt> (f32, f16, bf16, q8_0, q4_0, q2_K, q3_K, q4_K, q5_K, q6_K,
+ * iq4_xs today; later q4_1, q5_0, q5_1, iq4_nl, mxfp4):
  *   for t < ntok, r < nrows:  y[t * ystride + r] = dot(W row r, X row t)
  * W: nrows rows of ncols values; X: ntok rows of ncols values in the format's activation type,
  * contiguous; y: f32 (ystride >= nrows; y must not overlap W or X). Bounds: ncols <= 65536.
