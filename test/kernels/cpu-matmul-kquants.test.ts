@@ -12,8 +12,8 @@
  * token tiles with ragged tails), several row panels, several column chunks (> 32 blocks), an output
  * stride wider than nrows (the gaps stay untouched), the largest row a decode call takes (65536).
  * Tolerance: |y − ref| <= 1e-6 · Σ_c |W[r, c] · a[c]| (the block sums are exact integers; what rounds is
- * f32: the block's scale products, and for the formats with mins the two terms d·d_x·I and dmin·d_x·M,
- * whose magnitudes can exceed Σ|w·a| a few times, so those get the bound over both terms as well).
+ * f32: the scale products, each block's terms (for the formats with mins d·d_x·I and dmin·d_x·M apart, as
+ * ggml) and their sum over blocks; the worst seen is ~5e-8, printed per case).
  * Also dequantize_row_<fmt> bit for bit, and the relaxed-SIMD build's bits against the baseline's.
  */
 import assert from 'node:assert/strict';
@@ -110,38 +110,6 @@ interface Case {
   seed: number;
 }
 
-/** The terms' magnitude for formats with mins: Σ_blocks |d·d_x·Σ sc·q·x| + |dmin·d_x·Σ m·x| per row and token. */
-function minTermsMagnitude(k: KFmt, w: Uint8Array, rows: number, cols: number, xSeen: Float64Array): Float64Array | undefined {
-  if (k.f !== Q2_K && k.f !== Q4_K && k.f !== Q5_K) return undefined;
-  // dequantise once with dmin = 0 (the scale part) and once with d = 0 (the min part), per block
-  const nb = cols / 256;
-  const ts = k.f.typeSize;
-  const [dAt, mAt] = k.f16At as [number, number];
-  const scalePart = w.slice();
-  const minPart = w.slice();
-  for (let b = 0; b < rows * nb; b++) {
-    writeF16(scalePart, b * ts + mAt, 0);
-    writeF16(minPart, b * ts + dAt, 0);
-  }
-  const ws = dequantize(k, scalePart, rows * cols);
-  const wm = dequantize(k, minPart, rows * cols);
-  const out = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let m = 0;
-    for (let b = 0; b < nb; b++) {
-      let s1 = 0;
-      let s2 = 0;
-      for (let i = b * 256; i < (b + 1) * 256; i++) {
-        s1 += ws[r * cols + i]! * xSeen[i]!;
-        s2 += wm[r * cols + i]! * xSeen[i]!;
-      }
-      m += Math.abs(s1) + Math.abs(s2);
-    }
-    out[r] = m;
-  }
-  return out;
-}
-
 /** Runs matmul_<fmt> and the reference on one case and compares; returns the worst err / (Σ|w·a|). */
 function check(f: KFmt, c: Case): number {
   const rnd = seeded(c.seed);
@@ -177,7 +145,6 @@ function check(f: KFmt, c: Case): number {
   const mag = new Float64Array(c.ntok * c.rows);
   let worst = 0;
   for (let t = 0; t < c.ntok; t++) {
-    const terms = minTermsMagnitude(f, w, c.rows, c.cols, xSeen[t]!);
     for (let r = 0; r < c.rows; r++) {
       let s = 0;
       let m = 0;
@@ -189,7 +156,7 @@ function check(f: KFmt, c: Case): number {
       const o = t * c.rows + r;
       got[o] = y[t * ystride + r]!;
       want[o] = s;
-      mag[o] = Math.max(m, terms?.[r] ?? 0);
+      mag[o] = m;
       if (m > 0) worst = Math.max(worst, Math.abs(got[o]! - s) / m);
     }
     if (t + 1 < c.ntok) for (let r = c.rows; r < ystride; r++) assert.equal(y[t * ystride + r], sentinel, `matmul_${exportName(f)} wrote y[${t}·${ystride} + ${r}], past nrows`);
@@ -204,7 +171,7 @@ describeCpuVariants('cpu kernels: matmul_<fmt> of the q8_K formats against the f
     const name = exportName(f);
     it(`${f.f.name}: has a cpu kernel name`, () => assert.ok(f.f.cpu, `${f.f.name}.cpu is not set`));
 
-    it(`${name}: ncols 256/768/1280/3072, nrows 1/5/37, ntok 1..9`, () => {
+    it(`${name}: ncols 256/768/1280/3072, nrows 1/5/37, ntok 1..9`, (t) => {
       let worst = 0;
       let seed = 1;
       for (const cols of [256, 768, 1280, 3072]) {
@@ -213,11 +180,14 @@ describeCpuVariants('cpu kernels: matmul_<fmt> of the q8_K formats against the f
         }
       }
       assert.ok(worst > 0, 'every result was exact: the comparison cannot be trusted');
+      t.diagnostic(`worst |err| / Σ|w·a|: ${worst.toExponential(2)}`);
     });
 
-    it(`${name}: random raw blocks (every code and scale bit, subnormal and negative f16 scales)`, () => {
-      for (const ntok of [1, 2, 3, 4, 6, 9]) check(f, { rows: 19, cols: 1280, ntok, raw: true, seed: 1000 + ntok });
-      check(f, { rows: 7, cols: 256 * 9, ntok: 1, raw: true, seed: 1100 });
+    it(`${name}: random raw blocks (every code and scale bit, subnormal and negative f16 scales)`, (t) => {
+      let worst = 0;
+      for (const ntok of [1, 2, 3, 4, 6, 9]) worst = Math.max(worst, check(f, { rows: 19, cols: 1280, ntok, raw: true, seed: 1000 + ntok }));
+      worst = Math.max(worst, check(f, { rows: 7, cols: 256 * 9, ntok: 1, raw: true, seed: 1100 }));
+      t.diagnostic(`worst |err| / Σ|w·a|: ${worst.toExponential(2)}`);
     });
 
     it(`${name}: several row panels and column chunks, output stride wider than nrows`, () => {
