@@ -28,7 +28,8 @@
  * matrix starts at W + r * row_bytes(ncols). Activation rows likewise, in the activation format:
  *   q8_0  block { f16 d; int8 qs[32]; }                 34 bytes per 32 values
  *   q8_1  block { f16 d; f16 s; int8 qs[32]; }          36 bytes per 32 values (s = d * sum(qs))
- *   q8_K  block { float d; int8 qs[256]; int16 bsums[16]; }  292 bytes per 256 values
+ *   q8_K  block { float d; int8 qs[256]; int16 bsums[16]; }  292 bytes per 256 values (qs in −127..127, as
+ *         quantize_row_q8_K writes them; the IQ4_XS relaxed kernel relies on |q| <= 127; bsums as written)
  *   f16 / bf16: 2 bytes per value; f32: 4 bytes per value.
  * No alignment is required of any pointer (aligned data is faster).
  */
