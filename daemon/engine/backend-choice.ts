@@ -4,8 +4,6 @@
  * lavapipe): on those, code written for the CPU is far faster than WGSL emulated on it. `gpu` keeps the
  * GPU path whatever the adapter (a software one included); `cpu` never touches WebGPU.
  */
-import { SUPPORTED_WEIGHT_TYPES, weightTypesWithKernel } from '../formats/table.js';
-import type { GgmlType } from '../gguf/ggml-types.js';
 import { createGpu, GpuUnavailableError, type Gpu, type GpuOptions } from '../gpu/device.js';
 
 export type BackendChoice = 'auto' | 'gpu' | 'cpu';
@@ -20,14 +18,6 @@ export function backendChoice(flag?: string): BackendChoice {
   const v = flag ?? process.env.MOECODE_BACKEND ?? 'auto';
   if (!isBackendChoice(v)) throw new RangeError(`unknown backend "${v}" (${flag !== undefined ? '--backend' : 'MOECODE_BACKEND'}: ${BACKEND_CHOICES.join(', ')})`);
   return v;
-}
-
-/**
- * Matrix types the loader accepts under a choice: with `cpu` every type the CPU backend has a kernel for
- * (formats may reach the CPU backend before the GPU one); with `gpu` or `auto` those both backends run.
- */
-export function acceptedWeightTypes(choice: BackendChoice): readonly GgmlType[] {
-  return choice === 'cpu' ? weightTypesWithKernel('cpu') : SUPPORTED_WEIGHT_TYPES;
 }
 
 export type ResolvedBackend = { kind: 'gpu'; gpu: Gpu } | { kind: 'cpu'; why: string };

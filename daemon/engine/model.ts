@@ -8,8 +8,9 @@ import { openGguf, type GgufFile } from '../gguf/gguf-reader.js';
 import { CpuBackend } from '../cpu/cpu-backend.js';
 import type { Gpu, GpuOptions } from '../gpu/device.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
-import { acceptedWeightTypes, backendChoice, resolveBackend, type BackendChoice } from './backend-choice.js';
+import { backendChoice, resolveBackend, type BackendChoice } from './backend-choice.js';
 import type { BackendInfo, ForwardBackend, SamplingParams } from '../model/backend.js';
+import { weightTypesWithKernel } from '../formats/table.js';
 import { readModelConfig, type ModelConfig } from '../model/hparams.js';
 import type { MemoryPlan } from '../model/memory-plan.js';
 import { modelWeights } from '../model/model-weights.js';
@@ -72,18 +73,25 @@ export class Model {
     const t0 = performance.now();
     const file = await openGguf(path);
     try {
-      const choice = opts.gpu ? 'gpu' : (opts.backend ?? backendChoice());
-      const cfg = readModelConfig(file, { weightTypes: acceptedWeightTypes(choice) });
-      const weights = modelWeights(file, cfg);
+      const where = opts.gpu ? undefined : await resolveBackend(opts.backend ?? backendChoice(), opts.gpuOptions);
+      // each backend runs the weight types it has kernels for (daemon/formats/table.ts)
+      let cfg: ModelConfig;
+      let weights: ReturnType<typeof modelWeights>;
+      try {
+        cfg = readModelConfig(file, { weightTypes: weightTypesWithKernel(where?.kind === 'cpu' ? 'cpu' : 'wgsl') });
+        weights = modelWeights(file, cfg);
+      } catch (e) {
+        if (where?.kind === 'gpu') where.gpu.destroy();
+        throw e;
+      }
       const nCtx = Math.max(16, Math.min(opts.nCtx ?? 4096, cfg.n_ctx_train || 4096));
       const nSlots = Math.max(1, opts.nSlots ?? 1);
       const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 256, nCtx));
       const allLogits = Boolean(opts.allLogits);
       const common = { nCtx, nSlots, maxBatch, allLogits, onProgress: opts.onProgress };
       let backend: ForwardBackend;
-      if (opts.gpu) backend = await GpuBackend.load(file, cfg, weights, { ...common, gpu: opts.gpu });
+      if (!where) backend = await GpuBackend.load(file, cfg, weights, { ...common, gpu: opts.gpu! });
       else {
-        const where = await resolveBackend(choice, opts.gpuOptions);
         backend =
           where.kind === 'gpu'
             ? await GpuBackend.load(file, cfg, weights, { ...common, gpu: where.gpu, ownGpu: true })

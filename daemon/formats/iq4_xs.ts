@@ -36,4 +36,5 @@ export const IQ4_XS: TensorFormat = {
       }
     }
   },
+  cpu: 'iq4_xs',
 };

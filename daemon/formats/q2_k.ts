@@ -34,4 +34,5 @@ export const Q2_K: TensorFormat = {
       }
     }
   },
+  cpu: 'q2_K',
 };

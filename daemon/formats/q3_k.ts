@@ -58,4 +58,5 @@ export const Q3_K: TensorFormat = {
       }
     }
   },
+  cpu: 'q3_K',
 };

@@ -43,4 +43,5 @@ export const Q4_K: TensorFormat = {
       }
     }
   },
+  cpu: 'q4_K',
 };

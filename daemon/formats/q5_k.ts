@@ -45,4 +45,5 @@ export const Q5_K: TensorFormat = {
       }
     }
   },
+  cpu: 'q5_K',
 };

@@ -46,4 +46,5 @@ export const Q6_K: TensorFormat = {
       }
     }
   },
+  cpu: 'q6_K',
 };

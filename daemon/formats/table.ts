@@ -61,10 +61,7 @@ export const KNOWN_WEIGHT_TYPES: readonly GgmlType[] = KNOWN_FORMATS.map((f) => 
 /** Weight types the engine runs: those with a kernel on every backend. */
 export const SUPPORTED_WEIGHT_TYPES: readonly GgmlType[] = KNOWN_FORMATS.filter((f) => hasKernel(f, 'wgsl') && hasKernel(f, 'cpu')).map((f) => f.type);
 
-/**
- * Weight types one backend runs: those with its kernel. Only where the backend is fixed (the CPU backend
- * chosen explicitly) may the loader accept these instead of SUPPORTED_WEIGHT_TYPES.
- */
+/** Weight types one backend runs: those with its kernel (the CPU backend loads these; see engine/model.ts). */
 export function weightTypesWithKernel(backend: KernelSet): readonly GgmlType[] {
   return KNOWN_FORMATS.filter((f) => hasKernel(f, backend)).map((f) => f.type);
 }

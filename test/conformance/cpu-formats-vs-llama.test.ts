@@ -7,13 +7,12 @@
  * architectures (the tied ones read token rows with dequantize_row_<fmt>), on three ranks (uneven splits of
  * the FFN columns, in whole blocks), a dense model, and one model mixing every format per tensor.
  * These formats have no WebGPU kernel yet, so the loader takes them only with the CPU backend chosen
- * (engine/backend-choice.ts acceptedWeightTypes).
+ * (engine/model.ts: each backend takes the types it has a kernel for, formats/table.ts weightTypesWithKernel).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { evalModel } from '../../daemon/cli/eval.js';
-import { acceptedWeightTypes } from '../../daemon/engine/backend-choice.js';
-import { hasKernel, requireFormat, SUPPORTED_WEIGHT_TYPES } from '../../daemon/formats/table.js';
+import { hasKernel, requireFormat, weightTypesWithKernel } from '../../daemon/formats/table.js';
 import { GgufError } from '../../daemon/gguf/gguf-error.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 import { GGML_TYPE_OF, type MoeArch, type WeightTypeName } from '../../tools/modelgen/model-spec.js';
@@ -56,10 +55,9 @@ const CASES: ConformanceCase[] = [
 test('the loader takes these formats with the CPU backend chosen, and under gpu/auto only once they have WGSL kernels too', async () => {
   for (const [type] of [...FORMATS, ['BF16'] as const]) {
     const f = requireFormat(GGML_TYPE_OF[type]);
-    assert.ok(hasKernel(f, 'cpu') && acceptedWeightTypes('cpu').includes(f.type), `${type}: the CPU backend runs it`);
-    assert.equal(acceptedWeightTypes('gpu').includes(f.type), hasKernel(f, 'wgsl'), `${type}: gpu accepts it exactly when it has a WGSL kernel`);
+    assert.ok(hasKernel(f, 'cpu') && weightTypesWithKernel('cpu').includes(f.type), `${type}: the CPU backend runs it`);
+    assert.equal(weightTypesWithKernel('wgsl').includes(f.type), hasKernel(f, 'wgsl'), `${type}: gpu accepts it exactly when it has a WGSL kernel`);
   }
-  assert.deepEqual(acceptedWeightTypes('auto'), SUPPORTED_WEIGHT_TYPES);
   // a model in a format without a WGSL kernel, with the GPU backend asked for: refused before any device is made
   const gpuLess = FORMATS.map(([t]) => t).find((t) => !hasKernel(requireFormat(GGML_TYPE_OF[t]), 'wgsl'));
   if (!gpuLess) return; // every format here has its WGSL kernel: nothing is refused

@@ -4,22 +4,28 @@
  * single-threaded: GB/s of weights streamed by each matmul for a [rows x cols] matvec (ntok 1), GFLOP/s for
  * token batches, and this machine's read bandwidth (1 thread, and 2 threads at once) as the yardstick.
  * The matvec cycles through enough copies of the weights to overflow the caches, so it streams from DRAM.
+ * With the formats of a Q4_K_M model measured (q4_K, q5_K, q6_K, q8_0) next to q4_0, it also estimates
+ * the decode time of the Q4_K_M bench model against the same model in Q4_0: the bytes each decoded token
+ * reads per format (tools/modelgen's plan of the qwen3moe bench model) over each format's matvec GB/s.
  *   node --import tsx tools/bench/bench-cpu-kernels.ts [--rows 4096] [--cols 4096] [--tokens 1,64,512]
- *        [--formats q4_0,q8_0,q4_1,q5_0,q5_1,iq4_nl,mxfp4,f16,bf16,f32] [--seconds 1] [--wasm dist/moecode-cpu.wasm,...] [--cached]
+ *        [--formats q4_0,q8_0,q4_1,q5_0,q5_1,iq4_nl,mxfp4,q4_K,q5_K,q6_K,f16,bf16,f32] [--seconds 1] [--wasm dist/moecode-cpu.wasm,...] [--cached]
  *        [--attention 16/4/128] [--prompt 512]
  * Figures are indicative when other processes share the cores.
  */
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
+import { formatOf } from '../../daemon/formats/table.js';
 import { CPU_VARIANTS, CpuKernels } from '../../test/kernels/cpu-wasm.js';
+import { planTensors } from '../modelgen/generate-model.js';
+import { resolveSpec, type WeightTypeName } from '../modelgen/model-spec.js';
 
 const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '4096' },
     cols: { type: 'string', default: '4096' },
     tokens: { type: 'string', default: '1,64,512' },
-    formats: { type: 'string', default: 'q4_0,q8_0' },
+    formats: { type: 'string', default: 'q4_0,q8_0,q4_K,q5_K,q6_K' },
     seconds: { type: 'string', default: '1' },
     /** Modules to measure, comma-separated (default: every built variant). */
     wasm: { type: 'string' },
@@ -43,8 +49,8 @@ interface BenchFormat {
   activation: { fn: string; rowBytes(cols: number): number };
   /** Random weights: bytes, with scales written as sane f16 values. */
   fill(bytes: Uint8Array): void;
-  /** Quantised formats: bytes per block of 32 and the bytes written at each block's start (its scales). */
-  block?: { bytes: number; head: number[] };
+  /** Block bytes and the offsets of its f16 scales (the two-thread matvec's workers fill blocks themselves). */
+  block?: { bytes: number; f16At: number[] };
 }
 
 const f16Scale = 0x2148; // ~0.0103
@@ -59,34 +65,43 @@ function fillRandom(b: Uint8Array): void {
 function nextRandom(): number {
   return (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
 }
-/** The first bytes of a block: `scales` f16 scales (d, and m for the formats with a min) of ~0.01. */
-function f16Head(scales: number): number[] {
-  return Array.from({ length: 2 * scales }, (_, i) => (i % 2 ? f16Scale >> 8 : f16Scale & 0xff));
-}
-function fillBlocks(blockBytes: number, head: number[]) {
-  return (b: Uint8Array) => {
-    fillRandom(b);
-    for (let i = 0; i + blockBytes <= b.length; i += blockBytes) b.set(head, i);
-  };
-}
-/** A quantised format with blocks of 32 values. */
-function blocks32(blockBytes: number, head: number[], activation: BenchFormat['activation']): BenchFormat {
-  return { rowBytes: (c) => (c / 32) * blockBytes, activation, fill: fillBlocks(blockBytes, head), block: { bytes: blockBytes, head } };
-}
 let seed = 12345;
 const q8_0Act = { fn: 'quantize_row_q8_0', rowBytes: (c: number) => (c / 32) * 34 };
 const q8_1Act = { fn: 'quantize_row_q8_1', rowBytes: (c: number) => (c / 32) * 36 };
 const f16Act = { fn: 'convert_row_f16', rowBytes: (c: number) => c * 2 };
+const q8_KAct = { fn: 'quantize_row_q8_K', rowBytes: (c: number) => (c / 256) * 292 };
+/** Random bytes with an f16 scale at each of `f16At` in every block of `blockBytes`. */
+function fillK(blockBytes: number, f16At: number[]) {
+  return (b: Uint8Array) => {
+    fillRandom(b);
+    for (let i = 0; i + blockBytes <= b.length; i += blockBytes) {
+      for (const o of f16At) {
+        b[i + o] = f16Scale & 0xff;
+        b[i + o + 1] = f16Scale >> 8;
+      }
+    }
+  };
+}
+/** A block format of `values` values in `bytes` bytes with f16 scales at `f16At`. */
+function blockFormat(values: number, bytes: number, f16At: number[], activation: BenchFormat['activation']): BenchFormat {
+  return { rowBytes: (c) => (c / values) * bytes, activation, fill: fillK(bytes, f16At), block: { bytes, f16At } };
+}
 const FORMATS: Record<string, BenchFormat> = {
-  q4_0: blocks32(18, f16Head(1), q8_0Act),
-  q8_0: blocks32(34, f16Head(1), q8_0Act),
-  q4_1: blocks32(20, f16Head(2), q8_1Act),
-  q5_0: blocks32(22, f16Head(1), q8_0Act),
-  q5_1: blocks32(24, f16Head(2), q8_1Act),
-  iq4_nl: blocks32(18, f16Head(1), q8_0Act),
-  mxfp4: blocks32(17, [120], q8_0Act), // E8M0 exponent 120: scale 2^-8
-  f16: { rowBytes: (c) => c * 2, activation: f16Act, fill: fillBlocks(2, f16Head(1)) },
-  bf16: { rowBytes: (c) => c * 2, activation: { fn: 'convert_row_bf16', rowBytes: (c: number) => c * 2 }, fill: fillBlocks(2, []) },
+  q4_0: blockFormat(32, 18, [0], q8_0Act),
+  q8_0: blockFormat(32, 34, [0], q8_0Act),
+  q4_1: blockFormat(32, 20, [0, 2], q8_1Act),
+  q5_0: blockFormat(32, 22, [0], q8_0Act),
+  q5_1: blockFormat(32, 24, [0, 2], q8_1Act),
+  iq4_nl: blockFormat(32, 18, [0], q8_0Act),
+  mxfp4: blockFormat(32, 17, [], q8_0Act), // E8M0 exponent bytes stay random (finite: 0..254 mostly)
+  q2_K: blockFormat(256, 84, [80, 82], q8_KAct),
+  q3_K: blockFormat(256, 110, [108], q8_KAct),
+  q4_K: blockFormat(256, 144, [0, 2], q8_KAct),
+  q5_K: blockFormat(256, 176, [0, 2], q8_KAct),
+  q6_K: blockFormat(256, 210, [208], q8_KAct),
+  iq4_xs: blockFormat(256, 136, [0], q8_KAct),
+  f16: { rowBytes: (c) => c * 2, activation: f16Act, fill: fillK(2, [0]) },
+  bf16: { rowBytes: (c) => c * 2, activation: { fn: 'convert_row_bf16', rowBytes: (c: number) => c * 2 }, fill: fillK(2, []) },
   f32: {
     rowBytes: (c) => c * 4,
     activation: { fn: '', rowBytes: (c: number) => c * 4 },
@@ -162,18 +177,16 @@ async function bandwidth(k: CpuKernels, wasmPath: string): Promise<{ one: number
  * holding half of the rows (and enough copies of them to stream from DRAM), run their matvecs at once;
  * GB/s of weights streamed by the two together.
  */
-async function twoThreadMatvec(wasmPath: string, fmt: string, f: BenchFormat & { block: NonNullable<BenchFormat['block']> }): Promise<number> {
-  const blockBytes = f.block.bytes;
-  const head = f.block.head;
-  const act = f.activation.fn;
+async function twoThreadMatvec(wasmPath: string, fmt: string): Promise<number> {
+  const f = FORMATS[fmt]!;
   const half = Math.ceil(rows / 2);
-  const wBytes = half * (cols / 32) * blockBytes;
+  const wBytes = half * f.rowBytes(cols);
   const copies = Math.max(1, Math.ceil((96 << 20) / wBytes));
   const src = `
     const { parentPort, workerData: d } = require('node:worker_threads');
     const bytes = require('node:fs').readFileSync(d.path);
     if (!WebAssembly.validate(bytes)) require('node:v8').setFlagsFromString('--experimental-wasm-relaxed-simd');
-    const need = d.wBytes * d.copies + d.cols * 8 + d.rows * 4 + (8 << 20);
+    const need = d.wBytes * d.copies + d.cols * 8 + d.xBytes + d.rows * 4 + (8 << 20);
     const memory = new WebAssembly.Memory({ initial: Math.ceil(need / 65536), maximum: 65536, shared: true });
     const { exports: e } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
     const base = Math.ceil(e.__heap_base.value / 64) * 64;
@@ -181,10 +194,10 @@ async function twoThreadMatvec(wasmPath: string, fmt: string, f: BenchFormat & {
     const u32 = new Uint32Array(memory.buffer, base, Math.floor(w.length / 4));
     let s = 12345 + d.id;
     for (let i = 0; i < u32.length; i++) u32[i] = s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    for (let i = 0; i + d.blockBytes <= w.length; i += d.blockBytes) w.set(d.head, i);
-    const xf = base + w.length, xq = xf + d.cols * 4, y = xq + d.cols * 2;
+    for (let i = 0; i + d.blockBytes <= w.length; i += d.blockBytes) for (const o of d.f16At) { w[i + o] = 0x48; w[i + o + 1] = 0x21; }
+    const xf = base + w.length, xq = xf + d.cols * 4, y = xq + d.xBytes;
     new Float32Array(memory.buffer, xf, d.cols).forEach((_, i, a) => (a[i] = Math.cos(i)));
-    e[d.act](xf, xq, d.cols);
+    e[d.quantize](xf, xq, d.cols);
     const mm = e['matmul_' + d.fmt];
     parentPort.on('message', (reps) => {
       const t0 = performance.now();
@@ -192,7 +205,8 @@ async function twoThreadMatvec(wasmPath: string, fmt: string, f: BenchFormat & {
       parentPort.postMessage(performance.now() - t0);
     });
     parentPort.postMessage('ready');`;
-  const workers = [0, 1].map((id) => new Worker(src, { eval: true, workerData: { path: wasmPath, fmt, rows, cols, half, wBytes, copies, blockBytes, head, act, id } }));
+  const workerData = { path: wasmPath, fmt, rows, cols, half, wBytes, copies, blockBytes: f.block!.bytes, f16At: f.block!.f16At, quantize: f.activation.fn, xBytes: f.activation.rowBytes(cols) };
+  const workers = [0, 1].map((id) => new Worker(src, { eval: true, workerData: { ...workerData, id } }));
   try {
     await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
     let best = Infinity;
@@ -204,6 +218,62 @@ async function twoThreadMatvec(wasmPath: string, fmt: string, f: BenchFormat & {
     return (2 * wBytes) / best / 1e6;
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** Matvec GB/s per format: single thread (wall, cpu time) and two threads (wall). */
+interface Streamed {
+  one: number;
+  oneCpu: number;
+  two?: number;
+}
+
+/**
+ * Bytes of weights one decoded token reads, per CPU format (the cpu export suffix), for the qwen3moe bench
+ * model quantised with `weightType` (or the Q4_K_M recipe): every matrix but the untied embedding table
+ * (one row per token), experts at n_expert_used of n_expert.
+ */
+function decodeBytesPerFormat(weightType: WeightTypeName, recipe?: 'Q4_K_M'): Map<string, number> {
+  const spec = resolveSpec({ arch: 'qwen3moe', preset: 'bench', weightType, recipe });
+  const out = new Map<string, number>();
+  for (const p of planTensors(spec)) {
+    if (p.dims.length < 2 || (p.name === 'token_embd.weight' && !spec.tied_output)) continue;
+    const f = formatOf(p.type)!;
+    const n = p.dims.reduce((a, b) => a * b, 1) * (p.dims.length === 3 ? spec.n_expert_used / spec.n_expert : 1);
+    const key = f.cpu ?? f.name;
+    out.set(key, (out.get(key) ?? 0) + (n / f.blockSize) * f.typeSize);
+  }
+  return out;
+}
+
+/** The Q4_K_M bench model's estimated decode time over the Q4_0 one's, from the measured matvec GB/s. */
+function q4KMEstimate(streamed: Map<string, Streamed>): void {
+  const km = decodeBytesPerFormat('Q4_K', 'Q4_K_M');
+  const q40 = decodeBytesPerFormat('Q4_0');
+  const time = (bytes: Map<string, number>, pick: (s: Streamed) => number | undefined): number | undefined => {
+    let ms = 0;
+    for (const [fmt, b] of bytes) {
+      if (fmt === 'f32') continue; // the routers: < 0.1% of the bytes
+      const gbs = streamed.get(fmt) && pick(streamed.get(fmt)!);
+      if (!gbs) return undefined;
+      ms += b / gbs / 1e6;
+    }
+    return ms;
+  };
+  const mb = (m: Map<string, number>) => [...m].filter(([f]) => f !== 'f32').map(([f, b]) => `${f} ${(b / 1e6).toFixed(0)}`).join(', ');
+  console.log(`Q4_K_M vs Q4_0 decode, qwen3moe bench model: MB of weights per token: Q4_K_M ${mb(km)}; Q4_0 ${mb(q40)}`);
+  for (const [what, pick] of [
+    ['1 thread, wall', (s: Streamed) => s.one],
+    ['1 thread, cpu time', (s: Streamed) => s.oneCpu],
+    ['2 threads, wall', (s: Streamed) => s.two],
+  ] as const) {
+    const a = time(km, pick);
+    const b = time(q40, pick);
+    if (a === undefined || b === undefined) {
+      console.log(`  ${what}: not every format of the mix was measured (--formats ${[...new Set([...km.keys(), ...q40.keys()])].filter((f) => f !== 'f32').join(',')})`);
+      continue;
+    }
+    console.log(`  ${what}: ${a.toFixed(1)} ms vs ${b.toFixed(1)} ms per token (weights only): Q4_K_M takes ${(a / b).toFixed(3)}x the Q4_0 time`);
   }
 }
 
@@ -220,6 +290,7 @@ async function benchMatmuls(k: CpuKernels, wasmPath: string) {
   const bw = await bandwidth(k, wasmPath);
   console.log(`read bandwidth (stream_sum_f32 over ${BW_BYTES >> 20} MiB): 1 thread ${bw.one.toFixed(1)} GB/s, 2 threads ${bw.two.toFixed(1)} GB/s`);
   console.log('format  ntok   ms/call (wall, cpu)   weight GB/s (wall, cpu)   GFLOP/s (wall, cpu)');
+  const streamed = new Map<string, Streamed>();
   for (const name of formats) {
     const f = FORMATS[name];
     if (!f) throw new Error(`unknown format ${name} (${Object.keys(FORMATS).join(', ')})`);
@@ -245,10 +316,15 @@ async function benchMatmuls(k: CpuKernels, wasmPath: string) {
       console.log(
         `${name.padEnd(6)} ${String(T).padStart(5)} ${both((ms) => ms, 3).padStart(21)} ${both((ms) => wBytes / ms / 1e6, 2).padStart(25)} ${both((ms) => (2 * rows * cols * T) / ms / 1e6, 1).padStart(21)}`,
       );
-      if (T === 1 && f.block) console.log(`${name.padEnd(6)}     1   2 threads, rows split: ${(await twoThreadMatvec(wasmPath, name, { ...f, block: f.block })).toFixed(2)} GB/s (wall)`);
+      if (T === 1) {
+        const two = f.block ? await twoThreadMatvec(wasmPath, name) : undefined;
+        streamed.set(name, { one: wBytes / t.wall / 1e6, oneCpu: wBytes / t.cpu / 1e6, two });
+        if (two !== undefined) console.log(`${name.padEnd(6)}     1   2 threads, rows split: ${two.toFixed(2)} GB/s (wall)`);
+      }
     }
     k.reset();
   }
+  if (streamed.has('q4_0') && [...streamed.keys()].some((f) => f.endsWith('_K'))) q4KMEstimate(streamed);
 }
 
 /** Causal attention of one layer (all heads on one thread): a prompt of P tokens, then one token at P. */

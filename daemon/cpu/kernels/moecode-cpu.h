@@ -7,7 +7,7 @@
  *
  * The module, built by build-wasm.mjs in two variants with the same exports and bit-identical results:
  * dist/moecode-cpu.wasm (SIMD128, any engine with wasm SIMD) and, where a clang >= 16 is installed,
- * dist/moecode-cpu-relaxed.wasm (relaxed SIMD: faster Q4_0/Q4_1/Q5_x/MXFP4 dot products; Node 20 compiles it only after
+ * dist/moecode-cpu-relaxed.wasm (relaxed SIMD: faster Q4_0/Q4_1/Q5_x/MXFP4 and K-quant dot products; Node 20 compiles it only after
  * v8.setFlagsFromString('--experimental-wasm-relaxed-simd'), VS Code's Electron by default). The runtime
  * takes the relaxed one when it exists and WebAssembly.validate accepts it, else the baseline.
  * Each imports `env.memory`, a shared memory with maximum 65536 pages (4 GiB) and at least
@@ -28,7 +28,8 @@
  * matrix starts at W + r * row_bytes(ncols). Activation rows likewise, in the activation format:
  *   q8_0  block { f16 d; int8 qs[32]; }                 34 bytes per 32 values
  *   q8_1  block { f16 d; f16 s; int8 qs[32]; }          36 bytes per 32 values (s = d * sum(qs))
- *   q8_K  block { float d; int8 qs[256]; int16 bsums[16]; }  292 bytes per 256 values
+ *   q8_K  block { float d; int8 qs[256]; int16 bsums[16]; }  292 bytes per 256 values (qs in −127..127, as
+ *         quantize_row_q8_K writes them; the IQ4_XS relaxed kernel relies on |q| <= 127; bsums as written)
  *   f16 / bf16: 2 bytes per value; f32: 4 bytes per value.
  * No alignment is required of any pointer (aligned data is faster).
  */
@@ -53,7 +54,7 @@ void convert_row_bf16(const float *x, uint16_t *y, int n);
 
 /*
  * --- matmul, one export per weight format <fmt> (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl,
- * mxfp4 today; later q2_K, q3_K, q4_K, q5_K, q6_K, iq4_xs):
+ * mxfp4, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_xs):
  *   for t < ntok, r < nrows:  y[t * ystride + r] = dot(W row r, X row t)
  * W: nrows rows of ncols values; X: ntok rows of ncols values in the format's activation type,
  * contiguous; y: f32 (ystride >= nrows; y must not overlap W or X). Bounds: ncols <= 65536.
@@ -73,6 +74,13 @@ void matmul_q5_0(const void *W, const void *X, float *y, int nrows, int ncols, i
 void matmul_q5_1(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
 void matmul_iq4_nl(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
 void matmul_mxfp4(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+/* On q8_K activations (256-value super-blocks; matmul-qk.h). Bounds: ncols <= 65536, a multiple of 256. */
+void matmul_q2_K(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_q3_K(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_q4_K(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_q5_K(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_q6_K(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
+void matmul_iq4_xs(const void *W, const void *X, float *y, int nrows, int ncols, int ntok, int ystride);
 
 /* --- dequantisation of n values (whole blocks) of one row, per format <fmt> (embedding lookup) ---- */
 void dequantize_row_f32(const void *src, float *y, int n);
@@ -85,6 +93,12 @@ void dequantize_row_q5_0(const void *src, float *y, int n);
 void dequantize_row_q5_1(const void *src, float *y, int n);
 void dequantize_row_iq4_nl(const void *src, float *y, int n);
 void dequantize_row_mxfp4(const void *src, float *y, int n);
+void dequantize_row_q2_K(const void *src, float *y, int n);
+void dequantize_row_q3_K(const void *src, float *y, int n);
+void dequantize_row_q4_K(const void *src, float *y, int n);
+void dequantize_row_q5_K(const void *src, float *y, int n);
+void dequantize_row_q6_K(const void *src, float *y, int n);
+void dequantize_row_iq4_xs(const void *src, float *y, int n);
 
 /* --- f32 ops ------------------------------------------------------------------------------------- */
 
