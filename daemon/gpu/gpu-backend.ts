@@ -56,6 +56,7 @@ export class GpuBackend implements ForwardBackend {
           maxLogitRows: opts.allLogits ? opts.maxBatch : 1,
           rope: { freqBase: cfg.rope_freq_base, freqScale: cfg.rope_freq_scale, attnFactor: cfg.rope_attn_factor },
           geluF16: true,
+          kvType: opts.kvType ?? 'f16',
         },
         store,
       );
