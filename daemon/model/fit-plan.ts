@@ -229,7 +229,7 @@ function fitProblem(
       const b = limits.budget;
       need = s.total;
       limitBytes = b.bytes;
-      const budget = b.explicit ? `${b.knob} is ${Math.round(limitBytes / MiB)} MB` : `the memory budget is ${mb(limitBytes)} (${b.source})`;
+      const budget = b.explicit ? `${b.knob} is ${+(limitBytes / MiB).toFixed(1)} MB` : `the memory budget is ${mb(limitBytes)} (${b.source})`;
       const raise = b.explicit ? `raise ${b.knob} by at least ${mb(need - limitBytes)}` : `free memory or set ${b.knob} to at least ${mb(need)}`;
       const weightsAlone = weightsBytes + sizes(1, MIN_CTX).act > limitBytes;
       message =
