@@ -10,7 +10,8 @@
  *  - a context asked for (> 0, at most the training context): the most slots in [minSlots, maxSlots]
  *    that fit, else a fit problem saying how far to lower the context or raise the budget;
  *  - automatic (0): every slot wanted at the training context if they fit; else the longest context
- *    (a multiple of 256, at least MIN_AUTO_CTX) for as many slots as fit, down to two, then one.
+ *    (a multiple of 256) for two slots if it reaches MIN_AUTO_CTX, else for one slot if it reaches
+ *    MIN_USABLE_CTX (each capped at the training context); else a fit problem.
  */
 import type { ModelConfig } from './hparams.js';
 import { activationBytes, kvCacheBytes, kvElementBytes, type KvType } from './memory-plan.js';
@@ -71,6 +72,8 @@ export type FitResult = { ok: true; plan: FitPlan } | { ok: false; problems: Mod
 /** Automatic contexts are multiples of this, and at least MIN_AUTO_CTX (or the training context, if shorter). */
 export const CTX_STEP = 256;
 export const MIN_AUTO_CTX = 1024;
+/** Below this an automatic context is refused rather than planned. */
+export const MIN_USABLE_CTX = 256;
 /** The shortest context a load may ask for. */
 export const MIN_CTX = 16;
 /** Context assumed when a file does not say (context_length 0). */
@@ -163,11 +166,11 @@ export function planFit(cfg: ModelConfig, weightsBytes: number, limits: BackendL
   }
 
   for (let slots = maxSlots; slots >= Math.max(2, minSlots); slots--) if (fits(slots, ctxTrain)) return planOf(slots, ctxTrain);
-  const floor = Math.min(MIN_AUTO_CTX, ctxTrain);
   for (let slots = Math.min(2, maxSlots); slots >= minSlots; slots--) {
     const nCtx = longest(slots, ctxTrain, CTX_STEP);
-    if (nCtx >= floor) return planOf(slots, nCtx);
+    if (nCtx >= Math.min(slots > 1 ? MIN_AUTO_CTX : MIN_USABLE_CTX, ctxTrain)) return planOf(slots, nCtx);
   }
+  const floor = Math.min(MIN_USABLE_CTX, ctxTrain);
   return { ok: false, problems: [fitProblem(weightsBytes, limits, sizes, minSlots, floor, 0, longest(minSlots, ctxTrain, 1), el)] };
 }
 
