@@ -90,8 +90,9 @@ export interface MoecodeSettings {
   gpu: {
     /**
      * Upper bound in MB for weights + KV cache + activations; 0 = automatic: 75% of the host's free memory
-     * when the model is loaded (WebGPU does not tell a GPU's own memory: set it for a GPU). The daemon gives
-     * fewer KV slots or a shorter context, or refuses the model, to stay under it.
+     * when the model is loaded, and at most twice the weights plus 1 GiB (WebGPU does not tell a GPU's own
+     * memory: set it for a GPU). The daemon gives fewer KV slots or a shorter context, or refuses the model,
+     * to stay under it.
      */
     memoryBudget: number;
     /** WebGPU adapter: 'auto' (hardware first, else a software adapter such as SwiftShader), 'hardware' or 'software'. */

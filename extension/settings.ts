@@ -160,7 +160,7 @@ export const SETTINGS = {
     default: DEFAULT_SETTINGS.gpu.memoryBudget,
     minimum: 0,
     description:
-      "Upper bound in MB for model weights, KV cache and activations; 0 = automatic: 75% of the free memory when the model loads (WebGPU does not tell a GPU's own memory: set this to it). Under the budget the daemon keeps fewer documents warm or a shorter context, or refuses a model that does not fit, saying what to lower.",
+      "Upper bound in MB for model weights, KV cache and activations; 0 = automatic: 75% of the free memory when the model loads, and at most twice the weights plus 1 GB (WebGPU does not tell a GPU's own memory: set this to it). Under the budget the daemon keeps fewer documents warm or a shorter context, or refuses a model that does not fit, saying what to lower.",
     effect: 'reload',
     daemon: true,
     scope: 'machine-overridable',

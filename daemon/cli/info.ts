@@ -53,7 +53,7 @@ export async function infoReport(path: string, file: GgufFile, flags: EngineFlag
   const problems = forBackend ? [...structural.problems.filter((p) => p.kind !== 'tensor-type'), ...forBackend.problems.filter((p) => p.kind === 'tensor-type')] : [...structural.problems];
   if (runsOn.kind === 'none') problems.push({ kind: 'file', code: 'BAD_ARGUMENT', message: runsOn.description });
 
-  const budget = memoryBudget(flags.memoryBudgetMb * MiB, BUDGET_FLAG);
+  const budget = memoryBudget(flags.memoryBudgetMb * MiB, BUDGET_FLAG, structural.weightBytes);
   let limits: BackendLimits = anyBackendLimits(budget);
   if (backend === 'gpu' && gpu) limits = gpuLimits({ info: gpu }, budget);
   else if (backend === 'cpu' && structural.weights && cfg) limits = cpuLimits(cfg, structural.weights, structural.weightBytes, flags.threads, budget);

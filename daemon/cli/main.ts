@@ -43,7 +43,8 @@ ENGINE FLAGS:
   --kv-type f16|f32       KV cache element type (default f16, as llama.cpp)
   --ctx N                 context length per KV slot (default 0: the longest that fits, at most the model's
                           training context)
-  --memory-budget MB      memory for weights + KV cache + activations (default 0: 75% of the free memory)
+  --memory-budget MB      memory for weights + KV cache + activations (default 0: 75% of the free memory, at
+                          most twice the weights plus 1 GiB)
 A model that does not fit is refused before anything is allocated, saying what to lower and by how much.`;
 
 const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'], tokenize: ['json'], serve: [] };

@@ -41,7 +41,7 @@ export type RunningOn = { kind: 'gpu'; gpu: Gpu } | { kind: 'cpu' };
 export function fitForBackend(file: GgufFile, structural: ModelCheck, on: RunningOn, opts: FitOptions): FitPlan {
   const check = checkModel(file, { backend: on.kind, tokenizer: false });
   const problems = [...check.problems];
-  const budget = memoryBudget(Math.max(0, opts.memoryBudget ?? 0), opts.budgetKnob ?? 'moecode.gpu.memoryBudget');
+  const budget = memoryBudget(Math.max(0, opts.memoryBudget ?? 0), opts.budgetKnob ?? 'moecode.gpu.memoryBudget', structural.weightBytes);
   const cfg = structural.config!;
   const limits = on.kind === 'gpu' ? gpuLimits(on.gpu, budget) : cpuLimits(cfg, structural.weights!, structural.weightBytes, opts.threads, budget);
   const nSlots = Math.max(1, Math.floor(opts.nSlots ?? 1));

@@ -19,9 +19,9 @@ export { DEFAULT_MAX_BATCH };
 
 export type LoadPlan = FitPlan;
 
-/** The budget the settings give: moecode.gpu.memoryBudget (MB) when set, else automatic. */
-export function budgetOf(settings: MoecodeSettings, knob: string, host: HostMemory = hostMemory(), reclaimableBytes = 0): MemoryBudget {
-  return memoryBudget(Math.round(settings.gpu.memoryBudget * 1024 * 1024), knob, host, reclaimableBytes);
+/** The budget the settings give a model of `weightBytes`: moecode.gpu.memoryBudget (MB) when set, else automatic. */
+export function budgetOf(settings: MoecodeSettings, knob: string, weightBytes: number, host: HostMemory = hostMemory(), reclaimableBytes = 0): MemoryBudget {
+  return memoryBudget(Math.round(settings.gpu.memoryBudget * 1024 * 1024), knob, weightBytes, host, reclaimableBytes);
 }
 
 /**
@@ -34,7 +34,7 @@ export async function planLoad(path: string, settings: MoecodeSettings, opts: { 
   try {
     const check = checkModel(file);
     if (check.problems.length > 0 || !check.config) throw new ModelCheckError(check.problems);
-    const budget = budgetOf(settings, opts.knob ?? 'moecode.gpu.memoryBudget', hostMemory(), opts.reclaimableBytes ?? 0);
+    const budget = budgetOf(settings, opts.knob ?? 'moecode.gpu.memoryBudget', check.weightBytes, hostMemory(), opts.reclaimableBytes ?? 0);
     const fit = planFit(check.config, check.weightBytes, anyBackendLimits(budget), {
       nCtx: settings.engine.contextLength,
       maxSlots: DEFAULT_SLOTS,

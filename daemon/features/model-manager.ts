@@ -232,7 +232,7 @@ export class ModelManager {
     if (signal.aborted) throw new LoadAbandonedError('abandoned before the weights were loaded');
     if (this.engine) {
       // an explicit budget holds both models; the automatic one already counts the old model as used
-      const now = budgetOf(settings, knob);
+      const now = budgetOf(settings, knob, plan.weightsBytes);
       if (plan.totalBytes + (now.explicit ? old : 0) > now.bytes) {
         this.opts.log(`the previous model is unloaded first: both would exceed the memory budget (${now.source}, ${Math.round(now.bytes / 1048576)} MB)`);
         await this.dropEngine();
