@@ -7,12 +7,10 @@
 import { basename } from 'node:path';
 import { anyBackendLimits, memoryBudget } from '../model/memory-budget.js';
 import { cpuLimits, gpuLimits } from '../engine/backend-limits.js';
-import { DEFAULT_MAX_BATCH } from '../engine/fit-check.js';
 import type { GgufFile } from '../gguf/gguf-reader.js';
 import { escapeControlCharacters, terminalSafeJson, untrustedText } from '../gguf/untrusted-text.js';
 import { createGpu, describeGpu, type GpuInfo } from '../gpu/device.js';
-import { DEFAULT_SLOTS } from '../features/load-plan.js';
-import { planFit, type BackendLimits, type FitPlan } from '../model/fit-plan.js';
+import { DEFAULT_MAX_BATCH, DEFAULT_SLOTS, planFit, type BackendLimits, type FitPlan } from '../model/fit-plan.js';
 import { formatMemoryPlan, weightBytesByClass, type MemoryPlan } from '../model/memory-plan.js';
 import { checkModel } from '../model/model-check.js';
 import type { ModelProblem } from '../model/model-problems.js';

@@ -5,14 +5,12 @@
  */
 import type { GgufFile } from '../gguf/gguf-reader.js';
 import type { Gpu } from '../gpu/device.js';
-import type { FitPlan, KvType } from '../model/fit-plan.js';
+import { DEFAULT_MAX_BATCH, type FitPlan, type KvType } from '../model/fit-plan.js';
 import { memoryBudget } from '../model/memory-budget.js';
 import { checkFit, checkModel, type ModelCheck } from '../model/model-check.js';
 import { ModelCheckError } from '../model/model-problems.js';
 import { cpuLimits, gpuLimits } from './backend-limits.js';
 
-/** Slots wanted when a caller does not say, and the prefill chunk. */
-export const DEFAULT_MAX_BATCH = 256;
 /** The context a library caller gets without asking (0 would mean automatic). */
 export const DEFAULT_CTX = 4096;
 

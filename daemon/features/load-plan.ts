@@ -7,15 +7,12 @@
  */
 import { openGguf } from '../gguf/gguf-reader.js';
 import type { MoecodeSettings } from '../protocol.js';
-import { DEFAULT_MAX_BATCH } from '../engine/fit-check.js';
-import { planFit, type FitPlan, type MemoryBudget } from '../model/fit-plan.js';
+import { DEFAULT_MAX_BATCH, DEFAULT_SLOTS, planFit, type FitPlan, type MemoryBudget } from '../model/fit-plan.js';
 import { anyBackendLimits, hostMemory, memoryBudget, type HostMemory } from '../model/memory-budget.js';
 import { checkModel } from '../model/model-check.js';
 import { ModelCheckError } from '../model/model-problems.js';
 
-/** KV slots the daemon wants: documents kept warm, plus chat; fewer when they do not fit (down to one). */
-export const DEFAULT_SLOTS = 4;
-export { DEFAULT_MAX_BATCH };
+export { DEFAULT_MAX_BATCH, DEFAULT_SLOTS };
 
 export type LoadPlan = FitPlan;
 

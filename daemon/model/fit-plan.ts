@@ -74,6 +74,10 @@ export const CTX_STEP = 256;
 export const MIN_AUTO_CTX = 1024;
 /** Below this an automatic context is refused rather than planned. */
 export const MIN_USABLE_CTX = 256;
+/** KV slots the daemon wants (documents kept warm, plus chat); fewer when they do not fit, down to one. */
+export const DEFAULT_SLOTS = 4;
+/** Largest prefill chunk. */
+export const DEFAULT_MAX_BATCH = 256;
 /** The shortest context a load may ask for. */
 export const MIN_CTX = 16;
 /** Context assumed when a file does not say (context_length 0). */
