@@ -19,7 +19,7 @@ import { gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from 
 
 const MiB = 1024 * 1024;
 /** What the daemon process itself holds besides a model's memory (Node, V8, tsx, workers, Dawn). */
-const PROCESS_OVERHEAD = 600 * MiB;
+const PROCESS_OVERHEAD = 800 * MiB;
 
 let bomb = '';
 let model = '';

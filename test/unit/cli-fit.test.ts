@@ -20,7 +20,7 @@ const BIN = join(ROOT, 'bin', 'moecode.js');
 const NOT_BUILT = `${join(ROOT, 'dist', 'cli.js')} is missing: run npm run build first`;
 const MiB = 1024 * 1024;
 /** Node, V8, the CLI bundle, workers and Dawn, besides a model's memory. */
-const PROCESS_OVERHEAD = 600 * MiB;
+const PROCESS_OVERHEAD = 800 * MiB;
 
 let dir = '';
 let bomb = '';
