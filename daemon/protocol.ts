@@ -50,6 +50,9 @@ export type BackendPreference = 'auto' | 'gpu' | 'cpu';
 /** Which WebGPU adapter the daemon may use. */
 export type GpuAdapterPreference = 'auto' | 'hardware' | 'software';
 
+/** Element type of the KV cache: 'f16' (llama.cpp's default, half the memory) or 'f32'. */
+export type KvCacheType = 'f16' | 'f32';
+
 /**
  * Model families whose fill-in-the-middle prompt the daemon can write for a remote server
  * (daemon/remote/fim-families.ts holds each one's template and stop strings).
@@ -71,13 +74,26 @@ export interface MoecodeSettings {
      * none or only a software one; 'gpu': WebGPU whatever the adapter; 'cpu': never WebGPU.
      */
     backend: BackendPreference;
+    /** KV cache element type, on both backends. */
+    kvCacheType: KvCacheType;
+    /**
+     * Context length of each KV slot, in tokens; 0 = automatic: the longest that fits the memory budget
+     * (at most the model's training context) with as many slots as fit. Larger than the training context:
+     * capped at it. A value that does not fit is refused with what to lower.
+     */
+    contextLength: number;
   };
   cpu: {
     /** Threads of the CPU backend; 0 = the machine's physical cores. */
     threads: number;
   };
   gpu: {
-    /** Upper bound in MB for weights + KV cache + activations; 0 = no limit. The daemon gives fewer KV slots or refuses the model to stay under it. */
+    /**
+     * Upper bound in MB for weights + KV cache + activations; 0 = automatic: 75% of the host's free memory
+     * when the model is loaded, and at most twice the weights plus 1 GiB (WebGPU does not tell a GPU's own
+     * memory: set it for a GPU). The daemon gives fewer KV slots or a shorter context, or refuses the model,
+     * to stay under it.
+     */
     memoryBudget: number;
     /** WebGPU adapter: 'auto' (hardware first, else a software adapter such as SwiftShader), 'hardware' or 'software'. */
     adapter: GpuAdapterPreference;
@@ -116,7 +132,7 @@ export type MoecodeSettingsInput = { [K in keyof MoecodeSettings]?: Partial<Moec
 
 export const DEFAULT_SETTINGS: Readonly<MoecodeSettings> = Object.freeze({
   model: { path: '' },
-  engine: { backend: 'auto' as BackendPreference },
+  engine: { backend: 'auto' as BackendPreference, kvCacheType: 'f16' as KvCacheType, contextLength: 0 },
   cpu: { threads: 0 },
   gpu: { memoryBudget: 0, adapter: 'auto' as GpuAdapterPreference },
   completion: { maxTokens: 64, temperature: 0 },
@@ -133,7 +149,7 @@ export const DEFAULT_SETTINGS: Readonly<MoecodeSettings> = Object.freeze({
 export type MoecodeInitializationOptions = MoecodeSettingsInput | { moecode?: MoecodeSettingsInput };
 
 /** Settings whose change needs the model reloaded or the remote server switched (the daemon does it itself, without restarting). */
-export const RELOAD_SETTINGS = ['model.path', 'gpu.memoryBudget', 'engine.backend', 'cpu.threads', 'remote.url', 'remote.model'] as const;
+export const RELOAD_SETTINGS = ['model.path', 'gpu.memoryBudget', 'engine.backend', 'engine.kvCacheType', 'engine.contextLength', 'cpu.threads', 'remote.url', 'remote.model'] as const;
 
 // ---------------------------------------------------------------------------------------------------
 // Errors
@@ -296,8 +312,12 @@ export interface MemoryStatus {
   /** Activation and scratch buffers, bytes. */
   activationsBytes: number;
   totalBytes: number;
-  /** `moecode.gpu.memoryBudget` in bytes; 0 = none. */
+  /** The memory budget the model was planned under, bytes: `moecode.gpu.memoryBudget`, or the automatic one. */
   budgetBytes: number;
+  /** Where the budget comes from: "moecode.gpu.memoryBudget", or how the automatic budget was derived. */
+  budgetSource?: string;
+  /** KV cache element type. */
+  kvCacheType?: KvCacheType;
   /** Independent KV slots (documents whose caches are kept warm, plus chat). */
   kvSlots: number;
   /** Context length per slot, tokens. */

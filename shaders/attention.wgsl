@@ -3,6 +3,10 @@
 // with cache row = step.kv_base + position. Token t (position step.pos_start + t) attends to positions
 // 0 ..= pos_start + t. score = scale * q.k, then softcap * tanh(score / softcap) when softcap > 0.
 // out: [n_tokens, n_head, head_dim_v]. Head dims are multiples of 4, at most 256.
+// `main_f16` reads an f16 cache (k_f16, v_f16: halves two per u32, low half first) and rounds as ggml does
+// without flash attention: q to f16 before q·k, and each probability to f16 before p·v. That needs the
+// softmax's max and sum before the first probability, so it runs over the positions twice (scores, then
+// probabilities times values); `main` keeps an online softmax over the f32 cache.
 
 struct Step { n_tokens: u32, pos_start: u32, n_kv: u32, logits_start: u32, n_logits: u32, kv_base: u32, seed: u32, sample_index: u32 }
 struct Params { n_head: u32, n_head_kv: u32, head_dim_k: u32, head_dim_v: u32, scale: f32, softcap: f32, pad0: u32, pad1: u32 }
@@ -13,6 +17,8 @@ struct Params { n_head: u32, n_head_kv: u32, head_dim_k: u32, head_dim_v: u32, s
 @group(0) @binding(3) var<storage, read> k_cache: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> v_cache: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> k_f16: array<vec2<u32>>;
+@group(0) @binding(7) var<storage, read> v_f16: array<vec2<u32>>;
 
 override WG: u32 = 32;
 const MAX_D4: u32 = 64u;
@@ -54,4 +60,73 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let inv = 1.0 / l;
   for (var i = 0u; i < dv4; i++) { out[idx * dv4 + i] = acc[i] * inv; }
+}
+
+// IEEE binary16 bits of x rounded to nearest, ties to even (ggml's F16C conversion; WGSL leaves
+// pack2x16float's rounding to the implementation). The same function is in rope.wgsl, copy_rows.wgsl and
+// attention.wgsl; test/kernels/copy-rows.test.ts checks it bit for bit against daemon/formats/half.ts.
+fn f16_bits(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  let sign = (b >> 16u) & 0x8000u;
+  let a = b & 0x7fffffffu;
+  if (a > 0x7f800000u) { return sign | 0x7e00u; } // NaN
+  if (a >= 0x477ff000u) { return sign | 0x7c00u; } // 65520 and beyond round to infinity
+  if (a >= 0x38800000u) { // normal in f16 (>= 2^-14): rebias the exponent, round the mantissa at bit 13
+    let r = a - 0x38000000u;
+    return sign | ((r + 0xfffu + ((r >> 13u) & 1u)) >> 13u);
+  }
+  // subnormal in f16: a multiple of 2^-24 (scaling by 2^24 is exact)
+  let m = bitcast<f32>(a) * 16777216.0;
+  let q = floor(m);
+  let frac = m - q;
+  var n = u32(q);
+  if (frac > 0.5 || (frac == 0.5 && (n & 1u) == 1u)) { n += 1u; }
+  return sign | n;
+}
+
+fn round_f16(x: f32) -> f32 { return unpack2x16float(f16_bits(x)).x; }
+fn unpack4(w: vec2<u32>) -> vec4<f32> { return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)); }
+
+// score of query qv against cache row `row` of kv head hkv (f16 cache), scaled and soft-capped
+fn score_f16(qv: ptr<function, array<vec4<f32>, MAX_D4>>, row: u32, hkv: u32, dk4: u32) -> f32 {
+  let kb = (row * p.n_head_kv + hkv) * dk4;
+  var s4 = vec4<f32>(0.0);
+  for (var i = 0u; i < dk4; i++) { s4 += (*qv)[i] * unpack4(k_f16[kb + i]); }
+  var s = (s4.x + s4.y + s4.z + s4.w) * p.scale;
+  if (p.softcap > 0.0) { s = p.softcap * tanh(clamp(s / p.softcap, -10.0, 10.0)); }
+  return s;
+}
+
+@compute @workgroup_size(WG)
+fn main_f16(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let idx = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
+  if (idx >= step.n_tokens * p.n_head) { return; }
+  let t = idx / p.n_head;
+  let h = idx % p.n_head;
+  let hkv = h / (p.n_head / p.n_head_kv);
+  let dk4 = p.head_dim_k / 4u;
+  let dv4 = p.head_dim_v / 4u;
+  var qv: array<vec4<f32>, MAX_D4>;
+  for (var i = 0u; i < dk4; i++) {
+    let x = q[idx * dk4 + i];
+    qv[i] = vec4<f32>(round_f16(x.x), round_f16(x.y), round_f16(x.z), round_f16(x.w));
+  }
+  let n = step.pos_start + t + 1u;
+  // pass 1: the maximum and the sum of exp(score - maximum)
+  var m = -3.0e38;
+  var l = 0.0;
+  for (var j = 0u; j < n; j++) {
+    let s = score_f16(&qv, step.kv_base + j, hkv, dk4);
+    if (s > m) { l = l * exp(m - s) + 1.0; m = s; } else { l += exp(s - m); }
+  }
+  let inv = 1.0 / l;
+  // pass 2: probabilities rounded to f16, times the values
+  var acc: array<vec4<f32>, MAX_D4>;
+  for (var j = 0u; j < n; j++) {
+    let row = step.kv_base + j;
+    let pj = round_f16(exp(score_f16(&qv, row, hkv, dk4) - m) * inv);
+    let vb = (row * p.n_head_kv + hkv) * dv4;
+    for (var i = 0u; i < dv4; i++) { acc[i] += pj * unpack4(v_f16[vb + i]); }
+  }
+  for (var i = 0u; i < dv4; i++) { out[idx * dv4 + i] = acc[i]; }
 }

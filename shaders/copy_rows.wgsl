@@ -1,4 +1,6 @@
 // Copies [n_tokens, n] rows of src into dst at row step.kv_base + step.pos_start + t (V into the KV cache).
+// `main` keeps f32; `main_f16` stores halves (rounded to nearest even, as ggml) two per u32, low half first,
+// into dst_f16 [rows, n / 2]. n is a multiple of 4.
 
 struct Step { n_tokens: u32, pos_start: u32, n_kv: u32, logits_start: u32, n_logits: u32, kv_base: u32, seed: u32, sample_index: u32 }
 struct Params { n: u32, pad0: u32, pad1: u32, pad2: u32 }
@@ -7,6 +9,7 @@ struct Params { n: u32, pad0: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dst: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> dst_f16: array<vec2<u32>>;
 
 override WG: u32 = 64;
 
@@ -16,4 +19,35 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let idx = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
   if (idx >= step.n_tokens * n4) { return; }
   dst[(step.kv_base + step.pos_start) * n4 + idx] = src[idx];
+}
+
+// IEEE binary16 bits of x rounded to nearest, ties to even (ggml's F16C conversion; WGSL leaves
+// pack2x16float's rounding to the implementation). The same function is in rope.wgsl, copy_rows.wgsl and
+// attention.wgsl; test/kernels/copy-rows.test.ts checks it bit for bit against daemon/formats/half.ts.
+fn f16_bits(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  let sign = (b >> 16u) & 0x8000u;
+  let a = b & 0x7fffffffu;
+  if (a > 0x7f800000u) { return sign | 0x7e00u; } // NaN
+  if (a >= 0x477ff000u) { return sign | 0x7c00u; } // 65520 and beyond round to infinity
+  if (a >= 0x38800000u) { // normal in f16 (>= 2^-14): rebias the exponent, round the mantissa at bit 13
+    let r = a - 0x38000000u;
+    return sign | ((r + 0xfffu + ((r >> 13u) & 1u)) >> 13u);
+  }
+  // subnormal in f16: a multiple of 2^-24 (scaling by 2^24 is exact)
+  let m = bitcast<f32>(a) * 16777216.0;
+  let q = floor(m);
+  let frac = m - q;
+  var n = u32(q);
+  if (frac > 0.5 || (frac == 0.5 && (n & 1u) == 1u)) { n += 1u; }
+  return sign | n;
+}
+
+@compute @workgroup_size(WG)
+fn main_f16(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n4 = p.n / 4u;
+  let idx = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
+  if (idx >= step.n_tokens * n4) { return; }
+  let x = src[idx];
+  dst_f16[(step.kv_base + step.pos_start) * n4 + idx] = vec2<u32>(f16_bits(x.x) | (f16_bits(x.y) << 16u), f16_bits(x.z) | (f16_bits(x.w) << 16u));
 }

@@ -2,7 +2,8 @@
 // mode 0 = NORM (rotates adjacent pairs (2i, 2i+1)), 1 = NEOX (rotates (i, i + n_rot/2)).
 // Dims >= n_rot are copied unchanged. cs: [n_ctx, n_rot/2] (cos, sin) table computed in float64 on the host.
 // `main_inplace` rotates buf in place (q). `main_to_cache` reads src and writes the rotated rows into the
-// KV cache dst at row step.kv_base + step.pos_start + t (k).
+// KV cache dst at row step.kv_base + step.pos_start + t (k); `main_to_cache_f16` does the same into an f16
+// cache dst_f16, two halves per u32 (low half first), each rounded to nearest even as ggml stores them.
 
 struct Step { n_tokens: u32, pos_start: u32, n_kv: u32, logits_start: u32, n_logits: u32, kv_base: u32, seed: u32, sample_index: u32 }
 struct Params { n_head: u32, head_dim: u32, n_rot: u32, mode: u32 }
@@ -13,6 +14,7 @@ struct Params { n_head: u32, head_dim: u32, n_rot: u32, mode: u32 }
 @group(0) @binding(3) var<storage, read_write> buf: array<f32>;
 @group(0) @binding(4) var<storage, read> src: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dst_f16: array<u32>;
 
 override WG: u32 = 64;
 
@@ -39,6 +41,22 @@ fn main_inplace(@builtin(global_invocation_id) gid: vec3<u32>) {
   buf[base + ab.y] = x0 * c.y + x1 * c.x;
 }
 
+// Dim d of head h of token t of src, rotated (dims >= n_rot pass through).
+fn rotated(t: u32, th: u32, d: u32) -> f32 {
+  let sbase = th * p.head_dim;
+  if (d >= p.n_rot) { return src[sbase + d]; }
+  let half = p.n_rot / 2u;
+  // Which rotation this dim belongs to, and whether it is the first or second of its pair.
+  var i = 0u; var first = true;
+  if (p.mode == 0u) { i = d / 2u; first = (d % 2u) == 0u; } else { i = d % half; first = d < half; }
+  let ab = pair(i);
+  let c = cs[(step.pos_start + t) * half + i];
+  let x0 = src[sbase + ab.x];
+  let x1 = src[sbase + ab.y];
+  if (first) { return x0 * c.x - x1 * c.y; }
+  return x0 * c.y + x1 * c.x;
+}
+
 @compute @workgroup_size(WG)
 fn main_to_cache(@builtin(global_invocation_id) gid: vec3<u32>) {
   let idx = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
@@ -48,16 +66,42 @@ fn main_to_cache(@builtin(global_invocation_id) gid: vec3<u32>) {
   let th = idx / hd;
   let t = th / p.n_head;
   let h = th % p.n_head;
-  let sbase = th * hd;
-  let dbase = ((step.kv_base + step.pos_start + t) * p.n_head + h) * hd;
-  let half = p.n_rot / 2u;
-  if (d >= p.n_rot) { dst[dbase + d] = src[sbase + d]; return; }
-  // Which rotation this dim belongs to, and whether it is the first or second of its pair.
-  var i = 0u; var first = true;
-  if (p.mode == 0u) { i = d / 2u; first = (d % 2u) == 0u; } else { i = d % half; first = d < half; }
-  let ab = pair(i);
-  let c = cs[(step.pos_start + t) * half + i];
-  let x0 = src[sbase + ab.x];
-  let x1 = src[sbase + ab.y];
-  if (first) { dst[dbase + d] = x0 * c.x - x1 * c.y; } else { dst[dbase + d] = x0 * c.y + x1 * c.x; }
+  dst[((step.kv_base + step.pos_start + t) * p.n_head + h) * hd + d] = rotated(t, th, d);
+}
+
+// IEEE binary16 bits of x rounded to nearest, ties to even (ggml's F16C conversion; WGSL leaves
+// pack2x16float's rounding to the implementation). The same function is in rope.wgsl, copy_rows.wgsl and
+// attention.wgsl; test/kernels/copy-rows.test.ts checks it bit for bit against daemon/formats/half.ts.
+fn f16_bits(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  let sign = (b >> 16u) & 0x8000u;
+  let a = b & 0x7fffffffu;
+  if (a > 0x7f800000u) { return sign | 0x7e00u; } // NaN
+  if (a >= 0x477ff000u) { return sign | 0x7c00u; } // 65520 and beyond round to infinity
+  if (a >= 0x38800000u) { // normal in f16 (>= 2^-14): rebias the exponent, round the mantissa at bit 13
+    let r = a - 0x38000000u;
+    return sign | ((r + 0xfffu + ((r >> 13u) & 1u)) >> 13u);
+  }
+  // subnormal in f16: a multiple of 2^-24 (scaling by 2^24 is exact)
+  let m = bitcast<f32>(a) * 16777216.0;
+  let q = floor(m);
+  let frac = m - q;
+  var n = u32(q);
+  if (frac > 0.5 || (frac == 0.5 && (n & 1u) == 1u)) { n += 1u; }
+  return sign | n;
+}
+
+// One invocation per pair of adjacent dims (head_dim is even): one u32 of the f16 cache.
+@compute @workgroup_size(WG)
+fn main_to_cache_f16(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let idx = gid.x + gid.y * 65535u * WG; // grids past 65535 workgroups fold into y (graph-builder grid())
+  let hd2 = p.head_dim / 2u;
+  if (idx >= step.n_tokens * p.n_head * hd2) { return; }
+  let d = (idx % hd2) * 2u;
+  let th = idx / hd2;
+  let t = th / p.n_head;
+  let h = th % p.n_head;
+  let lo = f16_bits(rotated(t, th, d));
+  let hi = f16_bits(rotated(t, th, d + 1u));
+  dst_f16[(((step.kv_base + step.pos_start + t) * p.n_head + h) * p.head_dim + d) / 2u] = lo | (hi << 16u);
 }

@@ -22,8 +22,12 @@ export interface EvalOptions {
   backend?: BackendChoice;
   /** CPU backend threads (default: physical cores). */
   threads?: number;
-  /** KV cache type (CPU backend; default f32 here, the tightest comparison with llama.cpp). */
+  /** KV cache type (default f32 here, the tightest comparison with llama.cpp). */
   kvType?: 'f16' | 'f32';
+  /** Context per slot (default: the tokens plus the greedy ones, at least 64). */
+  nCtx?: number;
+  /** Memory budget in bytes (0 or absent: automatic). */
+  memoryBudget?: number;
 }
 
 export function logSoftmax(logits: Float32Array): Float32Array {
@@ -47,7 +51,9 @@ export async function evalModel(modelPath: string, tokens: number[], nGreedy: nu
   if (tokens.length === 0) throw new Error('eval needs at least one token');
   const model = await Model.load(modelPath, {
     allLogits: true,
-    nCtx: Math.max(tokens.length + nGreedy + 1, 64),
+    nCtx: opts.nCtx ?? Math.max(tokens.length + nGreedy + 1, 64),
+    memoryBudget: opts.memoryBudget,
+    budgetKnob: '--memory-budget',
     maxBatch: opts.maxBatch,
     backend: opts.backend,
     threads: opts.threads,

@@ -5,6 +5,8 @@
  *   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
  *   moecode tokenize <model.gguf> --text TEXT [--json]
  *   moecode serve [model.gguf] [--host H] [--port P] [--api-key KEY] [--max-queue N] [--max-body-mb M]
+ * info, run, eval and serve also take the engine flags of engine-flags.ts (--backend, --threads,
+ * --kv-type, --ctx, --memory-budget); a model that does not fit is refused before anything is allocated.
  * The model may be omitted when MOECODE_MODEL is set or the shipped default model exists.
  */
 import { existsSync } from 'node:fs';
@@ -12,55 +14,51 @@ import { Engine } from '../engine/engine.js';
 import { generate } from '../engine/generate.js';
 import { encodeChat } from '../engine/chat-encode.js';
 import { openGguf } from '../gguf/gguf-reader.js';
-import { createGpu, describeGpu, type GpuInfo } from '../gpu/device.js';
-import { readModelConfig } from '../model/hparams.js';
-import { formatMemoryPlan, kvCacheBytes, weightBytesByClass } from '../model/memory-plan.js';
 import { numberFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
 import { evalModel } from './eval.js';
-import { countParams, formatCount, tensorTypeCounts } from './model-info.js';
 import { noControlMask } from '../engine/token-mask.js';
 import { defaultModelPath } from './default-model.js';
 import { serve } from '../serve/http-server.js';
 import { SERVE_VALUE_FLAGS, serveOptions } from '../serve/options.js';
-import { backendChoice, type BackendChoice } from '../engine/backend-choice.js';
-import { describeBackendPlan } from './backend-plan.js';
+import { BUDGET_FLAG, ENGINE_FLAGS, engineFlags } from './engine-flags.js';
+import { infoReport } from './info.js';
 import { tokenizeCommand } from './tokenize.js';
 import { exitAfterFlush, exitQuietlyOnClosedStdout } from './exit-after-flush.js';
-import { escapeControlCharacters, terminalSafeJson, untrustedText } from '../gguf/untrusted-text.js';
+import { escapeControlCharacters, untrustedText } from '../gguf/untrusted-text.js';
 
 export { exitAfterFlush } from './exit-after-flush.js';
 
 const USAGE = `usage:
-  moecode info <model.gguf> [--json] [--backend auto|gpu|cpu] [--threads N]
-  moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat] [--backend B] [--threads N]
-  moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json [--backend B] [--threads N]
+  moecode info <model.gguf> [--json] [ENGINE FLAGS]   (every problem that keeps the model from running, and the plan)
+  moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat] [ENGINE FLAGS]
+  moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json [ENGINE FLAGS]   (KV cache f32 unless --kv-type f16)
   moecode tokenize <model.gguf> --text TEXT [--json]   (token ids as llama.cpp gives them; reads no weights)
-  moecode serve [model.gguf] [--host 127.0.0.1] [--port 8012] [--api-key KEY] [--max-queue 8] [--max-body-mb 10] [--backend B] [--threads N]
+  moecode serve [model.gguf] [--host 127.0.0.1] [--port 8012] [--api-key KEY] [--max-queue 8] [--max-body-mb 10] [ENGINE FLAGS]
         an OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /infill, /v1/models, /health)
 The model path may be left out when MOECODE_MODEL is set or the default model is installed.
---backend (default: MOECODE_BACKEND, else auto): auto runs a hardware GPU through WebGPU and the CPU backend
-(WebAssembly SIMD) when there is none or only a software adapter. --threads: CPU backend threads (default:
-physical cores).`;
+ENGINE FLAGS:
+  --backend auto|gpu|cpu  (default: MOECODE_BACKEND, else auto) auto runs a hardware GPU through WebGPU and the
+                          CPU backend (WebAssembly SIMD) when there is none or only a software adapter
+  --threads N             CPU backend threads (default: physical cores)
+  --kv-type f16|f32       KV cache element type (default f16, as llama.cpp)
+  --ctx N                 context length per KV slot (default 0: the longest that fits, at most the model's
+                          training context)
+  --memory-budget MB      memory for weights + KV cache + activations (default 0: 75% of the free memory, at
+                          most twice the weights plus 1 GiB)
+A model that does not fit is refused before anything is allocated, saying what to lower and by how much.`;
 
 const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'], tokenize: ['json'], serve: [] };
-const BACKEND_FLAGS = ['backend', 'threads'];
 const VALUE_FLAGS: Record<string, string[]> = {
-  info: [...BACKEND_FLAGS],
-  run: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', ...BACKEND_FLAGS],
-  eval: ['tokens', 'greedy', 'max-binding-bytes', ...BACKEND_FLAGS],
+  info: [...ENGINE_FLAGS],
+  run: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', ...ENGINE_FLAGS],
+  eval: ['tokens', 'greedy', 'max-binding-bytes', ...ENGINE_FLAGS],
   tokenize: ['text'],
-  serve: [...SERVE_VALUE_FLAGS, ...BACKEND_FLAGS],
+  serve: [...SERVE_VALUE_FLAGS, ...ENGINE_FLAGS],
 };
 
-/** --backend (else MOECODE_BACKEND, else auto) and --threads (0: physical cores). */
-function backendFlags(args: ParsedArgs): { backend: BackendChoice; threads: number } {
-  let backend: BackendChoice;
-  try {
-    backend = backendChoice(stringFlag(args, 'backend'));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  return { backend, threads: numberFlag(args, 'threads', 0, (v) => Number.isInteger(v) && v >= 0 && v <= 256) };
+/** Thrown by `info` after its report when the model cannot run: exit code 1 with one line saying so. */
+class CannotRunError extends Error {
+  override name = 'CannotRunError';
 }
 
 function modelPath(args: ParsedArgs): string {
@@ -72,58 +70,14 @@ function modelPath(args: ParsedArgs): string {
 
 async function info(args: ParsedArgs): Promise<void> {
   const path = modelPath(args);
+  const flags = engineFlags(args);
   const file = await openGguf(path);
   try {
-    const cfg = readModelConfig(file);
-    const params = countParams(file, cfg);
-    const types = tensorTypeCounts(file);
-    const { backend, threads } = backendFlags(args);
-    let gpu: GpuInfo | undefined;
-    let maxBinding = 0;
-    if (backend !== 'cpu') {
-      try {
-        const g = await createGpu();
-        gpu = g.info;
-        maxBinding = g.maxBindingBytes;
-        g.destroy();
-      } catch {
-        gpu = undefined;
-      }
-    }
-    const runsOn = describeBackendPlan(backend, gpu, threads);
-    const { byClass, weights, largest } = weightBytesByClass(file);
-    const nCtx = Math.min(4096, cfg.n_ctx_train || 4096);
-    const kv = kvCacheBytes(cfg.n_layer, 1, nCtx, cfg.n_head_kv * cfg.n_embd_head_k, cfg.n_head_kv * cfg.n_embd_head_v);
-    const plan = {
-      byClass,
-      weights,
-      kvCache: kv,
-      activations: 0,
-      total: weights + kv,
-      largestTensor: largest,
-      maxBindingBytes: maxBinding,
-      maxBufferSize: gpu?.maxBufferSize ?? 0,
-    };
-    if (args.flags.has('json')) {
-      const files = file.parts.map((p) => ({ path: p.path, bytes: p.fileSize }));
-      console.log(terminalSafeJson(JSON.stringify({ path, gguf_version: file.version, bytes: file.totalSize, files, config: cfg, params, tensor_types: types, memory: plan, gpu: gpu ?? null, backend: runsOn }, null, 2)));
-      return;
-    }
-    // the name comes from the file: no control character of it reaches the terminal
-    console.log(`${untrustedText(cfg.name)}  (${escapeControlCharacters(path)})`);
-    console.log(`architecture   ${cfg.arch}, GGUF v${file.version}`);
-    console.log(`file size      ${(file.totalSize / 1048576).toFixed(1)} MiB${file.parts.length > 1 ? ` in ${file.parts.length} split parts` : ''}`);
-    console.log(
-      `layers ${cfg.n_layer}, n_embd ${cfg.n_embd}, heads ${cfg.n_head} (kv ${cfg.n_head_kv}), head dim ${cfg.n_embd_head_k}, context ${cfg.n_ctx_train}, vocab ${cfg.n_vocab}`,
-    );
-    if (cfg.n_expert > 0) {
-      console.log(`experts        ${cfg.n_expert}, ${cfg.n_expert_used} used per token, width ${cfg.n_ff_exp}${cfg.n_ff_shexp ? `, shared expert width ${cfg.n_ff_shexp}` : ''}`);
-    } else console.log(`dense FFN      width ${cfg.n_ff}`);
-    console.log(`parameters     ${formatCount(params.total)} total, ${formatCount(params.activePerToken)} active per token`);
-    console.log(`tensor types   ${escapeControlCharacters(Object.entries(types).map(([k, v]) => `${k} x${v}`).join(', '))}`);
-    console.log(`gpu            ${gpu ? describeGpu(gpu) : backend === 'cpu' ? 'not probed (--backend cpu)' : 'no WebGPU adapter available'}`);
-    console.log(`backend        ${runsOn.description}`);
-    console.log(formatMemoryPlan(plan, gpu));
+    const report = await infoReport(path, file, flags);
+    console.log(args.flags.has('json') ? report.json : report.text);
+    const [first] = report.problems;
+    const n = report.problems.length;
+    if (first) throw new CannotRunError(`${n} problem${n === 1 ? ' keeps' : 's keep'} this model from running: ${first.message}${n > 1 ? ' …' : ''}`);
   } finally {
     await file.close();
   }
@@ -139,7 +93,17 @@ async function run(args: ParsedArgs): Promise<void> {
   const topP = numberFlag(args, 'top-p', 0.95, (v) => v > 0 && v <= 1);
   const seed = numberFlag(args, 'seed', 42, (v) => Number.isInteger(v) && v >= 0);
   const progress = process.stderr.isTTY ? (f: number) => process.stderr.write(`\rloading ${(f * 100).toFixed(0)}%`) : undefined;
-  const engine = await Engine.load(path, { ...backendFlags(args), onProgress: progress, warn: (m) => console.error(m) });
+  const flags = engineFlags(args);
+  const engine = await Engine.load(path, {
+    backend: flags.backend,
+    threads: flags.threads,
+    kvType: flags.kvType,
+    nCtx: flags.contextLength,
+    memoryBudget: flags.memoryBudgetMb * 1024 * 1024,
+    budgetKnob: BUDGET_FLAG,
+    onProgress: progress,
+    warn: (m) => console.error(m),
+  });
   if (progress) process.stderr.write('\r');
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -182,7 +146,15 @@ async function evaluate(args: ParsedArgs): Promise<void> {
   });
   const greedy = numberFlag(args, 'greedy', 0, (v) => Number.isInteger(v) && v >= 0);
   const maxBinding = args.flags.has('max-binding-bytes') ? numberFlag(args, 'max-binding-bytes', 0, (v) => v > 0) : undefined;
-  const r = await evalModel(path, tokens, greedy, { maxBindingBytes: maxBinding, ...backendFlags(args) });
+  const flags = engineFlags(args, { kvType: 'f32' });
+  const r = await evalModel(path, tokens, greedy, {
+    maxBindingBytes: maxBinding,
+    backend: flags.backend,
+    threads: flags.threads,
+    kvType: flags.kvType,
+    nCtx: flags.contextLength || undefined,
+    memoryBudget: flags.memoryBudgetMb * 1024 * 1024,
+  });
   process.stdout.write(`{"logprobs":[${r.logprobs.map((row) => `[${Array.from(row).join(',')}]`).join(',')}],"greedy":[${r.greedy.join(',')}]}\n`);
 }
 
@@ -204,7 +176,7 @@ export async function main(argv: string[]): Promise<number> {
         await tokenizeCommand(modelPath(args), args);
         return 0;
       case 'serve':
-        return await serve(serveOptions(args, modelPath(args), backendFlags(args)));
+        return await serve(serveOptions(args, modelPath(args), engineFlags(args)));
       case undefined:
       case '--help':
       case 'help':
@@ -219,7 +191,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     console.error(`moecode: ${escapeControlCharacters((e as Error).message, true)}`);
-    return 1;
+    return 1; // a CannotRunError of info too: its report is on stdout already
   }
 }
 

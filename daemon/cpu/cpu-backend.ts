@@ -25,8 +25,6 @@ import { CpuBackendUnavailableError, heapBase, instantiateKernels, kernelModule 
 export interface CpuBackendOptions extends BackendOptions {
   /** Worker threads (0 or absent: the machine's physical cores). */
   threads?: number;
-  /** KV cache in f16 (llama.cpp's default) or f32. */
-  kvType?: 'f16' | 'f32';
 }
 
 export class CpuBackendError extends Error {
@@ -74,6 +72,18 @@ function exited(worker: Worker, ms: number): Promise<void> {
 /** A rank's memory may hold at most this much of the weights (the rest: KV cache, activations, margin). */
 const WEIGHTS_PER_RANK = MAX_WASM_BYTES * 0.8;
 
+/** Ranks for a model: one per thread, more when the weights need more 4 GiB memories. */
+export function cpuRankCount(weightBytes: number, threads?: number): number {
+  return Math.max(Math.max(1, Math.floor(threads || physicalCores())), Math.ceil(weightBytes / WEIGHTS_PER_RANK));
+}
+
+/** What the fit check (model/fit-plan.ts) needs to know about the CPU backend's ranks, before loading. */
+export function cpuFitInputs(cfg: ModelConfig, weights: ModelWeights, weightBytes: number, threads?: number): { nRanks: number; kvHeadsMaxPerRank: number; kvHeadsTotal: number; maxRankBytes: number } {
+  const nRanks = cpuRankCount(weightBytes, threads);
+  const kvHeads = planPartition(cfg, weights, nRanks).ranks.map((r) => r.kvHeads.end - r.kvHeads.start);
+  return { nRanks, kvHeadsMaxPerRank: Math.max(...kvHeads), kvHeadsTotal: kvHeads.reduce((a, b) => a + b, 0), maxRankBytes: MAX_WASM_BYTES };
+}
+
 interface RankHandle {
   worker: Worker;
   memory: WebAssembly.Memory;
@@ -114,7 +124,7 @@ export class CpuBackend implements ForwardBackend {
     const { module, relaxed } = kernelModule();
     const threads = Math.max(1, Math.floor(opts.threads || physicalCores()));
     const { byClass, weights: weightBytes, largest } = weightBytesByClass(file);
-    const nRanks = Math.max(threads, Math.ceil(weightBytes / WEIGHTS_PER_RANK));
+    const nRanks = cpuRankCount(weightBytes, threads);
     const plan = planPartition(cfg, weights, nRanks);
     const base = heapBase(instantiateKernels(module, new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true })));
     const control = createControl(opts.maxBatch);

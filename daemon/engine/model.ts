@@ -1,7 +1,9 @@
 /**
  * A loaded model: GGUF validated, hyperparameters read, weights handed to a backend (WebGPU or the CPU)
  * that runs the forward pass. Prompts are fed in chunks of at most maxBatch tokens; sessions (KV slots)
- * are handed out by slot index.
+ * are handed out by slot index. Before the backend allocates anything, every check runs and the slots ×
+ * context are planned under the memory budget and the backend's limits (fit-check.ts); all problems
+ * found are thrown together as a ModelCheckError.
  */
 import { basename } from 'node:path';
 import { openGguf, type GgufFile } from '../gguf/gguf-reader.js';
@@ -10,26 +12,21 @@ import type { Gpu, GpuOptions } from '../gpu/device.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
 import { backendChoice, resolveBackend, type BackendChoice } from './backend-choice.js';
 import type { BackendInfo, ForwardBackend, SamplingParams } from '../model/backend.js';
-import { weightTypesWithKernel } from '../formats/table.js';
-import { readModelConfig, type ModelConfig } from '../model/hparams.js';
+import type { FitPlan } from '../model/fit-plan.js';
+import type { ModelConfig } from '../model/hparams.js';
 import type { MemoryPlan } from '../model/memory-plan.js';
-import { modelWeights } from '../model/model-weights.js';
+import { checkModel } from '../model/model-check.js';
+import { ModelCheckError } from '../model/model-problems.js';
+import { fitForBackend, type FitOptions } from './fit-check.js';
 
-export interface LoadOptions {
-  /** Context length per sequence (default min(4096, training context)). */
-  nCtx?: number;
-  /** Independent sequences (KV slots), default 1. */
-  nSlots?: number;
-  /** Largest prefill chunk, default 256. */
-  maxBatch?: number;
-  /** Keep logits for every prompt position (needed by eval), default false. */
-  allLogits?: boolean;
+/**
+ * nCtx (per slot; 0 = the longest that fits, absent = min(4096, training context)), nSlots (default 1) and
+ * minSlots (default nSlots), maxBatch (default 256), allLogits (eval), kvType (both backends, default
+ * f16), memoryBudget (bytes, 0 = automatic), threads (CPU backend): see fit-check.ts.
+ */
+export interface LoadOptions extends FitOptions {
   /** Which backend runs the model (default: MOECODE_BACKEND, else auto; see backend-choice.ts). */
   backend?: BackendChoice;
-  /** CPU backend threads (0 or absent: physical cores). */
-  threads?: number;
-  /** KV cache element type (CPU backend; the GPU backend keeps f32 for now). Default f16. */
-  kvType?: 'f16' | 'f32';
   /** An already created GPU (then the GPU backend runs), or options to create one. */
   gpu?: Gpu;
   gpuOptions?: GpuOptions;
@@ -54,6 +51,8 @@ export class Model {
     readonly maxBatch: number,
     readonly allLogits: boolean,
     readonly loadMs: number,
+    /** The plan it was loaded with: slots × context, KV type, the budget and the estimates. */
+    readonly fit: FitPlan,
   ) {}
 
   get name(): string {
@@ -72,34 +71,28 @@ export class Model {
   static async load(path: string, opts: LoadOptions = {}): Promise<Model> {
     const t0 = performance.now();
     const file = await openGguf(path);
+    let ownGpu: Gpu | undefined;
     try {
-      const where = opts.gpu ? undefined : await resolveBackend(opts.backend ?? backendChoice(), opts.gpuOptions);
-      // each backend runs the weight types it has kernels for (daemon/formats/table.ts)
-      let cfg: ModelConfig;
-      let weights: ReturnType<typeof modelWeights>;
-      try {
-        cfg = readModelConfig(file, { weightTypes: weightTypesWithKernel(where?.kind === 'cpu' ? 'cpu' : 'wgsl') });
-        weights = modelWeights(file, cfg);
-      } catch (e) {
-        if (where?.kind === 'gpu') where.gpu.destroy();
-        throw e;
-      }
-      const nCtx = Math.max(16, Math.min(opts.nCtx ?? 4096, cfg.n_ctx_train || 4096));
-      const nSlots = Math.max(1, opts.nSlots ?? 1);
-      const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 256, nCtx));
+      // every problem the file has, whatever the backend; then the backend's kernels and limits
+      const structural = checkModel(file);
+      if (structural.problems.length > 0) throw new ModelCheckError(structural.problems);
+      const cfg = structural.config!;
+      const weights = structural.weights!;
+      const where = opts.gpu ? { kind: 'gpu' as const, gpu: opts.gpu } : await resolveBackend(opts.backend ?? backendChoice(), opts.gpuOptions);
+      if (!opts.gpu && where.kind === 'gpu') ownGpu = where.gpu;
+      const fit = fitForBackend(file, structural, where, opts);
+      const { nCtx, nSlots, maxBatch, kvType } = fit;
       const allLogits = Boolean(opts.allLogits);
-      const common = { nCtx, nSlots, maxBatch, allLogits, onProgress: opts.onProgress };
+      const common = { nCtx, nSlots, maxBatch, allLogits, kvType, onProgress: opts.onProgress };
       let backend: ForwardBackend;
-      if (!where) backend = await GpuBackend.load(file, cfg, weights, { ...common, gpu: opts.gpu! });
-      else {
-        backend =
-          where.kind === 'gpu'
-            ? await GpuBackend.load(file, cfg, weights, { ...common, gpu: where.gpu, ownGpu: true })
-            : await CpuBackend.load(file, cfg, weights, { ...common, threads: opts.threads, kvType: opts.kvType });
-      }
+      if (where.kind === 'gpu') {
+        ownGpu = undefined; // the backend owns it from here (and destroys it if it fails)
+        backend = await GpuBackend.load(file, cfg, weights, { ...common, gpu: where.gpu, ownGpu: !opts.gpu });
+      } else backend = await CpuBackend.load(file, cfg, weights, { ...common, threads: opts.threads });
       opts.onProgress?.(1);
-      return new Model(path, cfg, file, backend, nCtx, nSlots, maxBatch, allLogits, performance.now() - t0);
+      return new Model(path, cfg, file, backend, nCtx, nSlots, maxBatch, allLogits, performance.now() - t0, fit);
     } catch (e) {
+      ownGpu?.destroy();
       await file.close();
       throw e;
     }

@@ -1,55 +1,47 @@
 /**
- * How to load a model under `moecode.gpu.memoryBudget`: read the GGUF's header, estimate weights, KV
- * cache per slot and activations, and pick the number of KV slots (documents kept warm, plus chat) and
- * the context length so the total stays under the budget, or refuse with the numbers.
+ * The daemon's first look at a model it was asked to load, from the header alone: every problem the file
+ * has (model/model-check.ts: architecture, tensors, types, tokenizer, …) and whether weights + KV cache
+ * (slots × context) + activations fit the memory budget (model/fit-plan.ts). A file that fails here is
+ * refused with all its problems while the old model keeps answering. The engine's load then checks again
+ * against the backend's own limits (engine/fit-check.ts) and plans the slots and context it allocates.
  */
 import { openGguf } from '../gguf/gguf-reader.js';
-import { readModelConfig, type ModelConfig } from '../model/hparams.js';
-import { kvCacheBytes, weightBytesByClass } from '../model/memory-plan.js';
+import type { MoecodeSettings } from '../protocol.js';
+import { DEFAULT_MAX_BATCH, DEFAULT_SLOTS, planFit, type FitPlan, type MemoryBudget } from '../model/fit-plan.js';
+import { anyBackendLimits, hostMemory, memoryBudget, type HostMemory } from '../model/memory-budget.js';
+import { checkModel } from '../model/model-check.js';
+import { ModelCheckError } from '../model/model-problems.js';
 
-export interface LoadPlan {
-  nSlots: number;
-  nCtx: number;
-  maxBatch: number;
-  /** Estimated GPU bytes with this plan. */
-  estimatedBytes: number;
+export { DEFAULT_MAX_BATCH, DEFAULT_SLOTS };
+
+export type LoadPlan = FitPlan;
+
+/** The budget the settings give a model of `weightBytes`: moecode.gpu.memoryBudget (MB) when set, else automatic. */
+export function budgetOf(settings: MoecodeSettings, knob: string, weightBytes: number, host: HostMemory = hostMemory(), reclaimableBytes = 0): MemoryBudget {
+  return memoryBudget(Math.round(settings.gpu.memoryBudget * 1024 * 1024), knob, weightBytes, host, reclaimableBytes);
 }
 
-export const DEFAULT_SLOTS = 4;
-export const DEFAULT_MAX_BATCH = 256;
-const MIN_CTX = 1024;
-const MiB = 1024 * 1024;
-
-export class BudgetError extends Error {
-  override readonly name = 'BudgetError';
-}
-
-/** Activations and scratch of one step: a rough upper bound (residual, attention, expert FFN, logits). */
-function activationBytes(cfg: ModelConfig, maxBatch: number, nCtx: number): number {
-  const perToken = cfg.n_embd * 8 + cfg.n_head * cfg.n_embd_head_k * 4 + Math.max(cfg.n_ff_exp * cfg.n_expert_used, cfg.n_ff) * 3 + cfg.n_expert * 2;
-  return (maxBatch * perToken + maxBatch * cfg.n_head * nCtx + cfg.n_vocab * 2) * 4;
-}
-
-export async function planLoad(path: string, budgetMB: number, wantSlots = DEFAULT_SLOTS, maxBatch = DEFAULT_MAX_BATCH): Promise<LoadPlan> {
+/**
+ * Checks the model at `path` and plans it under the settings' budget (with `reclaimableBytes` of a model
+ * about to be replaced counted as free when the budget is automatic); throws a ModelCheckError listing
+ * every problem.
+ */
+export async function planLoad(path: string, settings: MoecodeSettings, opts: { knob?: string; reclaimableBytes?: number } = {}): Promise<LoadPlan> {
   const file = await openGguf(path);
   try {
-    const cfg = readModelConfig(file);
-    const { weights } = weightBytesByClass(file);
-    const ctxTrain = Math.min(4096, cfg.n_ctx_train || 4096);
-    const kv = (slots: number, nCtx: number) => kvCacheBytes(cfg.n_layer, slots, nCtx, cfg.n_head_kv * cfg.n_embd_head_k, cfg.n_head_kv * cfg.n_embd_head_v);
-    const total = (slots: number, nCtx: number) => weights + kv(slots, nCtx) + activationBytes(cfg, Math.min(maxBatch, nCtx), nCtx);
-    if (!(budgetMB > 0)) return { nSlots: wantSlots, nCtx: ctxTrain, maxBatch, estimatedBytes: total(wantSlots, ctxTrain) };
-    const budget = budgetMB * MiB;
-    // most slots at the full context, then a shorter context for at least two slots (chat + a document), then one
-    for (let slots = wantSlots; slots >= 2; slots--) if (total(slots, ctxTrain) <= budget) return { nSlots: slots, nCtx: ctxTrain, maxBatch, estimatedBytes: total(slots, ctxTrain) };
-    for (let nCtx = ctxTrain; nCtx >= Math.min(MIN_CTX, ctxTrain); nCtx = Math.floor(nCtx / 2)) {
-      for (const slots of [2, 1]) if (total(slots, nCtx) <= budget) return { nSlots: slots, nCtx, maxBatch, estimatedBytes: total(slots, nCtx) };
-      if (nCtx <= MIN_CTX) break;
-    }
-    const need = total(1, Math.min(MIN_CTX, ctxTrain));
-    throw new BudgetError(
-      `the model needs about ${Math.ceil(need / MiB)} MB of GPU memory (weights ${Math.ceil(weights / MiB)} MB) but moecode.gpu.memoryBudget is ${budgetMB} MB`,
-    );
+    const check = checkModel(file);
+    if (check.problems.length > 0 || !check.config) throw new ModelCheckError(check.problems);
+    const budget = budgetOf(settings, opts.knob ?? 'moecode.gpu.memoryBudget', check.weightBytes, hostMemory(), opts.reclaimableBytes ?? 0);
+    const fit = planFit(check.config, check.weightBytes, anyBackendLimits(budget), {
+      nCtx: settings.engine.contextLength,
+      maxSlots: DEFAULT_SLOTS,
+      minSlots: 1,
+      maxBatch: DEFAULT_MAX_BATCH,
+      allLogits: false,
+      kvType: settings.engine.kvCacheType,
+    });
+    if (!fit.ok) throw new ModelCheckError(fit.problems);
+    return fit.plan;
   } finally {
     await file.close();
   }

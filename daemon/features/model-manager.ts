@@ -1,10 +1,11 @@
 /**
  * The loaded model and the daemon's status. Loads run one after another and the newest request wins
  * (a model path changed twice during a load loads only the last one; a newer request, an unload or
- * shutdown abandons a load in flight). A load first checks the file cheaply (a regular file, a GGUF
- * header that parses, a supported architecture, the memory budget), then builds the new engine while
- * the old one keeps answering, and only then hands the new engine to the scheduler (which drops the old
- * engine's jobs) and disposes the old one. When the new model fails, the old one stays loaded and the
+ * shutdown abandons a load in flight). A load first checks the file from its header (load-plan.ts: every
+ * problem it has, and whether it fits the memory budget — the setting, or automatic), then builds the
+ * new engine while the old one keeps answering (the engine checks again against the backend's limits
+ * before it allocates anything, and plans the KV slots × context), and only then hands the new engine to
+ * the scheduler (which drops the old engine's jobs) and disposes the old one. When the new model fails, the old one stays loaded and the
  * status says what failed; with no old model the status is `error` and requests get a RequestFailed
  * naming the reason. A load that stops making progress is given up (load-watchdog.ts). Everything a
  * status or log says about a file is bounded and escaped (gguf/untrusted-text.ts).
@@ -17,7 +18,7 @@ import type { MoecodeSettings, StatusParams } from '../protocol.js';
 import type { GenerationOutcome } from '../scheduler/generation-job.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { requestFailed } from './errors.js';
-import { planLoad, type LoadPlan } from './load-plan.js';
+import { budgetOf, DEFAULT_MAX_BATCH, DEFAULT_SLOTS, planLoad, type LoadPlan } from './load-plan.js';
 import { LoadAbandonedError, loadStallMsFromEnv, watchLoad } from './load-watchdog.js';
 
 export interface ModelManagerOptions {
@@ -30,6 +31,8 @@ export interface ModelManagerOptions {
   onEngineChanged?: () => void;
   /** Longest a load may go without progress before it is given up (default: loadStallMsFromEnv). */
   loadStallMs?: number;
+  /** What sets the memory budget, for messages (default "moecode.gpu.memoryBudget"; `moecode serve`: "--memory-budget"). */
+  budgetKnob?: string;
 }
 
 /** The model to load: the setting, else MOECODE_MODEL, else the shipped default. */
@@ -161,7 +164,8 @@ export class ModelManager {
   }
 
   private keyOf(settings: MoecodeSettings, explicitPath?: string): string {
-    return JSON.stringify([explicitPath ?? resolveModelPath(settings).path ?? '', settings.gpu.memoryBudget, settings.gpu.adapter, settings.engine.backend, settings.cpu.threads]);
+    const e = settings.engine;
+    return JSON.stringify([explicitPath ?? resolveModelPath(settings).path ?? '', settings.gpu.memoryBudget, settings.gpu.adapter, e.backend, e.kvCacheType, e.contextLength, settings.cpu.threads]);
   }
 
   private async doLoad(settings: MoecodeSettings, explicitPath?: string): Promise<void> {
@@ -217,23 +221,32 @@ export class ModelManager {
   }
 
   /**
-   * The cheap checks (planLoad: a regular file, a GGUF header, a supported architecture, the budget),
-   * then the engine; under a budget that cannot hold both models the old one is unloaded first.
+   * The header checks (planLoad: every problem of the file, and the budget, counting the old model's
+   * memory as free), then the engine; when the budget cannot hold both models the old one is unloaded first.
    */
   private async buildEngine(path: string, settings: MoecodeSettings, signal: AbortSignal, progress: () => void): Promise<Engine> {
-    const plan: LoadPlan = await planLoad(path, settings.gpu.memoryBudget);
+    const knob = this.opts.budgetKnob ?? 'moecode.gpu.memoryBudget';
+    const old = this.engine?.model.memory.total ?? 0;
+    const plan: LoadPlan = await planLoad(path, settings, { knob, reclaimableBytes: old });
     progress();
     if (signal.aborted) throw new LoadAbandonedError('abandoned before the weights were loaded');
-    const budget = budgetBytes(settings);
-    if (budget > 0 && this.engine && this.engine.model.memory.total + plan.estimatedBytes > budget) {
-      this.opts.log(`the previous model is unloaded first: both would exceed moecode.gpu.memoryBudget (${settings.gpu.memoryBudget} MB)`);
-      await this.dropEngine();
+    if (this.engine) {
+      // an explicit budget holds both models; the automatic one already counts the old model as used
+      const now = budgetOf(settings, knob, plan.weightsBytes);
+      if (plan.totalBytes + (now.explicit ? old : 0) > now.bytes) {
+        this.opts.log(`the previous model is unloaded first: both would exceed the memory budget (${now.source}, ${Math.round(now.bytes / 1048576)} MB)`);
+        await this.dropEngine();
+      }
     }
     let lastSent = -1;
     return Engine.load(path, {
-      nSlots: plan.nSlots,
-      nCtx: plan.nCtx,
-      maxBatch: plan.maxBatch,
+      nSlots: DEFAULT_SLOTS,
+      minSlots: 1,
+      nCtx: settings.engine.contextLength,
+      maxBatch: DEFAULT_MAX_BATCH,
+      kvType: settings.engine.kvCacheType,
+      memoryBudget: budgetBytes(settings),
+      budgetKnob: knob,
       backend: settings.engine.backend,
       threads: settings.cpu.threads,
       gpuOptions: { adapter: settings.gpu.adapter },
@@ -275,7 +288,9 @@ export class ModelManager {
         kvCacheBytes: m.memory.kvCache,
         activationsBytes: m.memory.activations,
         totalBytes: m.memory.total,
-        budgetBytes: budgetBytes(settings),
+        budgetBytes: m.fit.budget.bytes,
+        budgetSource: m.fit.budget.source,
+        kvCacheType: m.fit.kvType,
         kvSlots: m.nSlots,
         contextLength: m.nCtx,
       },
@@ -284,7 +299,11 @@ export class ModelManager {
       message: info.isSoftwareGpu ? `running on a software WebGPU adapter (${info.description}): expect slow suggestions` : undefined,
     };
     this.update({ ...this.serving }, true);
-    this.opts.log(`model ${name} ready on ${info.description} in ${(m.loadMs / 1000).toFixed(1)} s (${m.nSlots} KV slots × ${m.nCtx} tokens)`);
+    this.opts.log(
+      `model ${name} ready on ${info.description} in ${(m.loadMs / 1000).toFixed(1)} s (${m.nSlots} KV slots × ${m.nCtx} tokens, ${m.fit.kvType} KV cache; ` +
+        `${Math.round(m.memory.total / 1048576)} MB of a ${Math.round(m.fit.budget.bytes / 1048576)} MB budget, ${m.fit.budget.source})`,
+    );
+    for (const note of m.fit.notes) this.opts.log(`  ${note}`);
   }
 
   /**

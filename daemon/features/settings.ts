@@ -11,6 +11,9 @@ import { isObject } from './validate.js';
 
 type Warn = (message: string) => void;
 
+/** Largest moecode.engine.contextLength accepted (16 Mi tokens; a model's training context caps it further). */
+export const MAX_CONTEXT_LENGTH = 16 * 1024 * 1024;
+
 function num(v: unknown, ok: (n: number) => boolean): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) && ok(v) ? v : undefined;
 }
@@ -39,6 +42,8 @@ export function mergeSettings(base: MoecodeSettings, input: unknown, warn: Warn 
   };
   set('model', 'path', (v) => (typeof v === 'string' ? v.trim() : undefined));
   set('engine', 'backend', (v) => (v === 'auto' || v === 'gpu' || v === 'cpu' ? v : undefined));
+  set('engine', 'kvCacheType', (v) => (v === 'f16' || v === 'f32' ? v : undefined));
+  set('engine', 'contextLength', (v) => num(v, (n) => Number.isInteger(n) && n >= 0 && n <= MAX_CONTEXT_LENGTH));
   set('cpu', 'threads', (v) => num(v, (n) => Number.isInteger(n) && n >= 0 && n <= 256));
   set('gpu', 'memoryBudget', (v) => num(v, (n) => n >= 0));
   set('gpu', 'adapter', (v) => (v === 'auto' || v === 'hardware' || v === 'software' ? v : undefined));

@@ -56,6 +56,7 @@ export class GpuBackend implements ForwardBackend {
           maxLogitRows: opts.allLogits ? opts.maxBatch : 1,
           rope: cfg.rope,
           geluF16: true,
+          kvType: opts.kvType ?? 'f16',
         },
         store,
       );

@@ -60,6 +60,8 @@ export interface GraphOptions {
   rope: RopeScaling;
   /** Evaluate GELU through f16 like ggml's CPU backend (default true). */
   geluF16: boolean;
+  /** KV cache element type: f16 (halves packed two per u32, ggml's roundings in attention) or f32. Default f16. */
+  kvType?: 'f16' | 'f32';
 }
 
 interface ActInfo extends Act {
@@ -326,16 +328,22 @@ export class GraphBuilder implements ForwardOps {
     this.wrote(q);
   }
 
+  private get kvF16(): boolean {
+    return (this.opts.kvType ?? 'f16') === 'f16';
+  }
+
+  /** Layer il's K and V caches [nSlots · nCtx, cols] of f16 (two per u32) or f32. */
   private kvCache(il: number, kCols: number, vCols: number): { k: GPUBuffer; v: GPUBuffer } {
     let c = this.kv.get(il);
     if (!c) {
       const rows = this.opts.nSlots * this.opts.nCtx;
+      const el = this.kvF16 ? 2 : 4;
       const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-      const max = this.device.limits.maxStorageBufferBindingSize;
-      if (rows * Math.max(kCols, vCols) * 4 > max) {
+      const max = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+      if (rows * Math.max(kCols, vCols) * el > max) {
         throw new Error(`the KV cache of one layer (${this.opts.nSlots} slots x ${this.opts.nCtx} positions) exceeds the binding limit of ${max} bytes: use a shorter context or fewer slots`);
       }
-      c = { k: this.buffer(`blk.${il}.cache_k`, rows * kCols * 4, usage), v: this.buffer(`blk.${il}.cache_v`, rows * vCols * 4, usage) };
+      c = { k: this.buffer(`blk.${il}.cache_k`, rows * kCols * el, usage), v: this.buffer(`blk.${il}.cache_v`, rows * vCols * el, usage) };
       this.kv.set(il, c);
     }
     return c;
@@ -343,20 +351,22 @@ export class GraphBuilder implements ForwardOps {
 
   storeKv(il: number, k: Act, v: Act, p: RopeParams, headDimV: number): void {
     const cache = this.kvCache(il, k.cols, v.cols);
+    const f16 = this.kvF16;
     const cs = this.ropeTableBuffer(p);
     const rp = this.uniform('rope_k', [p.n_head, p.head_dim, p.n_rot, p.mode === 'neox' ? 1 : 0]);
+    if (f16 && p.head_dim % 2) throw new Error('an f16 KV cache needs an even key head size');
     this.record({
       label: `rope ${k.label} -> blk.${il}.cache_k`,
-      pipeline: this.kernels.pipeline('rope', 'main_to_cache'),
-      entries: () => [this.u(0, this.step), this.u(1, rp), this.s(2, cs), this.s(4, this.buf(k)), this.s(5, cache.k)],
-      dispatch: (s) => grid(s.n_tokens * k.cols),
+      pipeline: this.kernels.pipeline('rope', f16 ? 'main_to_cache_f16' : 'main_to_cache'),
+      entries: () => [this.u(0, this.step), this.u(1, rp), this.s(2, cs), this.s(4, this.buf(k)), this.s(f16 ? 6 : 5, cache.k)],
+      dispatch: (s) => grid((s.n_tokens * k.cols) / (f16 ? 2 : 1)),
     });
     const cp = this.uniform('copy_rows', [v.cols]);
     if (v.cols % 4 || headDimV % 4) throw new Error('value head size must be a multiple of 4');
     this.record({
       label: `copy ${v.label} -> blk.${il}.cache_v`,
-      pipeline: this.kernels.pipeline('copy_rows'),
-      entries: () => [this.u(0, this.step), this.u(1, cp), this.s(2, this.buf(v)), this.s(3, cache.v)],
+      pipeline: this.kernels.pipeline('copy_rows', f16 ? 'main_f16' : 'main'),
+      entries: () => [this.u(0, this.step), this.u(1, cp), this.s(2, this.buf(v)), this.s(f16 ? 4 : 3, cache.v)],
       dispatch: (s) => grid((s.n_tokens * v.cols) / 4),
     });
   }
@@ -368,15 +378,16 @@ export class GraphBuilder implements ForwardOps {
       throw new Error(`head sizes ${p.head_dim_k}/${p.head_dim_v} are not supported (multiples of 4, at most 256)`);
     }
     const params = this.uniform('attention', [p.n_head, p.n_head_kv, p.head_dim_k, p.head_dim_v, { f32: p.scale }, { f32: p.softcap }]);
+    const f16 = this.kvF16;
     this.record({
       label: `attention blk.${il}`,
-      pipeline: this.kernels.pipeline('attention'),
+      pipeline: this.kernels.pipeline('attention', f16 ? 'main_f16' : 'main'),
       entries: () => [
         this.u(0, this.step),
         this.u(1, params),
         this.s(2, this.buf(q)),
-        this.s(3, cache.k),
-        this.s(4, cache.v),
+        this.s(f16 ? 6 : 3, cache.k),
+        this.s(f16 ? 7 : 4, cache.v),
         this.s(5, this.buf(out)),
       ],
       dispatch: (s) => grid(s.n_tokens * p.n_head, 32),

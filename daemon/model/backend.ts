@@ -61,5 +61,7 @@ export interface BackendOptions {
   maxBatch: number;
   /** Keep logits for every position of a step (eval). */
   allLogits: boolean;
+  /** KV cache element type: f16 (llama.cpp's default) or f32. Default f16. */
+  kvType?: 'f16' | 'f32';
   onProgress?: (fraction: number) => void;
 }

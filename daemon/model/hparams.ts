@@ -15,17 +15,23 @@
  *  - old Mixtral files with one 2-D tensor per expert (blk.N.ffn_{gate,up,down}.E.weight, which llama.cpp
  *    v0.4.0 refuses) are read for llama and grok, as llama.cpp once did (expert_layout 'per-expert');
  *  - extra tensors in the file are ignored (llama.cpp refuses files with unused tensors).
+ *
+ * Every check reports into a ConfigChecks list instead of throwing at the first problem (checkModelConfig
+ * returns them all, as ModelProblems; readModelConfig throws them together as one ModelCheckError, whose
+ * code is the first problem's GgufError code). After a problem the reading goes on with a neutral value,
+ * and shape checks that depend on a broken hyperparameter are skipped rather than reported once per tensor.
  */
 import { basename } from 'node:path';
-import { GgmlType, ggmlTypeName } from '../gguf/ggml-types.js';
+import { GgmlType, GgufValueType, ggmlTypeName } from '../gguf/ggml-types.js';
 import { formatOf, SUPPORTED_WEIGHT_TYPES } from '../formats/table.js';
-import { GgufError } from '../gguf/gguf-error.js';
+import { GgufError, isGgufError } from '../gguf/gguf-error.js';
 import { untrustedText } from '../gguf/untrusted-text.js';
 import { metaF32, metaHas, metaStr, metaU32, metaU32PerLayer } from '../gguf/gguf-metadata.js';
 import type { GgufFile, GgufTensorInfo } from '../gguf/gguf-reader.js';
 import { TENSOR, blk, blkExpert } from '../gguf/tensor-names.js';
 import type { BlockTensor } from '../gguf/tensor-names.js';
 import { readRopeHparams, type RopeScaling, type RopeScalingType } from './rope-scaling.js';
+import { mergeLayerRepeats, ModelCheckError, type ModelProblem } from './model-problems.js';
 
 export { TENSOR, blk, blkExpert, tensorNames, BLOCK_TENSORS } from '../gguf/tensor-names.js';
 export type { BlockTensor } from '../gguf/tensor-names.js';
@@ -257,10 +263,42 @@ function sameDims(found: readonly number[], expected: readonly number[]): boolea
   return true;
 }
 
+/** The problems found so far while reading one file's config (see the header comment). */
+class ConfigChecks {
+  readonly problems: ModelProblem[] = [];
+
+  fail(kind: 'architecture' | 'hparams' | 'rope' | 'feature', e: GgufError): void {
+    this.problems.push({ kind, code: e.code, message: e.message });
+  }
+
+  tensor(e: GgufError, tensor: string): void {
+    this.problems.push({ kind: 'tensor', code: e.code, message: e.message, tensors: [tensor] });
+  }
+
+  tensorType(e: GgufError, tensor: string, type: GgmlType, role: 'matrix' | 'vector'): void {
+    this.problems.push({ kind: 'tensor-type', code: e.code, message: e.message, type: ggmlTypeName(type), tensors: [tensor], backends: ['wgsl', 'cpu'], role });
+  }
+
+  /** Runs a metadata read; a GgufError (missing key, wrong type) becomes a problem and `fallback` is used. */
+  read<T>(kind: 'hparams' | 'rope', fn: () => T, fallback: T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (!isGgufError(e)) throw e;
+      this.fail(kind, e);
+      return fallback;
+    }
+  }
+}
+
 class TensorChecker {
+  /** False once a hyperparameter the expected shapes derive from is broken: shapes are then not compared. */
+  shapesKnown = true;
+
   constructor(
     private readonly file: GgufFile,
     private readonly weightTypes: readonly GgmlType[],
+    private readonly checks: ConfigChecks,
   ) {}
 
   has(name: string): boolean {
@@ -270,8 +308,8 @@ class TensorChecker {
   /** Validates a required tensor: presence, dims, type. `kind` 'vector' = norms/biases (F32 only). */
   need(name: string, dims: number[], kind: 'matrix' | 'vector'): string {
     const t = this.file.tensorByName.get(name);
-    if (!t) throw new GgufError('MISSING_TENSOR', `required tensor '${name}' ${fmtDims(dims)} is missing`);
-    this.check(t, dims, kind);
+    if (!t) this.checks.tensor(new GgufError('MISSING_TENSOR', `required tensor '${name}' ${this.shapesKnown ? `${fmtDims(dims)} ` : ''}is missing`), name);
+    else this.check(t, dims, kind);
     return name;
   }
 
@@ -280,29 +318,30 @@ class TensorChecker {
   }
 
   private check(t: GgufTensorInfo, dims: number[], kind: 'matrix' | 'vector'): void {
-    if (!sameDims(t.dims, dims)) {
-      throw new GgufError('BAD_SHAPE', `tensor '${t.name}' has shape ${fmtDims(t.dims)}, expected ${fmtDims(dims)} from the hyperparameters`);
+    if (this.shapesKnown && !sameDims(t.dims, dims)) {
+      this.checks.tensor(new GgufError('BAD_SHAPE', `tensor '${t.name}' has shape ${fmtDims(t.dims)}, expected ${fmtDims(dims)} from the hyperparameters`), t.name);
     }
     const allowed = kind === 'vector' ? VECTOR_TYPES : this.weightTypes;
     if (t.byteSize < 0 || !allowed.includes(t.type)) {
       const unknown = t.byteSize < 0 ? ' (unknown to ggml)' : kind === 'matrix' && formatOf(t.type) ? ' (a known format without kernels yet)' : '';
-      throw new GgufError('UNSUPPORTED_TYPE', `tensor '${t.name}' has type ${ggmlTypeName(t.type)}${unknown}; supported for ${kind === 'vector' ? 'norms/biases' : 'matrices'}: ${allowed.map(ggmlTypeName).join(', ')}`);
+      const e = new GgufError('UNSUPPORTED_TYPE', `tensor '${t.name}' has type ${ggmlTypeName(t.type)}${unknown}; supported for ${kind === 'vector' ? 'norms/biases' : 'matrices'}: ${allowed.map(ggmlTypeName).join(', ')}`);
+      this.checks.tensorType(e, t.name, t.type, kind);
     }
   }
 }
 
-/** The same value for every layer, else UNSUPPORTED_FEATURE. */
-function uniform(key: string, values: number[]): number {
+/** The same value for every layer, else UNSUPPORTED_FEATURE (and layer 0's value). */
+function uniform(checks: ConfigChecks, key: string, values: number[]): number {
   const v0 = values[0] ?? 0;
   const i = values.findIndex((v) => v !== v0);
-  if (i >= 0) throw unsupported(`per-layer values of '${key}' differ (layer 0: ${v0}, layer ${i}: ${values[i]}); only uniform layers are supported`);
+  if (i >= 0) checks.fail('hparams', unsupported(`per-layer values of '${key}' differ (layer 0: ${v0}, layer ${i}: ${values[i]}); only uniform layers are supported`));
   return v0;
 }
 
-function uniformPresence(what: string, present: boolean[]): boolean {
+function uniformPresence(checks: ConfigChecks, what: string, present: boolean[]): boolean {
   const p0 = present[0] ?? false;
   const i = present.findIndex((p) => p !== p0);
-  if (i >= 0) throw unsupported(`tensor ${what} is ${p0 ? 'present' : 'absent'} in layer 0 but ${p0 ? 'absent' : 'present'} in layer ${i}; only uniform layers are supported`);
+  if (i >= 0) checks.fail('hparams', unsupported(`tensor ${what} is ${p0 ? 'present' : 'absent'} in layer 0 but ${p0 ? 'absent' : 'present'} in layer ${i}; only uniform layers are supported`));
   return p0;
 }
 
@@ -311,48 +350,92 @@ export interface ReadConfigOptions {
   weightTypes?: readonly GgmlType[];
 }
 
-/** Reads and validates the hyperparameters and tensors of a supported architecture. */
+/**
+ * Reads and validates the hyperparameters and tensors of a supported architecture; throws every problem
+ * found at once (a ModelCheckError, a GgufError with the first problem's code).
+ */
 export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): ModelConfig {
-  const archStr = metaStr(file, 'general.architecture');
+  const { config, problems } = checkModelConfig(file, opts);
+  if (problems.length > 0 || !config) throw new ModelCheckError(problems);
+  return config;
+}
+
+/** The config of a supported architecture and every problem found reading it (config absent when the architecture is not supported). */
+export interface ConfigCheck {
+  config?: ModelConfig;
+  problems: ModelProblem[];
+}
+
+/** Every check of readModelConfig, collecting problems instead of throwing (see the header comment). */
+export function checkModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): ConfigCheck {
+  const checks = new ConfigChecks();
+  const archStr = checks.read('hparams', () => metaStr(file, 'general.architecture'), '');
   if (!(SUPPORTED_ARCHS as readonly string[]).includes(archStr)) {
-    throw new GgufError('UNSUPPORTED_ARCH', `architecture '${untrustedText(archStr)}' is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`);
+    if (archStr !== '' || checks.problems.length === 0) {
+      checks.fail('architecture', new GgufError('UNSUPPORTED_ARCH', `architecture '${untrustedText(archStr)}' is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`));
+    }
+    return { problems: checks.problems };
   }
   const arch = archStr as ArchName;
   const k = (s: string) => `${arch}.${s}`;
+  const tc = new TensorChecker(file, opts.weightTypes ?? SUPPORTED_WEIGHT_TYPES, checks);
+  const u32 = (key: string, fallback: number, def?: number) => checks.read('hparams', () => metaU32(file, key, def), fallback);
+  const f32 = (key: string, fallback: number, def?: number) => checks.read('hparams', () => metaF32(file, key, def), fallback);
+  // with a broken block_count, a per-layer array is read at its own length (its uniformity is still checked)
+  const arrayLength = (key: string) => (file.metadataTypes.get(key) === GgufValueType.ARRAY ? Math.max(1, (file.metadata.get(key) as ArrayLike<unknown>).length) : 1);
+  const perLayer = (key: string, n: number, def: number) => uniform(checks, key, checks.read('hparams', () => metaU32PerLayer(file, key, n > 0 ? n : arrayLength(key), def), [def]));
 
   // ---- generic hparams (llama_model_base::load_hparams) ----
-  const n_ctx_train = metaU32(file, k('context_length'));
-  const n_embd = metaU32(file, k('embedding_length'));
-  const n_layer = metaU32(file, k('block_count'));
-  if (n_layer < 1 || n_layer > MAX_LAYERS) throw new GgufError('BAD_VALUE_TYPE', `'${k('block_count')}' = ${n_layer} must be in 1..${MAX_LAYERS}`);
-  if (n_embd < 1) throw new GgufError('BAD_VALUE_TYPE', `'${k('embedding_length')}' must be positive`);
-  const n_expert = metaU32(file, k('expert_count'), 0);
-  const n_expert_used = uniform(k('expert_used_count'), metaU32PerLayer(file, k('expert_used_count'), n_layer, 0));
-  const n_expert_groups = metaU32(file, k('expert_group_count'), 0);
-  if (n_expert > MAX_EXPERTS) throw new GgufError('BAD_VALUE_TYPE', `'${k('expert_count')}' = ${n_expert} exceeds ${MAX_EXPERTS}`);
-  if (n_expert_used > n_expert) throw new GgufError('BAD_VALUE_TYPE', `'${k('expert_used_count')}' = ${n_expert_used} exceeds '${k('expert_count')}' = ${n_expert}`);
-  if (n_expert > 0 && n_expert_used === 0) throw new GgufError('MISSING_KEY', `'${k('expert_used_count')}' must be > 0 when '${k('expert_count')}' = ${n_expert}`);
-  if (n_expert_groups > 1) throw unsupported(`expert groups ('${k('expert_group_count')}' = ${n_expert_groups}) are not supported`);
+  const n_ctx_train = u32(k('context_length'), 0);
+  const n_embd = u32(k('embedding_length'), 0);
+  let n_layer = u32(k('block_count'), 0);
+  if (n_layer < 1 || n_layer > MAX_LAYERS) {
+    if (metaHas(file, k('block_count'))) checks.fail('hparams', new GgufError('BAD_VALUE_TYPE', `'${k('block_count')}' = ${n_layer} must be in 1..${MAX_LAYERS}`));
+    n_layer = 0; // no layer is checked
+  }
+  if (n_embd < 1) {
+    if (metaHas(file, k('embedding_length'))) checks.fail('hparams', new GgufError('BAD_VALUE_TYPE', `'${k('embedding_length')}' must be positive`));
+    tc.shapesKnown = false;
+  }
+  const n_expert = u32(k('expert_count'), 0, 0);
+  const n_expert_used = perLayer(k('expert_used_count'), n_layer, 0);
+  const n_expert_groups = u32(k('expert_group_count'), 0, 0);
+  if (n_expert > MAX_EXPERTS) checks.fail('hparams', new GgufError('BAD_VALUE_TYPE', `'${k('expert_count')}' = ${n_expert} exceeds ${MAX_EXPERTS}`));
+  if (n_expert_used > n_expert) checks.fail('hparams', new GgufError('BAD_VALUE_TYPE', `'${k('expert_used_count')}' = ${n_expert_used} exceeds '${k('expert_count')}' = ${n_expert}`));
+  if (n_expert > 0 && n_expert_used === 0) checks.fail('hparams', new GgufError('MISSING_KEY', `'${k('expert_used_count')}' must be > 0 when '${k('expert_count')}' = ${n_expert}`));
+  if (n_expert_groups > 1) checks.fail('hparams', unsupported(`expert groups ('${k('expert_group_count')}' = ${n_expert_groups}) are not supported`));
+  if (n_expert > MAX_EXPERTS || n_expert_used > n_expert) tc.shapesKnown = false;
 
-  const n_ff = uniform(k('feed_forward_length'), metaU32PerLayer(file, k('feed_forward_length'), n_layer, 0));
-  const n_head = uniform(k('attention.head_count'), metaU32PerLayer(file, k('attention.head_count'), n_layer, 0));
-  if (n_head === 0) throw new GgufError('MISSING_KEY', `required metadata key '${k('attention.head_count')}' is missing or 0`);
-  const n_head_kv = uniform(k('attention.head_count_kv'), metaU32PerLayer(file, k('attention.head_count_kv'), n_layer, n_head));
+  const n_ff = perLayer(k('feed_forward_length'), n_layer, 0);
+  let n_head = perLayer(k('attention.head_count'), n_layer, 0);
+  if (n_head === 0) {
+    checks.fail('hparams', new GgufError('MISSING_KEY', `required metadata key '${k('attention.head_count')}' is missing or 0`));
+    n_head = 1;
+    tc.shapesKnown = false;
+  }
+  let n_head_kv = perLayer(k('attention.head_count_kv'), n_layer, n_head);
   if (n_head_kv === 0 || n_head % n_head_kv !== 0) {
-    throw new GgufError('BAD_SHAPE', `'${k('attention.head_count')}' = ${n_head} must be a positive multiple of '${k('attention.head_count_kv')}' = ${n_head_kv}`);
+    checks.fail('hparams', new GgufError('BAD_SHAPE', `'${k('attention.head_count')}' = ${n_head} must be a positive multiple of '${k('attention.head_count_kv')}' = ${n_head_kv}`));
+    n_head_kv = n_head;
+    tc.shapesKnown = false;
   }
 
   // rope (rope-scaling.ts)
-  const ropeHp = readRopeHparams(file, arch, n_ctx_train);
+  const ropeHp = checks.read('rope', () => readRopeHparams(file, arch, n_ctx_train), {
+    type: 'none' as RopeScalingType,
+    attn_factor_key: 1,
+    scaling: { freq_base: 10000, freq_scale: 1, attn_factor: 1, ext_factor: 0, beta_fast: 32, beta_slow: 1, n_ctx_orig: n_ctx_train },
+  });
 
   const headDefault = Math.floor(n_embd / n_head);
-  const n_embd_head_k = metaU32(file, k('attention.key_length'), headDefault);
-  const n_embd_head_v = metaU32(file, k('attention.value_length'), headDefault);
-  const n_rot = metaU32(file, k('rope.dimension_count'), n_embd_head_k);
+  const n_embd_head_k = u32(k('attention.key_length'), headDefault, headDefault);
+  const n_embd_head_v = u32(k('attention.value_length'), headDefault, headDefault);
+  const n_rot = checks.read('rope', () => metaU32(file, k('rope.dimension_count'), n_embd_head_k), n_embd_head_k);
   if (n_embd_head_k === 0 || n_embd_head_k !== n_embd_head_v || n_rot !== n_embd_head_k) {
-    throw new GgufError('BAD_SHAPE', `${arch}: head sizes must agree: key_length ${n_embd_head_k}, value_length ${n_embd_head_v}, rope.dimension_count ${n_rot} (llama.cpp asserts n_embd_head_k == n_embd_head_v == n_rot)`);
+    checks.fail('hparams', new GgufError('BAD_SHAPE', `${arch}: head sizes must agree: key_length ${n_embd_head_k}, value_length ${n_embd_head_v}, rope.dimension_count ${n_rot} (llama.cpp asserts n_embd_head_k == n_embd_head_v == n_rot)`));
+    tc.shapesKnown = false;
   }
-  const f_norm_rms_eps = metaF32(file, k('attention.layer_norm_rms_epsilon'));
+  const f_norm_rms_eps = f32(k('attention.layer_norm_rms_epsilon'), 1e-5);
 
   // ---- per-arch hparams (load_arch_hparams) ----
   let rope_type: 'norm' | 'neox' = 'neox';
@@ -373,7 +456,7 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
   let outputRequired = false;
   let qFullWidth = false; // q/output projection is [n_embd, n_embd] (not n_head*n_embd_head_k)
   let denseAllowed = false;
-  const expFf = () => uniform(k('expert_feed_forward_length'), metaU32PerLayer(file, k('expert_feed_forward_length'), n_layer, 0));
+  const expFf = () => perLayer(k('expert_feed_forward_length'), n_layer, 0);
 
   switch (arch) {
     case 'llama':
@@ -387,15 +470,15 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
       expert_weights_norm = true;
       n_ff_exp = n_expert > 0 ? n_ff : 0;
       denseAllowed = true;
-      const logit_scale = metaF32(file, k('logit_scale'));
-      if (logit_scale === 0) throw new GgufError('BAD_VALUE_TYPE', `'${k('logit_scale')}' must not be 0 (logits are divided by it)`);
-      f_logit_mul = Math.fround(1 / logit_scale);
-      const rs = metaF32(file, k('residual_scale'), 0);
+      const logit_scale = f32(k('logit_scale'), 1);
+      if (logit_scale === 0) checks.fail('hparams', new GgufError('BAD_VALUE_TYPE', `'${k('logit_scale')}' must not be 0 (logits are divided by it)`));
+      f_logit_mul = Math.fround(1 / (logit_scale || 1));
+      const rs = f32(k('residual_scale'), 0, 0);
       f_residual_scale = rs === 0 ? 1 : rs; // llama.cpp: `if (hparams.f_residual_scale)`
-      const es = metaF32(file, k('embedding_scale'), 0);
+      const es = f32(k('embedding_scale'), 0, 0);
       f_embedding_scale = es === 0 ? 1 : es; // llama.cpp: `if (f_embedding_scale != 0.0f)`
-      f_attention_scale = metaF32(file, k('attention.scale'), 0);
-      n_ff_shexp = metaU32(file, k('expert_shared_feed_forward_length'), 0);
+      f_attention_scale = f32(k('attention.scale'), 0, 0);
+      n_ff_shexp = u32(k('expert_shared_feed_forward_length'), 0, 0);
       shared_expert = n_ff_shexp > 0 && n_expert > 0 ? 'unweighted' : 'none';
       if (n_expert === 0) n_ff_shexp = 0;
       break;
@@ -407,7 +490,7 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
       break;
     case 'qwen2moe':
       n_ff_exp = expFf() || (n_expert_used > 0 ? Math.floor(n_ff / n_expert_used) : 0);
-      n_ff_shexp = metaU32(file, k('expert_shared_feed_forward_length'), 0) || n_ff;
+      n_ff_shexp = u32(k('expert_shared_feed_forward_length'), 0, 0) || n_ff;
       shared_expert = 'sigmoid-gated';
       outputRequired = true;
       qFullWidth = true;
@@ -430,41 +513,50 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
       qFullWidth = true;
       n_ff_exp = expFf() || n_ff;
       // defaults for old GGUFs, then the optional keys (src/models/grok.cpp)
-      f_logit_mul = metaF32(file, k('logit_scale'), Math.fround(0.5773502691896257));
-      f_embedding_scale = metaF32(file, k('embedding_scale'), Math.fround(78.38367176906169));
-      f_attn_out_scale = metaF32(file, k('attention.output_scale'), Math.fround(0.08838834764831845));
-      f_attn_logit_softcapping = metaF32(file, k('attn_logit_softcapping'), 30);
-      f_final_logit_softcapping = metaF32(file, k('final_logit_softcapping'), 0);
+      f_logit_mul = f32(k('logit_scale'), 1, Math.fround(0.5773502691896257));
+      f_embedding_scale = f32(k('embedding_scale'), 1, Math.fround(78.38367176906169));
+      f_attn_out_scale = f32(k('attention.output_scale'), 1, Math.fround(0.08838834764831845));
+      f_attn_logit_softcapping = f32(k('attn_logit_softcapping'), 30, 30);
+      f_final_logit_softcapping = f32(k('final_logit_softcapping'), 0, 0);
       f_attention_scale = 1;
-      if (f_attn_logit_softcapping === 0) throw new GgufError('BAD_VALUE_TYPE', `'${k('attn_logit_softcapping')}' must not be 0 for grok (scores are divided by it)`);
+      if (f_attn_logit_softcapping === 0) checks.fail('hparams', new GgufError('BAD_VALUE_TYPE', `'${k('attn_logit_softcapping')}' must not be 0 for grok (scores are divided by it)`));
       break;
     }
   }
 
   if (n_expert === 0 && !denseAllowed) {
-    throw unsupported(`${arch} requires '${k('expert_count')}' > 0 (llama.cpp refuses a ${arch} model without experts); dense variants exist only for llama, granitemoe and qwen2`);
+    checks.fail('hparams', unsupported(`${arch} requires '${k('expert_count')}' > 0 (llama.cpp refuses a ${arch} model without experts); dense variants exist only for llama, granitemoe and qwen2`));
+    tc.shapesKnown = false;
   }
   if (n_expert > 0 && n_ff_exp === 0) {
-    throw new GgufError('MISSING_KEY', `expert width is 0: set '${k(arch === 'qwen2moe' || arch === 'qwen3moe' || arch === 'grok' ? 'expert_feed_forward_length' : 'feed_forward_length')}'`);
+    checks.fail('hparams', new GgufError('MISSING_KEY', `expert width is 0: set '${k(arch === 'qwen2moe' || arch === 'qwen3moe' || arch === 'grok' ? 'expert_feed_forward_length' : 'feed_forward_length')}'`));
+    tc.shapesKnown = false;
   }
-  if (n_expert === 0 && n_ff === 0) throw new GgufError('MISSING_KEY', `dense ${arch} model needs '${k('feed_forward_length')}'`);
+  if (n_expert === 0 && n_ff === 0) {
+    checks.fail('hparams', new GgufError('MISSING_KEY', `dense ${arch} model needs '${k('feed_forward_length')}'`));
+    tc.shapesKnown = false;
+  }
   if (qFullWidth && n_head * n_embd_head_k !== n_embd) {
-    throw new GgufError('BAD_SHAPE', `${arch}: n_head (${n_head}) × head size (${n_embd_head_k}) must equal n_embd (${n_embd}); llama.cpp creates attn_q as [n_embd, n_embd]`);
+    checks.fail('hparams', new GgufError('BAD_SHAPE', `${arch}: n_head (${n_head}) × head size (${n_embd_head_k}) must equal n_embd (${n_embd}); llama.cpp creates attn_q as [n_embd, n_embd]`));
+    tc.shapesKnown = false;
   }
   if (qk_norm === 'full' && n_head_kv !== n_head) {
-    throw new GgufError('BAD_SHAPE', `${arch}: attn_k_norm spans n_embd, so head_count_kv (${n_head_kv}) must equal head_count (${n_head})`);
+    checks.fail('hparams', new GgufError('BAD_SHAPE', `${arch}: attn_k_norm spans n_embd, so head_count_kv (${n_head_kv}) must equal head_count (${n_head})`));
+    tc.shapesKnown = false;
   }
 
   // ---- vocabulary ----
   const tokens = file.metadata.get('tokenizer.ggml.tokens');
   let n_vocab: number;
   if (Array.isArray(tokens)) n_vocab = tokens.length;
-  else if (metaHas(file, k('vocab_size'))) n_vocab = metaU32(file, k('vocab_size'));
+  else if (metaHas(file, k('vocab_size'))) n_vocab = u32(k('vocab_size'), 0);
   else n_vocab = file.tensorByName.get(TENSOR.token_embd)?.dims[1] ?? 0;
-  if (n_vocab === 0) throw new GgufError('MISSING_KEY', `cannot determine the vocabulary size: no 'tokenizer.ggml.tokens', '${k('vocab_size')}' or '${TENSOR.token_embd}'`);
+  if (n_vocab === 0) {
+    checks.fail('hparams', new GgufError('MISSING_KEY', `cannot determine the vocabulary size: no 'tokenizer.ggml.tokens', '${k('vocab_size')}' or '${TENSOR.token_embd}'`));
+    tc.shapesKnown = false;
+  }
 
   // ---- tensors (load_arch_tensors) ----
-  const tc = new TensorChecker(file, opts.weightTypes ?? SUPPORTED_WEIGHT_TYPES);
   const E = n_embd;
   const nq = n_head * n_embd_head_k;
   const nkv = n_head_kv * n_embd_head_k;
@@ -483,20 +575,20 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
 
   const present = (name: BlockTensor, suffix: 'weight' | 'bias' = 'weight') =>
     Array.from({ length: n_layer }, (_, il) => tc.has(blk(il, name, suffix)));
-  if (present('attn_qkv').some((p) => p)) throw unsupported(`fused '${blk(present('attn_qkv').indexOf(true), 'attn_qkv')}' is not supported (separate attn_q/attn_k/attn_v expected)`);
+  if (present('attn_qkv').some((p) => p)) checks.fail('hparams', unsupported(`fused '${blk(present('attn_qkv').indexOf(true), 'attn_qkv')}' is not supported (separate attn_q/attn_k/attn_v expected)`));
 
   const biasesUsed = arch !== 'olmoe';
   const attn_bias = {
-    q: biasesUsed && uniformPresence('attn_q.bias', present('attn_q', 'bias')),
-    k: biasesUsed && uniformPresence('attn_k.bias', present('attn_k', 'bias')),
-    v: biasesUsed && uniformPresence('attn_v.bias', present('attn_v', 'bias')),
-    o: (arch === 'llama' || arch === 'granitemoe') && uniformPresence('attn_output.bias', present('attn_output', 'bias')),
+    q: biasesUsed && uniformPresence(checks, 'attn_q.bias', present('attn_q', 'bias')),
+    k: biasesUsed && uniformPresence(checks, 'attn_k.bias', present('attn_k', 'bias')),
+    v: biasesUsed && uniformPresence(checks, 'attn_v.bias', present('attn_v', 'bias')),
+    o: (arch === 'llama' || arch === 'granitemoe') && uniformPresence(checks, 'attn_output.bias', present('attn_output', 'bias')),
   };
   const dense = n_expert === 0;
   const ffn_bias = {
-    gate: dense && uniformPresence('ffn_gate.bias', present('ffn_gate', 'bias')),
-    up: dense && uniformPresence('ffn_up.bias', present('ffn_up', 'bias')),
-    down: dense && uniformPresence('ffn_down.bias', present('ffn_down', 'bias')),
+    gate: dense && uniformPresence(checks, 'ffn_gate.bias', present('ffn_gate', 'bias')),
+    up: dense && uniformPresence(checks, 'ffn_up.bias', present('ffn_up', 'bias')),
+    down: dense && uniformPresence(checks, 'ffn_down.bias', present('ffn_down', 'bias')),
   };
   const gateExpsOptional = arch === 'llama' || arch === 'grok' || arch === 'granitemoe';
   // old Mixtral / grok files: one 2-D tensor per expert, blk.N.ffn_up.E.weight (never mixed with merged ones)
@@ -505,18 +597,18 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
   const expert_gate =
     n_expert > 0 &&
     (perExpert
-      ? uniformPresence('ffn_gate.0', Array.from({ length: n_layer }, (_, il) => tc.has(blkExpert(il, 'ffn_gate', 0))))
+      ? uniformPresence(checks, 'ffn_gate.0', Array.from({ length: n_layer }, (_, il) => tc.has(blkExpert(il, 'ffn_gate', 0))))
       : gateExpsOptional
-        ? uniformPresence('ffn_gate_exps', present('ffn_gate_exps'))
+        ? uniformPresence(checks, 'ffn_gate_exps', present('ffn_gate_exps'))
         : true);
   let moe_dense_parallel = false;
   if (arch === 'grok') {
-    const up = uniformPresence('ffn_up', present('ffn_up'));
-    const gate = uniformPresence('ffn_gate', present('ffn_gate'));
-    const down = uniformPresence('ffn_down', present('ffn_down'));
-    if (up !== gate || up !== down) throw unsupported(`grok dense FFN must have all of ffn_up/ffn_gate/ffn_down or none (found up=${up}, gate=${gate}, down=${down})`);
+    const up = uniformPresence(checks, 'ffn_up', present('ffn_up'));
+    const gate = uniformPresence(checks, 'ffn_gate', present('ffn_gate'));
+    const down = uniformPresence(checks, 'ffn_down', present('ffn_down'));
+    if (up !== gate || up !== down) checks.fail('hparams', unsupported(`grok dense FFN must have all of ffn_up/ffn_gate/ffn_down or none (found up=${up}, gate=${gate}, down=${down})`));
     moe_dense_parallel = up;
-    if (up && n_ff === 0) throw new GgufError('MISSING_KEY', `grok dense FFN tensors present but '${k('feed_forward_length')}' is missing`);
+    if (up && n_ff === 0) checks.fail('hparams', new GgufError('MISSING_KEY', `grok dense FFN tensors present but '${k('feed_forward_length')}' is missing`));
   }
 
   const layers: LayerTensors[] = [];
@@ -574,9 +666,10 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
     layers.push(L);
   }
 
-  const name = metaHas(file, 'general.name') ? metaStr(file, 'general.name') : basename(file.path).replace(/\.gguf$/i, '');
-  const bos = metaHas(file, 'tokenizer.ggml.bos_token_id') ? metaU32(file, 'tokenizer.ggml.bos_token_id') : undefined;
-  const eos = metaHas(file, 'tokenizer.ggml.eos_token_id') ? metaU32(file, 'tokenizer.ggml.eos_token_id') : undefined;
+  const fileName = basename(file.path).replace(/\.gguf$/i, '');
+  const name = metaHas(file, 'general.name') ? checks.read('hparams', () => metaStr(file, 'general.name'), fileName) : fileName;
+  const bos = metaHas(file, 'tokenizer.ggml.bos_token_id') ? u32('tokenizer.ggml.bos_token_id', 0) : undefined;
+  const eos = metaHas(file, 'tokenizer.ggml.eos_token_id') ? u32('tokenizer.ggml.eos_token_id', 0) : undefined;
 
   const config: ModelConfig = {
     arch,
@@ -626,5 +719,5 @@ export function readModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): M
   };
   if (bos !== undefined) config.bos_token_id = bos;
   if (eos !== undefined) config.eos_token_id = eos;
-  return config;
+  return { config, problems: mergeLayerRepeats(checks.problems) };
 }

@@ -1,5 +1,21 @@
-/** What a model needs on the GPU, by tensor class, next to what the device allows. */
+/**
+ * What a model needs in memory, by tensor class, next to what the device allows; and the estimates the
+ * fit check (fit-plan.ts) plans with: KV cache and activations for a number of slots and a context.
+ */
 import type { GgufFile } from '../gguf/gguf-reader.js';
+import type { ModelConfig } from './hparams.js';
+
+/** Element type of the KV cache: f16 (llama.cpp's default; two bytes) or f32. */
+export type KvType = 'f16' | 'f32';
+export const KV_TYPES: readonly KvType[] = ['f16', 'f32'];
+
+export function isKvType(v: unknown): v is KvType {
+  return v === 'f16' || v === 'f32';
+}
+
+export function kvElementBytes(t: KvType): number {
+  return t === 'f16' ? 2 : 4;
+}
 
 export type TensorClass = 'embeddings' | 'output' | 'attention' | 'experts' | 'shared experts' | 'router' | 'dense ffn' | 'norms';
 
@@ -41,8 +57,23 @@ export function weightBytesByClass(file: GgufFile): { byClass: Record<string, nu
   return { byClass, weights, largest };
 }
 
-export function kvCacheBytes(nLayer: number, nSlots: number, nCtx: number, kvDimK: number, kvDimV: number): number {
-  return nLayer * nSlots * nCtx * (kvDimK + kvDimV) * 4;
+/** K and V caches of every layer: [n_layer][n_slots · n_ctx][kvDimK + kvDimV] elements of `elementBytes`. */
+export function kvCacheBytes(nLayer: number, nSlots: number, nCtx: number, kvDimK: number, kvDimV: number, elementBytes = 4): number {
+  return nLayer * nSlots * nCtx * (kvDimK + kvDimV) * elementBytes;
+}
+
+/**
+ * Activations and scratch of a step of `maxBatch` tokens, an upper bound for both backends: the f32 rows
+ * of one token (residual, norms, q/k/v and attention output, routed experts' gate/up/out, dense and shared
+ * FFN, router logits) with room for their Q8 copies, the logits rows kept, the RoPE table of the context
+ * (cos, sin per position and pair) and a fixed margin for tables and uniforms.
+ */
+export function activationBytes(cfg: ModelConfig, maxBatch: number, nCtx: number, logitRows: number): number {
+  const hd = Math.max(cfg.n_embd_head_k, cfg.n_embd_head_v);
+  const perToken =
+    cfg.n_embd * 8 + (2 * cfg.n_head + 2 * cfg.n_head_kv) * hd + cfg.n_expert_used * cfg.n_ff_exp * 3 + cfg.n_expert * 3 + (cfg.n_ff + cfg.n_ff_shexp) * 3;
+  const ropeTable = nCtx * (cfg.n_embd_head_k / 2) * 8;
+  return Math.ceil(maxBatch * perToken * 4 * 1.25) + logitRows * cfg.n_vocab * 4 + ropeTable + 4 * 1024 * 1024;
 }
 
 const MiB = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;

@@ -51,10 +51,16 @@ export interface ModelWeights {
 
 /** Features llama.cpp accepts that this engine does not run yet: refused up front with a clear error. */
 function assertSupported(cfg: ModelConfig): void {
+  const missing = unsupportedFeatures(cfg);
+  if (missing.length) throw new Error(`${cfg.name}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not supported yet`);
+}
+
+/** The features of `cfg` llama.cpp runs and this engine does not yet (model-check.ts reports them all). */
+export function unsupportedFeatures(cfg: ModelConfig): string[] {
   const missing: string[] = [];
   if (cfg.f_final_logit_softcapping) missing.push('final logit soft-capping');
   if (cfg.n_expert > 0 && !cfg.expert_gate) missing.push('experts without a gate projection');
-  if (missing.length) throw new Error(`${cfg.name}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not supported yet`);
+  return missing;
 }
 
 const label = (tensor: string) => tensor.replace(/\.weight$/, '');

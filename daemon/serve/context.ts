@@ -1,5 +1,6 @@
 /** What every route of `moecode serve` works with (built once by http-server.ts). */
 import type { BackendChoice } from '../engine/backend-choice.js';
+import type { KvType } from '../model/memory-plan.js';
 import type { ModelManager } from '../features/model-manager.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 
@@ -16,6 +17,10 @@ export interface ServeOptions {
   /** Which backend runs the model (--backend, else MOECODE_BACKEND, else auto) and the CPU backend's threads. */
   backend: BackendChoice;
   threads: number;
+  /** --kv-type, --ctx (0: automatic), --memory-budget in MB (0: automatic): cli/engine-flags.ts. */
+  kvType: KvType;
+  contextLength: number;
+  memoryBudgetMb: number;
 }
 
 export interface ServeContext {

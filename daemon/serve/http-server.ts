@@ -8,6 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
+import { BUDGET_FLAG } from '../cli/engine-flags.js';
 import { ModelManager } from '../features/model-manager.js';
 import { DEFAULT_SETTINGS } from '../protocol.js';
 import { Scheduler } from '../scheduler/scheduler.js';
@@ -48,7 +49,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     onFinished: (outcome) => model?.recordSpeeds(outcome),
     log,
   });
-  model = new ModelManager({ scheduler, log, warn: log, onStatus: () => undefined });
+  model = new ModelManager({ scheduler, log, warn: log, onStatus: () => undefined, budgetKnob: BUDGET_FLAG });
   const ctx: ServeContext = { options, model, scheduler, modelId: basename(options.modelPath).replace(/\.gguf$/i, ''), startedAt: unixSeconds(), log };
   const checkKey = options.apiKey !== undefined ? apiKeyCheck(options.apiKey) : undefined;
   const server = createServer((req, res) => void route(ctx, checkKey, req, res));
@@ -70,7 +71,14 @@ export async function serve(options: ServeOptions): Promise<number> {
     const onSignal = () => stop(0);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    model!.load({ ...DEFAULT_SETTINGS, model: { path: options.modelPath }, engine: { backend: options.backend }, cpu: { threads: options.threads } }, options.modelPath).then(
+    const settings = {
+      ...DEFAULT_SETTINGS,
+      model: { path: options.modelPath },
+      engine: { backend: options.backend, kvCacheType: options.kvType, contextLength: options.contextLength },
+      cpu: { threads: options.threads },
+      gpu: { ...DEFAULT_SETTINGS.gpu, memoryBudget: options.memoryBudgetMb },
+    };
+    model!.load(settings, options.modelPath).then(
       () => log(`serving ${ctx.modelId} on ${serveUrl(address)}`),
       (e: unknown) => {
         log(`moecode serve: ${e instanceof Error ? e.message : String(e)}`);

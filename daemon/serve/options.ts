@@ -2,7 +2,7 @@
 import { numberFlag, stringFlag, UsageError, type ParsedArgs } from '../cli/args.js';
 import { DEFAULT_MAX_BODY_BYTES } from './body.js';
 import type { ServeOptions } from './context.js';
-import type { BackendChoice } from '../engine/backend-choice.js';
+import type { EngineFlags } from '../cli/engine-flags.js';
 
 export const SERVE_VALUE_FLAGS = ['host', 'port', 'api-key', 'max-queue', 'max-body-mb'];
 export const DEFAULT_HOST = '127.0.0.1';
@@ -10,7 +10,7 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8012;
 export const DEFAULT_MAX_QUEUE = 8;
 
-export function serveOptions(args: ParsedArgs, modelPath: string, engine: { backend: BackendChoice; threads: number }, env: NodeJS.ProcessEnv = process.env): ServeOptions {
+export function serveOptions(args: ParsedArgs, modelPath: string, engine: EngineFlags, env: NodeJS.ProcessEnv = process.env): ServeOptions {
   if (args.positional.length > 1) throw new UsageError(`serve takes one model file, got ${args.positional.length} arguments`);
   const host = stringFlag(args, 'host') ?? DEFAULT_HOST;
   if (host.trim() === '') throw new UsageError('--host needs an address');

@@ -1,14 +1,20 @@
 /**
  * Finds GGUF models already on disk — Ollama's blob store, LM Studio's models folder, the Hugging Face
  * hub cache, llama.cpp's download cache — and describes each from its GGUF header (architecture, size,
- * quantisation, experts). Plain Node (no `vscode`): tested in test/editor/model-discovery.test.ts.
+ * quantisation, experts), with the same check the daemon runs before it loads a model
+ * (daemon/model/model-check.ts: every problem, not only the first; and whether it fits the memory budget
+ * at all, daemon/model/fit-plan.ts). Plain Node (no `vscode`, no engine code that needs Node addons):
+ * tested in test/editor/model-discovery.test.ts.
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ggmlTypeName } from '../../daemon/gguf/ggml-types';
 import { openGguf } from '../../daemon/gguf/gguf-reader';
-import { readModelConfig, SUPPORTED_ARCHS } from '../../daemon/model/hparams';
+import { DEFAULT_MAX_BATCH, DEFAULT_SLOTS, planFit } from '../../daemon/model/fit-plan';
+import { anyBackendLimits, memoryBudget } from '../../daemon/model/memory-budget';
+import { checkModel } from '../../daemon/model/model-check';
+import { describeProblems, type ModelProblem } from '../../daemon/model/model-problems';
 
 export type ModelSource = 'ollama' | 'lmstudio' | 'huggingface' | 'llamacpp' | 'extension' | 'folder';
 
@@ -46,10 +52,19 @@ export interface ModelSummary extends FoundModel {
   n_expert_used?: number;
   n_layer?: number;
   n_ctx_train?: number;
-  /** MoeCode can run this architecture and its tensor layout. */
+  /** MoeCode can run it: the daemon's check found no problem. */
   supported: boolean;
-  /** Why not, or why the header could not be read. */
+  /** Why not (every problem, in one sentence), or why the header could not be read. */
   problem?: string;
+  /** Every problem the check found, typed as the daemon reports them. */
+  problems: ModelProblem[];
+  /** Facts that are not blockers ("Q4_K: the WebGPU backend has no kernel for it, …"). */
+  notes: string[];
+}
+
+export interface DescribeOptions {
+  /** moecode.gpu.memoryBudget in MB (0: automatic, from this machine's free memory). */
+  memoryBudgetMb?: number;
 }
 
 interface Env {
@@ -236,19 +251,24 @@ export function fileTypeName(ftype: number): string | undefined {
   return FILE_TYPES[ftype];
 }
 
-/** Reads the GGUF header of a found model (never its tensor data); a split model's parts are all opened. */
-export async function describeModel(model: FoundModel): Promise<ModelSummary> {
+/** A summary that failed before the header could be checked. */
+function unreadable(model: FoundModel, bytes: number, message: string): ModelSummary {
+  return { ...model, bytes, supported: false, problem: message, problems: [{ kind: 'file', code: 'NOT_FOUND', message }], notes: [] };
+}
+
+/** Reads the GGUF header of a found model (never its tensor data) and runs the daemon's checks on it. */
+export async function describeModel(model: FoundModel, opts: DescribeOptions = {}): Promise<ModelSummary> {
   let bytes = 0;
   try {
     bytes = (await stat(model.path)).size;
   } catch (e) {
-    return { ...model, bytes, supported: false, problem: `cannot read: ${(e as Error).message}` };
+    return unreadable(model, bytes, `cannot read: ${(e as Error).message}`);
   }
   let file;
   try {
     file = await openGguf(model.path);
   } catch (e) {
-    return { ...model, bytes, supported: false, problem: `not a readable GGUF: ${(e as Error).message}` };
+    return unreadable(model, bytes, `not a readable GGUF: ${(e as Error).message}`);
   }
   bytes = file.totalSize;
   try {
@@ -277,21 +297,26 @@ export async function describeModel(model: FoundModel): Promise<ModelSummary> {
       n_layer: architecture ? num(`${architecture}.block_count`) : undefined,
       n_ctx_train: architecture ? num(`${architecture}.context_length`) : undefined,
       supported: false,
+      problems: [],
+      notes: [],
     };
-    if (!architecture || !(SUPPORTED_ARCHS as readonly string[]).includes(architecture)) {
-      summary.problem = `architecture ${architecture ?? '(none)'} is not supported (MoeCode runs ${SUPPORTED_ARCHS.join(', ')})`;
-      return summary;
-    }
-    try {
-      const config = readModelConfig(file);
-      summary.supported = true;
+    const check = checkModel(file);
+    const problems = [...check.problems];
+    const config = check.config;
+    if (config) {
       summary.n_expert = config.n_expert;
       summary.n_expert_used = config.n_expert_used;
       summary.n_layer = config.n_layer;
       summary.n_ctx_train = config.n_ctx_train;
-    } catch (e) {
-      summary.problem = (e as Error).message;
+      // the smallest plan the daemon would accept: one slot of an automatic context
+      const budget = memoryBudget(Math.max(0, opts.memoryBudgetMb ?? 0) * 1024 * 1024, 'moecode.gpu.memoryBudget', check.weightBytes);
+      const fit = planFit(config, check.weightBytes, anyBackendLimits(budget), { nCtx: 0, maxSlots: DEFAULT_SLOTS, minSlots: 1, maxBatch: DEFAULT_MAX_BATCH, allLogits: false, kvType: 'f16' });
+      if (!fit.ok) problems.push(...fit.problems);
     }
+    summary.problems = problems;
+    summary.notes = check.notes;
+    summary.supported = problems.length === 0;
+    if (problems.length > 0) summary.problem = describeProblems(problems);
     return summary;
   } finally {
     await file.close();

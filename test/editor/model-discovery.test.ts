@@ -1,6 +1,7 @@
 /**
  * The model picker's discovery on fake tool folders holding a generated tiny model: Ollama manifests
- * and blobs, the Hugging Face hub cache (snapshots as symlinks), LM Studio, llama.cpp's cache.
+ * and blobs, the Hugging Face hub cache (snapshots as symlinks), LM Studio, llama.cpp's cache; and the
+ * daemon's check on each model found (every problem of a file, and whether it fits the memory budget).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { GgmlType } from '../../daemon/gguf/ggml-types';
 import { meta, writeGguf } from '../../daemon/gguf/gguf-writer';
 import { describeModel, findModels, modelSearchRoots, summaryLine } from '../../extension/models/model-discovery';
 import { ensureModel } from '../../tools/modelgen/model-cache';
+import { writeVariant, setMeta } from '../helpers/gguf-variants';
 
 let home: string;
 let tiny: string;
@@ -87,8 +89,26 @@ test('an unsupported architecture and a broken file are described, not thrown', 
   assert.equal(other.supported, false);
   assert.equal(other.architecture, 'gemma3');
   assert.equal(other.quantization, 'Q8_0');
-  assert.match(other.problem!, /gemma3 is not supported/);
+  assert.match(other.problem!, /architecture 'gemma3' is not supported/);
+  // every problem, as the daemon's check reports them: the architecture, and a tokenizer it does not have
+  assert.deepEqual(other.problems.map((p) => p.kind).sort(), ['architecture', 'tokenizer']);
   const broken = await describeModel(found.find((f) => f.name === 'broken.gguf')!);
   assert.equal(broken.supported, false);
   assert.match(broken.problem!, /not a readable GGUF/);
+});
+
+test('a model with several problems lists each, as the daemon would; one over the memory budget says what to lower', async () => {
+  const several = join(home, 'several.gguf');
+  await writeVariant(several, { arch: 'qwen3moe', weightType: 'Q8_0', tensorTypes: { 'blk.0.attn_q.weight': 'IQ4_NL' } }, { meta: (e) => setMeta(e, meta.str('tokenizer.ggml.model', 'bogus')) });
+  const s = await describeModel({ source: 'folder', name: 'several.gguf', path: several });
+  assert.equal(s.supported, false);
+  assert.deepEqual(s.problems.map((p) => p.kind).sort(), ['tensor-type', 'tokenizer']);
+  assert.match(s.problem!, /IQ4_NL.*\(and 1 more problem: the tokenizer cannot be built/);
+
+  const good = await describeModel({ source: 'folder', name: 'tiny', path: tiny });
+  assert.equal(good.supported, true, good.problem);
+  const small = await describeModel({ source: 'folder', name: 'tiny', path: tiny }, { memoryBudgetMb: 1 });
+  assert.equal(small.supported, false);
+  assert.deepEqual(small.problems.map((p) => p.kind), ['fit']);
+  assert.match(small.problem!, /needs about \d+ MB .* but moecode\.gpu\.memoryBudget is 1 MB/);
 });

@@ -3,7 +3,7 @@
  * candidates are closer than the numerical difference between the implementations. This explains a
  * divergence: it re-evaluates the shared prefix and reports the top-2 gap and |Δ log p| at that step.
  */
-import { oracleRun } from './llama-oracle.js';
+import { oracleRun, type OracleOptions } from './llama-oracle.js';
 import { argmaxOf, comparePosition, firstDifference } from './logprob-compare.js';
 
 export interface GreedyVerdict {
@@ -26,11 +26,12 @@ export async function judgeGreedy(
   theirs: number[],
   ours: number[],
   evalOurs: (tokens: number[]) => Promise<ArrayLike<number>[]> | ArrayLike<number>[],
+  oracle: OracleOptions = {},
 ): Promise<GreedyVerdict> {
   const index = firstDifference(theirs, ours);
   if (index < 0) return { index, gap: Infinity, delta: 0, tie: false };
   const prefix = [...prompt, ...theirs.slice(0, index)];
-  const { logprobs } = await oracleRun(modelPath, prefix, 0);
+  const { logprobs } = await oracleRun(modelPath, prefix, 0, oracle);
   const mine = await evalOurs(prefix);
   const ref = logprobs[prefix.length - 1]!;
   const us = mine[prefix.length - 1]!;

@@ -2,8 +2,8 @@
  * llama.cpp (through node-llama-cpp, CPU only) as the oracle for conformance tests: full next-token
  * log-softmax after every prompt position, and greedy continuations.
  *
- * Settings for the tightest comparison (see /work/shared/notes/llama-cpp-oracle.md): F32 KV cache,
- * flash attention off, temperature 0 (the sampler then leaves the logits alone, so log p = log of the
+ * Settings for the tightest comparison (see /work/shared/notes/llama-cpp-oracle.md): F32 KV cache (F16,
+ * llama.cpp's default, with `kvType: 'F16'`, to compare an engine's f16 cache), flash attention off, temperature 0 (the sampler then leaves the logits alone, so log p = log of the
  * returned probability). Probabilities come back as float32, so tokens more than ~87 nats below the
  * top come back as 0 → log p = -Infinity; compare only tokens well above that.
  */
@@ -20,6 +20,8 @@ export interface OracleOptions {
   /** CPU threads (default: MOECODE_ORACLE_THREADS or 1). Results are identical for any count; on a busy
    * machine one thread is far faster for tiny models (no spinning thread barriers). */
   threads?: number;
+  /** KV cache type of llama.cpp's context (default F32, the tightest comparison; F16 is llama.cpp's default). */
+  kvType?: 'F32' | 'F16';
 }
 
 /** Thrown when llama.cpp refuses a model; `reason` holds what llama.cpp logged (its stderr). */
@@ -95,8 +97,8 @@ async function withModel<T>(modelPath: string, nCtx: number, opts: OracleOptions
       contextSize: nCtx,
       batchSize: Math.min(nCtx, 512),
       flashAttention: false,
-      experimentalKvCacheKeyType: 'F32',
-      experimentalKvCacheValueType: 'F32',
+      experimentalKvCacheKeyType: opts.kvType ?? 'F32',
+      experimentalKvCacheValueType: opts.kvType ?? 'F32',
       threads: opts.threads ?? (Number(process.env.MOECODE_ORACLE_THREADS) || 1),
     });
     return await fn(model, ctx);

@@ -2,9 +2,11 @@
  * shaders/attention.wgsl vs daemon/gpu/cpu-reference/attention.ts: causal grouped-query attention over
  * the KV cache, with soft-capping and a KV slot offset (kv_base).
  * Tolerance: |err| <= 3e-5 · Σ_j w_j·|v_j| (the output is a softmax-weighted mean of V rows; f32 scores
- * of <= 128 products and f32 exp each carry ~1e-6 relative error) + 1e-7.
+ * of <= 128 products and f32 exp each carry ~1e-6 relative error) + 1e-7. The f16 cache entry point
+ * (main_f16) is checked below against the same reference with ggml's f16 roundings.
  */
 import assert from 'node:assert/strict';
+import { f16BitsToF32, f32ToF16Bits, roundToF16 } from '../../daemon/formats/half.js';
 import { attentionRef, type AttentionRefParams } from '../../daemon/gpu/cpu-reference/attention.js';
 import { grid, type GpuKernelHarness, kernelTest } from '../helpers/gpu-harness.js';
 import { assertClose, randn, seeded } from './kernel-test-utils.js';
@@ -106,4 +108,97 @@ kernelTest('attention: soft-capping of scores far beyond the cap (|score / cap| 
   const k = randn(rows * c.n_head_kv * c.head_dim_k, rnd, c.std);
   const v = randn(rows * c.n_head_kv * c.head_dim_v, rnd);
   check(c, q, k, v, await attention(h, c, q, k, v));
+});
+
+// ---- f16 cache (main_f16): ggml's roundings without flash attention ----
+// Reference: attentionRef with kvF16 (q rounded to f16 before q·k, probabilities rounded to f16 before p·v,
+// caches holding f16 values), in float64. Tolerance: 3e-5 · Σ_j p_j·|v_j| (f32 scores and exp, as above)
+// + 2^-10 · max_j p_j·|v_j| · 2: a probability whose f32 value sits on an f16 rounding boundary may round
+// to the neighbouring half (one step is at most 2^-10 of it); two such flips per output are allowed.
+
+async function attentionF16(h: GpuKernelHarness, c: Case, q: Float32Array, k: Uint16Array, v: Uint16Array): Promise<Float32Array> {
+  const outLen = c.n_tokens * c.n_head * c.head_dim_v;
+  const out = await h.run({
+    kernel: 'attention',
+    entry: 'main_f16',
+    step: { n_tokens: c.n_tokens, pos_start: c.pos_start, kv_base: c.kv_base, n_kv: c.pos_start + c.n_tokens },
+    params: [c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v, { f32: c.scale }, { f32: c.softcap }],
+    bindings: { 2: q, 6: k, 7: v, 5: { bytes: outLen * 4 } },
+    dispatch: grid(c.n_tokens * c.n_head, 32),
+    read: [5],
+  });
+  return new Float32Array(out[5]!);
+}
+
+/** Per output: max_j p_j·|v_j| with ggml's f16 roundings (the tie allowance of the tolerance). */
+function largestTerm(q: Float32Array, k: Float64Array, v: Float64Array, c: Case): Float64Array {
+  const group = c.n_head / c.n_head_kv;
+  const out = new Float64Array(c.n_tokens * c.n_head * c.head_dim_v);
+  for (let t = 0; t < c.n_tokens; t++) {
+    const nKv = c.pos_start + t + 1;
+    for (let hh = 0; hh < c.n_head; hh++) {
+      const hkv = Math.floor(hh / group);
+      const s = new Float64Array(nKv);
+      for (let j = 0; j < nKv; j++) {
+        let d = 0;
+        for (let i = 0; i < c.head_dim_k; i++) d += roundToF16(q[(t * c.n_head + hh) * c.head_dim_k + i]!) * k[((c.kv_base + j) * c.n_head_kv + hkv) * c.head_dim_k + i]!;
+        d *= c.scale;
+        s[j] = c.softcap > 0 ? c.softcap * Math.tanh(d / c.softcap) : d;
+      }
+      const mx = Math.max(...s);
+      let sum = 0;
+      for (let j = 0; j < nKv; j++) sum += s[j] = Math.exp(s[j]! - mx);
+      for (let i = 0; i < c.head_dim_v; i++) {
+        let big = 0;
+        for (let j = 0; j < nKv; j++) big = Math.max(big, (s[j]! / sum) * Math.abs(v[((c.kv_base + j) * c.n_head_kv + hkv) * c.head_dim_v + i]!));
+        out[(t * c.n_head + hh) * c.head_dim_v + i] = big;
+      }
+    }
+  }
+  return out;
+}
+
+function halves(n: number, rnd: () => number, std = 1): { bits: Uint16Array; values: Float64Array } {
+  const bits = Uint16Array.from(randn(n, rnd, std), (x) => f32ToF16Bits(x));
+  return { bits, values: Float64Array.from(bits, (b) => f16BitsToF32(b)) };
+}
+
+function checkF16(c: Case, q: Float32Array, k: { values: Float64Array }, v: { values: Float64Array }, y: Float32Array): void {
+  const ref = attentionRef(q, k.values, v.values, c.n_tokens, c.pos_start, c.kv_base, c, true);
+  const mag = attentionRef(q, k.values, v.values.map(Math.abs), c.n_tokens, c.pos_start, c.kv_base, c, true);
+  const big = largestTerm(q, k.values, v.values, c);
+  const scale = mag.map((m, i) => m + (2 * 2 ** -10 * big[i]!) / RTOL);
+  assertClose(y, ref, { rtol: RTOL, atol: 1e-7, scale, what: `f16 ${JSON.stringify({ ...c, std: undefined })}` });
+}
+
+kernelTest('attention main_f16: f16 cache with ggml roundings, causal GQA/MQA/MHA, head dims 64/128, n_tokens 1..70, offsets, softcap', async (h) => {
+  const rnd = seeded(45);
+  for (const c of cases) {
+    const rows = c.kv_base + c.pos_start + c.n_tokens + 5;
+    const q = randn(c.n_tokens * c.n_head * c.head_dim_k, rnd, c.std);
+    const k = halves(rows * c.n_head_kv * c.head_dim_k, rnd, c.std);
+    const v = halves(rows * c.n_head_kv * c.head_dim_v, rnd);
+    checkF16(c, q, k, v, await attentionF16(h, c, q, k.bits, v.bits));
+  }
+});
+
+kernelTest('attention main_f16: the f16 roundings are applied (the result differs from unrounded attention over the same cache)', async (h) => {
+  const rnd = seeded(46);
+  const c: Case = { n_head: 4, n_head_kv: 2, head_dim_k: 64, head_dim_v: 64, scale: 0.125, softcap: 0, n_tokens: 9, pos_start: 40, kv_base: 0, std: 1.5 };
+  const rows = c.pos_start + c.n_tokens;
+  const q = randn(c.n_tokens * c.n_head * c.head_dim_k, rnd, c.std);
+  const k = halves(rows * c.n_head_kv * c.head_dim_k, rnd, c.std);
+  const v = halves(rows * c.n_head_kv * c.head_dim_v, rnd);
+  const y = await attentionF16(h, c, q, k.bits, v.bits);
+  checkF16(c, q, k, v, y);
+  const unrounded = attentionRef(q, k.values, v.values, c.n_tokens, c.pos_start, c.kv_base, c, false);
+  const rounded = attentionRef(q, k.values, v.values, c.n_tokens, c.pos_start, c.kv_base, c, true);
+  // mean |Δ|: a rare tie flip moves a few outputs, a missing rounding moves all of them
+  let gotVsUnrounded = 0;
+  let gotVsRounded = 0;
+  for (let i = 0; i < y.length; i++) {
+    gotVsUnrounded += Math.abs(y[i]! - unrounded[i]!) / y.length;
+    gotVsRounded += Math.abs(y[i]! - rounded[i]!) / y.length;
+  }
+  assert.ok(gotVsRounded * 10 < gotVsUnrounded, `the kernel is no closer to the rounded reference (mean |Δ| ${gotVsRounded}) than to the unrounded one (${gotVsUnrounded})`);
 });

@@ -2,10 +2,12 @@
  * shaders/rope.wgsl (main_inplace for q, main_to_cache for k) vs daemon/gpu/cpu-reference/rope.ts.
  * The kernel reads cos/sin from the host table of daemon/gpu/rope-table.ts (its input); the reference
  * computes the angles as ggml-cpu does and cos/sin in float64.
- * Tolerance: |err| <= 1e-6 · (|x_a| + |x_b|) of the rotated pair (the table holds f32 cos/sin).
+ * Tolerance: |err| <= 1e-6 · (|x_a| + |x_b|) of the rotated pair (the table holds f32 cos/sin); the f16
+ * cache write (main_to_cache_f16) also one f16 rounding step (see its test).
  */
 import assert from 'node:assert/strict';
 import { ropeMscaleRef, ropeRef, ropeToCacheRef, type RopeModeRef, type RopeRefParams } from '../../daemon/gpu/cpu-reference/rope.js';
+import { f16BitsToF32, f32ToF16Bits } from '../../daemon/formats/half.js';
 import { ropeTable } from '../../daemon/model/rope-table.js';
 import { grid, type GpuKernelHarness, kernelTest } from '../helpers/gpu-harness.js';
 import { assertClose, randn, seeded } from './kernel-test-utils.js';
@@ -156,5 +158,44 @@ kernelTest('rope main_inplace and main_to_cache: grids over 65535 workgroups (2-
     const scale = new Float64Array(cache.length);
     scale.set(pairMagnitude(src, c.n_tokens * c.n_head, params(c)), c.pos_start * c.n_head * c.head_dim);
     assertClose(y, ropeToCacheRef(src, cache, c.n_tokens, c.pos_start, c.kv_base, params(c)), { rtol: RTOL, scale, what: 'main_to_cache, folded grid' });
+  }
+});
+
+// ---- f16 cache (main_to_cache_f16): the rotated K rows stored as halves, two per u32 ----
+
+async function ropeToCacheF16(h: GpuKernelHarness, c: Case, src: Float32Array, cache: Uint16Array, cs: Float32Array): Promise<Uint16Array> {
+  const out = await h.run({
+    kernel: 'rope',
+    entry: 'main_to_cache_f16',
+    step: { n_tokens: c.n_tokens, pos_start: c.pos_start, kv_base: c.kv_base },
+    params: [c.n_head, c.head_dim, c.n_rot, c.mode === 'neox' ? 1 : 0],
+    bindings: { 2: cs, 4: src, 6: cache },
+    dispatch: grid((c.n_tokens * c.n_head * c.head_dim) / 2),
+    read: [6],
+  });
+  return new Uint16Array(out[6]!);
+}
+
+// Tolerance: the kernel rotates in f32 and the reference in float64, then both round to f16: the values
+// agree to 1e-6 of the pair's magnitude plus one f16 rounding step (2^-10 relative) where the f32 result
+// sat next to a rounding boundary; rows outside the step are bit-identical.
+kernelTest('rope main_to_cache_f16: rotated K rows land at kv_base + pos_start + t as f16, other cache rows untouched', async (h) => {
+  const rnd = seeded(24);
+  for (const c of cases) {
+    const p = params(c);
+    const cs = table(c, c.pos_start + c.n_tokens + 3);
+    const src = randn(c.n_tokens * c.n_head * c.head_dim, rnd);
+    const cacheRows = c.kv_base + c.pos_start + c.n_tokens + 2;
+    const cache = Uint16Array.from(randn(cacheRows * c.n_head * c.head_dim, rnd), (x) => f32ToF16Bits(x));
+    const bits = await ropeToCacheF16(h, c, src, cache, cs);
+    const y = Array.from(bits, f16BitsToF32);
+    const ref = ropeToCacheRef(src, Array.from(cache, f16BitsToF32), c.n_tokens, c.pos_start, c.kv_base, p, true);
+    const first = (c.kv_base + c.pos_start) * c.n_head * c.head_dim;
+    const last = first + src.length;
+    const mag = pairMagnitude(src, c.n_tokens * c.n_head, p);
+    const scale = new Float64Array(cache.length);
+    for (let i = first; i < last; i++) scale[i] = mag[i - first]! + Math.abs(ref[i]!) * 2 ** -10 / RTOL;
+    assertClose(y, ref, { rtol: RTOL, scale, what: JSON.stringify(c) });
+    for (let i = 0; i < cache.length; i++) if (i < first || i >= last) assert.equal(bits[i], cache[i], `${JSON.stringify(c)}: cache row outside the step changed at [${i}]`);
   }
 });

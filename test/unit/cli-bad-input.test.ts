@@ -53,6 +53,18 @@ function assertFails(r: CliResult, code: number, message: RegExp): void {
   assert.equal(r.stdout, '', 'nothing on stdout');
 }
 
+/**
+ * `moecode info` on a GGUF that parses but cannot run: its report (every problem) on stdout, exit code 1,
+ * a `moecode: N problems keep this model from running: …` line naming the first, no stack trace.
+ */
+function assertInfoRefuses(r: CliResult, message: RegExp): void {
+  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
+  assert.match(r.stderr, /^moecode: \d+ problems? keeps? this model from running: /m);
+  assert.match(r.stderr, message);
+  assert.match(r.stdout, message, 'the report on stdout lists the problem');
+  assert.doesNotMatch(r.stderr, /^\s+at .+\.(ts|js|mjs|cjs):\d+/m, 'no JavaScript stack trace');
+}
+
 function writeBad(name: string, data: Buffer | string): string {
   const p = join(dir, name);
   writeFileSync(p, data);
@@ -118,14 +130,18 @@ test('not a GGUF, truncated files, unknown architecture and unsupported types na
 
   const arch = Buffer.from(good);
   arch.write('qwen9moe', afterString(arch, 'general.architecture') + 12);
-  assertFails(moecode('info', writeBad('arch.gguf', arch)), 1, /architecture 'qwen9moe' is not supported/);
+  assertInfoRefuses(moecode('info', writeBad('arch.gguf', arch)), /architecture 'qwen9moe' is not supported/);
   assertFails(moecode('run', join(dir, 'arch.gguf'), '--prompt', 'hi'), 1, /architecture 'qwen9moe' is not supported/);
 
   const q4 = Buffer.from(readFileSync(modelQ4));
   const at = afterString(q4, 'blk.0.ffn_down_exps.weight');
   q4.writeUInt32LE(GgmlType.IQ4_NL, at + 4 + 8 * q4.readUInt32LE(at));
   assertFails(moecode('run', writeBad('iq4.gguf', q4), '--prompt', 'hi'), 1, /'blk\.0\.ffn_down_exps\.weight' has type IQ4_NL/);
-  assertFails(moecode('info', join(dir, 'iq4.gguf'), '--json'), 1, /has type IQ4_NL/);
+  const json = moecode('info', join(dir, 'iq4.gguf'), '--json');
+  assertInfoRefuses(json, /has type IQ4_NL/);
+  const report = JSON.parse(json.stdout) as { runnable: boolean; problems: { kind: string; message: string }[] };
+  assert.equal(report.runnable, false);
+  assert.ok(report.problems.some((p) => p.kind === 'tensor-type' && /'blk\.0\.ffn_down_exps\.weight' has type IQ4_NL/.test(p.message)), JSON.stringify(report.problems));
 });
 
 test('bad flag values are usage errors naming the flag', () => {

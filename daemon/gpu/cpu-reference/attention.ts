@@ -1,10 +1,12 @@
 /**
- * CPU reference of shaders/attention.wgsl: llama.cpp's build_attn_mha without flash attention, on an F32
- * KV cache: kq = scale · q·k, optionally soft-capped (cap · tanh(kq / cap), grok), causal mask, softmax,
- * then kqv = softmax · V. Grouped-query: query head h reads KV head h / (n_head / n_head_kv).
- * Everything in float64.
+ * CPU reference of shaders/attention.wgsl: llama.cpp's build_attn_mha without flash attention: kq =
+ * scale · q·k, optionally soft-capped (cap · tanh(kq / cap), grok), causal mask, softmax, then kqv =
+ * softmax · V. Grouped-query: query head h reads KV head h / (n_head / n_head_kv). Everything in float64.
+ * With an F16 KV cache (`kvF16`; the caches hold the f16 values) ggml rounds twice more: q to f16 before
+ * q·k (the matmul converts its f32 operand to the cache's type), and each probability to f16 before p·v.
  */
 
+import { roundToF16 } from '../../formats/half.js';
 import type { AttentionParams } from '../../model/forward-ops.js';
 
 /** The kernel's parameters (softcap 0: none). */
@@ -23,6 +25,7 @@ export function attentionRef(
   pos_start: number,
   kv_base: number,
   p: AttentionRefParams,
+  kvF16 = false,
 ): Float64Array {
   const { n_head, n_head_kv, head_dim_k: dk, head_dim_v: dv } = p;
   if (n_head % n_head_kv) throw new Error(`attentionRef: n_head ${n_head} is not a multiple of n_head_kv ${n_head_kv}`);
@@ -38,7 +41,7 @@ export function attentionRef(
       for (let j = 0; j < nKv; j++) {
         const kb = ((kv_base + j) * n_head_kv + hkv) * dk;
         let s = 0;
-        for (let i = 0; i < dk; i++) s += q[qb + i]! * kCache[kb + i]!;
+        for (let i = 0; i < dk; i++) s += (kvF16 ? roundToF16(q[qb + i]!) : q[qb + i]!) * kCache[kb + i]!;
         s *= p.scale;
         if (p.softcap > 0) s = p.softcap * Math.tanh(s / p.softcap);
         scores[j] = s;
@@ -48,7 +51,7 @@ export function attentionRef(
       for (let j = 0; j < nKv; j++) sum += scores[j] = Math.exp(scores[j]! - mx);
       const ob = (t * n_head + h) * dv;
       for (let j = 0; j < nKv; j++) {
-        const w = scores[j]! / sum;
+        const w = kvF16 ? roundToF16(scores[j]! / sum) : scores[j]! / sum;
         const vb = ((kv_base + j) * n_head_kv + hkv) * dv;
         for (let i = 0; i < dv; i++) out[ob + i] += w * vCache[vb + i]!;
       }

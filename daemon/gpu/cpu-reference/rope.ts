@@ -11,6 +11,8 @@
  * Dimensions >= n_rot pass through unchanged.
  */
 
+import { roundToF16 } from '../../formats/half.js';
+
 export type RopeModeRef = 'norm' | 'neox';
 
 export interface RopeRefParams {
@@ -101,11 +103,13 @@ export function ropeRef(x: ArrayLike<number>, n_tokens: number, pos_start: numbe
 
 /**
  * The K-cache write: rows of `cache` [rows, n_head, head_dim] at kv_base + pos_start + t are replaced by the
- * rotated src rows; every other row keeps its value. Returns the new cache.
+ * rotated src rows (each rotated value rounded to f16 for an f16 cache); every other row keeps its value.
+ * Returns the new cache.
  */
-export function ropeToCacheRef(src: ArrayLike<number>, cache: ArrayLike<number>, n_tokens: number, pos_start: number, kv_base: number, p: RopeRefParams): Float64Array {
+export function ropeToCacheRef(src: ArrayLike<number>, cache: ArrayLike<number>, n_tokens: number, pos_start: number, kv_base: number, p: RopeRefParams, f16 = false): Float64Array {
   const out = Float64Array.from(cache as ArrayLike<number>);
   const rowLen = p.n_head * p.head_dim;
-  out.set(ropeRef(src, n_tokens, pos_start, p), (kv_base + pos_start) * rowLen);
+  const rows = ropeRef(src, n_tokens, pos_start, p);
+  out.set(f16 ? rows.map(roundToF16) : rows, (kv_base + pos_start) * rowLen);
   return out;
 }
