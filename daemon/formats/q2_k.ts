@@ -34,4 +34,7 @@ export const Q2_K: TensorFormat = {
       }
     }
   },
+  /** GPU layout: scales and quants (five vec4 words per block), then d and dmin (one word). */
+  gpuPlanes: [{ from: 0, bytes: 80 }, { from: 80, bytes: 4 }],
+  wgsl: 'q2_k',
 };

@@ -58,4 +58,7 @@ export const Q3_K: TensorFormat = {
       }
     }
   },
+  /** GPU layout: hmask and low bits (six vec4 words per block), then the scales and d padded to one vec4 word (2 of 112 bytes are padding). */
+  gpuPlanes: [{ from: 0, bytes: 96 }, { from: 96, bytes: 14, stride: 16 }],
+  wgsl: 'q3_k',
 };

@@ -43,4 +43,6 @@ export const Q4_K: TensorFormat = {
       }
     }
   },
+  // GPU layout: as in the file: 144 bytes = nine vec4 words (header, then quants).
+  wgsl: 'q4_k',
 };

@@ -45,4 +45,6 @@ export const Q5_K: TensorFormat = {
       }
     }
   },
+  // GPU layout: as in the file: 176 bytes = eleven vec4 words (header, qh, quants).
+  wgsl: 'q5_k',
 };

@@ -46,4 +46,7 @@ export const Q6_K: TensorFormat = {
       }
     }
   },
+  /** GPU layout: ql, qh and scales (13 vec4 words per block), then d. */
+  gpuPlanes: [{ from: 0, bytes: 208 }, { from: 208, bytes: 2 }],
+  wgsl: 'q6_k',
 };
