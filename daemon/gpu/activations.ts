@@ -11,7 +11,7 @@
 import type { ActivationFormat } from '../formats/format.js';
 import type { KernelName } from './kernels.js';
 
-export interface ActivationQuantizer {
+export interface ActivationConverter {
   kernel: KernelName;
   constants: Record<string, number>;
   /** Values per invocation (a quantisation block): a row must be a whole number of them. */
@@ -28,7 +28,7 @@ export interface GpuActivation {
   reader: 'f32' | 'f32x8' | 'q8';
   /** Values per chunk the reader hands the format's chunk_dot (CHUNK in the reader). */
   chunk: number;
-  quantizer?: ActivationQuantizer;
+  converter?: ActivationConverter;
 }
 
 /** Bytes of the q8 layout for `n` values: int8 quants and a pair of words per 32. */
@@ -40,9 +40,9 @@ const roundedBytes = (n: number) => ({ values: 4 * n, sums: 0 });
 
 export const GPU_ACTIVATIONS: Readonly<Record<ActivationFormat, GpuActivation>> = {
   f32: { reader: 'f32', chunk: 4 },
-  f16: { reader: 'f32x8', chunk: 8, quantizer: { kernel: 'round_activations', constants: {}, block: 4, bytes: roundedBytes } },
-  bf16: { reader: 'f32x8', chunk: 8, quantizer: { kernel: 'round_activations', constants: { BF16: 1 }, block: 4, bytes: roundedBytes } },
-  q8_0: { reader: 'q8', chunk: 32, quantizer: { kernel: 'quantize_q8', constants: {}, block: 32, bytes: q8Bytes } },
-  q8_1: { reader: 'q8', chunk: 32, quantizer: { kernel: 'quantize_q8', constants: { Q8_1: 1 }, block: 32, bytes: q8Bytes } },
-  q8_K: { reader: 'q8', chunk: 32, quantizer: { kernel: 'quantize_q8_k', constants: {}, block: 256, bytes: q8Bytes } },
+  f16: { reader: 'f32x8', chunk: 8, converter: { kernel: 'round_activations', constants: {}, block: 4, bytes: roundedBytes } },
+  bf16: { reader: 'f32x8', chunk: 8, converter: { kernel: 'round_activations', constants: { BF16: 1 }, block: 4, bytes: roundedBytes } },
+  q8_0: { reader: 'q8', chunk: 32, converter: { kernel: 'quantize_q8', constants: {}, block: 32, bytes: q8Bytes } },
+  q8_1: { reader: 'q8', chunk: 32, converter: { kernel: 'quantize_q8', constants: { Q8_1: 1 }, block: 32, bytes: q8Bytes } },
+  q8_K: { reader: 'q8', chunk: 32, converter: { kernel: 'quantize_q8_k', constants: {}, block: 256, bytes: q8Bytes } },
 };

@@ -88,7 +88,7 @@ function grid(n: number, wg = WG): [number, number, number] {
  * f16 / bf16-rounded values): which activation and rows it currently holds, and its buffers (sized at
  * finalize for the largest user; xs only for the q8 formats).
  */
-interface QuantizedActs {
+interface ConvertedActs {
   format: ActivationFormat;
   current: { act: Act; mode: 'tokens' | 'logits' } | null;
   /** Largest number of values converted into it. */
@@ -106,7 +106,7 @@ export class GraphBuilder implements ForwardOps {
   private readonly owned: GPUBuffer[] = [];
   private readonly kv = new Map<number, { k: GPUBuffer; v: GPUBuffer }>();
   private ropeCs?: { nRot: number; buffer: GPUBuffer };
-  private readonly quantized = new Map<ActivationFormat, QuantizedActs>();
+  private readonly converted = new Map<ActivationFormat, ConvertedActs>();
   private dummy: GPUBuffer;
   private moeScratch?: { ids: GPUBuffer; weights: GPUBuffer; counts: GPUBuffer; lists: GPUBuffer; args: GPUBuffer; k: number; nExpert: number };
   private logitsAct?: ActInfo;
@@ -141,9 +141,10 @@ export class GraphBuilder implements ForwardOps {
     this.ops.push(op);
   }
 
-  /** Records host work between GPU segments (see HostOp). */
+  /** Records host work between GPU segments (see HostOp). It may write any activation: converted copies are stale after it. */
   host(label: string, run: (s: StepParams) => Promise<void>): void {
     this.record({ label, host: run });
+    for (const q of this.converted.values()) q.current = null;
   }
 
   /** The GPU buffer behind an activation (valid after finalize()), for host ops. */
@@ -159,7 +160,7 @@ export class GraphBuilder implements ForwardOps {
 
   /** Marks an activation as overwritten (its quantised copies, if any, are stale). */
   private wrote(a: Act): void {
-    for (const q of this.quantized.values()) if (q.current?.act.label === a.label) q.current = null;
+    for (const q of this.converted.values()) if (q.current?.act.label === a.label) q.current = null;
   }
 
   act(label: string, cols: number, rowsPerToken = 1): Act {
@@ -233,21 +234,21 @@ export class GraphBuilder implements ForwardOps {
    * Records the conversion of x's rows (all step tokens, or the logits rows) into the copy of `format`,
    * unless that copy already holds them; returns the copy, or null for f32 (the matmul reads x itself).
    */
-  private ensureQuantized(x: Act, mode: 'tokens' | 'logits', format: ActivationFormat): QuantizedActs | null {
-    const quantizer = GPU_ACTIVATIONS[format].quantizer;
-    if (!quantizer) return null;
-    let q = this.quantized.get(format);
-    if (!q) this.quantized.set(format, (q = { format, current: null, values: 0 }));
+  private ensureConverted(x: Act, mode: 'tokens' | 'logits', format: ActivationFormat): ConvertedActs | null {
+    const converter = GPU_ACTIVATIONS[format].converter;
+    if (!converter) return null;
+    let q = this.converted.get(format);
+    if (!q) this.converted.set(format, (q = { format, current: null, values: 0 }));
     if (q.current && q.current.act.label === x.label && q.current.mode === mode) return q;
-    if (x.cols % quantizer.block) throw new Error(`${x.label}: ${x.cols} columns cannot be quantised to ${format} blocks of ${quantizer.block}`);
+    if (x.cols % converter.block) throw new Error(`${x.label}: ${x.cols} columns cannot be converted to ${format} in blocks of ${converter.block}`);
     q.values = Math.max(q.values, this.opts.maxTokens * x.rowsPerToken * x.cols);
-    const params = this.uniform(quantizer.kernel, [x.cols, x.rowsPerToken, mode === 'logits' ? 1 : 0]);
+    const params = this.uniform(converter.kernel, [x.cols, x.rowsPerToken, mode === 'logits' ? 1 : 0]);
     const target = q;
     this.record({
-      label: `${quantizer.kernel} (${format}) ${x.label}`,
-      pipeline: this.kernels.pipeline(quantizer.kernel, 'main', quantizer.constants),
+      label: `${converter.kernel} (${format}) ${x.label}`,
+      pipeline: this.kernels.pipeline(converter.kernel, 'main', converter.constants),
       entries: () => [this.u(0, this.step), this.u(1, params), this.s(2, this.buf(x)), this.s(3, target.xv!), ...(target.xs ? [this.s(4, target.xs)] : [])],
-      dispatch: (s) => grid(((mode === 'logits' ? s.n_logits : s.n_tokens * x.rowsPerToken) * x.cols) / quantizer.block),
+      dispatch: (s) => grid(((mode === 'logits' ? s.n_logits : s.n_tokens * x.rowsPerToken) * x.cols) / converter.block),
     });
     q.current = { act: x, mode };
     return q;
@@ -264,7 +265,7 @@ export class GraphBuilder implements ForwardOps {
     if (w.rows > y.cols) throw new Error(`${w.name} has ${w.rows} outputs, ${y.label} has ${y.cols} columns`);
     const chunk = GPU_ACTIVATIONS[format.activation].chunk;
     if (x.cols % chunk) throw new Error(`${w.name}: the ${format.name} kernel needs a row length divisible by ${chunk}, got ${x.cols}`);
-    const q = this.ensureQuantized(x, mode.kind === 'logits' ? 'logits' : 'tokens', format.activation);
+    const q = this.ensureConverted(x, mode.kind === 'logits' ? 'logits' : 'tokens', format.activation);
     const modeNum = mode.kind === 'tokens' ? 0 : mode.kind === 'logits' ? 1 : 2;
     const scratch = mode.kind === 'gather' ? this.moeScratch! : undefined;
     for (const shard of w.shards) {
@@ -295,7 +296,7 @@ export class GraphBuilder implements ForwardOps {
   }
 
   /** The bindings of kernels.ts MATMUL_BINDINGS. */
-  private matmulEntries(params: GPUBuffer, shard: GpuShard, x: Act, y: Act, q: QuantizedActs | null, scratch?: { lists: GPUBuffer; counts: GPUBuffer }): GPUBindGroupEntry[] {
+  private matmulEntries(params: GPUBuffer, shard: GpuShard, x: Act, y: Act, q: ConvertedActs | null, scratch?: { lists: GPUBuffer; counts: GPUBuffer }): GPUBindGroupEntry[] {
     return [
       this.u(0, this.step),
       this.u(1, params),
@@ -547,8 +548,8 @@ export class GraphBuilder implements ForwardOps {
     if (this.finalized) return;
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     for (const a of this.acts.values()) a.buffer = this.buffer(a.label, a.rows * a.cols * 4, usage);
-    for (const [format, q] of this.quantized) {
-      const bytes = GPU_ACTIVATIONS[format].quantizer!.bytes(q.values);
+    for (const [format, q] of this.converted) {
+      const bytes = GPU_ACTIVATIONS[format].converter!.bytes(q.values);
       q.xv = this.buffer(`act_${format}.values`, bytes.values, GPUBufferUsage.STORAGE);
       if (bytes.sums) q.xs = this.buffer(`act_${format}.sums`, bytes.sums, GPUBufferUsage.STORAGE);
     }

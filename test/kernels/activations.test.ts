@@ -35,7 +35,7 @@ const SENT_Q = 0x5a5a5a5a;
 const SENT_S = 0xdeadbeef;
 
 async function quantize(h: GpuKernelHarness, format: Q8Format, r: Run, x: Float32Array): Promise<Q8Rows> {
-  const q = GPU_ACTIVATIONS[format].quantizer!;
+  const q = GPU_ACTIVATIONS[format].converter!;
   const rows = r.mode === 0 ? r.n_tokens * r.rows_per_token : r.n_logits;
   const out = await h.run({
     kernel: q.kernel,
@@ -95,7 +95,7 @@ function check(got: Q8Rows, ref: Q8Rows, r: Run, first: number, n: number, what:
 }
 
 for (const format of ['q8_0', 'q8_1', 'q8_K'] as const) {
-  const bs = GPU_ACTIVATIONS[format].quantizer!.block;
+  const bs = GPU_ACTIVATIONS[format].converter!.block;
   const C = (cols: number) => Math.max(bs, Math.ceil(cols / bs) * bs);
 
   kernelTest(`quantize ${format} mode 0 (token rows × rows_per_token): bit-exact with llama.cpp's x86 activation quantisation, n_tokens 1..70`, async (h) => {
@@ -154,7 +154,7 @@ kernelTest('quantize q8_0: exact halves round to even (ggml-cpu x86), Σ q and d
 for (const format of ['f16', 'bf16'] as const) {
   kernelTest(`round_activations ${format}: bit-exact with ggml's rounding to ${format} (nearest even), modes 0 and 1; overflow, subnormals, ties`, async (h) => {
     const rnd = seeded(83);
-    const q = GPU_ACTIVATIONS[format].quantizer!;
+    const q = GPU_ACTIVATIONS[format].converter!;
     for (const r of [
       { cols: 64, totalRows: 5, mode: 0, n_tokens: 2, rows_per_token: 2, logits_start: 0, n_logits: 0 },
       { cols: 4096, totalRows: 3, mode: 0, n_tokens: 2, rows_per_token: 1, logits_start: 0, n_logits: 0 },

@@ -95,11 +95,11 @@ async function main() {
         { binding: 0, resource: { buffer: step } },
         { binding: 1, resource: { buffer: params } },
         { binding: 2, resource: { buffer: w } },
-        { binding: 3, resource: { buffer: act.quantizer ? xv : x } },
+        { binding: 3, resource: { buffer: act.converter ? xv : x } },
         { binding: 4, resource: { buffer: y } },
         { binding: 5, resource: { buffer: dummy } },
         { binding: 6, resource: { buffer: dummy } },
-        { binding: 7, resource: { buffer: act.quantizer?.bytes(32).sums ? xs : dummy } },
+        { binding: 7, resource: { buffer: act.converter?.bytes(32).sums ? xs : dummy } },
         { binding: 8, resource: { buffer: w } },
       ],
     });
@@ -108,8 +108,8 @@ async function main() {
   });
 
   // the activation converters (fill xv / xs with real data for the matmuls, too)
-  const quantizers = (['f16', 'bf16', 'q8_0', 'q8_1', 'q8_K'] as const).map((format) => {
-    const q = GPU_ACTIVATIONS[format].quantizer!;
+  const converters = (['f16', 'bf16', 'q8_0', 'q8_1', 'q8_K'] as const).map((format) => {
+    const q = GPU_ACTIVATIONS[format].converter!;
     const params = d.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     d.queue.writeBuffer(params, 0, packParams([cols, 1, 0]));
     const pipeline = kernels.pipeline(q.kernel, 'main', q.constants);
@@ -130,7 +130,7 @@ async function main() {
   for (let round = 0; round < rounds; round++) {
     for (const T of tokenCounts) {
       setTokens(T);
-      for (const q of quantizers) {
+      for (const q of converters) {
         const groups: [number, number] = [Math.ceil((T * cols) / q.block / 64), 1];
         await run(q.pipeline, q.bg, groups, 1);
         const t0 = performance.now();
@@ -158,7 +158,7 @@ async function main() {
     }
   }
   console.log(`\nactivation converters, [tokens x ${cols}]`);
-  for (const q of quantizers) {
+  for (const q of converters) {
     for (const T of tokenCounts) console.log(`${q.format.padEnd(8)} ${String(T).padStart(6)}   ${q.best.get(T)!.toFixed(3).padStart(11)} ms`);
   }
   gpu.destroy();
