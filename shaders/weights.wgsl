@@ -16,10 +16,36 @@ fn w_byte(at: u32, i: u32) -> u32 {
   return (wu[at + i / 4u] >> (8u * (i & 3u))) & 0xFFu;
 }
 
-// Byte i of the word (i = 0..3).
+// Byte i of the word (i = 0..3), and of a vec2 / vec4 of words (i = 0..7 / 0..15). Selects and constant
+// shifts only: shifts by per-invocation amounts are slow on software adapters (no variable vector shifts).
 fn byte_of(v: u32, i: u32) -> u32 {
-  return (v >> (8u * i)) & 0xFFu;
+  let h = select(v, v >> 16u, i >= 2u);
+  return select(h, h >> 8u, (i & 1u) == 1u) & 0xFFu;
 }
+fn byte_of2(v: vec2<u32>, i: u32) -> u32 {
+  return byte_of(select(v.x, v.y, i >= 4u), i & 3u);
+}
+fn word_of4(v: vec4<u32>, i: u32) -> u32 {
+  return select(select(v.x, v.y, i == 1u), select(v.z, v.w, i == 3u), i >= 2u);
+}
+// Half i (0, 1) of a word.
+fn half16_of(v: u32, i: u32) -> u32 {
+  return select(v, v >> 16u, i == 1u);
+}
+
+// The GPU orders of daemon/formats/gpu-order.ts, unpacked into a chunk's int8 words (q0: values 0–15,
+// word i holding values 4i..4i+3; q1: values 16–31).
+// 16 bytes of nibbles (byte j: value j low, value j + 16 high).
+fn nibbles_lo(w: vec4<u32>) -> vec4<u32> { return w & vec4<u32>(0x0F0F0F0Fu); }
+fn nibbles_hi(w: vec4<u32>) -> vec4<u32> { return (w >> vec4<u32>(4u)) & vec4<u32>(0x0F0F0F0Fu); }
+// 2-bit fields: word h holds 16 values, byte b the values b, 4 + b, 8 + b, 12 + b at bits 0, 2, 4, 6.
+fn two_bits(h: u32) -> vec4<u32> { return (vec4<u32>(h) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(0x03030303u); }
+// 1-bit fields: bit v of the word is value v's; returns values 0–15 (hi = false) or 16–31 as 0/1 bytes.
+fn one_bits(w: u32, hi: bool) -> vec4<u32> {
+  return bits_to_bytes(vec4<u32>(w) >> (vec4<u32>(0u, 4u, 8u, 12u) + vec4<u32>(select(0u, 16u, hi))));
+}
+// Two words of a vec4 word: the first half (c even) or the second.
+fn half_of(v: vec4<u32>, second: bool) -> vec2<u32> { return select(v.xy, v.zw, second); }
 
 // Bits 0..3 of each component to bit 0 of its four bytes (bit j to byte j): the products land on disjoint
 // bit positions, so nothing carries.

@@ -39,7 +39,7 @@ export type ActivationFormat = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q8_1' | 'q8_K'
  * block functions read whole words; a multiple of 16 lets them read vec4<u32> words. Splitting serves
  * blocks whose size is not a multiple of 4 (Q8_0's 34 bytes: quants in one plane, the f16 scale in another)
  * and puts the quants of 16-byte multiples where vector loads reach them (Q6_K's 208 bytes of quants and
- * scales, then d).
+ * scales, then d). The ranges are of the block after `gpuReorder`, when the format has one.
  */
 export interface GpuPlane {
   /** First byte of the range in the file's block. */
@@ -82,6 +82,12 @@ export interface TensorFormat {
    * in the file. See GpuPlane.
    */
   readonly gpuPlanes?: readonly GpuPlane[];
+  /**
+   * Rearranges the bits of one block (typeSize bytes at src[s ..]) into dst[d ..] (typeSize bytes) before
+   * the WebGPU backend cuts it into planes; absent: the block as in the file. The K-quants use it to store
+   * each 32-value chunk's bits together (gpu-order.ts), so that the GPU reads a chunk with one or two loads.
+   */
+  gpuReorder?(src: Uint8Array, s: number, dst: Uint8Array, d: number): void;
   /** The CPU backend's matmul export suffix (matmul_<cpu>); absent until the CPU backend has one. */
   readonly cpu?: string;
 }

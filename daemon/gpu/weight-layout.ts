@@ -4,8 +4,9 @@
  * Every matrix [rows, cols] (ggml ne0 = cols) keeps its ggml type — nothing is expanded to f32. Each
  * format's blocks are cut into planes as its `gpuPlanes` rule says (daemon/formats, GpuPlane): a shard of
  * `rows` rows is one region per plane, each 16-byte aligned, holding that plane of every block of the
- * shard, row-major, `stride` bytes per block. F32 / F16 / BF16 / Q4_K / Q5_K are one plane, the file's
- * bytes as they are; Q8_0 and Q4_0 are quants then f16 scales; the rest is documented with each format.
+ * shard, row-major, `stride` bytes per block (after the format's gpuReorder, which the K-quants have).
+ * F32 / F16 / BF16 are one plane, the file's bytes as they are; Q8_0 and Q4_0 are quants then f16 scales;
+ * the rest is documented with each format.
  * The WGSL block functions (shaders/formats/<name>.wgsl) read plane 0 at word 0 and planes 1 and 2 at the
  * word offsets the matmul / get_rows params carry.
  * A matrix larger than the device's binding limit is split into row shards, each its own buffer.
@@ -105,12 +106,19 @@ export function planShards(type: GgmlType, rows: number, cols: number, maxBindin
 }
 
 /**
- * Repacks `rows` whole rows of ggml blocks from `src` into one array per plane: planes[p] receives
- * rows × planes[p].rowBytes bytes from its start (padding bytes of a stride are zero).
+ * Repacks `rows` whole rows of ggml blocks from `src` into one array per plane: each block reordered by the
+ * format's gpuReorder when it has one, then cut; planes[p] receives rows × planes[p].rowBytes bytes from its
+ * start (padding bytes of a stride are zero).
  */
 export function repackRows(layout: RowLayout, rows: number, src: Uint8Array, planes: Uint8Array[]): void {
-  const ts = layout.format.typeSize;
+  const f = layout.format;
+  const ts = f.typeSize;
   const nBlocks = rows * layout.blocks;
+  if (f.gpuReorder) {
+    const reordered = new Uint8Array(nBlocks * ts);
+    for (let b = 0; b < nBlocks; b++) f.gpuReorder(src, b * ts, reordered, b * ts);
+    src = reordered;
+  }
   layout.planes.forEach((p, i) => {
     const dst = planes[i]!;
     if (p.from === 0 && p.bytes === ts && p.stride === ts) {

@@ -11,16 +11,32 @@
 const QK: u32 = 256u;
 const CHUNKS: u32 = 8u;
 
-struct WHead { d: f32, sh: u32, sl: u32 }
+// ls: the 8 six-bit scales as bytes (sub-block s in byte s % 4 of component s / 4)
+struct WHead { d: f32, ls: vec2<u32> }
 struct WChunk { q0: vec4<u32>, q1: vec4<u32>, s: f32 }
 
 fn w_head(blk: u32) -> WHead {
   let v = wu[p.plane1 + 2u * blk];
-  return WHead(unpack2x16float(v).x, v >> 16u, wu[p.plane1 + 2u * blk + 1u]);
+  let sl = wu[p.plane1 + 2u * blk + 1u]; // nibble s: the low 4 bits of scale s
+  let sh = v >> 16u; // bits 2s, 2s + 1: its top 2 bits
+  // sub-blocks 0–3 / 4–7 as bytes: low nibbles spread to bytes, top bits to bits 4–5 of each byte
+  let lo = vec2<u32>(spread_nibbles(sl & 0xFFFFu), spread_nibbles(sl >> 16u));
+  let hi = vec2<u32>(spread_pairs(sh & 0xFFu), spread_pairs(sh >> 8u));
+  return WHead(unpack2x16float(v).x, lo | (hi << vec2<u32>(4u)));
+}
+
+// Four nibbles (16 bits) to the low nibbles of four bytes.
+fn spread_nibbles(n: u32) -> u32 {
+  return (n & 0xFu) | ((n & 0xF0u) << 4u) | ((n & 0xF00u) << 8u) | ((n & 0xF000u) << 12u);
+}
+
+// Four 2-bit fields (8 bits) to bits 0–1 of four bytes.
+fn spread_pairs(n: u32) -> u32 {
+  return (n & 3u) | ((n & 0xCu) << 6u) | ((n & 0x30u) << 12u) | ((n & 0xC0u) << 18u);
 }
 
 fn ls_of(h: WHead, s: u32) -> i32 {
-  return i32(((h.sl >> (4u * s)) & 0xFu) | (((h.sh >> (2u * s)) & 3u) << 4u)) - 32;
+  return i32(byte_of2(h.ls, s)) - 32;
 }
 
 fn w_chunk(blk: u32, c: u32, h: WHead) -> WChunk {

@@ -1,7 +1,8 @@
 // Q4_K weights (daemon/formats/q4_k.ts): super-blocks of 256 = 8 sub-blocks of 32: f16 d, f16 dmin,
 // 8 six-bit scales sc and mins m packed in 12 bytes (daemon/formats/k-scales.ts), qs[128] (byte 32c' + l:
 // value 64c' + l low, 64c' + 32 + l high);  w = d · sc · q − dmin · m.
-// GPU planes: one, the block as in the file: nine vec4 words (d | dmin << 16 and the scale bytes, then qs).
+// GPU layout (q4_k.ts gpuReorder): one plane, nine vec4 words per block: the header (d | dmin << 16 and the
+// scale bytes) as in the file, then sub-block c's nibbles in Q4_0's order as word 1 + c.
 // Activations Q8_K (activations/q8.wgsl). Dot as ggml_vec_dot_q4_K_q8_K: per sub-block
 // d_x · (d · sc · Σ q_w · q_x − dmin · m · bsum_x). A chunk is one sub-block.
 // Composed by daemon/gpu/kernels.ts into matmul.wgsl and get_rows.wgsl (see matmul.wgsl).
@@ -26,12 +27,10 @@ fn w_head(blk: u32) -> WHead {
 }
 
 fn w_chunk(blk: u32, c: u32, h: WHead) -> WChunk {
-  let at = 9u * blk + 1u + 2u * (c >> 1u);
-  let shift = vec4<u32>(4u * (c & 1u));
-  let m4 = vec4<u32>(0x0F0F0F0Fu);
-  let sc = byte_of(h.sc[c >> 2u], c & 3u);
-  let mn = byte_of(h.mn[c >> 2u], c & 3u);
-  return WChunk((w4[at] >> shift) & m4, (w4[at + 1u] >> shift) & m4, h.dm.x * f32(sc), h.dm.y * f32(mn));
+  let q = w4[9u * blk + 1u + c];
+  let sc = byte_of2(h.sc, c);
+  let mn = byte_of2(h.mn, c);
+  return WChunk(nibbles_lo(q), nibbles_hi(q), h.dm.x * f32(sc), h.dm.y * f32(mn));
 }
 
 fn chunk_dot(w: WChunk, x: XChunk) -> f32 {
@@ -44,6 +43,7 @@ fn dequant(row: u32, i: u32) -> f32 {
   let v = i % QK;
   let h = w_head(blk);
   let s = v / 32u;
-  let q = (w_byte(0u, blk * 144u + 16u + 32u * (s / 2u) + v % 32u) >> (4u * (s % 2u))) & 0xFu;
-  return (h.dm.x * f32(byte_of(h.sc[s / 4u], s % 4u))) * f32(q) - h.dm.y * f32(byte_of(h.mn[s / 4u], s % 4u));
+  let j = v % 32u;
+  let q = (w_byte(0u, blk * 144u + 16u + 16u * s + j % 16u) >> (4u * (j / 16u))) & 0xFu;
+  return (h.dm.x * f32(byte_of2(h.sc, s))) * f32(q) - h.dm.y * f32(byte_of2(h.mn, s));
 }

@@ -1,7 +1,8 @@
 // Q5_K weights (daemon/formats/q5_k.ts): super-blocks of 256 = 8 sub-blocks of 32: f16 d, f16 dmin, packed
 // 6-bit scales and mins (as Q4_K), qh[32] (bit s of byte l: the fifth bit of value 32s + l), qs[128] (low
 // nibbles, as Q4_K);  w = d · sc · q − dmin · m.
-// GPU planes: one, the block as in the file: eleven vec4 words (header, qh, qs).
+// GPU layout (q5_k.ts gpuReorder): one plane, eleven vec4 words (44 words) per block: the header as in the
+// file, sub-block c's low nibbles in Q4_0's order as vec4 word 1 + c, its fifth bits as word 36 + c.
 // Activations Q8_K (activations/q8.wgsl). Dot as ggml_vec_dot_q5_K_q8_K: per sub-block
 // d_x · (d · sc · Σ q_w · q_x − dmin · m · bsum_x). A chunk is one sub-block.
 // Composed by daemon/gpu/kernels.ts into matmul.wgsl and get_rows.wgsl (see matmul.wgsl).
@@ -24,15 +25,12 @@ fn w_head(blk: u32) -> WHead {
 }
 
 fn w_chunk(blk: u32, c: u32, h: WHead) -> WChunk {
-  let at = 11u * blk + 3u + 2u * (c >> 1u);
-  let shift = vec4<u32>(4u * (c & 1u));
-  let m4 = vec4<u32>(0x0F0F0F0Fu);
-  let hb = vec4<u32>(c);
-  let m1 = vec4<u32>(0x01010101u);
-  let q0 = ((w4[at] >> shift) & m4) | (((w4[11u * blk + 1u] >> hb) & m1) << vec4<u32>(4u));
-  let q1 = ((w4[at + 1u] >> shift) & m4) | (((w4[11u * blk + 2u] >> hb) & m1) << vec4<u32>(4u));
-  let sc = byte_of(h.sc[c >> 2u], c & 3u);
-  let mn = byte_of(h.mn[c >> 2u], c & 3u);
+  let q = w4[11u * blk + 1u + c];
+  let qh = wu[44u * blk + 36u + c];
+  let q0 = nibbles_lo(q) | (one_bits(qh, false) << vec4<u32>(4u));
+  let q1 = nibbles_hi(q) | (one_bits(qh, true) << vec4<u32>(4u));
+  let sc = byte_of2(h.sc, c);
+  let mn = byte_of2(h.mn, c);
   return WChunk(q0, q1, h.dm.x * f32(sc), h.dm.y * f32(mn));
 }
 
@@ -47,7 +45,7 @@ fn dequant(row: u32, i: u32) -> f32 {
   let h = w_head(blk);
   let s = v / 32u;
   let l = v % 32u;
-  let low = (w_byte(0u, blk * 176u + 48u + 32u * (s / 2u) + l) >> (4u * (s % 2u))) & 0xFu;
-  let q = low | (((w_byte(0u, blk * 176u + 16u + l) >> s) & 1u) << 4u);
-  return (h.dm.x * f32(byte_of(h.sc[s / 4u], s % 4u))) * f32(q) - h.dm.y * f32(byte_of(h.mn[s / 4u], s % 4u));
+  let low = (w_byte(0u, blk * 176u + 16u + 16u * s + l % 16u) >> (4u * (l / 16u))) & 0xFu;
+  let q = low | (((wu[44u * blk + 36u + s] >> l) & 1u) << 4u);
+  return (h.dm.x * f32(byte_of2(h.sc, s))) * f32(q) - h.dm.y * f32(byte_of2(h.mn, s));
 }
