@@ -1,23 +1,24 @@
 // Matmul of one row shard of a weight matrix with activation rows, for every weight format:
 //   y[out_row(i), y_col_offset + r] = sum_c W[r, c] * a[in_row(i), c]      r < rows, i < token_count()
 // where a is the activation as ggml's CPU backend sees it for the weight's format (ggml's vec_dot_type:
-// f32, f16- or bf16-rounded f32, or Q8_0 / Q8_1 / Q8_K blocks quantised by shaders/quantize_q8_*.wgsl).
+// f32, f16- or bf16-rounded f32, or Q8_0 / Q8_1 / Q8_K blocks; the converted copies are written first by
+// shaders/round_activations.wgsl, quantize_q8.wgsl or quantize_q8_k.wgsl, daemon/gpu/activations.ts).
 // Token rows come from `mode`: 0 all step tokens, 1 the logits rows from logits_start, 2 an expert's
 // gathered slot list (rowmap / counts, dispatched indirectly). Each invocation computes 4 rows x up to 4
 // tokens (register tiling; no workgroup memory, no barriers).
 //
 // This file is the shared part; it is not a module on its own. The kernel registry (daemon/gpu/kernels.ts,
-// composeMatmul) compiles it followed by
+// kernelParts) compiles it followed by
 //   shaders/weights.wgsl                the weight bindings w4 / wu and shared decoding helpers
 //   shaders/activations/<reader>.wgsl   CHUNK (values per chunk), XChunk, x_chunk(k): the activations,
-//                                       bindings 3 and 7 (reader per activation format: f32, f16, bf16, q8)
+//                                       bindings 3 and 7 (reader per activation format: f32, f32x8, q8)
 //   shaders/formats/<format>.wgsl       the weight format: QK (values per block), CHUNKS (= QK / CHUNK), WHead,
 //                                       w_head(blk), WChunk, w_chunk(blk, c, h), chunk_dot(w, x) -> f32,
 //                                       and dequant(row, i) -> f32 for get_rows.wgsl
 // blk is a block's index in the shard (row * blocks per row + block); a block's dot product is the sum over
 // its CHUNKS chunks c of chunk_dot(w_chunk(blk, c, w_head(blk)), x_chunk(k)), k the activation chunk's
-// index in the activation buffer. Format files read Params fields `cols`,
-// `plane1`, `plane2` only (get_rows.wgsl declares them too).
+// index in the activation buffer. Format files read the Params fields `cols`, `plane1` and `plane2` only
+// (get_rows.wgsl declares them too).
 // All pipelines of this composition share one explicit bind group layout (kernels.ts MATMUL_BINDINGS): the
 // graph binds the same buffer at 2 and 8, and a dummy at 7 for float activations.
 

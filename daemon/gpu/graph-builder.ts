@@ -158,7 +158,7 @@ export class GraphBuilder implements ForwardOps {
     return info.buffer;
   }
 
-  /** Marks an activation as overwritten (its quantised copies, if any, are stale). */
+  /** Marks an activation as overwritten (its converted copies, if any, are stale). */
   private wrote(a: Act): void {
     for (const q of this.converted.values()) if (q.current?.act.label === a.label) q.current = null;
   }

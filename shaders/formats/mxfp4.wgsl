@@ -2,7 +2,7 @@
 // value j low, value j + 16 high);  w = fp4[q] · 2^(e − 128), fp4 = ggml's kvalues_mxfp4 (E2M1 values × 2).
 // GPU planes: 0 = the codes, one vec4 word per block; 1 (word p.plane1) = e, four blocks per word.
 // Activations Q8_0 (activations/q8.wgsl). Block dot as ggml_vec_dot_mxfp4_q8_0:
-// 2^(e − 128) · d_x · Σ fp4[q_w] · q_x (codes looked up four bytes at a time into int8 words).
+// 2^(e − 128) · d_x · Σ fp4[q_w] · q_x (codes decoded four bytes at a time into int8 words, fp4_bytes).
 // The scale is built from its bits: exact for every e ≥ 2; e = 0, 1 give f32 subnormals (2^−128, 2^−127),
 // which GPUs that flush subnormals read as 0 (ggml does not flush).
 // Composed by daemon/gpu/kernels.ts into matmul.wgsl and get_rows.wgsl (see matmul.wgsl).
@@ -10,10 +10,20 @@
 const QK: u32 = 32u;
 const CHUNKS: u32 = 1u;
 
-// 0, 1, 2, 3, 4, 6, 8, 12, -0, -1, -2, -3, -4, -6, -8, -12 as lut16 entries
-const FP4_GRID = array<u32, 16>(
-  0x00000000u, 0x01010101u, 0x02020202u, 0x03030303u, 0x04040404u, 0x06060606u, 0x08080808u, 0x0C0C0C0Cu,
-  0x00000000u, 0xFFFFFFFFu, 0xFEFEFEFEu, 0xFDFDFDFDu, 0xFCFCFCFCu, 0xFAFAFAFAu, 0xF8F8F8F8u, 0xF4F4F4F4u);
+// The E2M1 codes of four values per word (one per byte, 0..15) to their kvalues_mxfp4 as int8: the
+// magnitude code m = 0..7 stands for m + max(0, m − 4) + 2 · max(0, m − 6) (0, 1, 2, 3, 4, 6, 8, 12), bit 3
+// is the sign (code 8, −0, is 0). Byte-wise arithmetic on whole words: no byte carries into the next.
+fn fp4_bytes(q: vec4<u32>) -> vec4<u32> {
+  let m = q & vec4<u32>(0x07070707u);
+  let t4 = m + vec4<u32>(0x7C7C7C7Cu); // bit 7 of a byte set where m >= 4, and its low bits m - 4
+  let t6 = m + vec4<u32>(0x7A7A7A7Au); // ... where m >= 6
+  let a = t4 & vec4<u32>(0x7F7F7F7Fu) & (((t4 >> vec4<u32>(7u)) & vec4<u32>(0x01010101u)) * 0xFFu);
+  let b = t6 & vec4<u32>(0x7F7F7F7Fu) & (((t6 >> vec4<u32>(7u)) & vec4<u32>(0x01010101u)) * 0xFFu);
+  let v = m + a + (b << vec4<u32>(1u));
+  let neg = ((q >> vec4<u32>(3u)) & vec4<u32>(0x01010101u)) * 0xFFu;
+  let minus = (vec4<u32>(0x80808080u) - v) ^ vec4<u32>(0x80808080u); // 256 - v in each byte (0 for 0)
+  return (v & ~neg) | (minus & neg);
+}
 
 alias WHead = u32;
 struct WChunk { q0: vec4<u32>, q1: vec4<u32>, s: f32 }
@@ -28,7 +38,7 @@ fn e8m0_half(e: u32) -> f32 {
 
 fn w_chunk(blk: u32, c: u32, h: WHead) -> WChunk {
   let q = w4[blk];
-  return WChunk(lut16(q & vec4<u32>(0x0F0F0F0Fu), FP4_GRID), lut16((q >> vec4<u32>(4u)) & vec4<u32>(0x0F0F0F0Fu), FP4_GRID), e8m0_half(w_byte(p.plane1, blk)));
+  return WChunk(fp4_bytes(nibbles_lo(q)), fp4_bytes(nibbles_hi(q)), e8m0_half(w_byte(p.plane1, blk)));
 }
 
 fn chunk_dot(w: WChunk, x: XChunk) -> f32 {
@@ -39,5 +49,5 @@ fn dequant(row: u32, i: u32) -> f32 {
   let blk = row * (p.cols / QK) + i / QK;
   let j = i % QK;
   let q = (w_byte(0u, blk * 16u + j % 16u) >> (4u * (j / 16u))) & 0xFu;
-  return f32(lut16_one(q, FP4_GRID)) * e8m0_half(w_byte(p.plane1, blk));
+  return f32(bitcast<i32>(fp4_bytes(vec4<u32>(q)).x << 24u) >> 24u) * e8m0_half(w_byte(p.plane1, blk));
 }
