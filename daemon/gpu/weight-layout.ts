@@ -115,8 +115,10 @@ export function repackRows(layout: RowLayout, rows: number, src: Uint8Array, pla
   const ts = f.typeSize;
   const nBlocks = rows * layout.blocks;
   if (f.gpuReorder) {
-    const reordered = new Uint8Array(nBlocks * ts);
+    const whole = layout.planes.length === 1 && layout.planes[0]!.stride === ts;
+    const reordered = whole ? planes[0]! : new Uint8Array(nBlocks * ts);
     for (let b = 0; b < nBlocks; b++) f.gpuReorder(src, b * ts, reordered, b * ts);
+    if (whole) return;
     src = reordered;
   }
   layout.planes.forEach((p, i) => {
@@ -126,10 +128,17 @@ export function repackRows(layout: RowLayout, rows: number, src: Uint8Array, pla
       return;
     }
     if (p.stride > p.bytes) dst.fill(0, 0, nBlocks * p.stride);
-    if (p.bytes <= 16) {
-      for (let b = 0, s = p.from, d = 0; b < nBlocks; b++, s += ts, d += p.stride) for (let j = 0; j < p.bytes; j++) dst[d + j] = src[s + j]!;
+    if (ts % 4 === 0 && p.from % 4 === 0 && p.bytes % 4 === 0 && p.stride % 4 === 0 && src.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0) {
+      // whole words (Q4_1, Q5_1, Q2_K, IQ4_XS)
+      const s32 = new Uint32Array(src.buffer, src.byteOffset, (nBlocks * ts) / 4);
+      const d32 = new Uint32Array(dst.buffer, dst.byteOffset, (nBlocks * p.stride) / 4);
+      const tw = ts / 4;
+      const fw = p.from / 4;
+      const bw = p.bytes / 4;
+      const sw = p.stride / 4;
+      for (let b = 0; b < nBlocks; b++) for (let j = 0; j < bw; j++) d32[b * sw + j] = s32[b * tw + fw + j]!;
     } else {
-      for (let b = 0; b < nBlocks; b++) dst.set(src.subarray(b * ts + p.from, b * ts + p.from + p.bytes), b * p.stride);
+      for (let b = 0, s = p.from, d = 0; b < nBlocks; b++, s += ts, d += p.stride) for (let j = 0; j < p.bytes; j++) dst[d + j] = src[s + j]!;
     }
   });
 }
