@@ -108,14 +108,14 @@ fn tile4(rb: vec4<u32>, xk: vec4<u32>, nk: u32) -> mat4x4<f32> {
     let x1 = x_chunk(xk.y + k);
     let x2 = x_chunk(xk.z + k);
     let x3 = x_chunk(xk.w + k);
-    var w = w_chunk(rb.x + b, c, h0);
-    a0 += vec4<f32>(chunk_dot(w, x0), chunk_dot(w, x1), chunk_dot(w, x2), chunk_dot(w, x3));
-    w = w_chunk(rb.y + b, c, h1);
-    a1 += vec4<f32>(chunk_dot(w, x0), chunk_dot(w, x1), chunk_dot(w, x2), chunk_dot(w, x3));
-    w = w_chunk(rb.z + b, c, h2);
-    a2 += vec4<f32>(chunk_dot(w, x0), chunk_dot(w, x1), chunk_dot(w, x2), chunk_dot(w, x3));
-    w = w_chunk(rb.w + b, c, h3);
-    a3 += vec4<f32>(chunk_dot(w, x0), chunk_dot(w, x1), chunk_dot(w, x2), chunk_dot(w, x3));
+    let w0 = w_chunk(rb.x + b, c, h0);
+    a0 += vec4<f32>(chunk_dot(w0, x0), chunk_dot(w0, x1), chunk_dot(w0, x2), chunk_dot(w0, x3));
+    let w1 = w_chunk(rb.y + b, c, h1);
+    a1 += vec4<f32>(chunk_dot(w1, x0), chunk_dot(w1, x1), chunk_dot(w1, x2), chunk_dot(w1, x3));
+    let w2 = w_chunk(rb.z + b, c, h2);
+    a2 += vec4<f32>(chunk_dot(w2, x0), chunk_dot(w2, x1), chunk_dot(w2, x2), chunk_dot(w2, x3));
+    let w3 = w_chunk(rb.w + b, c, h3);
+    a3 += vec4<f32>(chunk_dot(w3, x0), chunk_dot(w3, x1), chunk_dot(w3, x2), chunk_dot(w3, x3));
   }
   return mat4x4<f32>(a0, a1, a2, a3);
 }
