@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as v8 from 'node:v8';
+import { activationBytes } from '../formats/activation.js';
 import type { ActivationFormat } from '../formats/format.js';
 
 export const WASM_FILE = 'moecode-cpu.wasm';
@@ -82,21 +83,7 @@ export function heapBase(k: KernelExports): number {
 }
 
 /** Bytes of one row of `n` values in an activation format. */
-export function activationRowBytes(f: ActivationFormat, n: number): number {
-  switch (f) {
-    case 'f32':
-      return n * 4;
-    case 'f16':
-    case 'bf16':
-      return n * 2;
-    case 'q8_0':
-      return (n / 32) * 34;
-    case 'q8_1':
-      return (n / 32) * 36;
-    case 'q8_K':
-      return (n / 256) * 292;
-  }
-}
+export const activationRowBytes = activationBytes;
 
 /** Converts one row of n f32 values at x into format f at y (f32: a copy the caller skips). */
 export function convertRow(k: KernelExports, f: ActivationFormat, x: number, y: number, n: number): void {

@@ -24,5 +24,7 @@ export const BF16: TensorFormat = {
       dst[o + 2 * i + 1] = h >>> 8;
     }
   },
+  // GPU layout: as in the file, two values per word.
+  wgsl: 'bf16',
   cpu: 'bf16',
 };

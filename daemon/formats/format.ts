@@ -31,6 +31,24 @@ import type { GgmlType } from '../gguf/ggml-types.js';
  */
 export type ActivationFormat = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q8_1' | 'q8_K';
 
+/**
+ * One byte range of a block, stored by the WebGPU backend as a region of its own. A row shard of a matrix
+ * on the GPU is one region per plane, in order, each starting 16-byte aligned: region p holds plane p of
+ * block 0, 1, 2, … of the shard (blocks row-major), `stride` bytes per block — the plane's bytes, then zero
+ * padding. A stride is 1 or 2 (four or two blocks share a 32-bit word) or a multiple of 4, so that the WGSL
+ * block functions read whole words; a multiple of 16 lets them read vec4<u32> words. Splitting serves
+ * blocks whose size is not a multiple of 4 (Q8_0's 34 bytes: quants in one plane, the f16 scale in another)
+ * and puts the quants of 16-byte multiples where vector loads reach them (Q6_K's 208 bytes of quants and
+ * scales, then d). The ranges are of the block after `gpuReorder`, when the format has one.
+ */
+export interface GpuPlane {
+  /** First byte of the range in the file's block. */
+  readonly from: number;
+  readonly bytes: number;
+  /** GPU bytes per block (≥ bytes; default bytes). */
+  readonly stride?: number;
+}
+
 export interface TensorFormat {
   readonly type: GgmlType;
   /** ggml's name, e.g. 'Q4_K'. */
@@ -59,6 +77,17 @@ export interface TensorFormat {
   quantize?(src: Float32Array, dst: Uint8Array, dstOffset: number): void;
   /** The GPU matmul's block function: shaders/formats/<wgsl>.wgsl; absent until the WebGPU backend has one. */
   readonly wgsl?: string;
+  /**
+   * How the WebGPU backend stores the blocks (daemon/gpu/weight-layout.ts); absent: one plane, the block as
+   * in the file. See GpuPlane.
+   */
+  readonly gpuPlanes?: readonly GpuPlane[];
+  /**
+   * Rearranges the bits of one block (typeSize bytes at src[s ..]) into dst[d ..] (typeSize bytes) before
+   * the WebGPU backend cuts it into planes; absent: the block as in the file. The K-quants use it to store
+   * each 32-value chunk's bits together (gpu-order.ts), so that the GPU reads a chunk with one or two loads.
+   */
+  gpuReorder?(src: Uint8Array, s: number, dst: Uint8Array, d: number): void;
   /** The CPU backend's matmul export suffix (matmul_<cpu>); absent until the CPU backend has one. */
   readonly cpu?: string;
 }

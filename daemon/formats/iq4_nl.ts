@@ -30,5 +30,8 @@ export const IQ4_NL: TensorFormat = {
       }
     }
   },
+  /** GPU layout: grid indices (one vec4 word per block), then d. */
+  gpuPlanes: [{ from: 2, bytes: 16 }, { from: 0, bytes: 2 }],
+  wgsl: 'iq4_nl',
   cpu: 'iq4_nl',
 };

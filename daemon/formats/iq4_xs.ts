@@ -36,5 +36,8 @@ export const IQ4_XS: TensorFormat = {
       }
     }
   },
+  /** GPU layout: grid indices (eight vec4 words per block), then d, scales_h and scales_l (two words). */
+  gpuPlanes: [{ from: 8, bytes: 128 }, { from: 0, bytes: 8 }],
+  wgsl: 'iq4_xs',
   cpu: 'iq4_xs',
 };

@@ -73,5 +73,8 @@ export const MXFP4: TensorFormat = {
       for (let j = 0; j < 16; j++) dst[b + 1 + j] = bestIndex(src[base + j]!, scale) | (bestIndex(src[base + 16 + j]!, scale) << 4);
     }
   },
+  /** GPU layout: E2M1 codes (one vec4 word per block), then e (four blocks per word). */
+  gpuPlanes: [{ from: 1, bytes: 16 }, { from: 0, bytes: 1 }],
+  wgsl: 'mxfp4',
   cpu: 'mxfp4',
 };

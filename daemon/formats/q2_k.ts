@@ -11,6 +11,7 @@
 import { GgmlType } from '../gguf/ggml-types.js';
 import { readF16 } from './block-io.js';
 import type { TensorFormat } from './format.js';
+import { copyBytes, pack2Bits } from './gpu-order.js';
 
 export const Q2_K: TensorFormat = {
   type: GgmlType.Q2_K,
@@ -34,5 +35,17 @@ export const Q2_K: TensorFormat = {
       }
     }
   },
+  /**
+   * GPU layout: the scales at 0 as in the file, then chunk c's (values 32c ..) 2-bit quants at 16 + 8c
+   * (gpu-order.ts pack2Bits), d and dmin at 80. Planes: the 80 bytes (five vec4 words per block), then d and
+   * dmin (one word).
+   */
+  gpuReorder(src, s, dst, d) {
+    copyBytes(src, s, 16, dst, d);
+    for (let c = 0; c < 8; c++) pack2Bits(src, s + 16 + 32 * (c >>> 2), 2 * (c & 3), dst, d + 16 + 8 * c);
+    copyBytes(src, s + 80, 4, dst, d + 80);
+  },
+  gpuPlanes: [{ from: 0, bytes: 80 }, { from: 80, bytes: 4 }],
+  wgsl: 'q2_k',
   cpu: 'q2_K',
 };

@@ -14,6 +14,7 @@
 import { GgmlType } from '../gguf/ggml-types.js';
 import { readF16 } from './block-io.js';
 import type { TensorFormat } from './format.js';
+import { copyBytes, pack1Bits, pack2Bits } from './gpu-order.js';
 
 /** Six-bit scale k (0..15) of a Q3_K block whose scale bytes start at `src[at]`, as stored (0..63). */
 export function q3kScale(src: Uint8Array, at: number, k: number): number {
@@ -58,5 +59,21 @@ export const Q3_K: TensorFormat = {
       }
     }
   },
+  /**
+   * GPU layout: chunk c (values 32c ..) gets its low 2-bit quants at 8c and its high bits as one word at
+   * 64 + 4c (gpu-order.ts pack2Bits, pack1Bits); the scales and d stay at 96. Planes: those 96 bytes (six
+   * vec4 words per block), then the scales and d padded to one vec4 word (2 of 112 bytes are padding).
+   */
+  gpuReorder(src, s, dst, d) {
+    for (let c = 0; c < 8; c++) {
+      const h = c >>> 2;
+      const j = c & 3;
+      pack2Bits(src, s + 32 + 32 * h, 2 * j, dst, d + 8 * c);
+      pack1Bits(src, s, 4 * h + j, dst, d + 64 + 4 * c);
+    }
+    copyBytes(src, s + 96, 14, dst, d + 96);
+  },
+  gpuPlanes: [{ from: 0, bytes: 96 }, { from: 96, bytes: 14, stride: 16 }],
+  wgsl: 'q3_k',
   cpu: 'q3_K',
 };

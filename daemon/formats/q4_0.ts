@@ -56,6 +56,8 @@ export const Q4_0: TensorFormat = {
       }
     }
   },
+  /** GPU layout: nibbles (one vec4 word per block), then d. */
+  gpuPlanes: [{ from: 2, bytes: 16 }, { from: 0, bytes: 2 }],
   wgsl: 'q4_0',
   cpu: 'q4_0',
 };

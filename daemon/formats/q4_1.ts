@@ -66,5 +66,8 @@ export const Q4_1: TensorFormat = {
       }
     }
   },
+  /** GPU layout: nibbles (one vec4 word per block), then d and m (one word). */
+  gpuPlanes: [{ from: 4, bytes: 16 }, { from: 0, bytes: 4 }],
+  wgsl: 'q4_1',
   cpu: 'q4_1',
 };

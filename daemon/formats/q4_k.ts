@@ -13,6 +13,7 @@
 import { GgmlType } from '../gguf/ggml-types.js';
 import { readF16 } from './block-io.js';
 import type { TensorFormat } from './format.js';
+import { copyBytes, packNibbles } from './gpu-order.js';
 import { scaleMinK4 } from './k-scales.js';
 
 export const Q4_K: TensorFormat = {
@@ -43,5 +44,14 @@ export const Q4_K: TensorFormat = {
       }
     }
   },
+  /**
+   * GPU layout: one plane of 144 bytes = nine vec4 words: the 16 header bytes as in the file, then sub-block
+   * c's 32 nibbles in Q4_0's order at bytes 16 + 16c (gpu-order.ts packNibbles): one vec4 word per chunk.
+   */
+  gpuReorder(src, s, dst, d) {
+    copyBytes(src, s, 16, dst, d);
+    for (let c = 0; c < 8; c++) packNibbles(src, s + 16 + 32 * (c >>> 1), 4 * (c & 1), dst, d + 16 + 16 * c);
+  },
+  wgsl: 'q4_k',
   cpu: 'q4_K',
 };

@@ -63,5 +63,8 @@ export const Q5_0: TensorFormat = {
       writeU32(dst, b + 2, qh >>> 0);
     }
   },
+  /** GPU layout: low nibbles (one vec4 word per block), then qh (one word), then d. */
+  gpuPlanes: [{ from: 6, bytes: 16 }, { from: 2, bytes: 4 }, { from: 0, bytes: 2 }],
+  wgsl: 'q5_0',
   cpu: 'q5_0',
 };

@@ -69,5 +69,8 @@ export const Q5_1: TensorFormat = {
       writeU32(dst, b + 4, qh >>> 0);
     }
   },
+  /** GPU layout: low nibbles (one vec4 word per block), then d, m and qh (two words). */
+  gpuPlanes: [{ from: 8, bytes: 16 }, { from: 0, bytes: 8 }],
+  wgsl: 'q5_1',
   cpu: 'q5_1',
 };

@@ -12,6 +12,7 @@
 import { GgmlType } from '../gguf/ggml-types.js';
 import { readF16 } from './block-io.js';
 import type { TensorFormat } from './format.js';
+import { copyBytes, pack1Bits, packNibbles } from './gpu-order.js';
 import { scaleMinK4 } from './k-scales.js';
 
 export const Q5_K: TensorFormat = {
@@ -45,5 +46,18 @@ export const Q5_K: TensorFormat = {
       }
     }
   },
+  /**
+   * GPU layout: one plane of 176 bytes = eleven vec4 words: the 16 header bytes as in the file, sub-block c's
+   * low nibbles in Q4_0's order at bytes 16 + 16c, then its 32 fifth bits as one word at 144 + 4c
+   * (gpu-order.ts packNibbles, pack1Bits).
+   */
+  gpuReorder(src, s, dst, d) {
+    copyBytes(src, s, 16, dst, d);
+    for (let c = 0; c < 8; c++) {
+      packNibbles(src, s + 48 + 32 * (c >>> 1), 4 * (c & 1), dst, d + 16 + 16 * c);
+      pack1Bits(src, s + 16, c, dst, d + 144 + 4 * c);
+    }
+  },
+  wgsl: 'q5_k',
   cpu: 'q5_K',
 };

@@ -15,6 +15,7 @@
 import { GgmlType } from '../gguf/ggml-types.js';
 import { readF16 } from './block-io.js';
 import type { TensorFormat } from './format.js';
+import { copyBytes, pack2Bits, packNibbles } from './gpu-order.js';
 
 export const Q6_K: TensorFormat = {
   type: GgmlType.Q6_K,
@@ -46,5 +47,21 @@ export const Q6_K: TensorFormat = {
       }
     }
   },
+  /**
+   * GPU layout: chunk c (values 32c ..) gets its low nibbles in Q4_0's order at bytes 16c and its high
+   * 2-bit pairs at 128 + 8c (gpu-order.ts packNibbles, pack2Bits); the scales stay at 192 and d at 208.
+   * Planes: those 208 bytes (13 vec4 words per block), then d, two blocks per word.
+   */
+  gpuReorder(src, s, dst, d) {
+    for (let c = 0; c < 8; c++) {
+      const h = c >>> 2;
+      const k = c & 3;
+      packNibbles(src, s + 64 * h + 32 * (k & 1), 4 * (k >>> 1), dst, d + 16 * c);
+      pack2Bits(src, s + 128 + 32 * h, 2 * k, dst, d + 128 + 8 * c);
+    }
+    copyBytes(src, s + 192, 18, dst, d + 192);
+  },
+  gpuPlanes: [{ from: 0, bytes: 208 }, { from: 208, bytes: 2 }],
+  wgsl: 'q6_k',
   cpu: 'q6_K',
 };

@@ -43,6 +43,8 @@ export const Q8_0: TensorFormat = {
       }
     }
   },
+  /** GPU layout: quants (two vec4 words per block), then d. */
+  gpuPlanes: [{ from: 2, bytes: 32 }, { from: 0, bytes: 2 }],
   wgsl: 'q8_0',
   cpu: 'q8_0',
 };

@@ -2,6 +2,8 @@
  * The WebGPU backend: weights streamed into GPU buffers (weight-store.ts), the forward pass recorded once
  * into a graph (graph-builder.ts) and run a step at a time (graph-runner.ts), sampling on the GPU.
  */
+import { hasKernel, KNOWN_FORMATS } from '../formats/table.js';
+import type { GgmlType } from '../gguf/ggml-types.js';
 import type { GgufFile } from '../gguf/gguf-reader.js';
 import { ARCHITECTURES } from '../model/architectures.js';
 import type { BackendOptions, ForwardBackend, SamplingParams, StepInput } from '../model/backend.js';
@@ -13,6 +15,13 @@ import { GraphBuilder } from './graph-builder.js';
 import { GraphRunner } from './graph-runner.js';
 import { KernelRegistry, type StepParams } from './kernels.js';
 import { WeightStore } from './weight-store.js';
+
+/**
+ * Weight types this backend has kernels for (formats with a `wgsl` block function). The engine's loader
+ * accepts SUPPORTED_WEIGHT_TYPES (kernels on every backend); a caller that runs this backend only may read
+ * the model config with these instead (readModelConfig(file, { weightTypes: GPU_WEIGHT_TYPES })).
+ */
+export const GPU_WEIGHT_TYPES: readonly GgmlType[] = KNOWN_FORMATS.filter((f) => hasKernel(f, 'wgsl')).map((f) => f.type);
 
 export interface GpuBackendOptions extends BackendOptions {
   /** An already created GPU (the caller keeps ownership unless ownGpu), or options to create one. */

@@ -6,7 +6,7 @@
  * may read and write GPU buffers), then the next segment (see graph-runner.ts). Weight handles resolve to
  * the GPU copies in the WeightStore.
  */
-import { GgmlType } from '../gguf/ggml-types.js';
+import type { ActivationFormat } from '../formats/format.js';
 import type {
   Act,
   AttentionParams,
@@ -19,9 +19,12 @@ import type {
   WeightHandle,
 } from '../model/forward-ops.js';
 import type { RoutingParams } from '../model/routing.js';
-import { type KernelName, KernelRegistry, type ParamField, type StepParams, uniformBuffer } from './kernels.js';
+import { GPU_ACTIVATIONS } from './activations.js';
+import { getRowsKernel, KernelRegistry, matmulKernel, type ParamField, type StepParams, uniformBuffer } from './kernels.js';
 import { geluF16Table } from '../model/gelu-table.js';
-import { ropeTable, type RopeScaling } from '../model/rope-table.js';
+import { ropeTable } from '../model/rope-table.js';
+import type { RopeScaling } from '../model/rope-scaling.js';
+import { gpuFormat, planeWords } from './weight-layout.js';
 import type { GpuMatrix, GpuShard, WeightStore } from './weight-store.js';
 
 export type Dispatch = [number, number, number] | { indirect: GPUBuffer; offset: number } | null;
@@ -84,14 +87,19 @@ function grid(n: number, wg = WG): [number, number, number] {
   return g <= 65535 ? [g, 1, 1] : [65535, ceil(g, 65535), 1];
 }
 
-const MATMUL_KERNEL: Partial<Record<GgmlType, KernelName>> = {
-  [GgmlType.F32]: 'matmul_f32',
-  [GgmlType.F16]: 'matmul_f16',
-  [GgmlType.Q8_0]: 'matmul_q8_0',
-  [GgmlType.Q4_0]: 'matmul_q4_0',
-};
-
-const isQuant = (t: GgmlType) => t === GgmlType.Q8_0 || t === GgmlType.Q4_0;
+/**
+ * One converted copy of an activation per activation format that needs one (activations.ts: q8 blocks, or
+ * f16 / bf16-rounded values): which activation and rows it currently holds, and its buffers (sized at
+ * finalize for the largest user; xs only for the q8 formats).
+ */
+interface ConvertedActs {
+  format: ActivationFormat;
+  current: { act: Act; mode: 'tokens' | 'logits' } | null;
+  /** Largest number of values converted into it. */
+  values: number;
+  xv?: GPUBuffer;
+  xs?: GPUBuffer;
+}
 
 export class GraphBuilder implements ForwardOps {
   readonly ops: GraphOp[] = [];
@@ -102,10 +110,7 @@ export class GraphBuilder implements ForwardOps {
   private readonly owned: GPUBuffer[] = [];
   private readonly kv = new Map<number, { k: GPUBuffer; v: GPUBuffer }>();
   private ropeCs?: { nRot: number; factors: string; buffer: GPUBuffer };
-  private quantized: { act: Act; mode: 'tokens' | 'logits' } | null = null;
-  private xqWords = 4;
-  private xq?: GPUBuffer;
-  private xd?: GPUBuffer;
+  private readonly converted = new Map<ActivationFormat, ConvertedActs>();
   private dummy: GPUBuffer;
   private moeScratch?: { ids: GPUBuffer; weights: GPUBuffer; counts: GPUBuffer; lists: GPUBuffer; args: GPUBuffer; k: number; nExpert: number };
   private logitsAct?: ActInfo;
@@ -140,9 +145,10 @@ export class GraphBuilder implements ForwardOps {
     this.ops.push(op);
   }
 
-  /** Records host work between GPU segments (see HostOp). */
+  /** Records host work between GPU segments (see HostOp). It may write any activation: converted copies are stale after it. */
   host(label: string, run: (s: StepParams) => Promise<void>): void {
     this.record({ label, host: run });
+    for (const q of this.converted.values()) q.current = null;
   }
 
   /** The GPU buffer behind an activation (valid after finalize()), for host ops. */
@@ -156,9 +162,9 @@ export class GraphBuilder implements ForwardOps {
     return info.buffer;
   }
 
-  /** Marks an activation as overwritten (its Q8 copy, if any, is stale). */
+  /** Marks an activation as overwritten (its converted copies, if any, are stale). */
   private wrote(a: Act): void {
-    if (this.quantized?.act.label === a.label) this.quantized = null;
+    for (const q of this.converted.values()) if (q.current?.act.label === a.label) q.current = null;
   }
 
   act(label: string, cols: number, rowsPerToken = 1): Act {
@@ -178,12 +184,14 @@ export class GraphBuilder implements ForwardOps {
 
   embed(handle: WeightHandle, out: Act, scale: number): void {
     const table = this.weights.uploaded(handle);
+    const kernel = getRowsKernel(gpuFormat(table.type));
     for (const shard of table.shards) {
-      const params = this.uniform(`embed.${table.name}`, [table.cols, shard.rowStart, shard.rows, table.type, shard.scalesOffset / 4, { f32: scale }]);
+      const params = this.uniform(`embed.${table.name}`, [table.cols, shard.rowStart, shard.rows, ...planeWords(shard.planeOffsets), { f32: scale }]);
       this.record({
-        label: `get_rows ${table.name}`,
-        pipeline: this.kernels.pipeline('get_rows'),
-        entries: () => [this.u(0, this.step), this.u(1, params), this.s(2, shard.buffer), this.s(3, this.tokenIds), this.s(4, this.buf(out))],
+        label: `${kernel} ${table.name}`,
+        pipeline: this.kernels.pipeline(kernel),
+        // the shard at 2 (vec4 words) and 8 (words): see shaders/weights.wgsl
+        entries: () => [this.u(0, this.step), this.u(1, params), this.s(2, shard.buffer), this.s(4, this.buf(out)), this.s(5, this.tokenIds), this.s(8, shard.buffer)],
         dispatch: (s) => grid(s.n_tokens * table.cols),
       });
     }
@@ -226,27 +234,42 @@ export class GraphBuilder implements ForwardOps {
     this.recordMatmul(this.weights.uploaded(w), x, y, { kind: 'tokens' });
   }
 
-  private ensureQuantized(x: Act, mode: 'tokens' | 'logits'): void {
-    if (this.quantized && this.quantized.act.label === x.label && this.quantized.mode === mode) return;
-    if (x.cols % 32) throw new Error(`${x.label}: ${x.cols} columns cannot be quantised to Q8_0 blocks`);
-    this.xqWords = Math.max(this.xqWords, (this.opts.maxTokens * x.rowsPerToken * x.cols) / 4);
-    const params = this.uniform('quantize_q8_0', [x.cols, x.rowsPerToken, mode === 'logits' ? 1 : 0]);
+  /**
+   * Records the conversion of x's rows (all step tokens, or the logits rows) into the copy of `format`,
+   * unless that copy already holds them; returns the copy, or null for f32 (the matmul reads x itself).
+   */
+  private ensureConverted(x: Act, mode: 'tokens' | 'logits', format: ActivationFormat): ConvertedActs | null {
+    const converter = GPU_ACTIVATIONS[format].converter;
+    if (!converter) return null;
+    let q = this.converted.get(format);
+    if (!q) this.converted.set(format, (q = { format, current: null, values: 0 }));
+    if (q.current && q.current.act.label === x.label && q.current.mode === mode) return q;
+    if (x.cols % converter.block) throw new Error(`${x.label}: ${x.cols} columns cannot be converted to ${format} in blocks of ${converter.block}`);
+    q.values = Math.max(q.values, this.opts.maxTokens * x.rowsPerToken * x.cols);
+    const params = this.uniform(converter.kernel, [x.cols, x.rowsPerToken, mode === 'logits' ? 1 : 0]);
+    const target = q;
     this.record({
-      label: `quantize_q8_0 ${x.label}`,
-      pipeline: this.kernels.pipeline('quantize_q8_0'),
-      entries: () => [this.u(0, this.step), this.u(1, params), this.s(2, this.buf(x)), this.s(3, this.xq!), this.s(4, this.xd!)],
-      dispatch: (s) => grid(((mode === 'logits' ? s.n_logits : s.n_tokens * x.rowsPerToken) * x.cols) / 32),
+      label: `${converter.kernel} (${format}) ${x.label}`,
+      pipeline: this.kernels.pipeline(converter.kernel, 'main', converter.constants),
+      entries: () => [this.u(0, this.step), this.u(1, params), this.s(2, this.buf(x)), this.s(3, target.xv!), ...(target.xs ? [this.s(4, target.xs)] : [])],
+      dispatch: (s) => grid(((mode === 'logits' ? s.n_logits : s.n_tokens * x.rowsPerToken) * x.cols) / converter.block),
     });
-    this.quantized = { act: x, mode };
+    q.current = { act: x, mode };
+    return q;
   }
 
+  /**
+   * Records y = W·x for every row shard of W: the kernel and the activation conversion come from W's format
+   * (its `wgsl` block function and `activation`, daemon/formats).
+   */
   private recordMatmul(w: GpuMatrix, x: Act, y: Act, mode: MatmulMode): void {
-    const kernel = MATMUL_KERNEL[w.type];
-    if (!kernel) throw new Error(`no matmul kernel for ${w.name} (type ${w.type})`);
+    const format = gpuFormat(w.type);
+    const kernel = matmulKernel(format);
     if (w.cols !== x.cols) throw new Error(`${w.name} expects ${w.cols} inputs, ${x.label} has ${x.cols}`);
     if (w.rows > y.cols) throw new Error(`${w.name} has ${w.rows} outputs, ${y.label} has ${y.cols} columns`);
-    const quant = isQuant(w.type);
-    if (quant) this.ensureQuantized(x, mode.kind === 'logits' ? 'logits' : 'tokens');
+    const chunk = GPU_ACTIVATIONS[format.activation].chunk;
+    if (x.cols % chunk) throw new Error(`${w.name}: the ${format.name} kernel needs a row length divisible by ${chunk}, got ${x.cols}`);
+    const q = this.ensureConverted(x, mode.kind === 'logits' ? 'logits' : 'tokens', format.activation);
     const modeNum = mode.kind === 'tokens' ? 0 : mode.kind === 'logits' ? 1 : 2;
     const scratch = mode.kind === 'gather' ? this.moeScratch! : undefined;
     for (const shard of w.shards) {
@@ -260,13 +283,13 @@ export class GraphBuilder implements ForwardOps {
         mode.kind === 'gather' ? mode.div : 1,
         mode.kind === 'gather' ? mode.expert * this.opts.maxTokens : 0,
         mode.kind === 'gather' ? mode.expert : 0,
-        shard.scalesOffset / 4,
+        ...planeWords(shard.planeOffsets),
       ]);
       const rowGroups = ceil(shard.rows, 4 * WG);
       this.record({
         label: `${kernel} ${w.name}${w.shards.length > 1 ? `.rows${shard.rowStart}` : ''}`,
         pipeline: this.kernels.pipeline(kernel),
-        entries: () => this.matmulEntries(params, shard, x, y, quant, scratch),
+        entries: () => this.matmulEntries(params, shard, x, y, q, scratch),
         dispatch:
           mode.kind === 'gather'
             ? () => ({ indirect: scratch!.args, offset: (mode.expert * 6 + mode.argsSlot * 3) * 4 })
@@ -276,18 +299,19 @@ export class GraphBuilder implements ForwardOps {
     this.wrote(y);
   }
 
-  private matmulEntries(params: GPUBuffer, shard: GpuShard, x: Act, y: Act, quant: boolean, scratch?: { lists: GPUBuffer; counts: GPUBuffer }): GPUBindGroupEntry[] {
-    const e = [
+  /** The bindings of kernels.ts MATMUL_BINDINGS. */
+  private matmulEntries(params: GPUBuffer, shard: GpuShard, x: Act, y: Act, q: ConvertedActs | null, scratch?: { lists: GPUBuffer; counts: GPUBuffer }): GPUBindGroupEntry[] {
+    return [
       this.u(0, this.step),
       this.u(1, params),
       this.s(2, shard.buffer),
-      this.s(3, quant ? this.xq! : this.buf(x)),
+      this.s(3, q ? q.xv! : this.buf(x)),
       this.s(4, this.buf(y)),
       this.s(5, scratch?.lists ?? this.dummy),
       this.s(6, scratch?.counts ?? this.dummy),
+      this.s(7, q?.xs ?? this.dummy),
+      this.s(8, shard.buffer),
     ];
-    if (quant) e.push(this.s(7, this.xd!));
-    return e;
   }
 
   private geluTableBuffer?: GPUBuffer;
@@ -553,8 +577,11 @@ export class GraphBuilder implements ForwardOps {
     if (this.finalized) return;
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     for (const a of this.acts.values()) a.buffer = this.buffer(a.label, a.rows * a.cols * 4, usage);
-    this.xq = this.buffer('act_q8_0.qs', this.xqWords * 4, GPUBufferUsage.STORAGE);
-    this.xd = this.buffer('act_q8_0.d', (this.xqWords / 8) * 4, GPUBufferUsage.STORAGE);
+    for (const [format, q] of this.converted) {
+      const bytes = GPU_ACTIVATIONS[format].converter!.bytes(q.values);
+      q.xv = this.buffer(`act_${format}.values`, bytes.values, GPUBufferUsage.STORAGE);
+      if (bytes.sums) q.xs = this.buffer(`act_${format}.sums`, bytes.sums, GPUBufferUsage.STORAGE);
+    }
     for (const op of this.ops) {
       if (isHostOp(op)) continue;
       op.bindGroup = this.device.createBindGroup({ label: op.label, layout: op.pipeline.getBindGroupLayout(0), entries: op.entries() });

@@ -1,30 +1,80 @@
 /**
- * Kernel registry: loads each op's WGSL from shaders/, compiles it once per (file, entry point, constants)
+ * Kernel registry: loads each op's WGSL from shaders/, compiles it once per (kernel, entry point, constants)
  * and hands out cached compute pipelines. Pipeline creation is slow on software adapters (20–700 ms), so
  * every pipeline a model needs is created at load time.
+ *
+ * Most kernels are one file, shaders/<name>.wgsl, with layout 'auto'. The matmul and the embedding lookup
+ * exist once per weight format and are composed from parts (see shaders/matmul.wgsl): `matmul_<wgsl>` is
+ * shaders/matmul.wgsl + weights.wgsl + activations/<reader>.wgsl + formats/<wgsl>.wgsl, `get_rows_<wgsl>`
+ * the same with get_rows.wgsl first; <wgsl> is a format's `wgsl` name (daemon/formats) and <reader> follows
+ * from its activation format (activations.ts). The activation converters get shaders/exact_math.wgsl appended. Composed kernels share one explicit bind group layout per
+ * kind (MATMUL_BINDINGS, GET_ROWS_BINDINGS), so that the graph binds the same entries for every format.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { TensorFormat } from '../formats/format.js';
+import { KNOWN_FORMATS } from '../formats/table.js';
+import { GPU_ACTIVATIONS } from './activations.js';
 
 export type KernelName =
   | 'add'
   | 'add_bias'
   | 'attention'
   | 'copy_rows'
-  | 'get_rows'
   | 'glu'
-  | 'matmul_f16'
-  | 'matmul_f32'
-  | 'matmul_q4_0'
-  | 'matmul_q8_0'
   | 'moe_combine'
   | 'moe_group'
   | 'moe_topk'
-  | 'quantize_q8_0'
+  | 'quantize_q8'
+  | 'quantize_q8_k'
+  | 'round_activations'
   | 'rms_norm'
   | 'rope'
   | 'sample'
-  | 'scale';
+  | 'scale'
+  | `matmul_${string}`
+  | `get_rows_${string}`;
+
+/** The matmul kernel of a weight format (which must have a WGSL block function). */
+export function matmulKernel(f: TensorFormat): KernelName {
+  if (!f.wgsl) throw new Error(`${f.name} has no WebGPU kernel`);
+  return `matmul_${f.wgsl}`;
+}
+
+/** The embedding lookup of a weight format. */
+export function getRowsKernel(f: TensorFormat): KernelName {
+  if (!f.wgsl) throw new Error(`${f.name} has no WebGPU kernel`);
+  return `get_rows_${f.wgsl}`;
+}
+
+type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
+
+/**
+ * The composed matmul's bindings: 0 step, 1 params, 2 the weight shard as vec4 words, 3 activations,
+ * 4 y, 5 rowmap, 6 counts, 7 the q8 activations' per-block words (a dummy for float activations), 8 the
+ * weight shard again as 4-byte words.
+ */
+export const MATMUL_BINDINGS: readonly [number, BindingKind][] = [
+  [0, 'uniform'],
+  [1, 'uniform'],
+  [2, 'read-only-storage'],
+  [3, 'read-only-storage'],
+  [4, 'storage'],
+  [5, 'read-only-storage'],
+  [6, 'read-only-storage'],
+  [7, 'read-only-storage'],
+  [8, 'read-only-storage'],
+];
+
+/** The composed embedding lookup's bindings: 0 step, 1 params, 2 / 8 the weight shard, 4 out, 5 token ids. */
+export const GET_ROWS_BINDINGS: readonly [number, BindingKind][] = [
+  [0, 'uniform'],
+  [1, 'uniform'],
+  [2, 'read-only-storage'],
+  [4, 'storage'],
+  [5, 'read-only-storage'],
+  [8, 'read-only-storage'],
+];
 
 /** The folder holding the .wgsl files: next to the bundle (dist/../shaders) or the source tree. */
 export function shaderDir(): string {
@@ -33,15 +83,41 @@ export function shaderDir(): string {
   let dir = __dirname;
   for (let i = 0; i < 5; i++) {
     const candidate = join(dir, 'shaders');
-    if (existsSync(join(candidate, 'matmul_f32.wgsl'))) return candidate;
+    if (existsSync(join(candidate, 'matmul.wgsl'))) return candidate;
     dir = dirname(dir);
   }
   throw new Error(`MoeCode's shaders/ folder was not found above ${__dirname}; set MOECODE_SHADER_DIR.`);
 }
 
+/** The files a kernel is compiled from, in order, and its bind group layout (undefined: 'auto'). */
+export function kernelParts(name: KernelName): { files: string[]; bindings?: readonly [number, BindingKind][] } {
+  for (const [prefix, head, bindings] of [
+    ['matmul_', 'matmul.wgsl', MATMUL_BINDINGS],
+    ['get_rows_', 'get_rows.wgsl', GET_ROWS_BINDINGS],
+  ] as const) {
+    if (!name.startsWith(prefix)) continue;
+    const wgsl = name.slice(prefix.length);
+    const f = KNOWN_FORMATS.find((x) => x.wgsl === wgsl);
+    if (!f) throw new Error(`kernel ${name}: no tensor format has the WGSL block function '${wgsl}'`);
+    return { files: [head, 'weights.wgsl', `activations/${GPU_ACTIVATIONS[f.activation].reader}.wgsl`, `formats/${wgsl}.wgsl`], bindings };
+  }
+  return { files: [`${name}.wgsl`, ...(WITH_EXACT_MATH.has(name) ? ['exact_math.wgsl'] : [])] };
+}
+
+/** Kernels composed with shaders/exact_math.wgsl (exact division and f16 rounding). */
+const WITH_EXACT_MATH: ReadonlySet<KernelName> = new Set(['quantize_q8', 'quantize_q8_k', 'round_activations']);
+
+interface Part {
+  file: string;
+  /** First line of the part in the composed source (1-based). */
+  firstLine: number;
+  lines: number;
+}
+
 export class KernelRegistry {
-  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly modules = new Map<string, { module: GPUShaderModule; parts: Part[] }>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new Map<readonly [number, BindingKind][], GPUPipelineLayout>();
   private readonly dir: string;
 
   constructor(
@@ -51,26 +127,55 @@ export class KernelRegistry {
     this.dir = resolve(dir ?? shaderDir());
   }
 
+  /** The WGSL a kernel is compiled from (the parts of a composed kernel joined in order). */
   source(name: KernelName): string {
-    return readFileSync(join(this.dir, `${name}.wgsl`), 'utf8');
+    return this.compose(name).code;
+  }
+
+  private compose(name: KernelName): { code: string; parts: Part[] } {
+    const parts: Part[] = [];
+    let line = 1;
+    const texts = kernelParts(name).files.map((file) => {
+      const text = readFileSync(join(this.dir, file), 'utf8');
+      const body = text.endsWith('\n') ? text : `${text}\n`;
+      const lines = body.split('\n').length - 1;
+      parts.push({ file, firstLine: line, lines });
+      line += lines;
+      return body;
+    });
+    return { code: texts.join(''), parts };
   }
 
   private module(name: KernelName): GPUShaderModule {
     let m = this.modules.get(name);
     if (!m) {
-      m = this.device.createShaderModule({ label: name, code: this.source(name) });
+      const { code, parts } = this.compose(name);
+      m = { module: this.device.createShaderModule({ label: name, code }), parts };
       this.modules.set(name, m);
     }
-    return m;
+    return m.module;
+  }
+
+  private layout(bindings: readonly [number, BindingKind][]): GPUPipelineLayout {
+    let l = this.layouts.get(bindings);
+    if (!l) {
+      const group = this.device.createBindGroupLayout({
+        entries: bindings.map(([binding, type]) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } })),
+      });
+      l = this.device.createPipelineLayout({ bindGroupLayouts: [group] });
+      this.layouts.set(bindings, l);
+    }
+    return l;
   }
 
   pipeline(name: KernelName, entryPoint = 'main', constants: Record<string, number> = {}): GPUComputePipeline {
     const key = `${name}:${entryPoint}:${JSON.stringify(constants)}`;
     let p = this.pipelines.get(key);
     if (!p) {
+      const { bindings } = kernelParts(name);
       p = this.device.createComputePipeline({
         label: key,
-        layout: 'auto',
+        layout: bindings ? this.layout(bindings) : 'auto',
         compute: { module: this.module(name), entryPoint, constants },
       });
       this.pipelines.set(key, p);
@@ -78,13 +183,17 @@ export class KernelRegistry {
     return p;
   }
 
-  /** Surfaces WGSL compile errors with the file name (Dawn only logs them otherwise). */
+  /** Surfaces WGSL compile errors with the file and line (Dawn only logs them otherwise). */
   async checkCompilation(): Promise<void> {
     for (const [name, m] of this.modules) {
-      const info = await m.getCompilationInfo();
+      const info = await m.module.getCompilationInfo();
       const errors = info.messages.filter((x) => x.type === 'error');
       if (errors.length) {
-        throw new Error(`${name}.wgsl: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}`);
+        const where = (line: number) => {
+          const part = m.parts.find((x) => line >= x.firstLine && line < x.firstLine + x.lines);
+          return part ? `${part.file}:${line - part.firstLine + 1}` : `${name}:${line}`;
+        };
+        throw new Error(`kernel ${name}: ${errors.map((e) => `${where(e.lineNum)}:${e.linePos} ${e.message}`).join('; ')}`);
       }
     }
   }

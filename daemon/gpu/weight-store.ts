@@ -1,6 +1,6 @@
 /**
  * Streams weights (backend-neutral handles, model/weights.ts) from a GGUF file into GPU buffers, a few
- * MB at a time, repacked and row-sharded as weight-layout.ts describes. An expert slab is uploaded as its
+ * MB at a time, cut into the format's GPU planes and row-sharded as weight-layout.ts describes. An expert slab is uploaded as its
  * own buffer (label `blk.3.ffn_up_exps.e5`), so a single expert can be bound, evicted or re-uploaded.
  * Each handle is uploaded once; `matrix`/`vector` return the uploaded copy afterwards.
  */
@@ -111,21 +111,18 @@ export class WeightStore {
 
   private async fillShard(buffer: GPUBuffer, plan: ShardPlan, type: GgmlType, cols: number, part: number, fileOffset: number): Promise<void> {
     const layout = rowLayout(type, cols);
-    let chunkRows = Math.max(2, Math.floor(CHUNK_BYTES / layout.fileRowBytes));
-    chunkRows -= chunkRows % 2; // keeps the f16 scales of every chunk 4-byte aligned
+    let chunkRows = Math.max(4, Math.floor(CHUNK_BYTES / layout.fileRowBytes));
+    chunkRows -= chunkRows % 4; // every plane's part of a chunk then starts on a word (strides of 1 and 2 bytes)
     const src = new Uint8Array(chunkRows * layout.fileRowBytes);
-    const data = new Uint8Array(Math.ceil((chunkRows * layout.dataRowBytes) / 4) * 4);
-    const scales = new Uint8Array(Math.ceil((chunkRows * layout.scaleRowBytes) / 4) * 4);
+    const planes = layout.planes.map((p) => new Uint8Array(Math.ceil((chunkRows * p.rowBytes) / 4) * 4));
     for (let r = 0; r < plan.rows; r += chunkRows) {
       const n = Math.min(chunkRows, plan.rows - r);
       const bytes = await this.file.read(fileOffset + r * layout.fileRowBytes, n * layout.fileRowBytes, src, part);
-      repackRows(type, cols, n, bytes, data, scales);
-      const dataLen = Math.ceil((n * layout.dataRowBytes) / 4) * 4;
-      this.device.queue.writeBuffer(buffer, r * layout.dataRowBytes, data, 0, dataLen);
-      if (layout.scaleRowBytes) {
-        const scaleLen = Math.ceil((n * layout.scaleRowBytes) / 4) * 4;
-        this.device.queue.writeBuffer(buffer, plan.scalesOffset + r * layout.scaleRowBytes, scales, 0, scaleLen);
-      }
+      repackRows(layout, n, bytes, planes);
+      layout.planes.forEach((p, i) => {
+        const len = Math.ceil((n * p.rowBytes) / 4) * 4; // the region is padded to 16 bytes: the tail fits
+        this.device.queue.writeBuffer(buffer, plan.planeOffsets[i]! + r * p.rowBytes, planes[i]!, 0, len);
+      });
       await this.account(n * layout.fileRowBytes);
     }
   }

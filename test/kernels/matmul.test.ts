@@ -1,42 +1,60 @@
 /**
- * shaders/matmul_{f32,f16,q8_0,q4_0}.wgsl vs daemon/gpu/cpu-reference/matmul.ts, in the three modes the
- * graph builder records: dense token rows (0), logits rows from logits_start (1) and an expert's gathered
- * slot list with an indirect dispatch (2); weights split into row shards written at y_col_offset.
- * Weights come from ggml's quantizers and are repacked by gpu/weight-layout.ts; quantized kernels read
- * activations quantized on the host by quantize_row_q8_0_ref (the quantizer kernel has its own test).
- * Tolerance: |err| <= 1e-5 · Σ_c |W[r, c] · a[c]| + 1e-30 (f32 accumulation over <= 4096 products).
+ * The composed matmul kernels (shaders/matmul.wgsl + a format's block function, one per format with a
+ * `wgsl` kernel) vs daemon/gpu/cpu-reference/matmul.ts, in the three modes the graph builder records:
+ * dense token rows (0), logits rows from logits_start (1) and an expert's gathered slot list with an
+ * indirect dispatch (2); weights split into row shards written at y_col_offset (small shards: the
+ * `maxBindingBytes` path). Weights come from ggml's quantizers or random valid blocks (test-weights.ts),
+ * repacked into the format's GPU planes by gpu/weight-layout.ts; activations are converted on the host by
+ * the byte-exact codecs (daemon/formats/activation*.ts) into the GPU layout (q8 blocks, f16 / bf16-rounded
+ * f32; the converter kernels have their own test, activations.test.ts), and the reference sees exactly
+ * those (plus, for Q4_1 / Q5_1, the Q8_1 block sums ggml multiplies the mins by).
+ *
+ * Tolerance: |err| <= rtol · Σ_c |W[r, c] · a[c]| + 1e-30. Float formats: rtol 1e-5 (f32 products summed
+ * over <= 4096 columns; measured worst 1.6e-7). Quantised formats: rtol 1e-6 — their integer block sums
+ * are exact, so only a few f32 roundings per chunk of 32 remain (all passed at 1e-7 here); a scale rounded
+ * to f16 once too often, a swapped nibble or a lost min term is orders of magnitude above it.
  */
 import assert from 'node:assert/strict';
+import { activationAsSeen } from '../../daemon/formats/activation.js';
+import { requireFormat } from '../../daemon/formats/table.js';
 import { GgmlType, ggmlTypeName } from '../../daemon/gguf/ggml-types.js';
 import { matmulRef, type MatmulModeRef } from '../../daemon/gpu/cpu-reference/matmul.js';
 import { moeGroupRef } from '../../daemon/gpu/cpu-reference/moe-group.js';
-import { quantizeQ8_0Ref, type Q8Rows } from '../../daemon/gpu/cpu-reference/quantize-q8-0.js';
-import type { KernelName } from '../../daemon/gpu/kernels.js';
+import { quantizeQ8Ref, type Q8Format, type Q8Rows } from '../../daemon/gpu/cpu-reference/quantize-q8.js';
+import { matmulKernel } from '../../daemon/gpu/kernels.js';
+import { planeWords } from '../../daemon/gpu/weight-layout.js';
 import { type GpuKernelHarness, type KernelCall, kernelTest, WG } from '../helpers/gpu-harness.js';
 import { assertClose, randn, seeded } from './kernel-test-utils.js';
-import { randomMatrix, shardMatrix, type TestMatrix, WEIGHT_TYPES } from './test-weights.js';
+import { type BlockStyle, minsOf, randomMatrix, shardMatrix, type TestMatrix, WEIGHT_TYPES } from './test-weights.js';
 
-const RTOL = 1e-5;
+const rtolOf = (type: GgmlType) => (requireFormat(type).blockSize === 1 ? 1e-5 : 1e-6);
 
-const KERNEL: Record<(typeof WEIGHT_TYPES)[number], KernelName> = {
-  [GgmlType.F32]: 'matmul_f32',
-  [GgmlType.F16]: 'matmul_f16',
-  [GgmlType.Q8_0]: 'matmul_q8_0',
-  [GgmlType.Q4_0]: 'matmul_q4_0',
-};
-const isQuant = (t: GgmlType) => t === GgmlType.Q8_0 || t === GgmlType.Q4_0;
+/** A row length the format takes: `cols` rounded up to its block (256-value K-quants / IQ4_XS). */
+function colsFor(type: GgmlType, cols: number): number {
+  const bs = Math.max(requireFormat(type).blockSize, 8);
+  return Math.max(bs, Math.ceil(cols / bs) * bs);
+}
 
-/** GPU activation buffers for a matmul: f32 rows, or Q8_0 quants + scales for the quantized kernels. */
+const isQ8 = (act: string): act is Q8Format => act === 'q8_0' || act === 'q8_1' || act === 'q8_K';
+
+/** GPU activation buffers: f32 rows (f16 / bf16-rounded for those formats), or the q8 layout (quants at 3, block words at 7). */
 interface Activations {
   x: Float32Array;
   xq?: Q8Rows;
-  buffers: { x: GPUBuffer; xd?: GPUBuffer };
+  buffers: { x: GPUBuffer; xs?: GPUBuffer };
 }
 
 function activations(h: GpuKernelHarness, type: GgmlType, x: Float32Array, cols: number): Activations {
-  if (!isQuant(type)) return { x, buffers: { x: h.buffer(x) } };
-  const xq = quantizeQ8_0Ref(x, cols, x.length / cols, 0, 'ref');
-  return { x, xq, buffers: { x: h.buffer(new Uint32Array(xq.qs.buffer)), xd: h.buffer(xq.d) } };
+  const act = requireFormat(type).activation;
+  if (act === 'f32') return { x, buffers: { x: h.buffer(x) } };
+  if (!isQ8(act)) return { x, buffers: { x: h.buffer(Float32Array.from(activationAsSeen(act, x).values)) } }; // f16 / bf16-rounded
+  const xq = quantizeQ8Ref(act, x, cols, x.length / cols);
+  return { x, xq, buffers: { x: h.buffer(new Uint8Array(xq.qs.buffer)), xs: h.buffer(xq.sums) } };
+}
+
+function destroy(a: Activations): void {
+  a.buffers.x.destroy();
+  a.buffers.xs?.destroy();
 }
 
 interface Gather {
@@ -83,13 +101,14 @@ async function runMatmul(h: GpuKernelHarness, r: MatmulRun): Promise<Float32Arra
           mode.kind === 'gather' ? mode.g.gather_div : 1,
           mode.kind === 'gather' ? e * mode.g.list_stride : 0,
           mode.kind === 'gather' ? e : 0,
-          s.scalesOffset / 4,
+          ...planeWords(s.planeOffsets),
         ];
-        const bindings: KernelCall['bindings'] = { 2: keep(h.buffer(s.bytes)), 3: r.act.buffers.x, 4: y, 5: rowmap, 6: counts };
-        if (r.act.buffers.xd) bindings[7] = r.act.buffers.xd;
+        const w = keep(h.buffer(s.bytes));
+        // kernels.ts MATMUL_BINDINGS: the shard at 2 and 8, q8 block words at 7
+        const bindings: KernelCall['bindings'] = { 2: w, 3: r.act.buffers.x, 4: y, 5: rowmap, 6: counts, 7: r.act.buffers.xs ?? dummy, 8: w };
         const n = mode.kind === 'tokens' ? mode.n_tokens : mode.kind === 'logits' ? mode.n_logits : 0;
         calls.push({
-          kernel: KERNEL[m.type as (typeof WEIGHT_TYPES)[number]],
+          kernel: matmulKernel(requireFormat(m.type)),
           step: mode.kind === 'tokens' ? { n_tokens: mode.n_tokens } : mode.kind === 'logits' ? { n_tokens: 1, logits_start: mode.logits_start, n_logits: mode.n_logits } : { n_tokens: 1 },
           params,
           bindings,
@@ -113,7 +132,7 @@ function reference(r: MatmulRun): { y: Float64Array; magnitude: Float64Array } {
   const mode = r.mode;
   const matrices = mode.kind === 'gather' ? mode.experts : [r.m];
   matrices.forEach((m, e) => {
-    const cuts = [0, ...r.boundaries, m.rows];
+    const cuts = [0, ...r.boundaries.filter((b) => b > 0 && b < m.rows), m.rows];
     for (let i = 0; i + 1 < cuts.length; i++) {
       const rowStart = cuts[i]!;
       const rows = cuts[i + 1]! - rowStart;
@@ -124,6 +143,7 @@ function reference(r: MatmulRun): { y: Float64Array; magnitude: Float64Array } {
       const out = matmulRef({
         type: m.type,
         weights: m.values.subarray(rowStart * m.cols, (rowStart + rows) * m.cols),
+        blockMins: minsOf(m, rowStart, rows),
         rows,
         cols: m.cols,
         x: r.act.x,
@@ -144,34 +164,36 @@ function reference(r: MatmulRun): { y: Float64Array; magnitude: Float64Array } {
 function checkRun(got: Float32Array, r: MatmulRun, what: string): void {
   const ref = reference(r);
   // Elements the matmul does not write keep yInit exactly (magnitude 0 → bound 0 + 1e-30).
-  assertClose(got, ref.y, { rtol: RTOL, atol: 1e-30, scale: ref.magnitude, what });
+  assertClose(got, ref.y, { rtol: rtolOf(r.m.type), atol: 1e-30, scale: ref.magnitude, what });
 }
 
 const SENTINEL = -5.5;
 
 for (const type of WEIGHT_TYPES) {
   const name = ggmlTypeName(type);
+  const C = (cols: number) => colsFor(type, cols);
 
-  kernelTest(`matmul ${name} mode 0 (token rows): rows 13..130 (not multiples of 4), cols 64..4096, n_tokens 1..70, row shards at y_col_offset`, async (h) => {
+  kernelTest(`matmul ${name} mode 0 (token rows): rows 13..300 (not multiples of 4), n_tokens 1..70, row shards at y_col_offset, typical and wild blocks`, async (h) => {
     const rnd = seeded(90 + type);
-    const cases = [
-      { rows: 37, cols: 64, n_tokens: 1, boundaries: [], y_stride: 37 },
-      { rows: 64, cols: 128, n_tokens: 3, boundaries: [20], y_stride: 64 }, // a shard starting mid-tile
-      { rows: 13, cols: 256, n_tokens: 5, boundaries: [], y_stride: 16 }, // y wider than W's rows
-      { rows: 130, cols: 4096, n_tokens: 17, boundaries: [64, 129], y_stride: 130 }, // 1-row last shard
-      { rows: 67, cols: 96, n_tokens: 70, boundaries: [33], y_stride: 67 },
-      { rows: 300, cols: 32, n_tokens: 6, boundaries: [256], y_stride: 300 }, // more than one workgroup of rows
+    const cases: { rows: number; cols: number; n_tokens: number; boundaries: number[]; y_stride: number; style?: BlockStyle }[] = [
+      { rows: 37, cols: C(64), n_tokens: 1, boundaries: [], y_stride: 37 },
+      { rows: 64, cols: C(128), n_tokens: 3, boundaries: [20], y_stride: 64 }, // a shard starting mid-tile
+      { rows: 13, cols: C(256), n_tokens: 5, boundaries: [], y_stride: 16 }, // y wider than W's rows
+      { rows: 130, cols: C(4096), n_tokens: 17, boundaries: [64, 129], y_stride: 130 }, // 1-row last shard
+      { rows: 67, cols: C(96), n_tokens: 70, boundaries: [33], y_stride: 67 },
+      { rows: 300, cols: C(32), n_tokens: 6, boundaries: [256], y_stride: 300 }, // more than one workgroup of rows
+      { rows: 21, cols: C(512), n_tokens: 4, boundaries: [8], y_stride: 21, style: 'wild' }, // every bit of the blocks random
+      { rows: 9, cols: C(768), n_tokens: 1, boundaries: [], y_stride: 9, style: 'wild' },
     ];
     for (const c of cases) {
-      const m = randomMatrix(type, c.rows, c.cols, rnd);
+      const m = randomMatrix(type, c.rows, c.cols, rnd, 1, c.style);
       const x = randn((c.n_tokens + 1) * c.cols, rnd); // one row past the step: must not be used
       const act = activations(h, type, x, c.cols);
       try {
         const r: MatmulRun = { m, boundaries: c.boundaries, act, y_stride: c.y_stride, yInit: new Float32Array((c.n_tokens + 1) * c.y_stride).fill(SENTINEL), mode: { kind: 'tokens', n_tokens: c.n_tokens } };
         checkRun(await runMatmul(h, r), r, `${name} ${JSON.stringify(c)}`);
       } finally {
-        act.buffers.x.destroy();
-        act.buffers.xd?.destroy();
+        destroy(act);
       }
     }
   });
@@ -179,9 +201,9 @@ for (const type of WEIGHT_TYPES) {
   kernelTest(`matmul ${name} mode 1 (logits rows from logits_start): n_logits 1/3/70, a 70001-row output matrix`, async (h) => {
     const rnd = seeded(100 + type);
     const cases = [
-      { rows: 70001, cols: 32, x_rows: 5, logits_start: 4, n_logits: 1, boundaries: [40000] }, // vocabulary > 65535 rows
-      { rows: 1000, cols: 128, x_rows: 9, logits_start: 2, n_logits: 3, boundaries: [] },
-      { rows: 37, cols: 64, x_rows: 72, logits_start: 1, n_logits: 70, boundaries: [12] },
+      { rows: 70001, cols: C(32), x_rows: 5, logits_start: 4, n_logits: 1, boundaries: [40000] }, // vocabulary > 65535 rows
+      { rows: 1000, cols: C(128), x_rows: 9, logits_start: 2, n_logits: 3, boundaries: [] },
+      { rows: 37, cols: C(64), x_rows: 72, logits_start: 1, n_logits: 70, boundaries: [12] },
     ];
     for (const c of cases) {
       const m = randomMatrix(type, c.rows, c.cols, rnd);
@@ -197,8 +219,7 @@ for (const type of WEIGHT_TYPES) {
         };
         checkRun(await runMatmul(h, r), r, `${name} ${JSON.stringify(c)}`);
       } finally {
-        act.buffers.x.destroy();
-        act.buffers.xd?.destroy();
+        destroy(act);
       }
     }
   });
@@ -206,10 +227,10 @@ for (const type of WEIGHT_TYPES) {
   kernelTest(`matmul ${name} mode 2 (gathered expert slots, indirect dispatch): up/gate (x per token) and down (x per slot), n_tokens 1..70`, async (h) => {
     const rnd = seeded(110 + type);
     const cases = [
-      { n_tokens: 1, n_expert: 4, k: 2, rows: 37, cols: 64 },
-      { n_tokens: 5, n_expert: 8, k: 2, rows: 64, cols: 128 },
-      { n_tokens: 17, n_expert: 8, k: 4, rows: 13, cols: 96 },
-      { n_tokens: 70, n_expert: 6, k: 2, rows: 45, cols: 64 },
+      { n_tokens: 1, n_expert: 4, k: 2, rows: 37, cols: C(64) },
+      { n_tokens: 5, n_expert: 8, k: 2, rows: 64, cols: C(128) },
+      { n_tokens: 17, n_expert: 8, k: 4, rows: 13, cols: C(96) },
+      { n_tokens: 70, n_expert: 6, k: 2, rows: 45, cols: C(64) },
     ];
     for (const c of cases) {
       const list_stride = c.n_tokens + 3; // maxTokens
@@ -241,8 +262,7 @@ for (const type of WEIGHT_TYPES) {
           checkRun(got, r, `${name} ${perSlot ? 'down' : 'up'} ${JSON.stringify(c)}`);
           assert.ok(got.subarray(0, c.n_tokens * c.k * c.rows).every((v) => v !== SENTINEL), 'every slot written');
         } finally {
-          act.buffers.x.destroy();
-          act.buffers.xd?.destroy();
+          destroy(act);
         }
       }
     }
