@@ -178,8 +178,10 @@ export function formatPlacement(p: Placement): string {
   if (p.experts.total > 0) {
     const moe = p.slots.filter((_, il) => p.slotBytes[il]! > 0);
     const pct = ((100 * p.experts.gpu) / p.experts.total).toFixed(0);
+    const lo = Math.min(...moe);
+    const hi = Math.max(...moe);
     lines.push(
-      `  experts on the GPU: ${p.experts.gpu} of ${p.experts.total} (${pct}%), ${Math.min(...moe)}–${Math.max(...moe)} slots per layer` +
+      `  experts on the GPU: ${p.experts.gpu} of ${p.experts.total} (${pct}%), ${lo === hi ? lo : `${lo}–${hi}`} slot${hi === 1 ? '' : 's'} per layer` +
         (p.allResident ? '' : `; the others run on the CPU or are uploaded when a batch needs them (host cache ${formatBytes(p.hostCacheBytes)})`),
     );
   }
