@@ -28,6 +28,8 @@ export interface EvalOptions {
   kvType?: 'f16' | 'f32';
   /** GPU memory budget in bytes (GPU backend: experts beyond it live on the host). */
   gpuBudgetBytes?: number;
+  /** Instead of gpuBudgetBytes: the non-expert part plus this share (0..1) of the experts on the GPU. */
+  expertShare?: number;
   hostCacheBytes?: number;
   expertPolicy?: Partial<CachePolicyOptions>;
   /** Receives the expert placement and cache counters before the model is unloaded (when some experts are off the GPU). */
@@ -62,6 +64,7 @@ export async function evalModel(modelPath: string, tokens: number[], nGreedy: nu
     kvType: opts.kvType ?? 'f32',
     gpuOptions: { maxBindingBytes: opts.maxBindingBytes },
     gpuBudgetBytes: opts.gpuBudgetBytes,
+    expertShare: opts.expertShare,
     hostCacheBytes: opts.hostCacheBytes,
     expertPolicy: opts.expertPolicy,
   });

@@ -31,6 +31,8 @@ export interface LoadOptions {
   threads?: number;
   /** GPU memory budget in bytes (GPU backend; 0 or absent: MOECODE_GPU_BUDGET, else the adapter's default). */
   gpuBudgetBytes?: number;
+  /** Instead of gpuBudgetBytes: the non-expert part plus this share (0..1) of the experts on the GPU. */
+  expertShare?: number;
   /** Host memory for experts outside the GPU (absent: MOECODE_HOST_CACHE, else half of RAM). */
   hostCacheBytes?: number;
   /** The GPU expert cache's policy (model/expert-cache-policy.ts); defaults otherwise. */
@@ -92,7 +94,7 @@ export class Model {
       const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 256, nCtx));
       const allLogits = Boolean(opts.allLogits);
       const common = { nCtx, nSlots, maxBatch, allLogits, onProgress: opts.onProgress };
-      const placement = { gpuBudgetBytes: opts.gpuBudgetBytes, hostCacheBytes: opts.hostCacheBytes, threads: opts.threads, expertPolicy: opts.expertPolicy };
+      const placement = { gpuBudgetBytes: opts.gpuBudgetBytes, expertShare: opts.expertShare, hostCacheBytes: opts.hostCacheBytes, threads: opts.threads, expertPolicy: opts.expertPolicy };
       let backend: ForwardBackend;
       if (opts.gpu) backend = await GpuBackend.load(file, cfg, weights, { ...common, ...placement, gpu: opts.gpu });
       else {

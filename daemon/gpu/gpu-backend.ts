@@ -29,6 +29,8 @@ export interface GpuBackendOptions extends BackendOptions {
   gpuOptions?: GpuOptions;
   /** GPU memory budget in bytes (0 or absent: MOECODE_GPU_BUDGET, else the adapter's default; gpu-budget.ts). */
   gpuBudgetBytes?: number;
+  /** Instead of a budget in bytes: the non-expert part plus this share (0..1) of the experts on the GPU. */
+  expertShare?: number;
   /** Host memory for experts outside the GPU (absent: MOECODE_HOST_CACHE, else half of RAM). */
   hostCacheBytes?: number;
   /** Threads of the CPU expert service (0 or absent: physical cores). */
@@ -74,6 +76,7 @@ export class GpuBackend implements ForwardBackend {
         maxBindingBytes: gpu.maxBindingBytes,
         budgetBytes: resolveGpuBudget(opts.gpuBudgetBytes, gpu.info),
         hostCacheBytes: resolveHostCacheBytes(opts.hostCacheBytes),
+        expertShare: opts.expertShare,
       });
       const offloaded = new Set<string>();
       weights.layers.forEach((l, il) => {

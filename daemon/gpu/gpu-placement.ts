@@ -7,7 +7,7 @@
 import type { GgufFile } from '../gguf/gguf-reader.js';
 import type { ModelConfig } from '../model/hparams.js';
 import type { ModelWeights } from '../model/model-weights.js';
-import { planPlacement, type Placement } from '../model/placement.js';
+import { budgetForExpertShare, planPlacement, type Placement, type PlacementInput } from '../model/placement.js';
 import type { WeightHandle } from '../model/weights.js';
 import { estimateGraphSize, type GraphSizeOptions } from './graph-size.js';
 import { planShards } from './weight-layout.js';
@@ -17,6 +17,8 @@ export interface GpuPlacementOptions extends GraphSizeOptions {
   /** null: no limit. */
   budgetBytes: number | null;
   hostCacheBytes: number | null;
+  /** Instead of budgetBytes: the fixed part plus this share (0..1) of the experts (placement.ts budgetForExpertShare). */
+  expertShare?: number;
 }
 
 export function planGpuPlacement(file: GgufFile, cfg: ModelConfig, weights: ModelWeights, o: GpuPlacementOptions): Placement {
@@ -26,7 +28,7 @@ export function planGpuPlacement(file: GgufFile, cfg: ModelConfig, weights: Mode
     if (!t) throw new Error(`tensor ${h.tensor} is missing`);
     return h.expert === undefined ? t.byteSize : t.byteSize / (t.dims[2] ?? 1);
   };
-  return planPlacement({
+  const input: PlacementInput = {
     weights,
     gpuMatrixBytes: (h) => planShards(h.type, h.rows, h.cols, o.maxBindingBytes).reduce((n, p) => n + p.bytes, 0),
     gpuVectorBytes: (h) => Math.max(16, Math.ceil((h.n * 4) / 16) * 16),
@@ -35,5 +37,7 @@ export function planGpuPlacement(file: GgufFile, cfg: ModelConfig, weights: Mode
     activationBytes: graph.activations,
     budgetBytes: o.budgetBytes,
     hostCacheBytes: o.hostCacheBytes,
-  });
+  };
+  if (o.expertShare === undefined) return planPlacement(input);
+  return planPlacement({ ...input, budgetBytes: budgetForExpertShare(planPlacement({ ...input, budgetBytes: null }), o.expertShare) });
 }

@@ -166,6 +166,16 @@ export function planPlacement(input: PlacementInput): Placement {
   };
 }
 
+/**
+ * The budget that holds the fixed part plus `share` (0..1) of the expert bytes (of an unlimited placement
+ * `p`): how benchmarks and tests ask for "25% of the experts on the GPU" whatever the model.
+ */
+export function budgetForExpertShare(p: Placement, share: number): number {
+  if (!(share >= 0 && share <= 1)) throw new RangeError(`expert share ${share} is not between 0 and 1`);
+  const experts = p.slots.reduce((n, s, il) => n + s * p.slotBytes[il]!, 0);
+  return p.minimumBytes + Math.floor(share * experts);
+}
+
 /** The placement as a table for `moecode info`: bytes per class on the GPU, in host memory and on disk. */
 export function formatPlacement(p: Placement): string {
   const cell = (n: number) => (n ? formatBytes(n) : '-').padStart(12);
