@@ -178,7 +178,7 @@ async function run(args: ParsedArgs): Promise<void> {
       `[${result.stopReason}] prompt ${result.promptTokens} tokens: prefill ${prefillRate.toFixed(1)} tok/s (${result.prefillMs.toFixed(0)} ms); ` +
         `decode ${result.tokens.length} tokens: ${result.decodeTokens ? decodeRate.toFixed(1) : '-'} tok/s`,
     );
-    const experts = offloadLine(engine.model, result.promptTokens + result.tokens.length);
+    const experts = offloadLine(engine.model, result.prefillTokens + result.decodeTokens);
     if (experts) console.error(experts);
   } finally {
     process.off('SIGINT', onSigint);

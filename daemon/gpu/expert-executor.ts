@@ -34,6 +34,9 @@ export const NO_SLOT = 0xffffffff;
 /** Most tokens of a step whose next-layer routing is predicted (evenly spaced), to bound host work. */
 const PREDICT_TOKENS = 16;
 
+/** What an upload costs in CPU expert-tokens until both are measured. */
+const DEFAULT_UPLOAD_COST = 4;
+
 const r16 = (n: number) => Math.max(16, Math.ceil(n / 16) * 16);
 
 /** GPU bytes of the executor's own buffers: slot ids, and the readback of ids and x. */
@@ -102,6 +105,11 @@ export class ExpertExecutor {
   private readonly residentMoeLayers: number;
   private readonly k: number;
   private readonly nEmbd: number;
+  /** Measured costs (EWMA, ms): one expert upload, and one token of one expert on the CPU (decode steps). */
+  private uploadMs = 0;
+  private cpuMsPerToken = 0;
+  /** The policy's fixed upload cost, or undefined: measured (uploadMs / cpuMsPerToken). */
+  private fixedUploadCost: number | undefined;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -140,6 +148,8 @@ export class ExpertExecutor {
     for (let i = 0; i + 1 < hostLayers.length; i++) layers[hostLayers[i]!]!.next = hostLayers[i + 1]!;
     let cpu: CpuExpertService | null = null;
     const x = new ExpertExecutor(device, store, cfg, placement, null, o.maxTokens, layers);
+    x.fixedUploadCost = policy.uploadCostTokens;
+    x.setUploadCost(policy.uploadCostTokens ?? DEFAULT_UPLOAD_COST);
     try {
       let placed = 0;
       for (const l of layers) {
@@ -181,9 +191,23 @@ export class ExpertExecutor {
     return this.placement.slotBytes[l.il]!;
   }
 
+  private setUploadCost(tokens: number): void {
+    for (const l of this.layers) if (l) l.cache.uploadCost = tokens;
+  }
+
+  /** Folds a measurement into the costs and, unless fixed, updates what an upload costs in CPU tokens. */
+  private measured(kind: 'upload' | 'cpu', ms: number): void {
+    const ewma = (prev: number) => (prev === 0 ? ms : 0.8 * prev + 0.2 * ms);
+    if (kind === 'upload') this.uploadMs = ewma(this.uploadMs);
+    else this.cpuMsPerToken = ewma(this.cpuMsPerToken);
+    if (this.fixedUploadCost === undefined && this.uploadMs > 0 && this.cpuMsPerToken > 0) this.setUploadCost(this.uploadMs / this.cpuMsPerToken);
+  }
+
   private async upload(l: LayerState, u: SlotUpload): Promise<void> {
     try {
+      const t0 = performance.now();
       this.r.uploadedBytes += await this.fillSlot(l, u.expert, l.slots[u.slot]!);
+      this.measured('upload', performance.now() - t0);
       this.r.uploads++;
     } catch (e) {
       l.cache.emptySlot(u.slot);
@@ -248,8 +272,11 @@ export class ExpertExecutor {
         t.choices.push(i);
       }
     }
+    const t0 = performance.now();
     const computed = tasks.length ? this.cpu!.run(il, x, n, tasks) : Promise.resolve(new Float32Array(0));
     computed.catch(() => undefined);
+    // a decode step's CPU time per expert-token (its cost does not shrink with more rows per expert)
+    if (n === 1 && tasks.length) void computed.then(() => this.measured('cpu', (performance.now() - t0) / tasks.length), () => undefined);
     for (const u of plan.uploads) await this.upload(l, u);
     this.prefetch(l, x, n);
     const out = await computed;

@@ -17,6 +17,9 @@
  * state) and asks `planPrefetch`, which uploads predicted experts whose score plus the expected tokens
  * (the prediction's measured accuracy times the predicted tokens) beats the coldest unpredicted resident's
  * by `migrateFactor`, at most `maxPrefetchPerStep` per step. Predictions never change the scores.
+ * Migrations and prefetches must also pay: the tokens an expert is expected to serve (its score) must
+ * reach `uploadCost`, what one upload costs in tokens of that expert computed on the CPU (measured by
+ * the executor, or fixed by `uploadCostTokens`).
  */
 
 export interface CachePolicyOptions {
@@ -32,6 +35,8 @@ export interface CachePolicyOptions {
   prefetch: boolean;
   /** Prefetch uploads per layer and step (default 1). */
   maxPrefetchPerStep: number;
+  /** A fixed cost of one upload in CPU expert-tokens (absent: the executor measures it). */
+  uploadCostTokens?: number;
 }
 
 export const DEFAULT_CACHE_POLICY: CachePolicyOptions = {
@@ -72,6 +77,8 @@ export class LayerExpertCache {
   private readonly scoredAt: Float64Array;
   private now = 0;
   private readonly decay: number;
+  /** What one upload costs, in tokens of the expert computed on the CPU (migrations and prefetches must save more). */
+  uploadCost: number;
 
   constructor(
     readonly nExpert: number,
@@ -90,6 +97,7 @@ export class LayerExpertCache {
     this.score = new Float64Array(nExpert);
     this.scoredAt = new Float64Array(nExpert);
     this.decay = Math.pow(2, -1 / Math.max(o.halfLife, 1e-9));
+    this.uploadCost = o.uploadCostTokens ?? 0;
   }
 
   /** The slot expert `e` holds, or -1. */
@@ -163,7 +171,7 @@ export class LayerExpertCache {
       if (s !== undefined) {
         const v = this.occupant[s]!;
         if (tokens[e]! >= this.o.uploadMinTokens) reason = 'batch';
-        else if (migrations < this.o.maxMigrationsPerStep && (v < 0 || this.scoreOf(e) > this.o.migrateFactor * this.scoreOf(v))) reason = 'migrate';
+        else if (migrations < this.o.maxMigrationsPerStep && this.scoreOf(e) >= this.uploadCost && (v < 0 || this.scoreOf(e) > this.o.migrateFactor * this.scoreOf(v))) reason = 'migrate';
       }
       if (reason === undefined) {
         cpu.push(e);
@@ -191,6 +199,7 @@ export class LayerExpertCache {
     const uploads: SlotUpload[] = [];
     for (const e of want) {
       if (uploads.length >= this.o.maxPrefetchPerStep) break;
+      if (expected(e) < this.uploadCost) continue;
       const s = victims[0];
       if (s === undefined) break;
       const v = this.occupant[s]!;

@@ -127,3 +127,19 @@ test('a long random run keeps slots and experts one-to-one, and plans place ever
     for (let e = 0; e < 16; e++) if (c.slotOf(e) >= 0) assert.equal(c.expertIn(c.slotOf(e)), e);
   }
 });
+
+test('migrations and prefetches must pay for their upload: the expected tokens reach the upload cost', () => {
+  const c = new LayerExpertCache(8, 1, opts({ migrateFactor: 2, halfLife: 1000 }), [0]);
+  c.uploadCost = 2.9;
+  assert.deepEqual(c.planStep(tokens(8, [5, 1])).cpu, [5], 'score 1 < cost 2.9');
+  assert.deepEqual(c.planPrefetch(tokens(8, [5, 1]), 1), [], 'score 1 + 1 expected < 2.9');
+  assert.deepEqual(c.planStep(tokens(8, [5, 1])).cpu, [5], 'score 2 < 2.9');
+  assert.deepEqual(c.planPrefetch(tokens(8, [5, 1]), 1).map((u) => u.expert), [5], 'score 2 + 1 expected > 2.9: worth it');
+  const d = new LayerExpertCache(8, 1, opts({ halfLife: 1000, uploadCostTokens: 1.5 }), [0]);
+  assert.equal(d.uploadCost, 1.5);
+  assert.deepEqual(d.planStep(tokens(8, [5, 1])).uploads, [], 'score 1 < 1.5');
+  assert.deepEqual(d.planStep(tokens(8, [5, 1])).uploads.map((u) => u.reason), ['migrate']);
+  const e = new LayerExpertCache(8, 1, opts({ uploadMinTokens: 4 }), [0]);
+  e.uploadCost = 100;
+  assert.deepEqual(e.planStep(tokens(8, [5, 4])).uploads.map((u) => u.reason), ['batch'], 'a batch uploads whatever the cost');
+});
