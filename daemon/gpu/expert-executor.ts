@@ -359,6 +359,7 @@ export class ExpertExecutor {
 
   /** A step of `nTokens` tokens starts: layers whose experts all fit count their choices as hits. */
   onStep(nTokens: number): void {
+    for (const l of this.layers) if (l) l.predicted = undefined; // predictions of a step that failed midway
     this.r.tokens += nTokens;
     this.r.choices += nTokens * this.k * this.residentMoeLayers;
     this.r.hits += nTokens * this.k * this.residentMoeLayers;

@@ -97,4 +97,5 @@ test('GPU budget sources: explicit, MOECODE_GPU_BUDGET, then the adapter (softwa
   assert.throws(() => resolveGpuBudget(undefined, hard, { MOECODE_GPU_BUDGET: 'lots' }), ByteSizeError);
   assert.equal(resolveHostCacheBytes(undefined, { MOECODE_HOST_CACHE: '1GiB' }), 1024 ** 3);
   assert.equal(resolveHostCacheBytes(undefined, {}, 8 * 1024 ** 3), 4 * 1024 ** 3);
+  assert.throws(() => resolveHostCacheBytes(undefined, { MOECODE_HOST_CACHE: '12 bananas' }), (e: unknown) => e instanceof ByteSizeError && /MOECODE_HOST_CACHE/.test(e.message));
 });
