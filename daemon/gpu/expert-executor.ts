@@ -39,9 +39,12 @@ const DEFAULT_UPLOAD_COST = 4;
 
 const r16 = (n: number) => Math.max(16, Math.ceil(n / 16) * 16);
 
+/** Where x starts in the readback buffer (after the ids; getMappedRange offsets are multiples of 8). */
+const readbackXOffset = (maxTokens: number, k: number) => Math.ceil((maxTokens * k * 4) / 8) * 8;
+
 /** GPU bytes of the executor's own buffers: slot ids, and the readback of ids and x. */
 export function executorBufferBytes(maxTokens: number, k: number, nEmbd: number): number {
-  return r16(maxTokens * k * 4) + r16(maxTokens * k * 4 + maxTokens * nEmbd * 4);
+  return r16(maxTokens * k * 4) + r16(readbackXOffset(maxTokens, k) + maxTokens * nEmbd * 4);
 }
 
 export interface ExpertSlot {
@@ -126,7 +129,7 @@ export class ExpertExecutor {
     for (const l of layers) if (l) this.byExperts.set(l.experts, l);
     this.routing = routingParams(cfg);
     this.slotIds = device.createBuffer({ label: 'moe_slot_ids', size: r16(maxTokens * this.k * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-    this.readback = device.createBuffer({ label: 'moe_readback', size: r16(maxTokens * this.k * 4 + maxTokens * this.nEmbd * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.readback = device.createBuffer({ label: 'moe_readback', size: r16(readbackXOffset(maxTokens, this.k) + maxTokens * this.nEmbd * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.r = emptyOffloadReport(placement.experts.gpu, placement.experts.total);
     this.residentMoeLayers = placement.slots.filter((s, il) => s > 0 && !layers[il]).length;
   }
@@ -209,6 +212,7 @@ export class ExpertExecutor {
       this.r.uploadedBytes += await this.fillSlot(l, u.expert, l.slots[u.slot]!);
       this.measured('upload', performance.now() - t0);
       this.r.uploads++;
+      if (u.reason === 'prefetch') this.r.prefetches++;
     } catch (e) {
       l.cache.emptySlot(u.slot);
       throw e;
@@ -219,7 +223,7 @@ export class ExpertExecutor {
   prepare(enc: GPUCommandEncoder, s: StepParams, b: MoeBuffers): void {
     const n = s.n_tokens;
     enc.copyBufferToBuffer(b.ids, 0, this.readback, 0, n * this.k * 4);
-    enc.copyBufferToBuffer(b.x(), 0, this.readback, this.maxTokens * this.k * 4, n * this.nEmbd * 4);
+    enc.copyBufferToBuffer(b.x(), 0, this.readback, readbackXOffset(this.maxTokens, this.k), n * this.nEmbd * 4);
   }
 
   /** The host op of layer `il` (see the file comment). */
@@ -235,7 +239,7 @@ export class ExpertExecutor {
     const n = s.n_tokens;
     const k = this.k;
     const E = this.nEmbd;
-    const xOffset = this.maxTokens * k * 4;
+    const xOffset = readbackXOffset(this.maxTokens, k);
     await this.readback.mapAsync(GPUMapMode.READ, 0, xOffset + n * E * 4);
     const ids = new Uint32Array(this.readback.getMappedRange(0, n * k * 4).slice(0));
     const x = new Float32Array(this.readback.getMappedRange(xOffset, n * E * 4).slice(0));

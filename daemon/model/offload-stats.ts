@@ -21,6 +21,8 @@ export interface OffloadReport {
   /** Expert bytes uploaded after load (on demand, migrations, prefetch), and the tokens they served. */
   uploadedBytes: number;
   uploads: number;
+  /** Of those uploads, the ones a prefetch started (ahead of the layer's routing). */
+  prefetches: number;
   tokens: number;
   /** Host expert cache (experts in host memory for the CPU): loads from the file, and uses that found them loaded. */
   hostLoads: number;
@@ -29,7 +31,7 @@ export interface OffloadReport {
 }
 
 export function emptyOffloadReport(expertsOnGpu: number, expertsTotal: number): OffloadReport {
-  return { expertsOnGpu, expertsTotal, choices: 0, hits: 0, cpu: 0, uploaded: 0, predicted: 0, predictedRight: 0, uploadedBytes: 0, uploads: 0, tokens: 0, hostLoads: 0, hostHits: 0, hostBytesRead: 0 };
+  return { expertsOnGpu, expertsTotal, choices: 0, hits: 0, cpu: 0, uploaded: 0, predicted: 0, predictedRight: 0, uploadedBytes: 0, uploads: 0, prefetches: 0, tokens: 0, hostLoads: 0, hostHits: 0, hostBytesRead: 0 };
 }
 
 export const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);

@@ -46,12 +46,20 @@ const CASES: Case[] = [
   {
     label: 'qwen2moe Q4_0, 25%, batch uploads and prefetch',
     spec: { arch: 'qwen2moe', weightType: 'Q4_0' },
-    opts: { expertShare: 0.25, expertPolicy: { uploadMinTokens: 2, maxPrefetchPerStep: 2, migrateFactor: 1 } },
+    opts: { expertShare: 0.25, expertPolicy: { uploadMinTokens: 2, maxPrefetchPerStep: 2, migrateFactor: 1, uploadCostTokens: 0 } },
     expect: (r) => {
       assert.ok(r.uploads > 0 && r.uploadedBytes > 0, 'experts were uploaded');
       assert.ok(r.uploaded > 0, 'some routed experts ran right after their upload');
       assert.ok(r.predicted > 0, 'the next layer was predicted');
+      assert.ok(r.prefetches > 0, 'predicted experts were uploaded ahead of their layer');
     },
+  },
+  {
+    // an odd k and an odd batch: the readback's x region must still start 8-byte aligned
+    label: 'qwen3moe F32, top-3, chunks of 7, 25%',
+    spec: { arch: 'qwen3moe', weightType: 'F32', n_expert_used: 3 },
+    opts: { expertShare: 0.25, maxBatch: 7 },
+    expect: cpuRan,
   },
   {
     label: 'grok Q8_0, 3 slots, chunks of 8, host cache of one expert',
@@ -103,7 +111,7 @@ describe('WebGPU backend: host experts vs every expert resident', () => {
       assert.deepEqual(ours.greedy, base.greedy, 'greedy tokens');
       c.expect?.(report);
       const pct = (a: number, b: number) => `${b ? ((100 * a) / b).toFixed(0) : '-'}%`;
-      rows.push([c.label, fmtE(stats.maxAbs), 'same', pct(report.hits, report.choices), pct(report.cpu, report.choices), String(report.uploads), pct(report.predictedRight, report.predicted)]);
+      rows.push([c.label, fmtE(stats.maxAbs), 'same', pct(report.hits, report.choices), pct(report.cpu, report.choices), `${report.uploads} (${report.prefetches} prefetched)`, pct(report.predictedRight, report.predicted)]);
     });
   }
 });
