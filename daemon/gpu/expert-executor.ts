@@ -73,8 +73,6 @@ export interface ExpertExecutorOptions {
   /** Host memory for experts outside the GPU. */
   hostCacheBytes: number;
   policy?: Partial<CachePolicyOptions>;
-  /** Called with the bytes placed so far while the slots are filled at load. */
-  onProgress?: (bytes: number) => void;
 }
 
 interface LayerState {
@@ -154,7 +152,6 @@ export class ExpertExecutor {
     x.fixedUploadCost = policy.uploadCostTokens;
     x.setUploadCost(policy.uploadCostTokens ?? DEFAULT_UPLOAD_COST);
     try {
-      let placed = 0;
       for (const l of layers) {
         if (!l) continue;
         for (let s = 0; s < placement.slots[l.il]!; s++) {
@@ -165,8 +162,6 @@ export class ExpertExecutor {
           };
           await x.fillSlot(l, l.cache.expertIn(s), slot);
           l.slots.push(slot);
-          placed += placement.slotBytes[l.il]!;
-          o.onProgress?.(placed);
         }
       }
       for (const il of hostLayers) x.routers.set(il, await routerCopy(file, weights.layers[il]!.router!, weights.layers[il]!.ffn_norm, cfg));

@@ -82,7 +82,8 @@ export class GpuBackend implements ForwardBackend {
       weights.layers.forEach((l, il) => {
         if (l.experts && placement.slots[il]! < l.experts.up.length) for (const h of expertMatrices(l.experts)) offloaded.add(h.name);
       });
-      const totalBytes = placement.gpuBytes;
+      // the weights and expert slots to upload (progress of the load)
+      const totalBytes = placement.gpuBytes - placement.byClass['kv cache']!.gpu - placement.byClass['activations']!.gpu;
       store = new WeightStore(gpu.device, file, gpu.maxBindingBytes, (b) => opts.onProgress?.(totalBytes ? Math.min(1, b / totalBytes) : 1));
       for (const v of allVectors(weights)) await store.vector(v);
       for (const m of allMatrices(weights)) if (!offloaded.has(m.name)) await store.matrix(m);

@@ -1,7 +1,9 @@
 /**
  * Runs a recorded forward graph: one uniform write, then one command buffer per segment (the whole step
  * when the graph has no host ops). Generation steps end with the sampling kernel and read back 4 bytes;
- * evaluation steps read back the logits rows.
+ * evaluation steps read back the logits rows. Before waiting on the GPU (the end of a step, or a segment
+ * before a host op) the runner sleeps through most of the time that wait took recently: dawn.node polls
+ * while a GPU promise is pending, which on a software adapter takes a core from the GPU's own threads.
  */
 import type { SamplingParams } from '../model/backend.js';
 import { type GraphBuilder, isHostOp } from './graph-builder.js';
