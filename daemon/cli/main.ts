@@ -137,6 +137,7 @@ async function info(args: ParsedArgs): Promise<void> {
     console.log(`backend        ${runsOn.description}`);
     console.log(formatMemoryPlan(plan, gpu));
     if (placement) console.log('error' in placement ? `placement      ${placement.error}` : placement.text);
+    if (placement && runsOn.kind === 'cpu') console.log('  (the placement of the GPU backend, which --backend gpu selects; the CPU backend keeps every weight in host memory)');
   } finally {
     await file.close();
   }
