@@ -325,6 +325,23 @@ export interface MemoryStatus {
 }
 
 /**
+ * Where a model's routed experts live and how the GPU expert cache does (GPU backend). Under a
+ * `moecode.gpu.memoryBudget` smaller than the model, experts that do not fit stay in host memory and run
+ * on the CPU, or are uploaded into GPU slots when that is cheaper (README: "Models larger than GPU memory").
+ */
+export interface ExpertStatus {
+  /** Routed experts with a GPU slot, and all routed experts. */
+  onGpu: number;
+  total: number;
+  /** Share of routed (token, expert) choices served by an expert already on the GPU since load, 0–1. */
+  hitRate: number;
+  /** Share of the next layer's routed experts the prefetch predicted, 0–1; absent before any prediction. */
+  prefetchAccuracy?: number;
+  /** Expert bytes uploaded to the GPU per token since load (on demand, migrations, prefetch). */
+  uploadedBytesPerToken: number;
+}
+
+/**
  * The remote server, when `moecode.remote.url` is set. connecting: not answered yet; ok: `/v1/models`
  * answered and the model is served; unreachable: no connection (refused, timed out, DNS);
  * unauthorized: the API key was refused (401/403); error: the server answered but cannot serve
@@ -364,6 +381,8 @@ export interface StatusParams {
   /** A software (CPU) WebGPU adapter such as SwiftShader: correct but slow. */
   isSoftwareFallback: boolean;
   memory?: MemoryStatus;
+  /** Expert placement and cache (GPU backend, MoE models); absent otherwise. */
+  experts?: ExpertStatus;
   /** Prompt tokens evaluated per second in the last request (0 before any). */
   lastPrefillTokPerSec: number;
   /** Tokens generated per second in the last request (0 before any). */

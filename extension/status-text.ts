@@ -1,5 +1,5 @@
 /** The status bar's words for each daemon state. Pure (no `vscode`): tested in test/editor/status-text.test.ts. */
-import type { RemoteStatus, StatusParams } from '../daemon/protocol';
+import type { ExpertStatus, RemoteStatus, StatusParams } from '../daemon/protocol';
 
 export type DaemonRunState = 'starting' | 'running' | 'restarting' | 'stopped' | 'failed';
 
@@ -15,19 +15,38 @@ export function describeStatus(status: StatusParams | undefined, runState: Daemo
   // where the model runs: the CPU backend with its threads, or a software WebGPU adapter (slow)
   const cpu = status.backend === 'cpu' ? ` · CPU ×${status.threads}` : status.isSoftwareFallback ? ' $(warning) CPU' : '';
   const mem = status.memory ? `\nGPU memory: ${(status.memory.totalBytes / 2 ** 20).toFixed(0)} MB${status.memory.budgetBytes ? ` of ${(status.memory.budgetBytes / 2 ** 20).toFixed(0)} MB budget` : ''}` : '';
-  const tooltip = `MoeCode — ${name}\nState: ${status.state}${status.message ? ` (${status.message})` : ''}\n${status.backend === 'cpu' ? 'Backend' : 'Adapter'}: ${adapter}${speed ? `\nLast decode: ${speed}` : ''}${status.lastPrefillTokPerSec > 0 ? `\nLast prefill: ${status.lastPrefillTokPerSec.toFixed(1)} tok/s` : ''}${mem}\n\nClick for MoeCode actions.`;
+  // experts split between GPU and host: the share on the GPU and the expert cache's hit rate
+  const ex = status.experts && status.experts.onGpu < status.experts.total ? ` · ${expertsText(status.experts)}` : '';
+  const exTip = status.experts ? `\n${expertsTooltip(status.experts)}` : '';
+  const tooltip = `MoeCode — ${name}\nState: ${status.state}${status.message ? ` (${status.message})` : ''}\n${status.backend === 'cpu' ? 'Backend' : 'Adapter'}: ${adapter}${speed ? `\nLast decode: ${speed}` : ''}${status.lastPrefillTokPerSec > 0 ? `\nLast prefill: ${status.lastPrefillTokPerSec.toFixed(1)} tok/s` : ''}${mem}${exTip}\n\nClick for MoeCode actions.`;
   switch (status.state) {
     case 'loading':
       return { text: `$(sync~spin) ${name}: loading ${Math.round(status.progress)}%`, tooltip, severity: 'ok' };
     case 'busy':
-      return { text: `$(loading~spin) ${name}: generating${cpu}`, tooltip, severity: status.isSoftwareFallback ? 'warning' : 'ok' };
+      return { text: `$(loading~spin) ${name}: generating${cpu}${ex}`, tooltip, severity: status.isSoftwareFallback ? 'warning' : 'ok' };
     case 'error':
       return { text: `$(error) ${name}: error`, tooltip, severity: 'error' };
     case 'unloaded':
       return { text: '$(circle-slash) MoeCode: no model', tooltip, severity: 'warning' };
     case 'ready':
-      return { text: `$(check) ${name}: ready${cpu}${speed ? ` · ${speed}` : ''}`, tooltip, severity: status.isSoftwareFallback ? 'warning' : 'ok' };
+      return { text: `$(check) ${name}: ready${cpu}${ex}${speed ? ` · ${speed}` : ''}`, tooltip, severity: status.isSoftwareFallback ? 'warning' : 'ok' };
   }
+}
+
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+
+/** `experts 38% on GPU · hit 91%` */
+function expertsText(e: ExpertStatus): string {
+  return `experts ${pct(e.total ? e.onGpu / e.total : 1)} on GPU · hit ${pct(e.hitRate)}`;
+}
+
+function expertsTooltip(e: ExpertStatus): string {
+  if (e.onGpu >= e.total) return `Experts: all ${e.total} on the GPU`;
+  const mib = e.uploadedBytesPerToken / 2 ** 20;
+  return (
+    `Experts: ${e.onGpu} of ${e.total} on the GPU (${pct(e.onGpu / e.total)}), the others in host memory; ` +
+    `expert cache hit ${pct(e.hitRate)}${e.prefetchAccuracy !== undefined ? `, prefetch accuracy ${pct(e.prefetchAccuracy)}` : ''}, ${mib.toFixed(mib < 10 ? 2 : 0)} MiB uploaded per token`
+  );
 }
 
 /** host:port of a URL, for the status bar (the whole string when it does not parse). */

@@ -5,6 +5,8 @@
 import type { BackendChoice } from '../engine/backend-choice.js';
 import { Model } from '../engine/model.js';
 import { allFinite, NonFiniteLogitsError } from '../model/sample-result.js';
+import type { CachePolicyOptions } from '../model/expert-cache-policy.js';
+import type { OffloadReport } from '../model/offload-stats.js';
 
 export interface EvalResult {
   /** logprobs[i][t] = log p(token t | tokens[0..i]) */
@@ -28,6 +30,12 @@ export interface EvalOptions {
   nCtx?: number;
   /** Memory budget in bytes (0 or absent: automatic). */
   memoryBudget?: number;
+  /** Instead of gpuBudgetBytes: the non-expert part plus this share (0..1) of the experts on the GPU. */
+  expertShare?: number;
+  hostCacheBytes?: number;
+  expertPolicy?: Partial<CachePolicyOptions>;
+  /** Receives the expert placement and cache counters before the model is unloaded (when some experts are off the GPU). */
+  onOffloadReport?: (r: OffloadReport) => void;
 }
 
 export function logSoftmax(logits: Float32Array): Float32Array {
@@ -53,12 +61,15 @@ export async function evalModel(modelPath: string, tokens: number[], nGreedy: nu
     allLogits: true,
     nCtx: opts.nCtx ?? Math.max(tokens.length + nGreedy + 1, 64),
     memoryBudget: opts.memoryBudget,
-    budgetKnob: '--memory-budget',
+    budgetKnob: '--gpu-budget',
     maxBatch: opts.maxBatch,
     backend: opts.backend,
     threads: opts.threads,
     kvType: opts.kvType ?? 'f32',
     gpuOptions: { maxBindingBytes: opts.maxBindingBytes },
+    expertShare: opts.expertShare,
+    hostCacheBytes: opts.hostCacheBytes,
+    expertPolicy: opts.expertPolicy,
   });
   try {
     const rows = await model.feedAndReadLogits(0, 0, tokens);
@@ -76,6 +87,8 @@ export async function evalModel(modelPath: string, tokens: number[], nGreedy: nu
         greedy.push(next);
       }
     }
+    const offload = model.offload;
+    if (offload) opts.onOffloadReport?.(offload);
     return { logprobs, greedy, shardedMatrices: model.memory.shardedMatrices ?? 0 };
   } finally {
     await model.dispose();

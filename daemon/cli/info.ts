@@ -17,6 +17,7 @@ import type { ModelProblem } from '../model/model-problems.js';
 import { describeBackendPlan } from './backend-plan.js';
 import { BUDGET_FLAG, type EngineFlags } from './engine-flags.js';
 import { countParams, formatCount, tensorTypeCounts } from './model-info.js';
+import { describePlacement } from './placement-info.js';
 
 const MiB = 1024 * 1024;
 const mb = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
@@ -51,9 +52,11 @@ export async function infoReport(path: string, file: GgufFile, flags: EngineFlag
   const problems = forBackend ? [...structural.problems.filter((p) => p.kind !== 'tensor-type'), ...forBackend.problems.filter((p) => p.kind === 'tensor-type')] : [...structural.problems];
   if (runsOn.kind === 'none') problems.push({ kind: 'file', code: 'BAD_ARGUMENT', message: runsOn.description });
 
-  const budget = memoryBudget(flags.memoryBudgetMb * MiB, BUDGET_FLAG, structural.weightBytes);
+  const budget = memoryBudget(flags.memoryBudget, BUDGET_FLAG, structural.weightBytes);
+  // where the weights would live on the GPU backend under the budget: experts beyond it in host memory
+  const placement = flags.backend === 'cpu' || !cfg ? undefined : describePlacement(file, cfg, gpu, gpu?.maxStorageBufferBindingSize ?? 0, flags.memoryBudget || undefined);
   let limits: BackendLimits = anyBackendLimits(budget);
-  if (backend === 'gpu' && gpu) limits = gpuLimits({ info: gpu }, budget);
+  if (backend === 'gpu' && gpu) limits = gpuLimits({ info: gpu }, budget, cfg && structural.weights ? { cfg, weights: structural.weights } : undefined);
   else if (backend === 'cpu' && structural.weights && cfg) limits = cpuLimits(cfg, structural.weights, structural.weightBytes, flags.threads, budget);
   let plan: FitPlan | undefined;
   if (cfg) {
@@ -93,6 +96,7 @@ export async function infoReport(path: string, file: GgufFile, flags: EngineFlag
         memory,
         gpu: gpu ?? null,
         backend: runsOn,
+        placement: placement ? ('error' in placement ? { error: placement.error } : placement.placement) : null,
       },
       null,
       2,
@@ -123,6 +127,8 @@ export async function infoReport(path: string, file: GgufFile, flags: EngineFlag
     for (const n of plan.notes) lines.push(`               ${n}`);
   }
   lines.push(formatMemoryPlan(memory, gpu));
+  if (placement) lines.push('error' in placement ? `placement      ${placement.error}` : placement.text);
+  if (placement && runsOn.kind === 'cpu') lines.push('  (the placement of the GPU backend, which --backend gpu selects; the CPU backend keeps every weight in host memory)');
   for (const n of structural.notes) lines.push(`note           ${n}`);
   if (problems.length > 0) {
     lines.push(`cannot run: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);

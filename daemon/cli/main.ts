@@ -1,12 +1,12 @@
 /**
  * `moecode` command line:
- *   moecode info <model.gguf> [--json]
- *   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat]
- *   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
+ *   moecode info <model.gguf> [--json] [--gpu-budget SIZE]
+ *   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat] [--gpu-budget SIZE]
+ *   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json [--gpu-budget SIZE]
  *   moecode tokenize <model.gguf> --text TEXT [--json]
  *   moecode serve [model.gguf] [--host H] [--port P] [--api-key KEY] [--max-queue N] [--max-body-mb M]
  * info, run, eval and serve also take the engine flags of engine-flags.ts (--backend, --threads,
- * --kv-type, --ctx, --memory-budget); a model that does not fit is refused before anything is allocated.
+ * --kv-type, --ctx, --gpu-budget); a model that does not fit is refused before anything is allocated.
  * The model may be omitted when MOECODE_MODEL is set or the shipped default model exists.
  */
 import { existsSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { Engine } from '../engine/engine.js';
 import { generate } from '../engine/generate.js';
 import { encodeChat } from '../engine/chat-encode.js';
 import { openGguf } from '../gguf/gguf-reader.js';
+import { offloadLine } from './placement-info.js';
 import { numberFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
 import { evalModel } from './eval.js';
 import { noControlMask } from '../engine/token-mask.js';
@@ -43,8 +44,11 @@ ENGINE FLAGS:
   --kv-type f16|f32       KV cache element type (default f16, as llama.cpp)
   --ctx N                 context length per KV slot (default 0: the longest that fits, at most the model's
                           training context)
-  --memory-budget MB      memory for weights + KV cache + activations (default 0: 75% of the free memory, at
-                          most twice the weights plus 1 GiB)
+  --gpu-budget SIZE       memory budget (bytes, 512MiB, 6GiB; default: MOECODE_GPU_BUDGET, else automatic):
+                          on the GPU backend the GPU memory for the model — the experts that do not fit live
+                          in host memory and run on the CPU or are uploaded when a batch needs them; on the
+                          CPU backend the memory for weights + KV cache + activations. Automatic: 75% of the
+                          free memory, at most twice the weights plus 1 GiB (no limit on a hardware GPU)
 A model that does not fit is refused before anything is allocated, saying what to lower and by how much.`;
 
 const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'], tokenize: ['json'], serve: [] };
@@ -99,7 +103,7 @@ async function run(args: ParsedArgs): Promise<void> {
     threads: flags.threads,
     kvType: flags.kvType,
     nCtx: flags.contextLength,
-    memoryBudget: flags.memoryBudgetMb * 1024 * 1024,
+    memoryBudget: flags.memoryBudget,
     budgetKnob: BUDGET_FLAG,
     onProgress: progress,
     warn: (m) => console.error(m),
@@ -129,6 +133,8 @@ async function run(args: ParsedArgs): Promise<void> {
       `[${result.stopReason}] prompt ${result.promptTokens} tokens: prefill ${prefillRate.toFixed(1)} tok/s (${result.prefillMs.toFixed(0)} ms); ` +
         `decode ${result.tokens.length} tokens: ${result.decodeTokens ? decodeRate.toFixed(1) : '-'} tok/s`,
     );
+    const experts = offloadLine(engine.model, result.prefillTokens + result.decodeTokens);
+    if (experts) console.error(experts);
   } finally {
     process.off('SIGINT', onSigint);
     await engine.dispose();
@@ -153,7 +159,7 @@ async function evaluate(args: ParsedArgs): Promise<void> {
     threads: flags.threads,
     kvType: flags.kvType,
     nCtx: flags.contextLength || undefined,
-    memoryBudget: flags.memoryBudgetMb * 1024 * 1024,
+    memoryBudget: flags.memoryBudget,
   });
   process.stdout.write(`{"logprobs":[${r.logprobs.map((row) => `[${Array.from(row).join(',')}]`).join(',')}],"greedy":[${r.greedy.join(',')}]}\n`);
 }

@@ -12,8 +12,10 @@ import type { Gpu, GpuOptions } from '../gpu/device.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
 import { backendChoice, resolveBackend, type BackendChoice } from './backend-choice.js';
 import type { BackendInfo, ForwardBackend, SamplingParams } from '../model/backend.js';
+import type { CachePolicyOptions } from '../model/expert-cache-policy.js';
 import type { FitPlan } from '../model/fit-plan.js';
 import type { ModelConfig } from '../model/hparams.js';
+import type { OffloadReport } from '../model/offload-stats.js';
 import type { MemoryPlan } from '../model/memory-plan.js';
 import { checkModel } from '../model/model-check.js';
 import { ModelCheckError } from '../model/model-problems.js';
@@ -27,6 +29,12 @@ import { fitForBackend, type FitOptions } from './fit-check.js';
 export interface LoadOptions extends FitOptions {
   /** Which backend runs the model (default: MOECODE_BACKEND, else auto; see backend-choice.ts). */
   backend?: BackendChoice;
+  /** Instead of memoryBudget on the GPU backend: the non-expert part plus this share (0..1) of the experts on the GPU. */
+  expertShare?: number;
+  /** Host memory for experts outside the GPU (absent: MOECODE_HOST_CACHE, else half of RAM). */
+  hostCacheBytes?: number;
+  /** The GPU expert cache's policy (model/expert-cache-policy.ts); defaults otherwise. */
+  expertPolicy?: Partial<CachePolicyOptions>;
   /** An already created GPU (then the GPU backend runs), or options to create one. */
   gpu?: Gpu;
   gpuOptions?: GpuOptions;
@@ -63,6 +71,11 @@ export class Model {
     return this.backend.memory;
   }
 
+  /** Expert placement and cache counters; undefined when every expert runs where the backend keeps it (no offload). */
+  get offload(): OffloadReport | undefined {
+    return this.backend.offloadReport?.();
+  }
+
   /** Which backend runs the model, for status lines. */
   get backendInfo(): BackendInfo {
     return this.backend.info;
@@ -87,7 +100,11 @@ export class Model {
       let backend: ForwardBackend;
       if (where.kind === 'gpu') {
         ownGpu = undefined; // the backend owns it from here (and destroys it if it fails)
-        backend = await GpuBackend.load(file, cfg, weights, { ...common, gpu: where.gpu, ownGpu: !opts.gpu });
+        // experts beyond the budget live on the host; an automatic budget on a hardware GPU (whose memory
+        // WebGPU does not tell) leaves every expert on it
+        const gpuBudgetBytes = fit.budget.explicit || where.gpu.info.isFallback ? fit.budget.bytes : undefined;
+        const placement = { gpuBudgetBytes, expertShare: opts.expertShare, hostCacheBytes: opts.hostCacheBytes, threads: opts.threads, expertPolicy: opts.expertPolicy };
+        backend = await GpuBackend.load(file, cfg, weights, { ...common, ...placement, gpu: where.gpu, ownGpu: !opts.gpu });
       } else backend = await CpuBackend.load(file, cfg, weights, { ...common, threads: opts.threads });
       opts.onProgress?.(1);
       return new Model(path, cfg, file, backend, nCtx, nSlots, maxBatch, allLogits, performance.now() - t0, fit);

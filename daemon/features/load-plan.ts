@@ -4,6 +4,8 @@
  * (slots × context) + activations fit the memory budget (model/fit-plan.ts). A file that fails here is
  * refused with all its problems while the old model keeps answering. The engine's load then checks again
  * against the backend's own limits (engine/fit-check.ts) and plans the slots and context it allocates.
+ * Unless the CPU backend is chosen, routed experts are not counted: on the GPU backend those beyond the
+ * budget live in host memory (model/placement.ts).
  */
 import { openGguf } from '../gguf/gguf-reader.js';
 import type { MoecodeSettings } from '../protocol.js';
@@ -11,6 +13,7 @@ import { DEFAULT_MAX_BATCH, DEFAULT_SLOTS, planFit, type FitPlan, type MemoryBud
 import { anyBackendLimits, hostMemory, memoryBudget, type HostMemory } from '../model/memory-budget.js';
 import { checkModel } from '../model/model-check.js';
 import { ModelCheckError } from '../model/model-problems.js';
+import { weightBytesByClass } from '../model/memory-plan.js';
 
 export { DEFAULT_MAX_BATCH, DEFAULT_SLOTS };
 
@@ -32,7 +35,8 @@ export async function planLoad(path: string, settings: MoecodeSettings, opts: { 
     const check = checkModel(file);
     if (check.problems.length > 0 || !check.config) throw new ModelCheckError(check.problems);
     const budget = budgetOf(settings, opts.knob ?? 'moecode.gpu.memoryBudget', check.weightBytes, hostMemory(), opts.reclaimableBytes ?? 0);
-    const fit = planFit(check.config, check.weightBytes, anyBackendLimits(budget), {
+    const experts = settings.engine.backend === 'cpu' ? 0 : (weightBytesByClass(file).byClass['experts'] ?? 0);
+    const fit = planFit(check.config, check.weightBytes - experts, anyBackendLimits(budget), {
       nCtx: settings.engine.contextLength,
       maxSlots: DEFAULT_SLOTS,
       minSlots: 1,

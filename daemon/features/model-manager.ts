@@ -14,7 +14,8 @@ import { basename } from 'node:path';
 import { defaultModelPath } from '../cli/default-model.js';
 import { Engine } from '../engine/engine.js';
 import { boundedMessage, untrustedText } from '../gguf/untrusted-text.js';
-import type { MoecodeSettings, StatusParams } from '../protocol.js';
+import type { ExpertStatus, MoecodeSettings, StatusParams } from '../protocol.js';
+import { expertStatus } from './expert-status.js';
 import type { GenerationOutcome } from '../scheduler/generation-job.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { requestFailed } from './errors.js';
@@ -31,7 +32,7 @@ export interface ModelManagerOptions {
   onEngineChanged?: () => void;
   /** Longest a load may go without progress before it is given up (default: loadStallMsFromEnv). */
   loadStallMs?: number;
-  /** What sets the memory budget, for messages (default "moecode.gpu.memoryBudget"; `moecode serve`: "--memory-budget"). */
+  /** What sets the memory budget, for messages (default "moecode.gpu.memoryBudget"; `moecode serve`: "--gpu-budget"). */
   budgetKnob?: string;
 }
 
@@ -76,7 +77,7 @@ export class ModelManager {
   }
 
   get status(): StatusParams {
-    return { ...this.current, memory: this.current.memory ? { ...this.current.memory } : undefined };
+    return { ...this.current, memory: this.current.memory ? { ...this.current.memory } : undefined, experts: this.current.experts ? { ...this.current.experts } : undefined };
   }
 
   /** Whether these settings name another model (or budget) than the one loaded or loading. */
@@ -146,6 +147,8 @@ export class ModelManager {
     const next = { ...this.current };
     if (o.prefillTokens > 0 && o.prefillMs > 0) next.lastPrefillTokPerSec = round1((o.prefillTokens * 1000) / o.prefillMs);
     if (o.decodeTokens > 0 && o.decodeMs > 0) next.lastDecodeTokPerSec = round1((o.decodeTokens * 1000) / o.decodeMs);
+    const experts: ExpertStatus | undefined = this.engine ? expertStatus(this.engine.model) : undefined;
+    if (experts && this.serving) next.experts = this.serving.experts = experts;
     this.update(next, false);
   }
 
@@ -294,6 +297,7 @@ export class ModelManager {
         kvSlots: m.nSlots,
         contextLength: m.nCtx,
       },
+      experts: expertStatus(m),
       lastPrefillTokPerSec: 0,
       lastDecodeTokPerSec: 0,
       message: info.isSoftwareGpu ? `running on a software WebGPU adapter (${info.description}): expect slow suggestions` : undefined,

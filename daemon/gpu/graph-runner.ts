@@ -1,7 +1,9 @@
 /**
  * Runs a recorded forward graph: one uniform write, then one command buffer per segment (the whole step
  * when the graph has no host ops). Generation steps end with the sampling kernel and read back 4 bytes;
- * evaluation steps read back the logits rows.
+ * evaluation steps read back the logits rows. Before waiting on the GPU (the end of a step, or a segment
+ * before a host op) the runner sleeps through most of the time that wait took recently: dawn.node polls
+ * while a GPU promise is pending, which on a software adapter takes a core from the GPU's own threads.
  */
 import type { SamplingParams } from '../model/backend.js';
 import { type GraphBuilder, isHostOp } from './graph-builder.js';
@@ -23,6 +25,8 @@ export class GraphRunner {
   private busy = false;
   /** Milliseconds per token of recent steps, by kind: [decode (1 token), prefill (per token)]. */
   private readonly msPerToken = [0, 0];
+  /** Milliseconds per token of the GPU segment before each host op, by kind (as msPerToken). */
+  private readonly segmentMs: [number[], number[]] = [[], []];
 
   constructor(private readonly graph: GraphBuilder) {
     const d = graph.device;
@@ -68,12 +72,19 @@ export class GraphRunner {
     g.device.queue.writeBuffer(g.tokenIds, 0, Uint32Array.from(tokens));
     let enc = g.device.createCommandEncoder({ label: 'forward' });
     let pass = enc.beginComputePass({ label: 'forward' });
+    let segment = 0;
+    let tSegment = performance.now();
     for (const op of g.ops) {
       if (isHostOp(op)) {
         pass.end();
+        op.prepare?.(enc, step);
         g.device.queue.submit([enc.finish()]);
+        await this.sleepThroughSegment(segment, step.n_tokens, tSegment);
         await g.device.queue.onSubmittedWorkDone();
+        this.recordSegmentTime(segment, step.n_tokens, performance.now() - tSegment);
         await op.host(step);
+        segment++;
+        tSegment = performance.now();
         enc = g.device.createCommandEncoder({ label: `forward after ${op.label}` });
         pass = enc.beginComputePass({ label: 'forward' });
         continue;
@@ -103,6 +114,18 @@ export class GraphRunner {
     const kind = nTokens === 1 ? 0 : 1;
     const left = this.msPerToken[kind]! * nTokens - (performance.now() - t0);
     if (left > 4) await new Promise((r) => setTimeout(r, left * 0.8));
+  }
+
+  /** sleepThroughStep for the GPU segment before host op `i` (see there: waiting on the GPU polls). */
+  private async sleepThroughSegment(i: number, nTokens: number, t0: number): Promise<void> {
+    const left = (this.segmentMs[nTokens === 1 ? 0 : 1][i] ?? 0) * nTokens - (performance.now() - t0);
+    if (left > 4) await new Promise((r) => setTimeout(r, left * 0.8));
+  }
+
+  private recordSegmentTime(i: number, nTokens: number, ms: number): void {
+    const list = this.segmentMs[nTokens === 1 ? 0 : 1];
+    const prev = list[i];
+    list[i] = prev === undefined ? ms / nTokens : 0.7 * prev + 0.3 * (ms / nTokens);
   }
 
   private recordStepTime(nTokens: number, ms: number): void {

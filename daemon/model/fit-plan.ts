@@ -27,6 +27,8 @@ export interface BackendLimits {
   maxBufferBytes?: number;
   /** CPU backend: its ranks, and the KV heads they keep (shared KV heads are kept by every rank that reads them). */
   cpu?: { nRanks: number; kvHeadsMaxPerRank: number; kvHeadsTotal: number; maxRankBytes: number };
+  /** The backend's own estimate of its activations and scratch (else memory-plan.ts activationBytes, a generic bound). */
+  activationBytes?: (maxBatch: number, nCtx: number, logitRows: number) => number;
 }
 
 /** Bytes weights + KV cache + activations may take, and where that number comes from. */
@@ -34,7 +36,7 @@ export interface MemoryBudget {
   bytes: number;
   /** Set by the user (the setting or flag) rather than derived from the machine. */
   explicit: boolean;
-  /** What sets it: "moecode.gpu.memoryBudget" (daemon) or "--memory-budget" (command line). */
+  /** What sets it: "moecode.gpu.memoryBudget" (daemon) or "--gpu-budget" (command line). */
   knob: string;
   /** For messages: the knob, or how the automatic budget was derived ("75% of the host's free memory, …"). */
   source: string;
@@ -114,7 +116,7 @@ export function planFit(cfg: ModelConfig, weightsBytes: number, limits: BackendL
   const sizes = (slots: number, nCtx: number): Sizes => {
     const batch = Math.min(maxBatch, nCtx);
     const kv = kvCacheBytes(cfg.n_layer, slots, nCtx, cfg.n_head_kv * cfg.n_embd_head_k, cfg.n_head_kv * cfg.n_embd_head_v, el) * cpuKvShare;
-    const act = activationBytes(cfg, batch, nCtx, req.allLogits ? batch : 1);
+    const act = (limits.activationBytes ?? ((b, c, r) => activationBytes(cfg, b, c, r)))(batch, nCtx, req.allLogits ? batch : 1);
     const kvLayerBuffer = slots * nCtx * cfg.n_head_kv * Math.max(cfg.n_embd_head_k, cfg.n_embd_head_v) * el;
     let rank = 0;
     if (limits.cpu) {

@@ -1,6 +1,6 @@
 /**
- * The memory budget a model must fit: the user's (moecode.gpu.memoryBudget in the daemon, --memory-budget
- * on the command line) when set; else automatic: a share of the host's free memory (os.freemem(), or what
+ * The memory budget a model must fit: the user's (moecode.gpu.memoryBudget in the daemon, --gpu-budget on
+ * the command line, else the environment variable MOECODE_GPU_BUDGET) when set; else automatic: a share of the host's free memory (os.freemem(), or what
  * the process's cgroup leaves when it has a smaller limit), and at most twice the model's weights plus
  * 1 GiB — so a small file announcing many layers and a long context (a "KV bomb") gets a context that fits
  * it, not most of the machine. The CPU backend and a software WebGPU adapter use host memory; for a
@@ -8,7 +8,14 @@
  * in the extension uses it too.
  */
 import { freemem, totalmem } from 'node:os';
+import { parseByteSize } from './byte-size.js';
 import type { BackendLimits, MemoryBudget } from './fit-plan.js';
+
+/** MOECODE_GPU_BUDGET in bytes (`536870912`, `512MiB`, `6GiB`), or undefined when unset (a ByteSizeError when malformed). */
+export function budgetFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env.MOECODE_GPU_BUDGET;
+  return v === undefined || v.trim() === '' ? undefined : parseByteSize(v, 'MOECODE_GPU_BUDGET');
+}
 
 /** Share of the host's free memory an automatic budget takes (the rest stays for the editor and the system). */
 export const AUTO_BUDGET_SHARE = 0.75;
@@ -40,6 +47,8 @@ export function hostMemory(): HostMemory {
  */
 export function memoryBudget(explicitBytes: number, knob: string, weightBytes: number, host: HostMemory = hostMemory(), reclaimableBytes = 0): MemoryBudget {
   if (explicitBytes > 0) return { bytes: explicitBytes, explicit: true, knob, source: knob };
+  const env = budgetFromEnv();
+  if (env !== undefined && env > 0) return { bytes: env, explicit: true, knob: 'MOECODE_GPU_BUDGET', source: 'MOECODE_GPU_BUDGET' };
   const free = host.availableBytes + reclaimableBytes;
   const share = Math.floor(free * AUTO_BUDGET_SHARE);
   const cap = 2 * weightBytes + AUTO_BUDGET_EXTRA;

@@ -3,6 +3,7 @@
  * fit check (fit-plan.ts) plans with: KV cache and activations for a number of slots and a context.
  */
 import type { GgufFile } from '../gguf/gguf-reader.js';
+import type { Placement } from './placement.js';
 import type { ModelConfig } from './hparams.js';
 
 /** Element type of the KV cache: f16 (llama.cpp's default; two bytes) or f32. */
@@ -41,6 +42,8 @@ export interface MemoryPlan {
   maxBufferSize: number;
   /** Weight matrices (or expert slabs) split into row shards to fit the binding limit. */
   shardedMatrices?: number;
+  /** Where the weights live under the GPU budget (GPU backend); `weights` and `total` then count only the GPU's bytes. */
+  placement?: Placement;
 }
 
 export function weightBytesByClass(file: GgufFile): { byClass: Record<string, number>; weights: number; largest: { name: string; bytes: number } } {

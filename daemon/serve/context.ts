@@ -17,10 +17,10 @@ export interface ServeOptions {
   /** Which backend runs the model (--backend, else MOECODE_BACKEND, else auto) and the CPU backend's threads. */
   backend: BackendChoice;
   threads: number;
-  /** --kv-type, --ctx (0: automatic), --memory-budget in MB (0: automatic): cli/engine-flags.ts. */
+  /** --kv-type, --ctx (0: automatic), --gpu-budget in bytes (0: MOECODE_GPU_BUDGET, else automatic): cli/engine-flags.ts. */
   kvType: KvType;
   contextLength: number;
-  memoryBudgetMb: number;
+  memoryBudget: number;
 }
 
 export interface ServeContext {

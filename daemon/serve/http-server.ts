@@ -76,7 +76,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       model: { path: options.modelPath },
       engine: { backend: options.backend, kvCacheType: options.kvType, contextLength: options.contextLength },
       cpu: { threads: options.threads },
-      gpu: { ...DEFAULT_SETTINGS.gpu, memoryBudget: options.memoryBudgetMb },
+      gpu: { ...DEFAULT_SETTINGS.gpu, memoryBudget: options.memoryBudget / (1024 * 1024) },
     };
     model!.load(settings, options.modelPath).then(
       () => log(`serving ${ctx.modelId} on ${serveUrl(address)}`),

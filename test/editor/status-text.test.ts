@@ -55,3 +55,15 @@ test('a remote server: host and model when ready, connecting, unreachable and a 
   assert.match(refused.tooltip, /Set Remote API Key/);
   assert.doesNotMatch(ready.text, /CPU/);
 });
+
+test('experts split between GPU and host: share on the GPU and hit rate in the text, the figures in the tooltip', () => {
+  const experts = { onGpu: 6, total: 16, hitRate: 0.912, prefetchAccuracy: 0.64, uploadedBytesPerToken: 3 * 2 ** 20 };
+  const d = describeStatus({ ...base, experts, lastDecodeTokPerSec: 20 }, 'running');
+  assert.match(d.text, /ready · experts 38% on GPU · hit 91% · 20\.0 tok\/s/);
+  assert.match(d.tooltip, /Experts: 6 of 16 on the GPU \(38%\), the others in host memory; expert cache hit 91%, prefetch accuracy 64%, 3\.00 MiB uploaded per token/);
+  assert.match(describeStatus({ ...base, state: 'busy', experts }, 'running').text, /generating · experts 38% on GPU · hit 91%/);
+  const all = describeStatus({ ...base, experts: { onGpu: 16, total: 16, hitRate: 1, uploadedBytesPerToken: 0 } }, 'running');
+  assert.doesNotMatch(all.text, /experts/, 'nothing to say in the text when every expert is on the GPU');
+  assert.match(all.tooltip, /Experts: all 16 on the GPU/);
+  assert.doesNotMatch(describeStatus(base, 'running').tooltip, /Experts/);
+});

@@ -2,7 +2,7 @@
  * The fit check through the built command line (`npm run build`, then `node bin/moecode.js`): `info`,
  * `run`, `eval` and `serve` plan the KV bomb (test/helpers/kv-bomb.ts) down under the memory budget or
  * refuse it before anything is allocated, saying what to lower; the engine flags --ctx, --kv-type and
- * --memory-budget take effect and bad values are usage errors. Each process's own peak RSS
+ * --gpu-budget take effect and bad values are usage errors. Each process's own peak RSS
  * (process.resourceUsage().maxRSS, printed at exit by a preloaded script) shows nothing was allocated.
  */
 import assert from 'node:assert/strict';
@@ -98,19 +98,19 @@ test('run, eval and serve refuse a context the KV bomb cannot hold at once, befo
   }
 });
 
-test('run plans the KV bomb down under --memory-budget and stays within it (on the WebGPU backend, whose KV buffers are zeroed on first use, too)', async (t) => {
+test('run plans the KV bomb down under --gpu-budget and stays within it (on the WebGPU backend, whose KV buffers are zeroed on first use, too)', async (t) => {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) return t.skip(NOT_BUILT);
   const noGpu = await gpuUnavailable();
   for (const backend of noGpu ? ['cpu'] : ['cpu', 'gpu']) {
-    const r = moecode('run', bomb, '--prompt', 'hi', '--max-tokens', '1', '--memory-budget', '300', '--backend', backend);
+    const r = moecode('run', bomb, '--prompt', 'hi', '--max-tokens', '1', '--gpu-budget', '300MiB', '--backend', backend);
     assert.equal(r.code, 0, `${backend}: ${r.stderr}`);
     t.diagnostic(`${backend}: peak RSS ${Math.round(r.peakRss / MiB)} MB under a 300 MB budget`);
     assert.ok(r.peakRss < 300 * MiB + PROCESS_OVERHEAD, `${backend}: peak RSS ${Math.round(r.peakRss / MiB)} MB`);
   }
   if (noGpu) t.diagnostic(`the WebGPU run was left out: ${noGpu}`);
-  const tiny = moecode('run', bomb, '--prompt', 'hi', '--max-tokens', '1', '--memory-budget', '20', '--backend', 'cpu');
+  const tiny = moecode('run', bomb, '--prompt', 'hi', '--max-tokens', '1', '--gpu-budget', '20MiB', '--backend', 'cpu');
   assert.equal(tiny.code, 1);
-  assert.match(said(tiny), /needs about \d+ MB .* but --memory-budget is 20 MB: .*raise --memory-budget by at least \d+ MB/);
+  assert.match(said(tiny), /needs about \d+ MB .* but --gpu-budget is 20 MB: .*raise --gpu-budget by at least \d+ MB/);
 });
 
 test('--kv-type and --ctx take effect; bad values are usage errors naming the flag', (t) => {
@@ -128,7 +128,7 @@ test('--kv-type and --ctx take effect; bad values are usage errors naming the fl
     [['--kv-type', 'f8'], /--kv-type: invalid value f8 \(f16 or f32\)/],
     [['--ctx', '-1'], /--ctx: invalid value -1/],
     [['--ctx', '1.5'], /--ctx: invalid value 1\.5/],
-    [['--memory-budget', 'lots'], /--memory-budget: invalid value lots/],
+    [['--gpu-budget', 'lots'], /--gpu-budget/],
   ] as const) {
     const r = moecode('info', model, ...args);
     assert.equal(r.code, 2, r.stderr);

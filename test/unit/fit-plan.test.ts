@@ -108,9 +108,9 @@ test('a context that does not fit is refused with the longest that does and what
 });
 
 test('weights alone over the budget: the message says so, with the automatic budget\'s source', () => {
-  const auto: MemoryBudget = { bytes: Math.floor(weights / 2), explicit: false, knob: '--memory-budget', source: 'automatic: 75% of the 1 MB of free memory' };
+  const auto: MemoryBudget = { bytes: Math.floor(weights / 2), explicit: false, knob: '--gpu-budget', source: 'automatic: 75% of the 1 MB of free memory' };
   const p = refused(planFit(cfg, weights, { kind: 'any', budget: auto }, req()));
-  assert.match(p.message, /the weights alone do not fit; free memory or set --memory-budget to at least \d+ MB/);
+  assert.match(p.message, /the weights alone do not fit; free memory or set --gpu-budget to at least \d+ MB/);
   assert.match(p.message, /the memory budget is .* \(automatic: 75% of the 1 MB of free memory\)/);
 });
 
