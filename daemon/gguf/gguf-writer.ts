@@ -69,6 +69,11 @@ export interface GgufWriteTensor {
 export interface GgufWriteOptions {
   /** Data alignment (power of two). Default: the `general.alignment` entry if given, else 32. */
   alignment?: number;
+  /**
+   * Write the header and tensor infos only, then extend the file to its full size without calling any
+   * data(): a sparse file whose tensor data reads as zeros (checks of a layout too large to generate).
+   */
+  headerOnly?: boolean;
 }
 
 /** Growable little-endian byte buffer for the header. */
@@ -288,8 +293,12 @@ export async function writeGguf(path: string, metadata: GgufMetaEntry[], tensors
   let ok = false;
   try {
     await writeAll(fh, sink.bytes(), 0);
+    if (opts.headerOnly) {
+      const last = planned.at(-1);
+      await fh.truncate(last ? dataOffset + last.offset + alignUp(last.byteSize, alignment) : dataOffset);
+    }
     const chunkBuf = new Uint8Array(quantizedSize(GgmlType.F32, CHUNK_ELEMENTS));
-    for (const p of planned) {
+    for (const p of opts.headerOnly ? [] : planned) {
       if (p.t.raw) {
         const bytes = await p.t.data();
         const wrongSize = (n: number) =>

@@ -33,6 +33,15 @@ export async function generateModel(input: ModelSpec | ModelSpecInput, outPath: 
   await writeGguf(outPath, modelMetadata(spec), modelTensors(spec));
 }
 
+/**
+ * The model's header exactly as generateModel writes it (metadata, tensor infos, offsets), in a sparse file
+ * of the full size whose tensor data reads as zeros: for checking a layout of many GB without writing it.
+ */
+export async function generateModelHeader(input: ModelSpec | ModelSpecInput, outPath: string): Promise<void> {
+  const spec = resolveSpec(input);
+  await writeGguf(outPath, modelMetadata(spec), modelTensors(spec), { headerOnly: true });
+}
+
 /** Metadata keys, typed exactly as llama.cpp reads them (u32 / f32). */
 export function modelMetadata(s: ModelSpec): GgufMetaEntry[] {
   const a = s.arch;
