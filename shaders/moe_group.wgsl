@@ -1,5 +1,6 @@
 // Groups expert slots by expert (one invocation: n_tokens * k <= a few thousand entries).
-// ids: [n_tokens, k] expert per slot (slot = t * k + j). Writes counts[e], lists[e * list_stride + i] = slot,
+// ids: [n_tokens, k] expert per slot (slot = t * k + j); an id >= n_expert belongs to no group (the expert
+// executor's NO_SLOT: that choice is computed on the CPU). Writes counts[e], lists[e * list_stride + i] = slot,
 // and for each expert two indirect dispatch argument triples (x, y, z):
 //   args[(e * 2 + s) * 3 ..] = (groups_x[s], ceil(counts[e] / 4), 1)   s = 0: up/gate shape, 1: down shape
 // where 4 is the tokens per invocation of the matmul kernels.
@@ -20,6 +21,7 @@ fn main() {
   let n = step.n_tokens * p.k;
   for (var s = 0u; s < n; s++) {
     let e = ids[s];
+    if (e >= p.n_expert) { continue; }
     lists[e * p.list_stride + counts[e]] = s;
     counts[e] = counts[e] + 1u;
   }

@@ -5,6 +5,8 @@
 import type { BackendChoice } from '../engine/backend-choice.js';
 import { Model } from '../engine/model.js';
 import { allFinite, NonFiniteLogitsError } from '../model/sample-result.js';
+import type { CachePolicyOptions } from '../model/expert-cache-policy.js';
+import type { OffloadReport } from '../model/offload-stats.js';
 
 export interface EvalResult {
   /** logprobs[i][t] = log p(token t | tokens[0..i]) */
@@ -24,6 +26,14 @@ export interface EvalOptions {
   threads?: number;
   /** KV cache type (CPU backend; default f32 here, the tightest comparison with llama.cpp). */
   kvType?: 'f16' | 'f32';
+  /** GPU memory budget in bytes (GPU backend: experts beyond it live on the host). */
+  gpuBudgetBytes?: number;
+  /** Instead of gpuBudgetBytes: the non-expert part plus this share (0..1) of the experts on the GPU. */
+  expertShare?: number;
+  hostCacheBytes?: number;
+  expertPolicy?: Partial<CachePolicyOptions>;
+  /** Receives the expert placement and cache counters before the model is unloaded (when some experts are off the GPU). */
+  onOffloadReport?: (r: OffloadReport) => void;
 }
 
 export function logSoftmax(logits: Float32Array): Float32Array {
@@ -53,6 +63,10 @@ export async function evalModel(modelPath: string, tokens: number[], nGreedy: nu
     threads: opts.threads,
     kvType: opts.kvType ?? 'f32',
     gpuOptions: { maxBindingBytes: opts.maxBindingBytes },
+    gpuBudgetBytes: opts.gpuBudgetBytes,
+    expertShare: opts.expertShare,
+    hostCacheBytes: opts.hostCacheBytes,
+    expertPolicy: opts.expertPolicy,
   });
   try {
     const rows = await model.feedAndReadLogits(0, 0, tokens);
@@ -70,6 +84,8 @@ export async function evalModel(modelPath: string, tokens: number[], nGreedy: nu
         greedy.push(next);
       }
     }
+    const offload = model.offload;
+    if (offload) opts.onOffloadReport?.(offload);
     return { logprobs, greedy, shardedMatrices: model.memory.shardedMatrices ?? 0 };
   } finally {
     await model.dispose();

@@ -1,8 +1,8 @@
 /**
  * `moecode` command line:
- *   moecode info <model.gguf> [--json]
- *   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat]
- *   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json
+ *   moecode info <model.gguf> [--json] [--gpu-budget SIZE]
+ *   moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat] [--gpu-budget SIZE]
+ *   moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json [--gpu-budget SIZE]
  *   moecode tokenize <model.gguf> --text TEXT [--json]
  *   moecode serve [model.gguf] [--host H] [--port P] [--api-key KEY] [--max-queue N] [--max-body-mb M]
  * The model may be omitted when MOECODE_MODEL is set or the shipped default model exists.
@@ -15,6 +15,9 @@ import { openGguf } from '../gguf/gguf-reader.js';
 import { createGpu, describeGpu, type GpuInfo } from '../gpu/device.js';
 import { readModelConfig } from '../model/hparams.js';
 import { formatMemoryPlan, kvCacheBytes, weightBytesByClass } from '../model/memory-plan.js';
+import { ByteSizeError, parseByteSize } from '../model/byte-size.js';
+import { gpuBudgetFromEnv } from '../gpu/gpu-budget.js';
+import { describePlacement, offloadLine } from './placement-info.js';
 import { numberFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
 import { evalModel } from './eval.js';
 import { countParams, formatCount, tensorTypeCounts } from './model-info.js';
@@ -31,19 +34,21 @@ import { escapeControlCharacters, terminalSafeJson, untrustedText } from '../ggu
 export { exitAfterFlush } from './exit-after-flush.js';
 
 const USAGE = `usage:
-  moecode info <model.gguf> [--json] [--backend auto|gpu|cpu] [--threads N]
-  moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat] [--backend B] [--threads N]
-  moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json [--backend B] [--threads N]
+  moecode info <model.gguf> [--json] [--backend auto|gpu|cpu] [--threads N] [--gpu-budget SIZE]
+  moecode run  <model.gguf> --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat] [--backend B] [--threads N] [--gpu-budget SIZE]
+  moecode eval <model.gguf> --tokens 1,2,3 [--greedy N] --json [--backend B] [--threads N] [--gpu-budget SIZE]
   moecode tokenize <model.gguf> --text TEXT [--json]   (token ids as llama.cpp gives them; reads no weights)
-  moecode serve [model.gguf] [--host 127.0.0.1] [--port 8012] [--api-key KEY] [--max-queue 8] [--max-body-mb 10] [--backend B] [--threads N]
+  moecode serve [model.gguf] [--host 127.0.0.1] [--port 8012] [--api-key KEY] [--max-queue 8] [--max-body-mb 10] [--backend B] [--threads N] [--gpu-budget SIZE]
         an OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /infill, /v1/models, /health)
 The model path may be left out when MOECODE_MODEL is set or the default model is installed.
 --backend (default: MOECODE_BACKEND, else auto): auto runs a hardware GPU through WebGPU and the CPU backend
 (WebAssembly SIMD) when there is none or only a software adapter. --threads: CPU backend threads (default:
-physical cores).`;
+physical cores). --gpu-budget (default: MOECODE_GPU_BUDGET, else the adapter's limit less a reserve; bytes,
+512MiB, 6GiB): GPU memory for the model on the GPU backend; the experts that do not fit live in host memory
+and run on the CPU or are uploaded when a batch needs them.`;
 
 const BOOLEAN_FLAGS: Record<string, string[]> = { info: ['json'], run: ['chat'], eval: ['json'], tokenize: ['json'], serve: [] };
-const BACKEND_FLAGS = ['backend', 'threads'];
+const BACKEND_FLAGS = ['backend', 'threads', 'gpu-budget'];
 const VALUE_FLAGS: Record<string, string[]> = {
   info: [...BACKEND_FLAGS],
   run: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', ...BACKEND_FLAGS],
@@ -52,15 +57,21 @@ const VALUE_FLAGS: Record<string, string[]> = {
   serve: [...SERVE_VALUE_FLAGS, ...BACKEND_FLAGS],
 };
 
-/** --backend (else MOECODE_BACKEND, else auto) and --threads (0: physical cores). */
-function backendFlags(args: ParsedArgs): { backend: BackendChoice; threads: number } {
+/** --backend (else MOECODE_BACKEND, else auto), --threads (0: physical cores) and --gpu-budget (bytes; absent: undefined). */
+function backendFlags(args: ParsedArgs): { backend: BackendChoice; threads: number; gpuBudgetBytes?: number } {
   let backend: BackendChoice;
+  let gpuBudgetBytes: number | undefined;
   try {
     backend = backendChoice(stringFlag(args, 'backend'));
+    const budget = stringFlag(args, 'gpu-budget');
+    if (budget !== undefined) gpuBudgetBytes = parseByteSize(budget, '--gpu-budget');
+    else gpuBudgetFromEnv(); // a malformed MOECODE_GPU_BUDGET is a usage error too, before anything loads
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    if (e instanceof ByteSizeError || e instanceof RangeError) throw new UsageError(e.message);
+    throw e;
   }
-  return { backend, threads: numberFlag(args, 'threads', 0, (v) => Number.isInteger(v) && v >= 0 && v <= 256) };
+  if (gpuBudgetBytes === 0) throw new UsageError('--gpu-budget: 0 bytes cannot hold a model');
+  return { backend, threads: numberFlag(args, 'threads', 0, (v) => Number.isInteger(v) && v >= 0 && v <= 256), gpuBudgetBytes };
 }
 
 function modelPath(args: ParsedArgs): string {
@@ -77,7 +88,7 @@ async function info(args: ParsedArgs): Promise<void> {
     const cfg = readModelConfig(file);
     const params = countParams(file, cfg);
     const types = tensorTypeCounts(file);
-    const { backend, threads } = backendFlags(args);
+    const { backend, threads, gpuBudgetBytes } = backendFlags(args);
     let gpu: GpuInfo | undefined;
     let maxBinding = 0;
     if (backend !== 'cpu') {
@@ -104,8 +115,11 @@ async function info(args: ParsedArgs): Promise<void> {
       maxBindingBytes: maxBinding,
       maxBufferSize: gpu?.maxBufferSize ?? 0,
     };
+    // where the weights would live on the GPU backend under the budget (a budget too small is said, not thrown)
+    const placement = backend === 'cpu' ? undefined : describePlacement(file, cfg, gpu, maxBinding, gpuBudgetBytes);
     if (args.flags.has('json')) {
-      console.log(terminalSafeJson(JSON.stringify({ path, gguf_version: file.version, config: cfg, params, tensor_types: types, memory: plan, gpu: gpu ?? null, backend: runsOn }, null, 2)));
+      const p = placement && ('error' in placement ? { error: placement.error } : placement.placement);
+      console.log(terminalSafeJson(JSON.stringify({ path, gguf_version: file.version, config: cfg, params, tensor_types: types, memory: plan, gpu: gpu ?? null, backend: runsOn, placement: p ?? null }, null, 2)));
       return;
     }
     // the name comes from the file: no control character of it reaches the terminal
@@ -122,6 +136,7 @@ async function info(args: ParsedArgs): Promise<void> {
     console.log(`gpu            ${gpu ? describeGpu(gpu) : backend === 'cpu' ? 'not probed (--backend cpu)' : 'no WebGPU adapter available'}`);
     console.log(`backend        ${runsOn.description}`);
     console.log(formatMemoryPlan(plan, gpu));
+    if (placement) console.log('error' in placement ? `placement      ${placement.error}` : placement.text);
   } finally {
     await file.close();
   }
@@ -163,6 +178,8 @@ async function run(args: ParsedArgs): Promise<void> {
       `[${result.stopReason}] prompt ${result.promptTokens} tokens: prefill ${prefillRate.toFixed(1)} tok/s (${result.prefillMs.toFixed(0)} ms); ` +
         `decode ${result.tokens.length} tokens: ${result.decodeTokens ? decodeRate.toFixed(1) : '-'} tok/s`,
     );
+    const experts = offloadLine(engine.model, result.promptTokens + result.tokens.length);
+    if (experts) console.error(experts);
   } finally {
     process.off('SIGINT', onSigint);
     await engine.dispose();

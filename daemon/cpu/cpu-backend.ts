@@ -46,7 +46,7 @@ export function physicalCores(): number {
 }
 
 /** The rank worker: the bundle next to this one (dist/cpu-worker.js), or the TypeScript source through tsx (tests). */
-function startWorker(name: string): Worker {
+export function startWorker(name: string): Worker {
   const bundled = join(__dirname, 'cpu-worker.js');
   if (existsSync(bundled)) return new Worker(bundled, { name });
   const source = join(__dirname, 'rank-worker.ts');

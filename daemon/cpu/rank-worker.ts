@@ -9,6 +9,8 @@ import { Arena } from './arena.js';
 import { Barrier, Cmd, Ctl, abortAll, signalDone } from './control.js';
 import { allocateExchange, CpuGraph, type StepState } from './cpu-graph.js';
 import type { RankInit, RankMessage } from './rank-messages.js';
+import type { ExpertRankInit } from './expert-job.js';
+import { runExpertRank } from './expert-rank.js';
 import { loadShard } from './shard-loader.js';
 import { heapBase, instantiateKernels } from './wasm-kernels.js';
 
@@ -67,9 +69,11 @@ function run(init: RankInit): void {
   }
 }
 
-parentPort!.once('message', (init: RankInit) => {
+parentPort!.once('message', (init: RankInit | ExpertRankInit) => {
   try {
-    run(init);
+    // the same worker serves the CPU backend and the GPU backend's CPU expert service (expert-rank.ts)
+    if ('kind' in init && init.kind === 'experts') runExpertRank(init, (m) => parentPort!.postMessage(m));
+    else run(init as RankInit);
   } catch (e) {
     const err = e as Error;
     if (err.name !== 'AbortedError' && err.name !== 'LoadCancelledError') post({ kind: 'error', rank: init.rank, message: err.message, stack: err.stack });

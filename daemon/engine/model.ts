@@ -10,6 +10,8 @@ import type { Gpu, GpuOptions } from '../gpu/device.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
 import { backendChoice, resolveBackend, type BackendChoice } from './backend-choice.js';
 import type { BackendInfo, ForwardBackend, SamplingParams } from '../model/backend.js';
+import type { CachePolicyOptions } from '../model/expert-cache-policy.js';
+import type { OffloadReport } from '../model/offload-stats.js';
 import { readModelConfig, type ModelConfig } from '../model/hparams.js';
 import type { MemoryPlan } from '../model/memory-plan.js';
 import { modelWeights } from '../model/model-weights.js';
@@ -25,8 +27,16 @@ export interface LoadOptions {
   allLogits?: boolean;
   /** Which backend runs the model (default: MOECODE_BACKEND, else auto; see backend-choice.ts). */
   backend?: BackendChoice;
-  /** CPU backend threads (0 or absent: physical cores). */
+  /** CPU backend threads, and the GPU backend's CPU expert service threads (0 or absent: physical cores). */
   threads?: number;
+  /** GPU memory budget in bytes (GPU backend; 0 or absent: MOECODE_GPU_BUDGET, else the adapter's default). */
+  gpuBudgetBytes?: number;
+  /** Instead of gpuBudgetBytes: the non-expert part plus this share (0..1) of the experts on the GPU. */
+  expertShare?: number;
+  /** Host memory for experts outside the GPU (absent: MOECODE_HOST_CACHE, else half of RAM). */
+  hostCacheBytes?: number;
+  /** The GPU expert cache's policy (model/expert-cache-policy.ts); defaults otherwise. */
+  expertPolicy?: Partial<CachePolicyOptions>;
   /** KV cache element type (CPU backend; the GPU backend keeps f32 for now). Default f16. */
   kvType?: 'f16' | 'f32';
   /** An already created GPU (then the GPU backend runs), or options to create one. */
@@ -63,6 +73,11 @@ export class Model {
     return this.backend.memory;
   }
 
+  /** Expert placement and cache counters; undefined when every expert runs where the backend keeps it (no offload). */
+  get offload(): OffloadReport | undefined {
+    return this.backend.offloadReport?.();
+  }
+
   /** Which backend runs the model, for status lines. */
   get backendInfo(): BackendInfo {
     return this.backend.info;
@@ -79,13 +94,14 @@ export class Model {
       const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 256, nCtx));
       const allLogits = Boolean(opts.allLogits);
       const common = { nCtx, nSlots, maxBatch, allLogits, onProgress: opts.onProgress };
+      const placement = { gpuBudgetBytes: opts.gpuBudgetBytes, expertShare: opts.expertShare, hostCacheBytes: opts.hostCacheBytes, threads: opts.threads, expertPolicy: opts.expertPolicy };
       let backend: ForwardBackend;
-      if (opts.gpu) backend = await GpuBackend.load(file, cfg, weights, { ...common, gpu: opts.gpu });
+      if (opts.gpu) backend = await GpuBackend.load(file, cfg, weights, { ...common, ...placement, gpu: opts.gpu });
       else {
         const where = await resolveBackend(opts.backend ?? backendChoice(), opts.gpuOptions);
         backend =
           where.kind === 'gpu'
-            ? await GpuBackend.load(file, cfg, weights, { ...common, gpu: where.gpu, ownGpu: true })
+            ? await GpuBackend.load(file, cfg, weights, { ...common, ...placement, gpu: where.gpu, ownGpu: true })
             : await CpuBackend.load(file, cfg, weights, { ...common, threads: opts.threads, kvType: opts.kvType });
       }
       opts.onProgress?.(1);

@@ -34,7 +34,9 @@ export async function planLoad(path: string, budgetMB: number, wantSlots = DEFAU
   const file = await openGguf(path);
   try {
     const cfg = readModelConfig(file);
-    const { weights } = weightBytesByClass(file);
+    // routed experts beyond the budget live in host memory (model/placement.ts): only the rest must fit
+    const { weights: all, byClass } = weightBytesByClass(file);
+    const weights = all - (byClass['experts'] ?? 0);
     const ctxTrain = Math.min(4096, cfg.n_ctx_train || 4096);
     const kv = (slots: number, nCtx: number) => kvCacheBytes(cfg.n_layer, slots, nCtx, cfg.n_head_kv * cfg.n_embd_head_k, cfg.n_head_kv * cfg.n_embd_head_v);
     const total = (slots: number, nCtx: number) => weights + kv(slots, nCtx) + activationBytes(cfg, Math.min(maxBatch, nCtx), nCtx);
@@ -48,7 +50,7 @@ export async function planLoad(path: string, budgetMB: number, wantSlots = DEFAU
     }
     const need = total(1, Math.min(MIN_CTX, ctxTrain));
     throw new BudgetError(
-      `the model needs about ${Math.ceil(need / MiB)} MB of GPU memory (weights ${Math.ceil(weights / MiB)} MB) but moecode.gpu.memoryBudget is ${budgetMB} MB`,
+      `the model needs about ${Math.ceil(need / MiB)} MB of GPU memory (weights ${Math.ceil(weights / MiB)} MB${byClass['experts'] ? ' besides its experts, which can live in host memory' : ''}) but moecode.gpu.memoryBudget is ${budgetMB} MB`,
     );
   } finally {
     await file.close();

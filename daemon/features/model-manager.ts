@@ -237,6 +237,8 @@ export class ModelManager {
       backend: settings.engine.backend,
       threads: settings.cpu.threads,
       gpuOptions: { adapter: settings.gpu.adapter },
+      // experts beyond the budget live in host memory (GPU backend); 0: MOECODE_GPU_BUDGET, else the adapter's default
+      gpuBudgetBytes: budgetBytes(settings),
       warn: (m) => this.opts.warn(boundedMessage(m)),
       onProgress: (f) => {
         if (signal.aborted) return;

@@ -1,14 +1,22 @@
 /**
  * The WebGPU backend: weights streamed into GPU buffers (weight-store.ts), the forward pass recorded once
- * into a graph (graph-builder.ts) and run a step at a time (graph-runner.ts), sampling on the GPU.
+ * into a graph (graph-builder.ts) and run a step at a time (graph-runner.ts), sampling on the GPU. Under a
+ * GPU memory budget (gpu-budget.ts) the placement (gpu-placement.ts) keeps as many experts on the GPU as
+ * fit; the others live on the host and the expert executor (expert-executor.ts) runs them.
  */
 import type { GgufFile } from '../gguf/gguf-reader.js';
 import { ARCHITECTURES } from '../model/architectures.js';
 import type { BackendOptions, ForwardBackend, SamplingParams, StepInput } from '../model/backend.js';
+import type { CachePolicyOptions } from '../model/expert-cache-policy.js';
 import type { ModelConfig } from '../model/hparams.js';
 import { weightBytesByClass, type MemoryPlan } from '../model/memory-plan.js';
 import { allMatrices, allVectors, type ModelWeights } from '../model/model-weights.js';
+import type { OffloadReport } from '../model/offload-stats.js';
+import { expertMatrices } from '../model/weights.js';
 import { createGpu, describeGpu, type Gpu, type GpuOptions } from './device.js';
+import { ExpertExecutor } from './expert-executor.js';
+import { resolveGpuBudget, resolveHostCacheBytes } from './gpu-budget.js';
+import { planGpuPlacement } from './gpu-placement.js';
 import { GraphBuilder } from './graph-builder.js';
 import { GraphRunner } from './graph-runner.js';
 import { KernelRegistry, type StepParams } from './kernels.js';
@@ -19,6 +27,16 @@ export interface GpuBackendOptions extends BackendOptions {
   gpu?: Gpu;
   ownGpu?: boolean;
   gpuOptions?: GpuOptions;
+  /** GPU memory budget in bytes (0 or absent: MOECODE_GPU_BUDGET, else the adapter's default; gpu-budget.ts). */
+  gpuBudgetBytes?: number;
+  /** Instead of a budget in bytes: the non-expert part plus this share (0..1) of the experts on the GPU. */
+  expertShare?: number;
+  /** Host memory for experts outside the GPU (absent: MOECODE_HOST_CACHE, else half of RAM). */
+  hostCacheBytes?: number;
+  /** Threads of the CPU expert service (0 or absent: physical cores). */
+  threads?: number;
+  /** How the expert cache decides (expert-cache-policy.ts); defaults otherwise. */
+  expertPolicy?: Partial<CachePolicyOptions>;
 }
 
 export class GpuBackend implements ForwardBackend {
@@ -30,7 +48,13 @@ export class GpuBackend implements ForwardBackend {
     private readonly graph: GraphBuilder,
     readonly runner: GraphRunner,
     private readonly nCtx: number,
+    private readonly executor: ExpertExecutor | undefined,
   ) {}
+
+  /** Expert placement and cache counters; undefined when every expert is on the GPU. */
+  offloadReport(): OffloadReport | undefined {
+    return this.executor?.report;
+  }
 
   get info() {
     return { kind: 'gpu' as const, description: describeGpu(this.gpu.info), isSoftwareGpu: this.gpu.info.isFallback };
@@ -40,11 +64,37 @@ export class GpuBackend implements ForwardBackend {
     const gpu = opts.gpu ?? (await createGpu(opts.gpuOptions));
     let store: WeightStore | undefined;
     let graph: GraphBuilder | undefined;
+    let executor: ExpertExecutor | undefined;
     try {
-      const totalBytes = file.tensors.reduce((n, t) => n + Math.max(0, t.byteSize), 0);
-      store = new WeightStore(gpu.device, file, gpu.maxBindingBytes, (b) => opts.onProgress?.(totalBytes ? b / totalBytes : 1));
+      const maxLogitRows = opts.allLogits ? opts.maxBatch : 1;
+      // refused here, before anything is allocated, when the budget cannot hold the non-expert part
+      const placement = planGpuPlacement(file, cfg, weights, {
+        maxTokens: opts.maxBatch,
+        nCtx: opts.nCtx,
+        nSlots: opts.nSlots,
+        maxLogitRows,
+        maxBindingBytes: gpu.maxBindingBytes,
+        budgetBytes: resolveGpuBudget(opts.gpuBudgetBytes, gpu.info),
+        hostCacheBytes: resolveHostCacheBytes(opts.hostCacheBytes),
+        expertShare: opts.expertShare,
+      });
+      const offloaded = new Set<string>();
+      weights.layers.forEach((l, il) => {
+        if (l.experts && placement.slots[il]! < l.experts.up.length) for (const h of expertMatrices(l.experts)) offloaded.add(h.name);
+      });
+      const totalBytes = placement.gpuBytes;
+      store = new WeightStore(gpu.device, file, gpu.maxBindingBytes, (b) => opts.onProgress?.(totalBytes ? Math.min(1, b / totalBytes) : 1));
       for (const v of allVectors(weights)) await store.vector(v);
-      for (const m of allMatrices(weights)) await store.matrix(m);
+      for (const m of allMatrices(weights)) if (!offloaded.has(m.name)) await store.matrix(m);
+      if (!placement.allResident) {
+        executor = await ExpertExecutor.create(gpu.device, store, file, cfg, weights, placement, {
+          maxTokens: opts.maxBatch,
+          threads: opts.threads,
+          hostCacheBytes: placement.hostCacheBytes,
+          policy: opts.expertPolicy,
+        });
+      }
+      store.loaded();
       const kernels = new KernelRegistry(gpu.device);
       graph = new GraphBuilder(
         gpu.device,
@@ -53,30 +103,34 @@ export class GpuBackend implements ForwardBackend {
           maxTokens: opts.maxBatch,
           nCtx: opts.nCtx,
           nSlots: opts.nSlots,
-          maxLogitRows: opts.allLogits ? opts.maxBatch : 1,
+          maxLogitRows,
           rope: { freqBase: cfg.rope_freq_base, freqScale: cfg.rope_freq_scale, attnFactor: cfg.rope_attn_factor },
           geluF16: true,
         },
         store,
       );
+      graph.expertExecutor = executor;
       ARCHITECTURES[cfg.arch](graph, cfg, weights);
       const runner = new GraphRunner(graph);
       await kernels.checkCompilation();
       await gpu.device.queue.onSubmittedWorkDone();
       const { byClass, weights: weightBytes, largest } = weightBytesByClass(file);
+      const gpuWeights = store.bytes;
       const memory: MemoryPlan = {
         byClass,
-        weights: weightBytes,
+        weights: placement.allResident ? weightBytes : gpuWeights,
         kvCache: graph.kvBytes,
         activations: graph.bytes - graph.kvBytes,
-        total: weightBytes + graph.bytes,
+        total: (placement.allResident ? weightBytes : gpuWeights) + graph.bytes,
         largestTensor: largest,
         maxBindingBytes: gpu.maxBindingBytes,
         maxBufferSize: gpu.info.maxBufferSize,
         shardedMatrices: store.shardedMatrices,
+        placement,
       };
-      return new GpuBackend(gpu, !opts.gpu || Boolean(opts.ownGpu), memory, store, graph, runner, opts.nCtx);
+      return new GpuBackend(gpu, !opts.gpu || Boolean(opts.ownGpu), memory, store, graph, runner, opts.nCtx, executor);
     } catch (e) {
+      await executor?.dispose();
       graph?.destroy();
       store?.destroy();
       if (!opts.gpu || opts.ownGpu) gpu.destroy();
@@ -99,18 +153,22 @@ export class GpuBackend implements ForwardBackend {
   }
 
   sample(step: StepInput, sampling: SamplingParams, sampleIndex: number): Promise<number> {
+    this.executor?.onStep(step.tokens.length);
     return this.runner.stepAndSample(this.params(step, 'last', sampling.seed, sampleIndex), step.tokens, sampling);
   }
 
   feed(step: StepInput): Promise<void> {
+    this.executor?.onStep(step.tokens.length);
     return this.runner.stepOnly(this.params(step, 'last'), step.tokens);
   }
 
   logits(step: StepInput): Promise<Float32Array> {
+    this.executor?.onStep(step.tokens.length);
     return this.runner.stepAndReadLogits(this.params(step, 'all'), step.tokens);
   }
 
   async dispose(): Promise<void> {
+    await this.executor?.dispose();
     this.runner.destroy();
     this.graph.destroy();
     this.store.destroy();

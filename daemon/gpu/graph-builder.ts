@@ -23,6 +23,7 @@ import { type KernelName, KernelRegistry, type ParamField, type StepParams, unif
 import { geluF16Table } from '../model/gelu-table.js';
 import { ropeTable } from '../model/rope-table.js';
 import type { GpuMatrix, GpuShard, WeightStore } from './weight-store.js';
+import type { ExpertExecutor } from './expert-executor.js';
 
 export type Dispatch = [number, number, number] | { indirect: GPUBuffer; offset: number } | null;
 
@@ -40,6 +41,8 @@ export interface RecordedOp {
  */
 export interface HostOp {
   label: string;
+  /** Records commands (e.g. copies to a readback buffer) at the end of the segment before the host op. */
+  prepare?: (enc: GPUCommandEncoder, s: StepParams) => void;
   host: (s: StepParams) => Promise<void>;
 }
 
@@ -107,6 +110,8 @@ export class GraphBuilder implements ForwardOps {
   private moeScratch?: { ids: GPUBuffer; weights: GPUBuffer; counts: GPUBuffer; lists: GPUBuffer; args: GPUBuffer; k: number; nExpert: number };
   private logitsAct?: ActInfo;
   finalized = false;
+  /** Runs MoE layers whose experts do not all fit the GPU (set before recording; absent: all resident). */
+  expertExecutor?: ExpertExecutor;
 
   constructor(
     readonly device: GPUDevice,
@@ -138,8 +143,8 @@ export class GraphBuilder implements ForwardOps {
   }
 
   /** Records host work between GPU segments (see HostOp). */
-  host(label: string, run: (s: StepParams) => Promise<void>): void {
-    this.record({ label, host: run });
+  host(label: string, run: (s: StepParams) => Promise<void>, prepare?: HostOp['prepare']): void {
+    this.record({ label, host: run, prepare });
   }
 
   /** The GPU buffer behind an activation (valid after finalize()), for host ops. */
@@ -436,7 +441,7 @@ export class GraphBuilder implements ForwardOps {
     this.moeScratch = {
       nExpert,
       k,
-      ids: this.buffer('moe_ids', T * k * 4, st),
+      ids: this.buffer('moe_ids', T * k * 4, st | GPUBufferUsage.COPY_SRC), // read back by the expert executor
       weights: this.buffer('moe_weights', T * k * 4, st),
       counts: this.buffer('moe_counts', nExpert * 4, st),
       lists: this.buffer('moe_lists', nExpert * T * 4, st),
@@ -464,34 +469,51 @@ export class GraphBuilder implements ForwardOps {
     const scratch = this.moeScratch;
     if (!scratch || scratch.k !== routing.k) throw new Error(`${routing.label} was not recorded by this graph`);
     const k = routing.k;
-    const nExpert = experts.up.length;
     const nFf = experts.up[0]!.rows;
     const nEmbd = out.cols;
-    // group the step's (token, choice) slots by expert: counts, slot lists, indirect dispatch arguments
-    const group = this.uniform('moe_group', [nExpert, k, this.opts.maxTokens, ceil(nFf, 4 * WG), ceil(nEmbd, 4 * WG)]);
-    this.record({
-      label: 'moe_group',
-      pipeline: this.kernels.pipeline('moe_group'),
-      entries: () => [
-        this.u(0, this.step),
-        this.u(1, group),
-        this.s(2, scratch.ids),
-        this.s(3, scratch.counts),
-        this.s(4, scratch.lists),
-        this.s(5, scratch.args),
-      ],
-      dispatch: () => [1, 1, 1],
-    });
     const gate = this.act('ffn_moe_gate', nFf, k); // [n_tokens * k, n_ff_exp]
     const up = this.act('ffn_moe_up', nFf, k);
     const eout = this.act('ffn_moe_down', nEmbd, k); // [n_tokens * k, n_embd]
-    for (let e = 0; e < nExpert; e++) {
-      this.recordMatmul(this.weights.uploaded(experts.gate[e]!), x, gate, { kind: 'gather', expert: e, div: k, argsSlot: 0 });
-      this.recordMatmul(this.weights.uploaded(experts.up[e]!), x, up, { kind: 'gather', expert: e, div: k, argsSlot: 0 });
+    // the matrices run per group: every expert (all resident), or every GPU slot of a layer with host experts
+    let groups: { gate: GpuMatrix; up: GpuMatrix; down: GpuMatrix }[];
+    let groupIds = scratch.ids;
+    const offloaded = this.expertExecutor?.layer(experts);
+    if (offloaded) {
+      // host op: reads the routing and x, runs the host experts on the CPU (into their rows of eout),
+      // uploads experts into slots and writes the slot of every (token, choice) to slotIds
+      const ex = this.expertExecutor!;
+      const bufs = { ids: scratch.ids, x: () => this.buf(x), eout: () => this.buf(eout) };
+      this.host(`experts blk.${offloaded.il}`, (s) => ex.run(offloaded.il, s, bufs), (enc, s) => ex.prepare(enc, s, bufs));
+      groups = offloaded.slots;
+      groupIds = ex.slotIds;
+    } else {
+      groups = experts.up.map((_, e) => ({ gate: this.weights.uploaded(experts.gate[e]!), up: this.weights.uploaded(experts.up[e]!), down: this.weights.uploaded(experts.down[e]!) }));
     }
-    this.glu(gate, up, act);
-    for (let e = 0; e < nExpert; e++) {
-      this.recordMatmul(this.weights.uploaded(experts.down[e]!), gate, eout, { kind: 'gather', expert: e, div: 1, argsSlot: 1 });
+    const nGroups = groups.length;
+    if (nGroups > 0) {
+      // group the step's (token, choice) slots: counts, slot lists, indirect dispatch arguments (ids past nGroups: none)
+      const group = this.uniform('moe_group', [nGroups, k, this.opts.maxTokens, ceil(nFf, 4 * WG), ceil(nEmbd, 4 * WG)]);
+      this.record({
+        label: 'moe_group',
+        pipeline: this.kernels.pipeline('moe_group'),
+        entries: () => [
+          this.u(0, this.step),
+          this.u(1, group),
+          this.s(2, groupIds),
+          this.s(3, scratch.counts),
+          this.s(4, scratch.lists),
+          this.s(5, scratch.args),
+        ],
+        dispatch: () => [1, 1, 1],
+      });
+      for (let e = 0; e < nGroups; e++) {
+        this.recordMatmul(groups[e]!.gate, x, gate, { kind: 'gather', expert: e, div: k, argsSlot: 0 });
+        this.recordMatmul(groups[e]!.up, x, up, { kind: 'gather', expert: e, div: k, argsSlot: 0 });
+      }
+      this.glu(gate, up, act);
+      for (let e = 0; e < nGroups; e++) {
+        this.recordMatmul(groups[e]!.down, gate, eout, { kind: 'gather', expert: e, div: 1, argsSlot: 1 });
+      }
     }
     const comb = this.uniform('moe_combine', [nEmbd, k]);
     this.record({

@@ -71,6 +71,7 @@ export class GraphRunner {
     for (const op of g.ops) {
       if (isHostOp(op)) {
         pass.end();
+        op.prepare?.(enc, step);
         g.device.queue.submit([enc.finish()]);
         await g.device.queue.onSubmittedWorkDone();
         await op.host(step);

@@ -47,8 +47,18 @@ export class WeightStore {
     private readonly device: GPUDevice,
     private readonly file: GgufFile,
     private readonly maxBindingBytes: number,
-    private readonly onProgress?: (bytes: number) => void,
+    private onProgress?: (bytes: number) => void,
   ) {}
+
+  /** GPU bytes of every buffer the store owns (weights and expert slots). */
+  get bytes(): number {
+    return this.owned.reduce((n, b) => n + b.size, 0);
+  }
+
+  /** The load is over: later uploads (expert cache fills) report no load progress. */
+  loaded(): void {
+    this.onProgress = undefined;
+  }
 
   tensor(name: string): GgufTensorInfo {
     const t = this.file.tensorByName.get(name);
@@ -83,29 +93,43 @@ export class WeightStore {
   }
 
   private async upload(h: WeightHandle): Promise<GpuMatrix> {
-    const t = this.tensor(h.tensor);
-    const { cols, rows } = h;
-    const layout = rowLayout(t.type, cols);
-    let fileOffset = t.offset;
-    if (h.expert !== undefined) {
-      const n = t.dims[2] ?? 1;
-      if (h.expert < 0 || h.expert >= n) throw new Error(`${h.tensor} has ${n} slabs, asked for ${h.expert}`);
-      fileOffset += h.expert * rows * layout.fileRowBytes;
-    }
-    const label = h.name;
+    const m = this.allocate(h, h.name);
+    await this.fill(h, m);
+    return m;
+  }
+
+  /** Empty GPU buffers shaped for `h` (its type, rows and row shards), labelled `label`; owned by the store. */
+  allocate(h: WeightHandle, label: string): GpuMatrix {
     const shards: GpuShard[] = [];
-    for (const plan of planShards(t.type, rows, cols, this.maxBindingBytes)) {
+    for (const plan of planShards(h.type, h.rows, h.cols, this.maxBindingBytes)) {
       const buffer = this.device.createBuffer({
-        label: plan.rowStart === 0 && plan.rows === rows ? label : `${label}.rows${plan.rowStart}`,
+        label: plan.rowStart === 0 && plan.rows === h.rows ? label : `${label}.rows${plan.rowStart}`,
         size: plan.bytes,
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       });
       this.owned.push(buffer);
-      await this.fillShard(buffer, plan, t.type, cols, fileOffset + plan.rowStart * layout.fileRowBytes);
       shards.push({ ...plan, buffer });
     }
     if (shards.length > 1) this.shardedMatrices++;
-    return { name: label, type: t.type, rows, cols, shards };
+    return { name: label, type: h.type, rows: h.rows, cols: h.cols, shards };
+  }
+
+  /**
+   * Writes the weights of `h` from the file into `target`'s buffers (allocated for a matrix of the same type
+   * and shape): how an expert cache slot takes another expert. The writes are queued: GPU work submitted
+   * afterwards sees them.
+   */
+  async fill(h: WeightHandle, target: GpuMatrix): Promise<void> {
+    const t = this.tensor(h.tensor);
+    if (target.type !== h.type || target.rows !== h.rows || target.cols !== h.cols) throw new Error(`${h.name} does not fit the buffers of ${target.name}`);
+    const layout = rowLayout(t.type, h.cols);
+    let fileOffset = t.offset;
+    if (h.expert !== undefined) {
+      const n = t.dims[2] ?? 1;
+      if (h.expert < 0 || h.expert >= n) throw new Error(`${h.tensor} has ${n} slabs, asked for ${h.expert}`);
+      fileOffset += h.expert * h.rows * layout.fileRowBytes;
+    }
+    for (const shard of target.shards) await this.fillShard(shard.buffer, shard, t.type, h.cols, fileOffset + shard.rowStart * layout.fileRowBytes);
   }
 
   private async fillShard(buffer: GPUBuffer, plan: ShardPlan, type: GgmlType, cols: number, fileOffset: number): Promise<void> {

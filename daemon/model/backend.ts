@@ -5,6 +5,7 @@
  * tokens and checks slots, positions and token ids before calling it.
  */
 import type { MemoryPlan } from './memory-plan.js';
+import type { OffloadReport } from './offload-stats.js';
 
 export interface SamplingParams {
   /** <= 0: greedy. */
@@ -50,6 +51,8 @@ export interface ForwardBackend {
   feed(step: StepInput): Promise<void>;
   /** Runs the step and returns the logits after every position [n_tokens, n_vocab] (needs allLogits at load). */
   logits(step: StepInput): Promise<Float32Array>;
+  /** Expert placement and cache counters, when some experts live outside the backend's device (GPU with host experts). */
+  offloadReport?(): OffloadReport | undefined;
   dispose(): Promise<void>;
 }
 

@@ -1,5 +1,6 @@
 /** What a model needs on the GPU, by tensor class, next to what the device allows. */
 import type { GgufFile } from '../gguf/gguf-reader.js';
+import type { Placement } from './placement.js';
 
 export type TensorClass = 'embeddings' | 'output' | 'attention' | 'experts' | 'shared experts' | 'router' | 'dense ffn' | 'norms';
 
@@ -25,6 +26,8 @@ export interface MemoryPlan {
   maxBufferSize: number;
   /** Weight matrices (or expert slabs) split into row shards to fit the binding limit. */
   shardedMatrices?: number;
+  /** Where the weights live under the GPU budget (GPU backend); `weights` and `total` then count only the GPU's bytes. */
+  placement?: Placement;
 }
 
 export function weightBytesByClass(file: GgufFile): { byClass: Record<string, number>; weights: number; largest: { name: string; bytes: number } } {

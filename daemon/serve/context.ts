@@ -16,6 +16,8 @@ export interface ServeOptions {
   /** Which backend runs the model (--backend, else MOECODE_BACKEND, else auto) and the CPU backend's threads. */
   backend: BackendChoice;
   threads: number;
+  /** GPU memory budget in bytes (--gpu-budget; absent: MOECODE_GPU_BUDGET, else the adapter's default). */
+  gpuBudgetBytes?: number;
 }
 
 export interface ServeContext {

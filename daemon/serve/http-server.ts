@@ -70,7 +70,8 @@ export async function serve(options: ServeOptions): Promise<number> {
     const onSignal = () => stop(0);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    model!.load({ ...DEFAULT_SETTINGS, model: { path: options.modelPath }, engine: { backend: options.backend }, cpu: { threads: options.threads } }, options.modelPath).then(
+    const gpu = { ...DEFAULT_SETTINGS.gpu, memoryBudget: (options.gpuBudgetBytes ?? 0) / (1024 * 1024) };
+    model!.load({ ...DEFAULT_SETTINGS, model: { path: options.modelPath }, engine: { backend: options.backend }, cpu: { threads: options.threads }, gpu }, options.modelPath).then(
       () => log(`serving ${ctx.modelId} on ${serveUrl(address)}`),
       (e: unknown) => {
         log(`moecode serve: ${e instanceof Error ? e.message : String(e)}`);

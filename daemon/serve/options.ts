@@ -10,7 +10,7 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8012;
 export const DEFAULT_MAX_QUEUE = 8;
 
-export function serveOptions(args: ParsedArgs, modelPath: string, engine: { backend: BackendChoice; threads: number }, env: NodeJS.ProcessEnv = process.env): ServeOptions {
+export function serveOptions(args: ParsedArgs, modelPath: string, engine: { backend: BackendChoice; threads: number; gpuBudgetBytes?: number }, env: NodeJS.ProcessEnv = process.env): ServeOptions {
   if (args.positional.length > 1) throw new UsageError(`serve takes one model file, got ${args.positional.length} arguments`);
   const host = stringFlag(args, 'host') ?? DEFAULT_HOST;
   if (host.trim() === '') throw new UsageError('--host needs an address');

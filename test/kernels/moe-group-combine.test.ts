@@ -1,6 +1,6 @@
 /**
  * shaders/moe_group.wgsl vs daemon/gpu/cpu-reference/moe-group.ts (exact: counts, slot lists in slot
- * order, indirect dispatch arguments) and shaders/moe_combine.wgsl vs cpu-reference/moe-combine.ts
+ * order, indirect dispatch arguments; ids >= n_expert, the expert executor's NO_SLOT, in no group) and shaders/moe_combine.wgsl vs cpu-reference/moe-combine.ts
  * (|err| <= 1e-6 · (Σ_j |w_j · e_j| + |shared term|) + 1e-30: k + 1 f32 products and sums).
  */
 import assert from 'node:assert/strict';
@@ -50,6 +50,39 @@ kernelTest('moe_group: per-expert counts, slot lists in slot order, indirect arg
     assertSameInts(new Uint32Array(out[4]!), ref.lists, `${what}: lists`);
     assertSameInts(new Uint32Array(out[5]!), ref.args, `${what}: args`);
     assert.equal(ref.counts.reduce((a, b) => a + b, 0), c.n_tokens * c.k);
+  }
+});
+
+kernelTest('moe_group by GPU slot: NO_SLOT (CPU) choices and ids past the slot count are in no list; a step with every choice on the CPU dispatches nothing', async (h) => {
+  const rnd = seeded(133);
+  const NO_SLOT = 0xffffffff;
+  const cases = [
+    { n_tokens: 1, n_slots: 2, k: 2, n_ids: 8, cpuShare: 0.5 },
+    { n_tokens: 9, n_slots: 3, k: 2, n_ids: 8, cpuShare: 0.3 },
+    { n_tokens: 33, n_slots: 1, k: 4, n_ids: 4, cpuShare: 0.9 },
+    { n_tokens: 5, n_slots: 6, k: 8, n_ids: 6, cpuShare: 1 },
+  ];
+  for (const c of cases) {
+    const list_stride = c.n_tokens + 2;
+    // ids as the executor writes them: a slot below n_slots, or NO_SLOT; plus stale slot numbers >= n_slots
+    const ids = new Uint32Array(c.n_tokens * c.k);
+    for (let i = 0; i < ids.length; i++) ids[i] = rnd() < c.cpuShare ? (rnd() < 0.5 ? NO_SLOT : c.n_slots + Math.floor(rnd() * 3)) : Math.floor(rnd() * c.n_slots);
+    const listsInit = new Uint32Array(c.n_slots * list_stride).fill(0xbeef);
+    const out = await h.run({
+      kernel: 'moe_group',
+      step: { n_tokens: c.n_tokens },
+      params: [c.n_slots, c.k, list_stride, 2, 5],
+      bindings: { 2: ids, 3: new Uint32Array(c.n_slots).fill(9), 4: listsInit, 5: new Uint32Array(c.n_slots * 6).fill(7) },
+      dispatch: [1, 1, 1],
+      read: [3, 4, 5],
+    });
+    const ref = moeGroupRef(ids, c.n_tokens, c.k, c.n_slots, list_stride, 2, 5, listsInit);
+    const what = JSON.stringify(c);
+    assertSameInts(new Uint32Array(out[3]!), ref.counts, `${what}: counts`);
+    assertSameInts(new Uint32Array(out[4]!), ref.lists, `${what}: lists`);
+    assertSameInts(new Uint32Array(out[5]!), ref.args, `${what}: args`);
+    const onGpu = Array.from(ids).filter((e) => e < c.n_slots).length;
+    assert.equal(ref.counts.reduce((a, b) => a + b, 0), onGpu, `${what}: every GPU choice in exactly one list`);
   }
 });
 

@@ -1,6 +1,7 @@
 /**
  * CPU reference of shaders/moe_group.wgsl: the slots (t · k + j) of the routed tokens grouped by expert,
- * in slot order (what ggml_mul_mat_id's CPU path builds as its per-expert row mapping), with two indirect
+ * in slot order (what ggml_mul_mat_id's CPU path builds as its per-expert row mapping); ids >= n_expert
+ * (the expert executor's NO_SLOT: computed on the CPU) belong to no group. With two indirect
  * dispatch argument triples per expert for the matmul kernels:
  *   args[e · 6 + 3s ..] = (counts[e] ? groups_x[s] : 0, ceil(counts[e] / 4), 1)   s = 0 up/gate, 1 down
  */
@@ -25,7 +26,7 @@ export function moeGroupRef(
   const lists = Uint32Array.from(initialLists as ArrayLike<number>);
   for (let s = 0; s < n_tokens * k; s++) {
     const e = ids[s]!;
-    if (e >= n_expert) throw new Error(`moeGroupRef: slot ${s} routes to expert ${e} of ${n_expert}`);
+    if (e >= n_expert) continue;
     if (counts[e]! >= list_stride) throw new Error(`moeGroupRef: expert ${e} has more than ${list_stride} slots`);
     lists[e * list_stride + counts[e]!] = s;
     counts[e]!++;
