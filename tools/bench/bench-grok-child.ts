@@ -5,12 +5,16 @@
  *   decode   pairs of one-token steps at growing positions: a sampling step (layers + output head + host
  *            sampling) and a feed step (layers only; the CPU backend skips the head when no logits are
  *            asked for), so head = sample − feed and per-layer = feed / n_layer
+ * With a GPU budget (job.expertShare: the non-expert part plus that share of the experts), the GPU backend
+ * places the rest of the experts in host memory and the expert executor runs them (on the CPU, or uploaded);
+ * the result then carries the placement and the expert cache's counters over the decode steps.
  * Prints one GROK_RESULT {json} line on stdout; progress on stderr.
  *   node --import tsx tools/bench/bench-grok-child.ts job.json
  */
 import { readFileSync } from 'node:fs';
 import { Model } from '../../daemon/engine/model.js';
 import type { SamplingParams } from '../../daemon/model/backend.js';
+import { offloadReportDelta, type OffloadReport } from '../../daemon/model/offload-stats.js';
 import { peakRssBytes, progress, runChild } from './bench-common.js';
 
 export interface GrokChildJob {
@@ -20,6 +24,18 @@ export interface GrokChildJob {
   prompt: number[];
   /** Decode step pairs (a sampling step and a feed step each). */
   decodePairs: number;
+  /** GPU backend under a budget: the non-expert part plus this share (0..1) of the experts on the GPU. */
+  expertShare?: number;
+}
+
+/** Where the weights went under a GPU budget. */
+export interface BudgetPlacement {
+  budgetBytes: number;
+  gpuBytes: number;
+  minimumBytes: number;
+  expertsOnGpu: number;
+  expertsTotal: number;
+  hostCacheBytes: number;
 }
 
 export interface GrokChildResult {
@@ -38,6 +54,9 @@ export interface GrokChildResult {
   weightBytes: number;
   engineBytes: number;
   peakRssBytes: number;
+  placement?: BudgetPlacement;
+  /** The expert executor's counters over the decode steps (budgeted GPU runs). */
+  offload?: OffloadReport;
 }
 
 export const GROK_RESULT_PREFIX = 'GROK_RESULT ';
@@ -57,6 +76,7 @@ if (require.main === module) {
       nCtx,
       backend: job.backend,
       threads: job.threads,
+      expertShare: job.expertShare,
       maxBatch: Math.max(8, job.prompt.length),
       onProgress: (f) => {
         const pct = Math.floor(f * 4) * 25;
@@ -80,6 +100,7 @@ if (require.main === module) {
       const P = job.prompt.length;
       const prefillMs = await time(() => b.feed({ slot: 0, pos: 0, tokens: job.prompt }));
       progress(name, `prefill of ${P} tokens: ${(prefillMs / 1000).toFixed(2)} s`);
+      const before = model.offload;
       const sampleMs: number[] = [];
       const feedMs: number[] = [];
       let token = job.prompt[P - 1]!;
@@ -92,6 +113,8 @@ if (require.main === module) {
         pos += 2;
         progress(name, `decode pair ${i + 1}/${job.decodePairs}: sample ${sampleMs.at(-1)!.toFixed(0)} ms, feed ${feedMs.at(-1)!.toFixed(0)} ms`);
       }
+      const after = model.offload;
+      const p = model.memory.placement;
       const result: GrokChildResult = {
         engine: name,
         device: model.backendInfo.description,
@@ -105,6 +128,15 @@ if (require.main === module) {
         weightBytes: model.memory.weights,
         engineBytes: model.memory.total,
         peakRssBytes: peakRssBytes(),
+        placement: p && {
+          budgetBytes: p.budgetBytes ?? p.gpuBytes,
+          gpuBytes: p.gpuBytes,
+          minimumBytes: p.minimumBytes,
+          expertsOnGpu: p.experts.gpu,
+          expertsTotal: p.experts.total,
+          hostCacheBytes: p.hostCacheBytes,
+        },
+        offload: after && before ? offloadReportDelta(after, before) : after,
       };
       process.stdout.write(`${GROK_RESULT_PREFIX}${JSON.stringify(result)}\n`);
     } finally {

@@ -5,6 +5,7 @@
 import { activeBytesPerToken, estimateDecode, GB, GiB, grokPlan, type GrokPlan, type HardwareProfile, type SliceType } from './grok-plan.js';
 import type { GrokChildResult } from './bench-grok-child.js';
 import type { BenchResult } from './bench-common.js';
+import { hitRate, prefetchAccuracy, ratio, uploadedBytesPerToken } from '../../daemon/model/offload-stats.js';
 
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
@@ -162,4 +163,31 @@ export function assumptionLines(profiles: readonly HardwareProfile[], ctx: numbe
   ];
   for (const hw of profiles) lines.push(`${hw.name}:`, ...hw.assumptions.map((a) => `  ${a}`));
   return lines;
+}
+
+/** The budgeted GPU runs: budget against the slice, placement, and the expert cache over the decode steps. */
+export function budgetTable(rows: MeasuredRow[], sliceBytes: Partial<Record<SliceType, number>>): string | undefined {
+  const out: string[][] = [];
+  for (const row of rows) {
+    const r = row.result;
+    if (!isChild(r) || !r.placement) continue;
+    const p = r.placement;
+    const o = r.offload;
+    const acc = o && prefetchAccuracy(o);
+    out.push([
+      row.type,
+      `${(p.budgetBytes / GiB).toFixed(2)} GiB`,
+      `${((sliceBytes[row.type] ?? NaN) / GiB).toFixed(2)} GiB`,
+      `${(p.minimumBytes / GiB).toFixed(2)} GiB`,
+      `${p.expertsOnGpu} of ${p.expertsTotal}`,
+      `${(p.hostCacheBytes / GiB).toFixed(2)} GiB`,
+      o ? `${pct(hitRate(o))} of ${o.choices}` : '-',
+      o ? pct(ratio(o.cpu, o.choices)) : '-',
+      o ? pct(ratio(o.uploaded, o.choices)) : '-',
+      acc === undefined ? '-' : pct(acc),
+      o ? `${(uploadedBytesPerToken(o) / 2 ** 20).toFixed(1)} MiB` : '-',
+    ]);
+  }
+  if (out.length === 0) return undefined;
+  return table(['type', 'GPU budget', 'slice', 'minimum', 'experts on GPU', 'host experts', 'hit', 'on CPU', 'uploaded', 'prefetch right', 'uploaded/token'], out);
 }
