@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { activeBytesPerToken, estimateDecode, GB, grokPlan, STATED_PROFILES, thisMachineProfile, type HardwareProfile } from '../../tools/bench/grok-plan.js';
-import { extrapolateMeasured, median, profileTable, sliceTimes } from '../../tools/bench/grok-report.js';
+import { budgetTable, extrapolateMeasured, measuredTable, median, profileTable, sliceTimes } from '../../tools/bench/grok-report.js';
 import type { GrokChildResult } from '../../tools/bench/bench-grok-child.js';
 
 const E = 6144;
@@ -196,4 +196,21 @@ describe('measured slice times', () => {
     assert.equal(median([4, 1, 3, 2]), 2.5);
     assert.ok(Number.isNaN(median([])));
   });
+
+  test('the tables: read rate of a step, a failed engine, and the budgeted run\'s placement and cache counters', () => {
+    const slice = () => grokPlan('Q4_0', 2, false);
+    const bytes = activeBytesPerToken(slice(), 16).total;
+    const text = measuredTable([
+      { type: 'Q4_0', engine: 'moecode-cpu', result: result({ sampleMs: [bytes / 1e7] }) }, // a step at 10 GB/s
+      { type: 'Q4_0', engine: 'llama.cpp', result: new Error('boom') },
+    ], slice);
+    assert.match(text, /moecode-cpu .* 10\.0 /);
+    assert.match(text, /llama\.cpp +failed: boom/);
+    const counters = { expertsOnGpu: 4, expertsTotal: 16, choices: 16, hits: 4, cpu: 10, uploaded: 2, predicted: 8, predictedRight: 6, uploadedBytes: 4 * 2 ** 20 * 8, uploads: 2, tokens: 4, hostLoads: 1, hostHits: 9, hostBytesRead: 0 };
+    const placement = { budgetBytes: 2.2e9, gpuBytes: 2.2e9, minimumBytes: 1e9, expertsOnGpu: 4, expertsTotal: 16, hostCacheBytes: 4e9 };
+    const b = budgetTable([{ type: 'Q4_0', engine: 'moecode-gpu-budget', result: result({ feedSkipsHead: false, placement, offload: counters }) }], { Q4_0: 6.45e9 });
+    assert.match(b ?? '', /2\.20 GB +6\.45 GB +1\.00 GB +4 of 16 +4\.00 GB +25% of 16 +63% +13% +75% +8\.0 MiB/);
+    assert.equal(budgetTable([{ type: 'Q4_0', engine: 'moecode-cpu', result: result({}) }], {}), undefined);
+  });
 });
+

@@ -35,7 +35,7 @@ import { ensureModel } from '../modelgen/model-cache.js';
 import { GROK1, GROK1_SLICE_UNTIED, resolveSpec, specHash } from '../modelgen/model-spec.js';
 import { RESULT_PREFIX, type BenchJob, type BenchResult } from './bench-common.js';
 import { GROK_RESULT_PREFIX, type GrokChildJob, type GrokChildResult } from './bench-grok-child.js';
-import { GB, GiB, grokPlan, STATED_PROFILES, thisMachineProfile, type SliceType } from './grok-plan.js';
+import { activeBytesPerToken, GB, GiB, grokPlan, STATED_PROFILES, thisMachineProfile, type SliceType } from './grok-plan.js';
 import { assumptionLines, budgetTable, extrapolateMeasured, measuredTable, memoryPlanTable, profileTable, sliceTimes, table, type MeasuredRow } from './grok-report.js';
 import { diskReadBandwidth, memoryReadBandwidth } from './read-bandwidth.js';
 
@@ -229,13 +229,14 @@ function report(
     `  the slice carries output.weight (Grok-1 ties it to the embedding: same bytes read per token). Random valid blocks.`,
     ...files.map((f) => `  ${f}`),
     `  ${cpu.length} x ${cpu[0]?.model.trim() ?? 'CPU'}, ${(totalmem() / GiB).toFixed(1)} GiB; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}; total ${((performance.now() - t0) / 60000).toFixed(1)} min`,
-    `  read bandwidth: memory ${(hostBandwidth / GB).toFixed(1)} GB/s (${opts.threads} threads), disk ${diskBandwidth ? `${(diskBandwidth / GB).toFixed(2)} GB/s (O_DIRECT)` : 'not measured'}`,
+    `  read bandwidth: memory ${(hostBandwidth / GB).toFixed(1)} GB/s (WebAssembly SIMD, ${opts.threads} threads), disk ${diskBandwidth ? `${(diskBandwidth / GB).toFixed(2)} GB/s (O_DIRECT)` : 'not measured'}`,
     '',
     `1. Measured on the slice (CPU: prompt ${opts.prompt}, ${opts.decode} decode steps of each kind; GPU/SwiftShader: prompt ${opts.gpuPrompt}, ${opts.gpuDecode}; llama.cpp: prompt ${opts.prompt}, decode ${2 * opts.decode})`,
-    measuredTable(rows, slicePlan, hostBandwidth),
+    measuredTable(rows, slicePlan),
     '   per layer: one decode step\'s layers (attention + MoE; a feed step with no logits) / 2; head: output matmul + host sampling',
     '   (sampling step - feed step). The GPU backend\'s feed step computes the logits too: its per-layer figure includes half the head.',
-    '   of bw bound: (bytes a decode step reads) / (measured memory bandwidth), as a share of the measured step.',
+    `   GB/s read: the bytes a decode step reads (${(activeBytesPerToken(slicePlan('Q4_0'), opts.prompt).total / GB).toFixed(2)} GB in Q4_0, ${(activeBytesPerToken(slicePlan('Q8_0'), opts.prompt).total / GB).toFixed(2)} GB in Q8_0) over the step's time;`,
+    `   memory read bandwidth as WebAssembly SIMD streams it (the CPU backend's ceiling) was ${(hostBandwidth / GB).toFixed(1)} GB/s; native code can read more.`,
   );
   const budget = budgetTable(rows, sizes);
   if (budget) out.push('', `GPU backend under a GPU budget smaller than the slice (SwiftShader; counters over its ${opts.gpuDecode} decode step pairs)`, budget);
@@ -253,7 +254,7 @@ function report(
   }
   if (measuredLines.length) {
     out.push('this machine, from the measured per-layer and head times (as if memory held all 64 layers):');
-    out.push(table(['type', 'decode step', 'decode', 'prefill'], measuredLines));
+    out.push(table(['type', 'decode step', 'decode', `prefill (${opts.prompt}-token prompt)`], measuredLines));
   }
   out.push('bandwidth bounds:', profileTable([machine, ...STATED_PROFILES], opts.types, opts.ctx), '', 'Assumptions:', ...assumptionLines([machine, ...STATED_PROFILES], opts.ctx));
   console.log(`\n${out.join('\n')}`);

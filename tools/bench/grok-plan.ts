@@ -257,7 +257,7 @@ export function thisMachineProfile(hostMemory: number, hostBandwidth: number, di
     diskBandwidth,
     allReduceLatency: 0,
     assumptions: [
-      `host: ${(hostMemory / GiB).toFixed(1)} GiB, ${(hostReserve / GiB).toFixed(1)} GiB kept for the OS; read bandwidth ${(hostBandwidth / GB).toFixed(1)} GB/s (measured: ${threads} threads streaming, as the CPU backend's ranks read weights)`,
+      `host: ${(hostMemory / GiB).toFixed(1)} GiB, ${(hostReserve / GiB).toFixed(1)} GiB kept for the OS; read bandwidth ${(hostBandwidth / GB).toFixed(1)} GB/s (measured: ${threads} threads streaming with WebAssembly SIMD, as the CPU backend's ranks read weights)`,
       `disk: ${(diskBandwidth / GB).toFixed(2)} GB/s (measured: direct reads of the slice, no page cache) for experts that do not fit in memory`,
       'no GPU: the WebGPU adapter here is SwiftShader (the same CPU)',
     ],

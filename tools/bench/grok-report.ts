@@ -61,8 +61,13 @@ function isChild(r: MeasuredRow['result']): r is GrokChildResult {
   return typeof r === 'object' && r !== null && 'sampleMs' in r;
 }
 
+/** Bytes a decode step of the slice reads, over the step's time: the read rate it reached. */
+function readRate(plan: GrokPlan, ctx: number, stepMs: number): string {
+  return `${(activeBytesPerToken(plan, ctx).total / GB / (stepMs / 1000)).toFixed(1)}`;
+}
+
 /** Measured figures on the slice, one line per engine and type. */
-export function measuredTable(rows: MeasuredRow[], slicePlan: (t: SliceType) => GrokPlan, hostBandwidth: number): string {
+export function measuredTable(rows: MeasuredRow[], slicePlan: (t: SliceType) => GrokPlan): string {
   const out: string[][] = [];
   for (const row of rows) {
     const r = row.result;
@@ -72,8 +77,6 @@ export function measuredTable(rows: MeasuredRow[], slicePlan: (t: SliceType) => 
     }
     if (isChild(r)) {
       const t = sliceTimes(r);
-      const active = activeBytesPerToken(slicePlan(row.type), r.promptTokens).total;
-      const bound = (active / hostBandwidth) * 1000;
       out.push([
         row.type,
         row.engine,
@@ -84,7 +87,7 @@ export function measuredTable(rows: MeasuredRow[], slicePlan: (t: SliceType) => 
         rate(1000 / t.stepMs),
         ms(t.layerMs),
         ms(t.headMs),
-        r.device.startsWith('CPU') ? `${((bound / t.stepMs) * 100).toFixed(0)}%` : '-',
+        readRate(slicePlan(row.type), r.promptTokens, t.stepMs),
         (r.peakRssBytes / GiB).toFixed(1),
         r.device,
       ]);
@@ -100,13 +103,13 @@ export function measuredTable(rows: MeasuredRow[], slicePlan: (t: SliceType) => 
         rate(run.decodeTokPerS),
         '-',
         '-',
-        `${(((activeBytesPerToken(slicePlan(row.type), run.promptTokens).total / hostBandwidth) * 1000) / (run.decodeMs / run.decodeTokens) * 100).toFixed(0)}%`,
+        readRate(slicePlan(row.type), run.promptTokens, run.decodeMs / run.decodeTokens),
         (r.peakRssBytes / GiB).toFixed(1),
         r.device,
       ]);
     }
   }
-  return table(['type', 'engine', 'load s', 'prefill tok/s', 'prefill/layer/tok', 'decode step', 'decode tok/s', 'per layer', 'head', 'of bw bound', 'peak RSS GiB', 'device'], out);
+  return table(['type', 'engine', 'load s', 'prefill tok/s', 'prefill/layer/tok', 'decode step', 'decode tok/s', 'per layer', 'head', 'GB/s read', 'peak RSS GiB', 'device'], out);
 }
 
 /** Grok-1's memory plan at 64 layers for each type. */
@@ -176,11 +179,11 @@ export function budgetTable(rows: MeasuredRow[], sliceBytes: Partial<Record<Slic
     const acc = o && prefetchAccuracy(o);
     out.push([
       row.type,
-      `${(p.budgetBytes / GiB).toFixed(2)} GiB`,
-      `${((sliceBytes[row.type] ?? NaN) / GiB).toFixed(2)} GiB`,
-      `${(p.minimumBytes / GiB).toFixed(2)} GiB`,
+      gb(p.budgetBytes),
+      gb(sliceBytes[row.type] ?? NaN),
+      gb(p.minimumBytes),
       `${p.expertsOnGpu} of ${p.expertsTotal}`,
-      `${(p.hostCacheBytes / GiB).toFixed(2)} GiB`,
+      gb(p.hostCacheBytes),
       o ? `${pct(hitRate(o))} of ${o.choices}` : '-',
       o ? pct(ratio(o.cpu, o.choices)) : '-',
       o ? pct(ratio(o.uploaded, o.choices)) : '-',
