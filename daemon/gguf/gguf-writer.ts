@@ -59,16 +59,22 @@ export interface GgufWriteTensor {
   type: GgmlType;
   /**
    * f32 values (nElements of them, row-major with dims[0] innermost), quantized by the writer to `type`;
-   * with `raw`, the tensor's bytes exactly as stored (any type with a known block layout).
+   * with `raw`, the tensor's bytes exactly as stored (any type with a known block layout), whole or as an
+   * iterable of consecutive chunks (each written and dropped before the next is drawn: tensors of many GB).
    */
-  data: () => Float32Array | Uint8Array | Promise<Float32Array | Uint8Array>;
-  /** data() returns the stored bytes (a Uint8Array), e.g. blocks of a type the writer cannot quantize to. */
+  data: () => Float32Array | Uint8Array | Iterable<Uint8Array> | Promise<Float32Array | Uint8Array | Iterable<Uint8Array>>;
+  /** data() returns the stored bytes (a Uint8Array or chunks of it), e.g. blocks of a type the writer cannot quantize to. */
   raw?: boolean;
 }
 
 export interface GgufWriteOptions {
   /** Data alignment (power of two). Default: the `general.alignment` entry if given, else 32. */
   alignment?: number;
+  /**
+   * Write the header and tensor infos only, then extend the file to its full size without calling any
+   * data(): a sparse file whose tensor data reads as zeros (checks of a layout too large to generate).
+   */
+  headerOnly?: boolean;
 }
 
 /** Growable little-endian byte buffer for the header. */
@@ -288,20 +294,36 @@ export async function writeGguf(path: string, metadata: GgufMetaEntry[], tensors
   let ok = false;
   try {
     await writeAll(fh, sink.bytes(), 0);
+    if (opts.headerOnly) {
+      const last = planned.at(-1);
+      await fh.truncate(last ? dataOffset + last.offset + alignUp(last.byteSize, alignment) : dataOffset);
+    }
     const chunkBuf = new Uint8Array(quantizedSize(GgmlType.F32, CHUNK_ELEMENTS));
-    for (const p of planned) {
+    for (const p of opts.headerOnly ? [] : planned) {
       if (p.t.raw) {
         const bytes = await p.t.data();
-        if (!(bytes instanceof Uint8Array)) throw new GgufError('BAD_ARGUMENT', `tensor '${p.t.name}': a raw tensor's data() must return a Uint8Array`);
-        if (bytes.length !== p.byteSize) {
-          throw new GgufError('BAD_SHAPE', `tensor '${p.t.name}': data() returned ${bytes.length} bytes, ${ggmlTypeName(p.t.type)} [${p.t.dims.join(', ')}] needs ${p.byteSize}`);
+        const wrongSize = (n: number) =>
+          new GgufError('BAD_SHAPE', `tensor '${p.t.name}': data() returned ${n} bytes, ${ggmlTypeName(p.t.type)} [${p.t.dims.join(', ')}] needs ${p.byteSize}`);
+        if (bytes instanceof Uint8Array) {
+          if (bytes.length !== p.byteSize) throw wrongSize(bytes.length);
+          await writeAll(fh, bytes, dataOffset + p.offset);
+        } else if (!(bytes instanceof Float32Array) && typeof (bytes as Iterable<Uint8Array>)[Symbol.iterator] === 'function') {
+          let written = 0;
+          for (const chunk of bytes as Iterable<Uint8Array>) {
+            if (!(chunk instanceof Uint8Array)) throw new GgufError('BAD_ARGUMENT', `tensor '${p.t.name}': a raw tensor's chunks must be Uint8Arrays`);
+            if (written + chunk.length > p.byteSize) throw wrongSize(written + chunk.length);
+            await writeAll(fh, chunk, dataOffset + p.offset + written);
+            written += chunk.length;
+          }
+          if (written !== p.byteSize) throw wrongSize(written);
+        } else {
+          throw new GgufError('BAD_ARGUMENT', `tensor '${p.t.name}': a raw tensor's data() must return a Uint8Array or an iterable of them`);
         }
-        await writeAll(fh, bytes, dataOffset + p.offset);
         const pad = alignUp(p.byteSize, alignment) - p.byteSize;
         if (pad > 0) await writeAll(fh, new Uint8Array(pad), dataOffset + p.offset + p.byteSize);
         continue;
       }
-      let data: Float32Array | Uint8Array | undefined = await p.t.data();
+      let data: Float32Array | Uint8Array | Iterable<Uint8Array> | undefined = await p.t.data();
       if (!(data instanceof Float32Array)) throw new GgufError('BAD_ARGUMENT', `tensor '${p.t.name}': data() must return a Float32Array`);
       if (data.length !== p.nElements) {
         throw new GgufError('BAD_SHAPE', `tensor '${p.t.name}': data() returned ${data.length} values, dims [${p.t.dims.join(', ')}] need ${p.nElements}`);

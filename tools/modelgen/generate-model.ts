@@ -4,7 +4,9 @@
  * Weights are Gaussian with std ≈ gain/sqrt(fan_in) so activations stay O(1) through the layers;
  * norm weights are 1 + small noise; each tensor has its own PRNG stream (seeded by spec.seed and the
  * tensor name), so the same spec with another weight type holds the same underlying weights.
- * Tensors are produced one at a time (the writer streams them), so large presets fit in memory.
+ * Tensors are produced one at a time (the writer streams them), so large presets fit in memory; with
+ * spec.streamedBlocks (the grok1-slice preset) Q4_0/Q8_0 matrices are random blocks streamed in chunks
+ * (streamed-blocks.ts), so a slice of many GB is written in a minute or two with bounded memory.
  */
 import { GgmlType } from '../../daemon/gguf/ggml-types.js';
 import { meta, writeGguf, writeGgufSplit } from '../../daemon/gguf/gguf-writer.js';
@@ -16,6 +18,7 @@ import { Rng, hashString } from './prng.js';
 import { tokenizerMetadata } from './tokenizer-metadata.js';
 import { RANDOM_BLOCK_TYPES, randomBlocks } from './random-blocks.js';
 import { matrixType } from './tensor-types.js';
+import { STREAMED_BLOCK_TYPES, streamedBlocks } from './streamed-blocks.js';
 
 /** Std of the noise around 1 in norm weights. */
 const NORM_NOISE = 0.1;
@@ -43,6 +46,15 @@ export async function generateModel(input: ModelSpec | ModelSpecInput, outPath: 
   const prefix = splitPrefix(outPath, 0, spec.split_parts);
   if (prefix === undefined) throw new Error(`a model split into ${spec.split_parts} parts is written to NAME-00001-of-${String(spec.split_parts).padStart(5, '0')}.gguf, not ${outPath}`);
   return writeGgufSplit(prefix, modelMetadata(spec), modelTensors(spec), spec.split_parts);
+}
+
+/**
+ * The model's header exactly as generateModel writes it (metadata, tensor infos, offsets), in a sparse file
+ * of the full size whose tensor data reads as zeros: for checking a layout of many GB without writing it.
+ */
+export async function generateModelHeader(input: ModelSpec | ModelSpecInput, outPath: string): Promise<void> {
+  const spec = resolveSpec(input);
+  await writeGguf(outPath, modelMetadata(spec), modelTensors(spec), { headerOnly: true });
 }
 
 /** Metadata keys, typed exactly as llama.cpp reads them (u32 / f32). */
@@ -230,10 +242,26 @@ export function llama3FreqFactors(nRot: number, freqBase: number): Float32Array 
   });
 }
 
+/** Largest tensor drawn whole in memory (1 GiB of f32); larger ones need spec.streamedBlocks. */
+const MAX_IN_MEMORY_ELEMENTS = 1 << 28;
+
+/** Whether a planned tensor is written as streamed random blocks (spec.streamedBlocks, Q4_0/Q8_0 matrices). */
+export function isStreamed(s: ModelSpec, p: PlannedTensor): boolean {
+  return Boolean(s.streamedBlocks) && p.init.kind === 'normal' && p.dims.length >= 2 && STREAMED_BLOCK_TYPES.includes(p.type);
+}
+
 function modelTensors(s: ModelSpec): GgufWriteTensor[] {
-  return planTensors(s).map((p) =>
-    RANDOM_BLOCK_TYPES.includes(p.type)
+  return planTensors(s).map((p) => {
+    const n = p.dims.reduce((x, y) => x * y, 1);
+    if (isStreamed(s, p)) {
+      const std = p.init.kind === 'normal' ? p.init.std : 1;
+      return { name: p.name, dims: p.dims, type: p.type, raw: true, data: () => streamedBlocks(p.type, n, std, s.seed, p.name) };
+    }
+    if (n > MAX_IN_MEMORY_ELEMENTS) {
+      throw new Error(`tensor ${p.name} (${p.dims.join('×')}) is too large to draw in memory: generate Q4_0/Q8_0 with streamedBlocks`);
+    }
+    return RANDOM_BLOCK_TYPES.includes(p.type)
       ? { name: p.name, dims: p.dims, type: p.type, raw: true, data: () => tensorBlocks(s, p) }
-      : { name: p.name, dims: p.dims, type: p.type, data: () => tensorValues(s, p) },
-  );
+      : { name: p.name, dims: p.dims, type: p.type, data: () => tensorValues(s, p) };
+  });
 }

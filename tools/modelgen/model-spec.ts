@@ -45,10 +45,46 @@ export type RecipeName = (typeof RECIPES)[number];
 /**
  * tiny: the small test model (widths multiples of 32, so no K-quant fits); tiny256: the same with every
  * width a multiple of 256 so K-quant and IQ4_XS tensors exist (qwen2moe's shared expert stays 128 wide,
- * so recipes still fall back there); bench: a 1–2 B model for speed.
+ * so recipes still fall back there); bench: a 1–2 B model for speed; grok1-slice: 2 of Grok-1's 64
+ * layers at its true shapes (GROK1 below; arch grok only), Q4_0 by default, streamed to disk.
  */
-export const PRESETS = ['tiny', 'tiny256', 'bench'] as const;
+export const PRESETS = ['tiny', 'tiny256', 'bench', 'grok1-slice'] as const;
 export type PresetName = (typeof PRESETS)[number];
+
+/**
+ * Grok-1 (xai-org/grok-1: 314 B parameters) as its GGUF conversions hold it (llama.cpp's convert-grok.py
+ * and GrokModel in convert_hf_to_gguf.py; llama.cpp's grok loader fills the scales' defaults the same):
+ * vocab 131,072 (SentencePiece, tokenizer.ggml.model "llama"), n_embd 6,144, 64 layers, 48 query / 8 KV
+ * heads of 128, 8 experts of width 32,768 (feed_forward_length; GELU), top-2, context 8,192, RoPE base
+ * 10,000, RMS eps 1e-5, and the scales embedding 78.38367 (√6144), logits 0.57735, attention output
+ * 0.0883883 (1/√128), attention logit soft-cap 30.
+ *
+ * Grok-1 ties its output to the embedding (InOutEmbed decodes with it): GGUFs from convert-grok.py have no
+ * output.weight and llama.cpp reuses token_embd; those converted from the Hugging Face ports (whose lm_head
+ * is a saved copy) carry output.weight. The slice carries it (GROK1_SLICE_UNTIED): with random weights a
+ * tied 2-layer model echoes its input (the embedding's self product outweighs two layers: the next token is
+ * the input token by ~200 nats), which would leave the conformance check and greedy decoding nothing to
+ * compare. The bytes read per decoded token are the same either way (one 131,072 × 6,144 matrix).
+ */
+export const GROK1 = {
+  n_vocab: 131072,
+  n_embd: 6144,
+  n_layer: 64,
+  n_head: 48,
+  n_head_kv: 8,
+  head_dim: 128,
+  n_expert: 8,
+  n_expert_used: 2,
+  n_ff_exp: 32768,
+  n_ctx: 8192,
+  rope_freq_base: 10000,
+  rms_eps: 1e-5,
+} as const;
+
+/** Layers in the grok1-slice preset. */
+export const GROK1_SLICE_LAYERS = 2;
+/** The slice has its own output.weight (see GROK1). */
+export const GROK1_SLICE_UNTIED = true;
 
 export interface GrokScales {
   embedding_scale: number; // token embeddings multiplied by it
@@ -86,6 +122,12 @@ export interface ModelSpec {
   tensorTypes?: Readonly<Record<string, WeightTypeName>>;
   /** Type of the router `ffn_gate_inp` (llama-quantize never quantizes it). */
   routerType: WeightTypeName;
+  /**
+   * Q4_0 / Q8_0 matrices written as random valid blocks streamed to disk (streamed-blocks.ts) instead of
+   * quantized Gaussian f32 values: for models of many GB (the grok1-slice preset). Absent: false (and left
+   * out of the spec's hash, so other specs keep their names).
+   */
+  streamedBlocks?: boolean;
   n_vocab: number;
   n_embd: number;
   n_layer: number;
@@ -182,6 +224,24 @@ const ROPE_FREQS_ARCHS: ReadonlySet<MoeArch> = new Set(['llama', 'granitemoe']);
 const PER_EXPERT_ARCHS: ReadonlySet<MoeArch> = new Set(['llama', 'grok']);
 
 function presetFor(arch: MoeArch, preset: PresetName): Omit<ModelSpec, 'arch' | 'grok' | 'granite' | 'name'> {
+  if (preset === 'grok1-slice') {
+    if (arch !== 'grok') throw new Error(`preset 'grok1-slice' is Grok-1's layout: arch must be 'grok', got '${arch}'`);
+    return {
+      ...GROK1,
+      n_layer: GROK1_SLICE_LAYERS,
+      n_ff_shexp: 0,
+      weightType: 'Q4_0',
+      routerType: 'F32',
+      streamedBlocks: true,
+      tied_output: !GROK1_SLICE_UNTIED,
+      seed: 1,
+      router_logit_std: 6,
+      output_logit_std: 3,
+      qk_gain: 1.5,
+      tokenizer: 'llama',
+      tokenizer_pre: 'default',
+    };
+  }
   const base =
     preset === 'tiny' || preset === 'tiny256'
       ? {
@@ -264,8 +324,9 @@ export function resolveSpec(input: ModelSpecInput): ModelSpec {
       attention_scale: 1 / merged.head_dim,
       ...granite,
     },
-    name: merged.name ?? `moecode-${input.arch}-${preset}`,
+    name: merged.name ?? (preset === 'grok1-slice' ? `grok-1 slice (${merged.n_layer} of ${GROK1.n_layer} layers)` : `moecode-${input.arch}-${preset}`),
   };
+  if (!spec.streamedBlocks) delete spec.streamedBlocks; // absent, not false: the hash of every other spec stays
   validateSpec(spec);
   return spec;
 }
@@ -324,6 +385,10 @@ export function validateSpec(s: ModelSpec): void {
   for (const [k, v] of Object.entries({ ...s.grok, ...s.granite })) if (!(Number.isFinite(v) && v > 0)) fail(`scale ${k} must be a positive number`);
   if (s.tokenizer_pre !== 'qwen2' && s.tokenizer_pre !== 'default') fail(`tokenizer_pre must be 'qwen2' or 'default'`);
   if (!TOKENIZERS.includes(s.tokenizer)) fail(`tokenizer must be one of ${TOKENIZERS.join(', ')}`);
+  if (s.streamedBlocks) {
+    if (s.weightType !== 'Q4_0' && s.weightType !== 'Q8_0') fail(`streamedBlocks writes Q4_0 or Q8_0 blocks, not weightType ${s.weightType}`);
+    if (s.recipe !== undefined) fail('streamedBlocks takes no recipe');
+  }
   if (s.tokenizer !== 'gpt2' && s.n_vocab < minSpmVocab(s.tokenizer)) fail(`a ${s.tokenizer} vocabulary needs n_vocab ≥ ${minSpmVocab(s.tokenizer)}, got ${s.n_vocab}`);
   if (s.arch === 'qwen2' && s.n_expert !== 0) fail('qwen2 is dense (n_expert must be 0)');
   if (s.biases && !BIAS_ARCHS.has(s.arch)) fail(`biases: llama.cpp's ${s.arch} graph reads none (only ${[...BIAS_ARCHS].join(', ')})`);
