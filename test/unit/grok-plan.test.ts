@@ -206,7 +206,7 @@ describe('measured slice times', () => {
     ], slice);
     assert.match(text, /moecode-cpu .* 10\.0 /);
     assert.match(text, /llama\.cpp +failed: boom/);
-    const counters = { expertsOnGpu: 4, expertsTotal: 16, choices: 16, hits: 4, cpu: 10, uploaded: 2, predicted: 8, predictedRight: 6, uploadedBytes: 4 * 2 ** 20 * 8, uploads: 2, tokens: 4, hostLoads: 1, hostHits: 9, hostBytesRead: 0 };
+    const counters = { expertsOnGpu: 4, expertsTotal: 16, choices: 16, hits: 4, cpu: 10, uploaded: 2, predicted: 8, predictedRight: 6, uploadedBytes: 4 * 2 ** 20 * 8, uploads: 2, prefetches: 1, tokens: 4, hostLoads: 1, hostHits: 9, hostBytesRead: 0 };
     const placement = { budgetBytes: 2.2e9, gpuBytes: 2.2e9, minimumBytes: 1e9, expertsOnGpu: 4, expertsTotal: 16, hostCacheBytes: 4e9 };
     const b = budgetTable([{ type: 'Q4_0', engine: 'moecode-gpu-budget', result: result({ feedSkipsHead: false, placement, offload: counters }) }], { Q4_0: 6.45e9 });
     assert.match(b ?? '', /2\.20 GB +6\.45 GB +1\.00 GB +4 of 16 +4\.00 GB +25% of 16 +63% +13% +75% +8\.0 MiB/);
