@@ -160,7 +160,7 @@ export const SETTINGS = {
     default: DEFAULT_SETTINGS.gpu.memoryBudget,
     minimum: 0,
     description:
-      "Upper bound in MB for model weights, KV cache and activations; 0 = automatic: 75% of the free memory when the model loads, and at most twice the weights plus 1 GB (WebGPU does not tell a GPU's own memory: set this to it). Under the budget the daemon keeps fewer documents warm or a shorter context, or refuses a model that does not fit, saying what to lower.",
+      "Memory budget in MB. On the GPU backend: GPU memory for the model; a Mixture-of-Experts model larger than it keeps as many experts on the GPU as fit and the others in host memory (run on the CPU, or uploaded when a batch needs them), and a model whose non-expert part does not fit is refused. On the CPU backend: host memory for weights, KV cache and activations. 0 = the MOECODE_GPU_BUDGET environment variable, else automatic: on the CPU (and a software WebGPU adapter) 75% of the free memory, at most twice the weights plus 1 GB; on a hardware GPU no limit (WebGPU does not report a GPU's memory: set this to it). Under the budget the daemon keeps fewer documents warm or a shorter context, or refuses the model, saying what to lower.",
     effect: 'reload',
     daemon: true,
     scope: 'machine-overridable',

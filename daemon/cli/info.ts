@@ -11,7 +11,7 @@ import type { GgufFile } from '../gguf/gguf-reader.js';
 import { escapeControlCharacters, terminalSafeJson, untrustedText } from '../gguf/untrusted-text.js';
 import { createGpu, describeGpu, type GpuInfo } from '../gpu/device.js';
 import { DEFAULT_MAX_BATCH, DEFAULT_SLOTS, planFit, type BackendLimits, type FitPlan } from '../model/fit-plan.js';
-import { formatMemoryPlan, weightBytesByClass, type MemoryPlan } from '../model/memory-plan.js';
+import { formatMemoryPlan, residentWeightBytes, weightBytesByClass, type MemoryPlan } from '../model/memory-plan.js';
 import { checkModel } from '../model/model-check.js';
 import type { ModelProblem } from '../model/model-problems.js';
 import { describeBackendPlan } from './backend-plan.js';
@@ -53,14 +53,15 @@ export async function infoReport(path: string, file: GgufFile, flags: EngineFlag
   if (runsOn.kind === 'none') problems.push({ kind: 'file', code: 'BAD_ARGUMENT', message: runsOn.description });
 
   const budget = memoryBudget(flags.memoryBudget, BUDGET_FLAG, structural.weightBytes);
-  // where the weights would live on the GPU backend under the budget: experts beyond it in host memory
-  const placement = flags.backend === 'cpu' || !cfg ? undefined : describePlacement(file, cfg, gpu, gpu?.maxStorageBufferBindingSize ?? 0, flags.memoryBudget || undefined);
+  // where the weights would live on the GPU backend under the budget (experts beyond it in host memory):
+  // for a model that is otherwise sound (its types known, its shapes right)
+  const placement = flags.backend === 'cpu' || !cfg || problems.length > 0 ? undefined : describePlacement(file, cfg, gpu, gpu?.maxStorageBufferBindingSize ?? 0, flags.memoryBudget || undefined);
   let limits: BackendLimits = anyBackendLimits(budget);
   if (backend === 'gpu' && gpu) limits = gpuLimits({ info: gpu }, budget, cfg && structural.weights ? { cfg, weights: structural.weights } : undefined);
   else if (backend === 'cpu' && structural.weights && cfg) limits = cpuLimits(cfg, structural.weights, structural.weightBytes, flags.threads, budget);
   let plan: FitPlan | undefined;
   if (cfg) {
-    const fit = planFit(cfg, structural.weightBytes, limits, { nCtx: flags.contextLength, maxSlots: DEFAULT_SLOTS, minSlots: 1, maxBatch: DEFAULT_MAX_BATCH, allLogits: false, kvType: flags.kvType });
+    const fit = planFit(cfg, residentWeightBytes(file, backend ?? 'any'), limits, { nCtx: flags.contextLength, maxSlots: DEFAULT_SLOTS, minSlots: 1, maxBatch: DEFAULT_MAX_BATCH, allLogits: false, kvType: flags.kvType });
     if (fit.ok) plan = fit.plan;
     else problems.push(...fit.problems);
   }

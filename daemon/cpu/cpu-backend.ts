@@ -19,7 +19,7 @@ import { MAX_WASM_BYTES, WASM_PAGE } from './arena.js';
 import { abortAll, Cmd, Ctl, createControl } from './control.js';
 import { planPartition } from './partition.js';
 import type { RankInit, RankMessage } from './rank-messages.js';
-import type { TensorLocation } from './shard-loader.js';
+import type { TensorLocation } from './slice-reader.js';
 import { CpuBackendUnavailableError, heapBase, instantiateKernels, kernelModule } from './wasm-kernels.js';
 
 export interface CpuBackendOptions extends BackendOptions {

@@ -8,7 +8,7 @@
 import type { ModelConfig } from '../model/hparams.js';
 import type { ExpertWeights } from '../model/weights.js';
 import { createControl, Ctl } from './control.js';
-import type { TensorLocation } from './shard-loader.js';
+import type { TensorLocation } from './slice-reader.js';
 
 export const enum Job {
   N_TASKS = Ctl.TOKENS,

@@ -17,7 +17,7 @@ import { abortAll, Cmd, Ctl } from './control.js';
 import { CpuBackendError, physicalCores, startWorker } from './cpu-backend.js';
 import { createJobControl, Job, jobLayout, Task, TASK_WORDS, type ExpertRankInit, type ExpertRankMessage, type JobLayout } from './expert-job.js';
 import { rankSlotBytes } from './expert-rank.js';
-import type { TensorLocation } from './shard-loader.js';
+import type { TensorLocation } from './slice-reader.js';
 import { heapBase, instantiateKernels, kernelModule } from './wasm-kernels.js';
 
 export interface CpuExpertServiceOptions {

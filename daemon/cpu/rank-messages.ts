@@ -2,7 +2,7 @@
 import type { ModelConfig } from '../model/hparams.js';
 import type { ModelWeights } from '../model/model-weights.js';
 import type { PartitionPlan } from './partition.js';
-import type { TensorLocation } from './shard-loader.js';
+import type { TensorLocation } from './slice-reader.js';
 
 /** main → rank, once: everything a rank needs to load its share and record its program. */
 export interface RankInit {

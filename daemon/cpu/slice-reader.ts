@@ -7,9 +7,16 @@ import { openSync, readSync, closeSync } from 'node:fs';
 import { requireFormat, rowBytes } from '../formats/table.js';
 import type { WeightHandle } from '../model/weights.js';
 import { rangeLen, type WeightSlice } from './partition.js';
-import type { TensorLocation } from './shard-loader.js';
 
 const CHUNK = 8 << 20;
+
+/** Where a tensor's data is: file, byte offset, type and dims (sent to the ranks by the main thread). */
+export interface TensorLocation {
+  path: string;
+  offset: number;
+  type: number;
+  dims: number[];
+}
 
 /** Open files by path, closed together. */
 export class FileSet {

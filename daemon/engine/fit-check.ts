@@ -8,7 +8,7 @@ import type { Gpu } from '../gpu/device.js';
 import { DEFAULT_MAX_BATCH, type FitPlan, type KvType } from '../model/fit-plan.js';
 import { memoryBudget } from '../model/memory-budget.js';
 import { checkFit, checkModel, type ModelCheck } from '../model/model-check.js';
-import { weightBytesByClass } from '../model/memory-plan.js';
+import { residentWeightBytes } from '../model/memory-plan.js';
 import { ModelCheckError } from '../model/model-problems.js';
 import { cpuLimits, gpuLimits } from './backend-limits.js';
 
@@ -45,7 +45,7 @@ export function fitForBackend(file: GgufFile, structural: ModelCheck, on: Runnin
   const limits = on.kind === 'gpu' ? gpuLimits(on.gpu, budget, { cfg, weights: structural.weights! }) : cpuLimits(cfg, structural.weights!, structural.weightBytes, opts.threads, budget);
   // on the GPU, routed experts beyond the budget live in host memory (model/placement.ts): the non-expert
   // part must fit; the CPU backend holds every weight
-  const resident = on.kind === 'gpu' ? { ...structural, weightBytes: structural.weightBytes - expertBytes(file) } : structural;
+  const resident = { ...structural, weightBytes: residentWeightBytes(file, on.kind) };
   const nSlots = Math.max(1, Math.floor(opts.nSlots ?? 1));
   const fit = checkFit(resident, limits, {
     nCtx: opts.nCtx ?? Math.min(DEFAULT_CTX, cfg.n_ctx_train || DEFAULT_CTX),
@@ -58,9 +58,4 @@ export function fitForBackend(file: GgufFile, structural: ModelCheck, on: Runnin
   if (fit && !fit.ok) problems.push(...fit.problems);
   if (problems.length > 0 || !fit?.ok) throw new ModelCheckError(problems);
   return fit.plan;
-}
-
-/** Bytes of the routed experts (they can live in host memory on the GPU backend). */
-function expertBytes(file: GgufFile): number {
-  return weightBytesByClass(file).byClass['experts'] ?? 0;
 }

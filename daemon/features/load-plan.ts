@@ -13,7 +13,8 @@ import { DEFAULT_MAX_BATCH, DEFAULT_SLOTS, planFit, type FitPlan, type MemoryBud
 import { anyBackendLimits, hostMemory, memoryBudget, type HostMemory } from '../model/memory-budget.js';
 import { checkModel } from '../model/model-check.js';
 import { ModelCheckError } from '../model/model-problems.js';
-import { weightBytesByClass } from '../model/memory-plan.js';
+import { residentWeightBytes } from '../model/memory-plan.js';
+import { estimateGraphSize } from '../gpu/graph-size.js';
 
 export { DEFAULT_MAX_BATCH, DEFAULT_SLOTS };
 
@@ -35,8 +36,12 @@ export async function planLoad(path: string, settings: MoecodeSettings, opts: { 
     const check = checkModel(file);
     if (check.problems.length > 0 || !check.config) throw new ModelCheckError(check.problems);
     const budget = budgetOf(settings, opts.knob ?? 'moecode.gpu.memoryBudget', check.weightBytes, hostMemory(), opts.reclaimableBytes ?? 0);
-    const experts = settings.engine.backend === 'cpu' ? 0 : (weightBytesByClass(file).byClass['experts'] ?? 0);
-    const fit = planFit(check.config, check.weightBytes - experts, anyBackendLimits(budget), {
+    const cpu = settings.engine.backend === 'cpu';
+    const cfg = check.config;
+    const weights = check.weights!;
+    // off the CPU backend, the GPU graph's own activation estimate (the engine's fit check uses it too)
+    const limits = cpu ? anyBackendLimits(budget) : { ...anyBackendLimits(budget), activationBytes: (b: number, c: number, r: number) => estimateGraphSize(cfg, weights, { maxTokens: b, nCtx: c, nSlots: 1, maxLogitRows: r }).activations };
+    const fit = planFit(cfg, residentWeightBytes(file, cpu ? 'cpu' : 'any'), limits, {
       nCtx: settings.engine.contextLength,
       maxSlots: DEFAULT_SLOTS,
       minSlots: 1,

@@ -4,8 +4,6 @@
  * GPU memory budget (gpu-budget.ts) the placement (gpu-placement.ts) keeps as many experts on the GPU as
  * fit; the others live on the host and the expert executor (expert-executor.ts) runs them.
  */
-import { hasKernel, KNOWN_FORMATS } from '../formats/table.js';
-import type { GgmlType } from '../gguf/ggml-types.js';
 import type { GgufFile } from '../gguf/gguf-reader.js';
 import { ARCHITECTURES } from '../model/architectures.js';
 import type { BackendOptions, ForwardBackend, SamplingParams, StepInput } from '../model/backend.js';
@@ -23,13 +21,6 @@ import { GraphBuilder } from './graph-builder.js';
 import { GraphRunner } from './graph-runner.js';
 import { KernelRegistry, type StepParams } from './kernels.js';
 import { WeightStore } from './weight-store.js';
-
-/**
- * Weight types this backend has kernels for (formats with a `wgsl` block function). The engine's loader
- * accepts SUPPORTED_WEIGHT_TYPES (kernels on every backend); a caller that runs this backend only may read
- * the model config with these instead (readModelConfig(file, { weightTypes: GPU_WEIGHT_TYPES })).
- */
-export const GPU_WEIGHT_TYPES: readonly GgmlType[] = KNOWN_FORMATS.filter((f) => hasKernel(f, 'wgsl')).map((f) => f.type);
 
 export interface GpuBackendOptions extends BackendOptions {
   /** An already created GPU (the caller keeps ownership unless ownGpu), or options to create one. */

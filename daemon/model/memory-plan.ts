@@ -101,3 +101,13 @@ export function formatMemoryPlan(p: MemoryPlan, gpu?: DeviceMemoryNote): string 
   );
   return lines.join('\n');
 }
+
+/**
+ * Weight bytes a backend must hold in the memory its budget covers: all of them on the CPU backend; on
+ * the GPU backend (or when the backend is not known yet) all but the routed experts, which the placement
+ * may keep in host memory (model/placement.ts).
+ */
+export function residentWeightBytes(file: GgufFile, backend: 'gpu' | 'cpu' | 'any'): number {
+  const { byClass, weights } = weightBytesByClass(file);
+  return backend === 'cpu' ? weights : weights - (byClass['experts'] ?? 0);
+}

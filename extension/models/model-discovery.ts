@@ -12,6 +12,7 @@ import { basename, join } from 'node:path';
 import { ggmlTypeName } from '../../daemon/gguf/ggml-types';
 import { openGguf } from '../../daemon/gguf/gguf-reader';
 import { DEFAULT_MAX_BATCH, DEFAULT_SLOTS, planFit } from '../../daemon/model/fit-plan';
+import { residentWeightBytes } from '../../daemon/model/memory-plan';
 import { anyBackendLimits, memoryBudget } from '../../daemon/model/memory-budget';
 import { checkModel } from '../../daemon/model/model-check';
 import { describeProblems, type ModelProblem } from '../../daemon/model/model-problems';
@@ -310,7 +311,7 @@ export async function describeModel(model: FoundModel, opts: DescribeOptions = {
       summary.n_ctx_train = config.n_ctx_train;
       // the smallest plan the daemon would accept: one slot of an automatic context
       const budget = memoryBudget(Math.max(0, opts.memoryBudgetMb ?? 0) * 1024 * 1024, 'moecode.gpu.memoryBudget', check.weightBytes);
-      const fit = planFit(config, check.weightBytes, anyBackendLimits(budget), { nCtx: 0, maxSlots: DEFAULT_SLOTS, minSlots: 1, maxBatch: DEFAULT_MAX_BATCH, allLogits: false, kvType: 'f16' });
+      const fit = planFit(config, residentWeightBytes(file, 'any'), anyBackendLimits(budget), { nCtx: 0, maxSlots: DEFAULT_SLOTS, minSlots: 1, maxBatch: DEFAULT_MAX_BATCH, allLogits: false, kvType: 'f16' });
       if (!fit.ok) problems.push(...fit.problems);
     }
     summary.problems = problems;

@@ -99,11 +99,15 @@ test('an unsupported architecture and a broken file are described, not thrown', 
 
 test('a model with several problems lists each, as the daemon would; one over the memory budget says what to lower', async () => {
   const several = join(home, 'several.gguf');
-  await writeVariant(several, { arch: 'qwen3moe', weightType: 'Q8_0', tensorTypes: { 'blk.0.attn_q.weight': 'IQ4_NL' } }, { meta: (e) => setMeta(e, meta.str('tokenizer.ggml.model', 'bogus')) });
+  // a ggml type no backend runs (I16 in place of an F16 tensor) and a tokenizer that cannot be built
+  await writeVariant(several, { arch: 'qwen3moe', weightType: 'Q8_0', tensorTypes: { 'blk.0.attn_q.weight': 'F16' } }, {
+    meta: (e) => setMeta(e, meta.str('tokenizer.ggml.model', 'bogus')),
+    tensors: (t) => t.map((x) => (x.name === 'blk.0.attn_q.weight' ? { ...x, type: GgmlType.I16 } : x)),
+  });
   const s = await describeModel({ source: 'folder', name: 'several.gguf', path: several });
   assert.equal(s.supported, false);
   assert.deepEqual(s.problems.map((p) => p.kind).sort(), ['tensor-type', 'tokenizer']);
-  assert.match(s.problem!, /IQ4_NL.*\(and 1 more problem: the tokenizer cannot be built/);
+  assert.match(s.problem!, /I16.*\(and 1 more problem: the tokenizer cannot be built/);
 
   const good = await describeModel({ source: 'folder', name: 'tiny', path: tiny });
   assert.equal(good.supported, true, good.problem);

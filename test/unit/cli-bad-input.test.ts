@@ -134,14 +134,15 @@ test('not a GGUF, truncated files, unknown architecture and unsupported types na
   assertFails(moecode('run', join(dir, 'arch.gguf'), '--prompt', 'hi'), 1, /architecture 'qwen9moe' is not supported/);
 
   const q4 = Buffer.from(readFileSync(modelQ4));
-  const at = afterString(q4, 'blk.0.ffn_down_exps.weight');
-  q4.writeUInt32LE(GgmlType.IQ4_NL, at + 4 + 8 * q4.readUInt32LE(at));
-  assertFails(moecode('run', writeBad('iq4.gguf', q4), '--prompt', 'hi'), 1, /'blk\.0\.ffn_down_exps\.weight' has type IQ4_NL/);
-  const json = moecode('info', join(dir, 'iq4.gguf'), '--json');
-  assertInfoRefuses(json, /has type IQ4_NL/);
+  // I32 has F32's size (the router is F32): the file stays consistent, only the type is one no backend runs
+  const at = afterString(q4, 'blk.0.ffn_gate_inp.weight');
+  q4.writeUInt32LE(GgmlType.I32, at + 4 + 8 * q4.readUInt32LE(at));
+  assertFails(moecode('run', writeBad('i32.gguf', q4), '--prompt', 'hi'), 1, /'blk\.0\.ffn_gate_inp\.weight' has type I32/);
+  const json = moecode('info', join(dir, 'i32.gguf'), '--json');
+  assertInfoRefuses(json, /has type I32/);
   const report = JSON.parse(json.stdout) as { runnable: boolean; problems: { kind: string; message: string }[] };
   assert.equal(report.runnable, false);
-  assert.ok(report.problems.some((p) => p.kind === 'tensor-type' && /'blk\.0\.ffn_down_exps\.weight' has type IQ4_NL/.test(p.message)), JSON.stringify(report.problems));
+  assert.ok(report.problems.some((p) => p.kind === 'tensor-type' && /'blk\.0\.ffn_gate_inp\.weight' has type I32/.test(p.message)), JSON.stringify(report.problems));
 });
 
 test('bad flag values are usage errors naming the flag', () => {

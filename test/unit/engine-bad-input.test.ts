@@ -167,9 +167,9 @@ test('an unknown architecture is UNSUPPORTED_ARCH, naming it and the supported o
 
 test('an unsupported tensor type is UNSUPPORTED_TYPE, naming the tensor and the type', async () => {
   const q4 = readFileSync(goodQ4Path);
-  // IQ4_NL has Q4_0's block size (32 values in 18 bytes): the file stays consistent, only the type is unsupported.
-  const iq4 = withTensorType(q4, 'blk.1.ffn_up_exps.weight', GgmlType.IQ4_NL);
-  await rejectsBoth(writeBad('iq4.gguf', iq4), 'UNSUPPORTED_TYPE', /'blk\.1\.ffn_up_exps\.weight' has type IQ4_NL.*Q8_0/);
+  // I32 has F32's size (4 bytes a value; the router is F32): the file stays consistent, only the type is one no backend runs.
+  const i32 = withTensorType(q4, 'blk.1.ffn_gate_inp.weight', GgmlType.I32);
+  await rejectsBoth(writeBad('i32.gguf', i32), 'UNSUPPORTED_TYPE', /'blk\.1\.ffn_gate_inp\.weight' has type I32.*Q8_0/);
   const unknown = withTensorType(q4, 'blk.0.attn_q.weight', 99);
   await rejectsBoth(writeBad('type99.gguf', unknown), 'UNSUPPORTED_TYPE', /'blk\.0\.attn_q\.weight' has type.*99/);
   // A norm must stay F32: a quantised type there is refused, not misread.
