@@ -344,9 +344,9 @@ test('model level: unknown architecture, shape inconsistent with hparams, unsupp
   await writeGguf(path, fixtureMeta(), fixtureTensors({ 'blk.0.ffn_down_exps.weight': [F, E, X + 1] }));
   await expectConfigError(await readFile(path), 'BAD_SHAPE', /'blk\.0\.ffn_down_exps\.weight' has shape \[32, 32, 3\], expected \[32, 32, 2\]/);
 
-  // F16 attn_q relabelled BF16 (same size, so the file itself stays valid) and an unknown type id
+  // F16 attn_q relabelled I16 (same size, so the file itself stays valid; a type no backend runs) and an unknown type id
   const q = layout.tensors.get('blk.0.attn_q.weight')!;
-  await expectConfigError(patched(valid, (b) => b.writeUInt32LE(GgmlType.BF16, q.typeAt)), 'UNSUPPORTED_TYPE', /'blk\.0\.attn_q\.weight' has type BF16/);
+  await expectConfigError(patched(valid, (b) => b.writeUInt32LE(GgmlType.I16, q.typeAt)), 'UNSUPPORTED_TYPE', /'blk\.0\.attn_q\.weight' has type I16/);
   const unknownType = patched(valid, (b) => b.writeUInt32LE(77, q.typeAt));
   const f = await openGguf(await save(unknownType)); // the reader records it without failing
   assert.equal(f.tensorByName.get('blk.0.attn_q.weight')!.byteSize, -1);

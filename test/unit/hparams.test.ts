@@ -475,7 +475,7 @@ test('errors name the problem: arch, keys, tensors, shapes, types', () => {
   assert.throws(() => readModelConfig(fakeFile(modify(base, 'token_embd.weight', { dims: [E, V + 1] }))), isErr('BAD_SHAPE', /token_embd.*\[64, 301\].*\[64, 300\]/));
   assert.throws(() => readModelConfig(fakeFile(modify(base, 'blk.0.ffn_down_exps.weight', { dims: [E, F, X] }))), isErr('BAD_SHAPE', /ffn_down_exps.*expected \[32, 64, 4\]/));
   assert.throws(() => readModelConfig(fakeFile(modify(base, 'blk.0.attn_norm.weight', { type: GgmlType.F16 }))), isErr('UNSUPPORTED_TYPE', /'blk\.0\.attn_norm\.weight' has type F16.*norms\/biases: F32/));
-  assert.throws(() => readModelConfig(fakeFile(modify(base, 'blk.1.ffn_up_exps.weight', { type: GgmlType.BF16 }))), isErr('UNSUPPORTED_TYPE', /'blk\.1\.ffn_up_exps\.weight' has type BF16.*F32, F16, Q8_0, Q4_0/));
+  assert.throws(() => readModelConfig(fakeFile(modify(base, 'blk.1.ffn_up_exps.weight', { type: GgmlType.I32 }))), isErr('UNSUPPORTED_TYPE', /'blk\.1\.ffn_up_exps\.weight' has type I32; supported for matrices: F32, F16, BF16, Q8_0, Q4_0, .*Q4_K.*MXFP4/));
   assert.throws(() => readModelConfig(fakeFile(modify(base, 'output.weight', { type: 99 as GgmlType }))), isErr('UNSUPPORTED_TYPE', /'output\.weight' has type unknown\(99\) \(unknown to ggml\)/));
   // a trailing dimension of 1 is the same shape (llama.cpp's check_tensor_dims)
   assert.equal(readModelConfig(fakeFile(modify(base, 'output_norm.weight', { dims: [E, 1] }))).n_embd, E);

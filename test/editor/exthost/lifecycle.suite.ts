@@ -60,11 +60,15 @@ suite('daemon lifecycle (real daemon, generated tiny model)', function () {
         }
       });
     });
-    const sending = a.chat.send('Write a very long story about GPUs.', false);
-    await Promise.race([started, waitFor('the first streamed text', () => (a.chat.turns[1]?.content.length ?? 0) > 0, 120_000)]);
+    // a prompt that fills most of the tiny model's context (a fresh one, so no KV cache holds it): its
+    // prefill runs in several scheduler steps, so the Stop sent on "busy" lands while the answer runs
+    // however fast the backend decodes
+    const filler = Array.from({ length: 40 }, (_, i) => `gpu${i}`).join(' ');
+    const sending = a.chat.send(`Write a very long story about GPUs (${Date.now()}). ${filler}`, false);
+    await Promise.race([started, sending, waitFor('the first streamed text', () => (a.chat.turns[1]?.content.length ?? 0) > 0, 120_000)]);
     await vscode.commands.executeCommand('moecode.stopGeneration');
     await sending;
-    assert.equal(a.chat.turns[1]!.status, 'stopped');
+    assert.equal(a.chat.turns[1]!.status, 'stopped', a.chat.turns[1]!.error);
     assert.equal(a.chat.isBusy, false);
     const again = await a.daemon.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 2 }, () => undefined);
     assert.ok(again.generatedTokens > 0);
