@@ -5,7 +5,7 @@
  * same thread count: prefill tok/s on a 512-token prompt, decode tok/s over 128 tokens, time to first
  * token, peak RSS. Each engine runs in its own child process, so each peak RSS (VmHWM) is its own.
  *
- *   node --import tsx tools/bench/bench-engine.ts [--quick] [--types Q8_0,Q4_0] [--prompt N] [--decode N]
+ *   node --import tsx tools/bench/bench-engine.ts [--quick] [--types Q8_0,Q4_0[,Q4_K_M,...]] [--prompt N] [--decode N]
  *        [--soft-prompt N] [--soft-decode N] [--threads N] [--engines moecode-cpu,moecode-gpu,llama.cpp] [--json FILE]
  *
  * The CPU backend (WebAssembly SIMD) runs the full workload. The GPU backend on a software adapter
@@ -14,7 +14,8 @@
  * (its ratio line compares like with like) besides the full one. --quick: 64/16 and 8/2 (a smoke run).
  * --threads (default 2): llama.cpp's and the CPU backend's threads. Models are generated once and cached
  * under .cache/models (about 2 GB for Q8_0 and 1 GB for Q4_0, a few minutes each). Progress goes to
- * stderr, the table to stdout.
+ * stderr, the table to stdout. --types takes weight types (every matrix in that type) and llama.cpp's mixes
+ * (Q4_K_M: Q6_K for attn_v, ffn_down and output, Q4_K elsewhere, as llama-quantize writes it).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +28,7 @@ import { tokenizerDataFromGguf } from '../../daemon/engine/tokenizer/gguf-adapte
 import { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
 import { CODE_CORPUS } from '../modelgen/code-corpus.js';
 import { ensureModel } from '../modelgen/model-cache.js';
-import { resolveSpec, WEIGHT_TYPES, type WeightTypeName } from '../modelgen/model-spec.js';
+import { RECIPES, resolveSpec, WEIGHT_TYPES, type RecipeName, type WeightTypeName } from '../modelgen/model-spec.js';
 import { RESULT_PREFIX, type BenchJob, type BenchResult, type Workload } from './bench-common.js';
 import { formatBenchTable, type BenchRow } from './bench-table.js';
 
@@ -39,11 +40,14 @@ const ENGINES = {
 type EngineName = keyof typeof ENGINES;
 const REFERENCE: EngineName = 'llama.cpp';
 
-const USAGE = `usage: npm run bench -- [--quick] [--types Q8_0,Q4_0] [--prompt N] [--decode N] [--soft-prompt N] [--soft-decode N]
+const USAGE = `usage: npm run bench -- [--quick] [--types Q8_0,Q4_0,Q4_K_M] [--prompt N] [--decode N] [--soft-prompt N] [--soft-decode N]
                        [--threads N] [--engines moecode-cpu,moecode-gpu,llama.cpp] [--json FILE]`;
 
+type BenchType = WeightTypeName | RecipeName;
+
 interface Options {
-  types: WeightTypeName[];
+  /** Weight types (every matrix in that type) or llama.cpp mixes (recipes). */
+  types: BenchType[];
   full: Workload;
   /** The GPU backend's workload on a software adapter. */
   soft: Workload;
@@ -80,11 +84,12 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const types = values.types.split(',').map((s) => s.trim());
-  for (const t of types) if (!(WEIGHT_TYPES as readonly string[]).includes(t)) throw new Error(`--types: unknown type ${t} (known: ${WEIGHT_TYPES.join(', ')})`);
+  const known: readonly string[] = [...WEIGHT_TYPES, ...RECIPES];
+  for (const t of types) if (!known.includes(t)) throw new Error(`--types: unknown type ${t} (known: ${known.join(', ')})`);
   const engines = values.engines.split(',').map((s) => s.trim());
   for (const e of engines) if (!(e in ENGINES)) throw new Error(`--engines: unknown engine ${e} (known: ${Object.keys(ENGINES).join(', ')})`);
   return {
-    types: types as WeightTypeName[],
+    types: types as BenchType[],
     full: { promptTokens: int('prompt', values.prompt, values.quick ? 64 : 512, 1), decodeTokens: int('decode', values.decode, values.quick ? 16 : 128, 1) },
     soft: { promptTokens: int('soft-prompt', values['soft-prompt'], values.quick ? 8 : 32, 1), decodeTokens: int('soft-decode', values['soft-decode'], values.quick ? 2 : 8, 1) },
     threads: int('threads', values.threads, 2, 1),
@@ -162,7 +167,7 @@ async function main(): Promise<void> {
   const rows: BenchRow[] = [];
   try {
     for (const type of opts.types) {
-      const spec = resolveSpec({ arch: 'qwen3moe', preset: 'bench', weightType: type });
+      const spec = resolveSpec({ arch: 'qwen3moe', preset: 'bench', ...((RECIPES as readonly string[]).includes(type) ? { recipe: type as RecipeName } : { weightType: type as WeightTypeName }) });
       log(`\n${type}: model (generated once, cached; a few minutes the first time) ...`);
       const tg = performance.now();
       const model = await ensureModel(spec);
