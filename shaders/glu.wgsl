@@ -15,28 +15,7 @@ struct Params { n: u32, rows_per_token: u32, act: u32, gelu_f16: u32 }
 
 override WG: u32 = 64;
 
-// f16 bits of x rounded to nearest even, as the F16C conversion ggml uses (pack2x16float's rounding is
-// not specified by WGSL). Only called for |x| < 10: no overflow handling needed.
-fn f16_bits(x: f32) -> u32 {
-  let b = bitcast<u32>(x);
-  let sign = (b >> 16u) & 0x8000u;
-  let e = i32((b >> 23u) & 0xFFu) - 112;
-  var m = b & 0x7FFFFFu;
-  if (e <= 0) {
-    if (e < -10) { return sign; }
-    m = m | 0x800000u;
-    let shift = u32(14 - e);
-    var h = m >> shift;
-    let rem = m & ((1u << shift) - 1u);
-    let halfway = 1u << (shift - 1u);
-    if (rem > halfway || (rem == halfway && (h & 1u) == 1u)) { h += 1u; }
-    return sign | h;
-  }
-  var h = (u32(e) << 10u) | (m >> 13u);
-  let rem = m & 0x1FFFu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) == 1u)) { h += 1u; }
-  return sign | h;
-}
+// f16_bits(x): shaders/f16_bits.wgsl, composed after this file.
 
 fn gelu(x: f32) -> f32 {
   if (p.gelu_f16 != 0u) {

@@ -84,3 +84,24 @@ export function abortAll(c: Int32Array): void {
   Atomics.add(c, Ctl.STEP_SEQ, 1);
   Atomics.notify(c, Ctl.STEP_SEQ);
 }
+
+/** Atomics.waitAsync (Node 16+; not in this TypeScript lib). */
+interface AtomicsWaitAsync {
+  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}
+
+/**
+ * Main thread: starts the step already written into `c` (CMD and its fields) and waits until every rank
+ * is done or one failed (`failure` rejects with a rank's own error). Returns whether a rank aborted, after
+ * giving its error up to a second to arrive through `failure`.
+ */
+export async function postStepAndWait(c: Int32Array, failure: Promise<never>): Promise<boolean> {
+  const gen = Atomics.load(c, Ctl.DONE_GEN);
+  Atomics.add(c, Ctl.STEP_SEQ, 1);
+  Atomics.notify(c, Ctl.STEP_SEQ);
+  const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(c, Ctl.DONE_GEN, gen);
+  if (w.async) await Promise.race([w.value, failure]);
+  if (!Atomics.load(c, Ctl.ABORT)) return false;
+  await Promise.race([failure, new Promise((r) => setTimeout(r, 1000))]);
+  return true;
+}

@@ -16,7 +16,7 @@ import { kvCacheBytes, weightBytesByClass, type MemoryPlan } from '../model/memo
 import type { ModelWeights } from '../model/model-weights.js';
 import { sampleLogits, uniformDraw } from '../model/sample-logits.js';
 import { MAX_WASM_BYTES, WASM_PAGE } from './arena.js';
-import { abortAll, Cmd, Ctl, createControl } from './control.js';
+import { abortAll, Cmd, Ctl, createControl, postStepAndWait } from './control.js';
 import { planPartition } from './partition.js';
 import type { RankInit, RankMessage } from './rank-messages.js';
 import type { TensorLocation } from './slice-reader.js';
@@ -50,11 +50,6 @@ export function startWorker(name: string): Worker {
   const source = join(__dirname, 'rank-worker.ts');
   if (existsSync(source)) return new Worker(`require('tsx/cjs'); require(${JSON.stringify(source)});`, { eval: true, name });
   throw new CpuBackendUnavailableError(`the CPU backend's worker script is missing next to ${__dirname}: run \`npm run build\``);
-}
-
-/** Atomics.waitAsync (Node 16+; not in this TypeScript lib). */
-interface AtomicsWaitAsync {
-  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }
 
 /** Resolves when `worker` has exited; terminates it after `ms`. */
@@ -218,15 +213,7 @@ export class CpuBackend implements ForwardBackend {
       c[Ctl.SLOT] = step.slot;
       c[Ctl.LOGITS] = logits;
       c.set(step.tokens, Ctl.TOKENS);
-      const gen = Atomics.load(c, Ctl.DONE_GEN);
-      Atomics.add(c, Ctl.STEP_SEQ, 1);
-      Atomics.notify(c, Ctl.STEP_SEQ);
-      const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(c, Ctl.DONE_GEN, gen);
-      if (w.async) await Promise.race([w.value, this.failure]);
-      if (Atomics.load(c, Ctl.ABORT)) {
-        await Promise.race([this.failure, new Promise((r) => setTimeout(r, 1000))]);
-        throw new CpuBackendError('a CPU rank failed');
-      }
+      if (await postStepAndWait(c, this.failure)) throw new CpuBackendError('a CPU rank failed');
     } catch (e) {
       this.broken = e as Error;
       throw e;

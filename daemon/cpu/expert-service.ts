@@ -13,7 +13,7 @@ import type { ModelConfig } from '../model/hparams.js';
 import type { ModelWeights } from '../model/model-weights.js';
 import type { ExpertWeights } from '../model/weights.js';
 import { MAX_WASM_BYTES, WASM_PAGE } from './arena.js';
-import { abortAll, Cmd, Ctl } from './control.js';
+import { abortAll, Cmd, Ctl, postStepAndWait } from './control.js';
 import { CpuBackendError, physicalCores, startWorker } from './cpu-backend.js';
 import { createJobControl, Job, jobLayout, Task, TASK_WORDS, type ExpertRankInit, type ExpertRankMessage, type JobLayout } from './expert-job.js';
 import { rankSlotBytes } from './expert-rank.js';
@@ -44,10 +44,6 @@ export interface HostCacheStats {
   bytesRead: number;
   /** Experts the cache holds at most. */
   slots: number;
-}
-
-interface AtomicsWaitAsync {
-  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }
 
 /** A rank's memory holds at most this much of the cache (the rest: buffers, margin). */
@@ -243,15 +239,9 @@ export class CpuExpertService {
     });
     c[Job.N_TASKS] = batch.length;
     c[Ctl.CMD] = Cmd.STEP;
-    const gen = Atomics.load(c, Ctl.DONE_GEN);
-    Atomics.add(c, Ctl.STEP_SEQ, 1);
-    Atomics.notify(c, Ctl.STEP_SEQ);
-    const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(c, Ctl.DONE_GEN, gen);
-    if (w.async) await Promise.race([w.value, this.failure]);
-    if (Atomics.load(c, Ctl.ABORT)) {
-      // a rank failed: forget what the cache thought it held, and report the rank's own error when it comes
+    if (await postStepAndWait(c, this.failure)) {
+      // a rank failed: forget what the cache thought it held (its own error comes through `failure`)
       this.cached.clear();
-      await Promise.race([this.failure, new Promise((r) => setTimeout(r, 1000))]);
       throw new CpuBackendError('a CPU expert rank failed');
     }
   }

@@ -7,7 +7,8 @@
  * exist once per weight format and are composed from parts (see shaders/matmul.wgsl): `matmul_<wgsl>` is
  * shaders/matmul.wgsl + weights.wgsl + activations/<reader>.wgsl + formats/<wgsl>.wgsl, `get_rows_<wgsl>`
  * the same with get_rows.wgsl first; <wgsl> is a format's `wgsl` name (daemon/formats) and <reader> follows
- * from its activation format (activations.ts). The activation converters get shaders/exact_math.wgsl appended. Composed kernels share one explicit bind group layout per
+ * from its activation format (activations.ts). Functions several kernels share are appended as parts
+ * (SHARED_PARTS: exact_math.wgsl, f16_bits.wgsl). Composed kernels share one explicit bind group layout per
  * kind (MATMUL_BINDINGS, GET_ROWS_BINDINGS), so that the graph binds the same entries for every format.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -101,11 +102,22 @@ export function kernelParts(name: KernelName): { files: string[]; bindings?: rea
     if (!f) throw new Error(`kernel ${name}: no tensor format has the WGSL block function '${wgsl}'`);
     return { files: [head, 'weights.wgsl', `activations/${GPU_ACTIVATIONS[f.activation].reader}.wgsl`, `formats/${wgsl}.wgsl`], bindings };
   }
-  return { files: [`${name}.wgsl`, ...(WITH_EXACT_MATH.has(name) ? ['exact_math.wgsl'] : [])] };
+  return { files: [`${name}.wgsl`, ...(SHARED_PARTS[name] ?? [])] };
 }
 
-/** Kernels composed with shaders/exact_math.wgsl (exact division and f16 rounding). */
-const WITH_EXACT_MATH: ReadonlySet<KernelName> = new Set(['quantize_q8', 'quantize_q8_k', 'round_activations']);
+/**
+ * Functions several kernels share, appended after the kernel's own file: shaders/exact_math.wgsl (exact
+ * division and f16 rounding, for the activation converters), shaders/f16_bits.wgsl (f32 → f16 bits).
+ */
+const SHARED_PARTS: Partial<Record<KernelName, readonly string[]>> = {
+  quantize_q8: ['exact_math.wgsl'],
+  quantize_q8_k: ['exact_math.wgsl'],
+  round_activations: ['exact_math.wgsl'],
+  attention: ['f16_bits.wgsl'],
+  copy_rows: ['f16_bits.wgsl'],
+  glu: ['f16_bits.wgsl'],
+  rope: ['f16_bits.wgsl'],
+};
 
 interface Part {
   file: string;

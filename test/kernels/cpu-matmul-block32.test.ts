@@ -25,8 +25,9 @@ import { e8m0Half, MXFP4 } from '../../daemon/formats/mxfp4.js';
 import { Q4_1 } from '../../daemon/formats/q4_1.js';
 import { Q5_0 } from '../../daemon/formats/q5_0.js';
 import { Q5_1 } from '../../daemon/formats/q5_1.js';
+import { compareWithReference, runMatmul } from './cpu-matmul-harness.js';
 import { type CpuKernels, describeCpuVariants } from './cpu-wasm.js';
-import { assertClose, assertSameF32Bits, randn, seeded } from './kernel-test-utils.js';
+import { assertSameF32Bits, randn, seeded } from './kernel-test-utils.js';
 
 const RTOL = 1e-6;
 const fr = Math.fround;
@@ -214,35 +215,12 @@ function check(fmt: Fmt, c: Case): { y: Float64Array; worst: number } {
     if (t === 2) x.fill(0, 0, Math.min(c.cols, 32)); // an all-zero activation block
     acts.push(activations(fmt, x));
   }
-  const actRow = acts[0]!.bytes.length;
-  k.reset();
-  const wp = k.put(w);
-  const xp = k.alloc(c.ntok * actRow);
-  acts.forEach((a, t) => k.bytes(xp + t * actRow, actRow).set(a.bytes));
-  const yLen = (c.ntok - 1) * ystride + c.rows;
-  const yp = k.alloc((yLen + 16) * 4);
-  const sentinel = -12345.5;
-  k.f32(yp, yLen + 16).fill(sentinel);
-  k.fn(`matmul_${fmt.name}`)(wp, xp, yp, c.rows, c.cols, c.ntok, ystride);
-  const y = k.readF32(yp, yLen + 16);
-
-  const got = new Float64Array(c.ntok * c.rows);
-  const want = new Float64Array(c.ntok * c.rows);
-  const mag = new Float64Array(c.ntok * c.rows);
-  let worst = 0;
-  for (let t = 0; t < c.ntok; t++) {
-    for (let r = 0; r < c.rows; r++) {
-      const ref = referenceDot(fmt, ints, scales, mins, acts[t]!, r, nb);
-      const o = t * c.rows + r;
-      got[o] = y[t * ystride + r]!;
-      want[o] = ref.sum;
-      mag[o] = ref.mag;
-      if (ref.mag > 0 && Number.isFinite(got[o])) worst = Math.max(worst, Math.abs(got[o]! - ref.sum) / ref.mag);
-    }
-    if (t + 1 < c.ntok) for (let r = c.rows; r < ystride; r++) assert.equal(y[t * ystride + r], sentinel, `matmul_${fmt.name} wrote y[${t}·${ystride} + ${r}], past nrows`);
-  }
-  for (let i = yLen; i < yLen + 16; i++) assert.equal(y[i], sentinel, `matmul_${fmt.name} wrote past the last output`);
-  assertClose(got, want, { rtol: RTOL, atol: c.atol ?? 1e-300, scale: mag, what: `matmul_${fmt.name} ${c.rows}x${c.cols} ntok=${c.ntok}${c.raw ? ' raw blocks' : ''}` });
+  const got = runMatmul(k, { name: fmt.name, weights: w, activations: acts.map((a) => a.bytes), rows: c.rows, cols: c.cols, ystride });
+  const worst = compareWithReference(got, c.rows, (t, r) => referenceDot(fmt, ints, scales, mins, acts[t]!, r, nb), {
+    rtol: RTOL,
+    atol: c.atol,
+    what: `matmul_${fmt.name} ${c.rows}x${c.cols} ntok=${c.ntok}${c.raw ? ' raw blocks' : ''}`,
+  });
   return { y: got, worst };
 }
 

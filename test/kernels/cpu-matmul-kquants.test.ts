@@ -29,8 +29,9 @@ import { Q5_K } from '../../daemon/formats/q5_k.js';
 import { Q6_K } from '../../daemon/formats/q6_k.js';
 import { Rng } from '../../tools/modelgen/prng.js';
 import { randomBlocks } from '../../tools/modelgen/random-blocks.js';
+import { compareWithReference, denseDot, runMatmul } from './cpu-matmul-harness.js';
 import { CPU_VARIANTS, type CpuKernels, CpuKernels as Kernels, describeCpuVariants, variantSkipReason } from './cpu-wasm.js';
-import { assertClose, assertSameF32Bits, randn, seeded } from './kernel-test-utils.js';
+import { assertSameF32Bits, randn, seeded } from './kernel-test-utils.js';
 
 const RTOL = 1e-6;
 
@@ -128,42 +129,12 @@ function check(f: KFmt, c: Case): number {
     xBytes.push(q.bytes);
     xSeen.push(q.seen);
   }
-  k.reset();
-  const wp = k.put(w);
-  const rowBytes = (c.cols / 256) * 292;
-  const xp = k.alloc(c.ntok * rowBytes);
-  xBytes.forEach((b, t) => k.bytes(xp + t * rowBytes, rowBytes).set(b));
-  const yLen = (c.ntok - 1) * ystride + c.rows;
-  const yp = k.alloc((yLen + 16) * 4);
-  const sentinel = -12345.5;
-  k.f32(yp, yLen + 16).fill(sentinel);
-  k.fn(`matmul_${exportName(f)}`)(wp, xp, yp, c.rows, c.cols, c.ntok, ystride);
-  const y = k.readF32(yp, yLen + 16);
-
-  const got = new Float64Array(c.ntok * c.rows);
-  const want = new Float64Array(c.ntok * c.rows);
-  const mag = new Float64Array(c.ntok * c.rows);
-  let worst = 0;
-  for (let t = 0; t < c.ntok; t++) {
-    for (let r = 0; r < c.rows; r++) {
-      let s = 0;
-      let m = 0;
-      for (let i = 0; i < c.cols; i++) {
-        const p = wv[r * c.cols + i]! * xSeen[t]![i]!;
-        s += p;
-        m += Math.abs(p);
-      }
-      const o = t * c.rows + r;
-      got[o] = y[t * ystride + r]!;
-      want[o] = s;
-      mag[o] = m;
-      if (m > 0) worst = Math.max(worst, Math.abs(got[o]! - s) / m);
-    }
-    if (t + 1 < c.ntok) for (let r = c.rows; r < ystride; r++) assert.equal(y[t * ystride + r], sentinel, `matmul_${exportName(f)} wrote y[${t}·${ystride} + ${r}], past nrows`);
-  }
-  for (let i = yLen; i < yLen + 16; i++) assert.equal(y[i], sentinel, `matmul_${exportName(f)} wrote past the last output`);
-  assertClose(got, want, { rtol: RTOL, atol: 1e-30, scale: mag, what: `matmul_${exportName(f)} ${c.rows}x${c.cols} ntok=${c.ntok}${c.raw ? ' raw blocks' : ''}` });
-  return worst;
+  const got = runMatmul(k, { name: exportName(f), weights: w, activations: xBytes, rows: c.rows, cols: c.cols, ystride });
+  return compareWithReference(got, c.rows, (t, r) => denseDot(wv, r, c.cols, xSeen[t]!), {
+    rtol: RTOL,
+    atol: 1e-30,
+    what: `matmul_${exportName(f)} ${c.rows}x${c.cols} ntok=${c.ntok}${c.raw ? ' raw blocks' : ''}`,
+  });
 }
 
 describeCpuVariants('cpu kernels: matmul_<fmt> of the q8_K formats against the float64 reference', (kernels) => (k = kernels), () => {

@@ -18,9 +18,10 @@ import type { TensorFormat } from '../../daemon/formats/format.js';
 import { bf16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../daemon/formats/half.js';
 import { Q4_0 } from '../../daemon/formats/q4_0.js';
 import { Q8_0 } from '../../daemon/formats/q8_0.js';
-import { type ActivationKind, activationRowBytes, decodeActivation, quantizeActivationRef } from './cpu-activation-refs.js';
+import { type ActivationKind, decodeActivation, quantizeActivationRef } from './cpu-activation-refs.js';
+import { compareWithReference, denseDot, runMatmul } from './cpu-matmul-harness.js';
 import { type CpuKernels, describeCpuVariants } from './cpu-wasm.js';
-import { assertClose, assertSameF32Bits, randn, seeded } from './kernel-test-utils.js';
+import { assertSameF32Bits, randn, seeded } from './kernel-test-utils.js';
 
 const RTOL = 1e-6;
 
@@ -137,41 +138,12 @@ function check(f: Fmt, c: Case): number {
     xBytes.push(bytes);
     xSeen.push(decodeActivation(f.activation, bytes, c.cols));
   }
-  k.reset();
-  const wp = k.put(w);
-  const xp = k.alloc(c.ntok * activationRowBytes(f.activation, c.cols));
-  xBytes.forEach((b, t) => k.bytes(xp + t * b.length, b.length).set(b));
-  const yLen = (c.ntok - 1) * ystride + c.rows;
-  const yp = k.alloc((yLen + 16) * 4);
-  const sentinel = -12345.5;
-  k.f32(yp, yLen + 16).fill(sentinel);
-  k.fn(`matmul_${f.name}`)(wp, xp, yp, c.rows, c.cols, c.ntok, ystride);
-  const y = k.readF32(yp, yLen + 16);
-
-  const got = new Float64Array(c.ntok * c.rows);
-  const want = new Float64Array(c.ntok * c.rows);
-  const mag = new Float64Array(c.ntok * c.rows);
-  let worst = 0;
-  for (let t = 0; t < c.ntok; t++) {
-    for (let r = 0; r < c.rows; r++) {
-      let s = 0;
-      let m = 0;
-      for (let i = 0; i < c.cols; i++) {
-        const p = wv[r * c.cols + i]! * xSeen[t]![i]!;
-        s += p;
-        m += Math.abs(p);
-      }
-      const o = t * c.rows + r;
-      got[o] = y[t * ystride + r]!;
-      want[o] = s;
-      mag[o] = m;
-      if (m > 0) worst = Math.max(worst, Math.abs(got[o]! - s) / m);
-    }
-    if (t + 1 < c.ntok) for (let r = c.rows; r < ystride; r++) assert.equal(y[t * ystride + r], sentinel, `matmul_${f.name} wrote y[${t}·${ystride} + ${r}], past nrows`);
-  }
-  for (let i = yLen; i < yLen + 16; i++) assert.equal(y[i], sentinel, `matmul_${f.name} wrote past the last output`);
-  assertClose(got, want, { rtol: RTOL, atol: 1e-30, scale: mag, what: `matmul_${f.name} ${c.rows}x${c.cols} ntok=${c.ntok}${c.raw ? ' raw blocks' : ''}` });
-  return worst;
+  const got = runMatmul(k, { name: f.name, weights: w, activations: xBytes, rows: c.rows, cols: c.cols, ystride });
+  return compareWithReference(got, c.rows, (t, r) => denseDot(wv, r, c.cols, xSeen[t]!), {
+    rtol: RTOL,
+    atol: 1e-30,
+    what: `matmul_${f.name} ${c.rows}x${c.cols} ntok=${c.ntok}${c.raw ? ' raw blocks' : ''}`,
+  });
 }
 
 describeCpuVariants('cpu kernels: matmul_<fmt> against the float64 reference', (kernels) => (k = kernels), () => {

@@ -17,19 +17,15 @@
  * stderr, the table to stdout. --types takes weight types (every matrix in that type) and llama.cpp's mixes
  * (Q4_K_M: Q6_K for attn_v, ffn_down and output, Q4_K elsewhere, as llama-quantize writes it).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openGguf } from '../../daemon/gguf/gguf-reader.js';
 import { createGpu } from '../../daemon/gpu/device.js';
-import { tokenizerDataFromGguf } from '../../daemon/engine/tokenizer/gguf-adapter.js';
-import { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
-import { CODE_CORPUS } from '../modelgen/code-corpus.js';
 import { ensureModel } from '../modelgen/model-cache.js';
 import { RECIPES, resolveSpec, WEIGHT_TYPES, type RecipeName, type WeightTypeName } from '../modelgen/model-spec.js';
 import { RESULT_PREFIX, type BenchJob, type BenchResult, type Workload } from './bench-common.js';
+import { benchPromptTokens, intOption, runBenchChild } from './bench-parent.js';
 import { formatBenchTable, type BenchRow } from './bench-table.js';
 
 const ENGINES = {
@@ -77,12 +73,7 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const int = (name: string, v: string | undefined, fallback: number, min: number): number => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got ${v}`);
-    return n;
-  };
+  const int = intOption;
   const types = values.types.split(',').map((s) => s.trim());
   const known: readonly string[] = [...WEIGHT_TYPES, ...RECIPES];
   for (const t of types) if (!known.includes(t)) throw new Error(`--types: unknown type ${t} (known: ${known.join(', ')})`);
@@ -102,34 +93,7 @@ function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
 }
 
-/** `n` prompt token ids: the code corpus, tokenized by the model's own tokenizer, repeated. */
-async function promptTokens(modelPath: string, n: number): Promise<number[]> {
-  const file = await openGguf(modelPath);
-  try {
-    const tok = Tokenizer.fromData(tokenizerDataFromGguf(file.metadata), { warn: () => undefined });
-    const ids = tok.encode(CODE_CORPUS, { addBos: false });
-    const out: number[] = [];
-    while (out.length < n) out.push(...ids.slice(0, n - out.length));
-    return out;
-  } finally {
-    await file.close();
-  }
-}
 
-/** Runs one engine's child on a job; its stderr (progress) passes through. */
-function runChild(engine: EngineName, jobFile: string): Promise<BenchResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENGINES[engine].script, jobFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-      if (code === 0 && line) done(JSON.parse(line.slice(RESULT_PREFIX.length)) as BenchResult);
-      else fail(new Error(`${engine} exited with ${signal ?? code}${out.trim() ? `: ${out.trim().slice(-500)}` : ''}`));
-    });
-  });
-}
 
 const sameWorkload = (a: Workload, b: Workload) => a.promptTokens === b.promptTokens && a.decodeTokens === b.decodeTokens;
 
@@ -172,7 +136,7 @@ async function main(): Promise<void> {
       const tg = performance.now();
       const model = await ensureModel(spec);
       log(`${type}: ${model} (${((performance.now() - tg) / 1000).toFixed(1)} s)`);
-      const prompt = await promptTokens(model, longest);
+      const prompt = await benchPromptTokens(model, longest);
       const row: BenchRow = { type, results: {} };
       rows.push(row);
       for (const engine of opts.engines) {
@@ -187,7 +151,7 @@ async function main(): Promise<void> {
         log(`${type}: ${engine} ...`);
         const te = performance.now();
         try {
-          row.results[engine] = await runChild(engine, jobFile);
+          row.results[engine] = await runBenchChild<BenchResult>([ENGINES[engine].script, jobFile], RESULT_PREFIX, engine);
         } catch (e) {
           row.results[engine] = e as Error;
           log(`${type}: ${engine} failed: ${(e as Error).message}`);

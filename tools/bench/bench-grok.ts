@@ -21,19 +21,15 @@
  *        [--engines moecode-cpu,moecode-gpu-budget,llama.cpp,moecode-gpu] [--json FILE]
  * Each engine runs in its own child process, one after the other (each holds a whole slice in memory).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { physicalCores } from '../../daemon/cpu/cpu-backend.js';
-import { tokenizerDataFromGguf } from '../../daemon/engine/tokenizer/gguf-adapter.js';
-import { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
-import { openGguf } from '../../daemon/gguf/gguf-reader.js';
-import { CODE_CORPUS } from '../modelgen/code-corpus.js';
 import { ensureModel } from '../modelgen/model-cache.js';
 import { GROK1, GROK1_SLICE_UNTIED, resolveSpec, specHash } from '../modelgen/model-spec.js';
 import { RESULT_PREFIX, type BenchJob, type BenchResult } from './bench-common.js';
+import { benchPromptTokens, intOption, runBenchChild } from './bench-parent.js';
 import { GROK_RESULT_PREFIX, type GrokChildJob, type GrokChildResult } from './bench-grok-child.js';
 import { activeBytesPerToken, GB, GiB, grokPlan, STATED_PROFILES, thisMachineProfile, type SliceType } from './grok-plan.js';
 import { assumptionLines, budgetTable, extrapolateMeasured, measuredTable, memoryPlanTable, profileTable, sliceTimes, table, type MeasuredRow } from './grok-report.js';
@@ -73,12 +69,7 @@ function parseOptions(argv: string[]) {
     console.log(USAGE);
     process.exit(0);
   }
-  const int = (name: string, v: string | undefined, fallback: number, min: number): number => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got ${v}`);
-    return n;
-  };
+  const int = intOption;
   const types = values.types.split(',').map((s) => s.trim());
   for (const t of types) if (!(TYPES as readonly string[]).includes(t)) throw new Error(`--types: ${t} is not one of ${TYPES.join(', ')}`);
   const share = Number(values['gpu-expert-share']);
@@ -109,32 +100,7 @@ function memAvailable(): number | undefined {
   }
 }
 
-/** `n` prompt ids: the code corpus through the slice's own (SentencePiece) tokenizer. */
-async function promptTokens(modelPath: string, n: number): Promise<number[]> {
-  const file = await openGguf(modelPath);
-  try {
-    const tok = Tokenizer.fromData(tokenizerDataFromGguf(file.metadata), { warn: () => undefined });
-    const ids = tok.encode(CODE_CORPUS, { addBos: true });
-    return ids.slice(0, n);
-  } finally {
-    await file.close();
-  }
-}
 
-/** Runs a child script on a job file; resolves with the JSON after `prefix` on its stdout. */
-function runChild<T>(script: string, jobFile: string, prefix: string): Promise<T> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, jobFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      const line = out.split('\n').find((l) => l.startsWith(prefix));
-      if (code === 0 && line) done(JSON.parse(line.slice(prefix.length)) as T);
-      else fail(new Error(`${script} exited with ${signal ?? code}${out.trim() ? `: ${out.trim().slice(-300)}` : ''}`));
-    });
-  });
-}
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
@@ -162,7 +128,7 @@ async function main(): Promise<void> {
         diskBandwidth = diskReadBandwidth(model);
         log(`  disk: ${diskBandwidth ? `${(diskBandwidth / GB).toFixed(2)} GB/s direct reads` : 'not measured (dd with O_DIRECT failed)'}`);
       }
-      const prompt = await promptTokens(model, opts.prompt);
+      const prompt = await benchPromptTokens(model, opts.prompt);
       for (const engine of opts.engines) {
         const te = performance.now();
         try {
@@ -171,7 +137,7 @@ async function main(): Promise<void> {
             const jobFile = join(dir, `${type}-llama.json`);
             writeFileSync(jobFile, JSON.stringify(job));
             log(`${type}: llama.cpp ...`);
-            rows.push({ type, engine, result: await runChild<BenchResult>(join(__dirname, 'bench-llama.ts'), jobFile, RESULT_PREFIX) });
+            rows.push({ type, engine, result: await runBenchChild<BenchResult>([join(__dirname, 'bench-llama.ts'), jobFile], RESULT_PREFIX, 'llama.cpp') });
           } else {
             const backend = engine === 'moecode-cpu' ? 'cpu' : 'gpu';
             const gpuRun = backend === 'gpu';
@@ -195,7 +161,7 @@ async function main(): Promise<void> {
             writeFileSync(jobFile, JSON.stringify(job));
             const what = engine === 'moecode-gpu-budget' ? ` (GPU budget: non-expert part + ${(opts.expertShare * 100).toFixed(0)}% of the experts)` : gpuRun ? ' (fully resident)' : '';
             log(`${type}: ${engine}${what} ...`);
-            rows.push({ type, engine, result: await runChild<GrokChildResult>(join(__dirname, 'bench-grok-child.ts'), jobFile, GROK_RESULT_PREFIX) });
+            rows.push({ type, engine, result: await runBenchChild<GrokChildResult>([join(__dirname, 'bench-grok-child.ts'), jobFile], GROK_RESULT_PREFIX, engine) });
           }
         } catch (e) {
           rows.push({ type, engine, result: e as Error });

@@ -15,7 +15,6 @@
  * mechanism (placement, caching, prefetch, CPU experts), not what a real GPU would gain; the default
  * workload is small (prompt 32, decode 8) because SwiftShader takes seconds per token on this model.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,10 +26,7 @@ import { formatBytes } from '../../daemon/model/byte-size.js';
 import { emptyOffloadReport, hitRate, offloadReportDelta, prefetchAccuracy, uploadedBytesPerToken, type OffloadReport } from '../../daemon/model/offload-stats.js';
 import { ensureModel } from '../modelgen/model-cache.js';
 import { resolveSpec, type WeightTypeName } from '../modelgen/model-spec.js';
-import { openGguf } from '../../daemon/gguf/gguf-reader.js';
-import { tokenizerDataFromGguf } from '../../daemon/engine/tokenizer/gguf-adapter.js';
-import { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
-import { CODE_CORPUS } from '../modelgen/code-corpus.js';
+import { benchPromptTokens, intOption, runBenchChild } from './bench-parent.js';
 
 const GREEDY: SamplingParams = { temperature: 0, topK: 1, topP: 1, seed: 0 };
 const RESULT = 'OFFLOAD_RESULT ';
@@ -128,32 +124,7 @@ async function child(jobFile: string): Promise<void> {
 
 // --- parent -----------------------------------------------------------------------------------------
 
-function runChild(jobFile: string): Promise<Result> {
-  return new Promise((done, fail) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', jobFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    c.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    c.on('error', fail);
-    c.on('close', (code, signal) => {
-      const line = out.split('\n').find((l) => l.startsWith(RESULT));
-      if (code === 0 && line) done(JSON.parse(line.slice(RESULT.length)) as Result);
-      else fail(new Error(`the child exited with ${signal ?? code}${out.trim() ? `: ${out.trim().slice(-500)}` : ''}`));
-    });
-  });
-}
 
-async function promptTokens(modelPath: string, n: number): Promise<number[]> {
-  const file = await openGguf(modelPath);
-  try {
-    const tok = Tokenizer.fromData(tokenizerDataFromGguf(file.metadata), { warn: () => undefined });
-    const ids = tok.encode(CODE_CORPUS, { addBos: false });
-    const out: number[] = [];
-    while (out.length < n) out.push(...ids.slice(0, n - out.length));
-    return out;
-  } finally {
-    await file.close();
-  }
-}
 
 function pad(cells: string[][]): string {
   const w = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
@@ -173,18 +144,14 @@ async function parent(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  const int = (k: string, v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${k}: expected a positive integer, got ${v}`);
-    return n;
-  };
+  const int = (k: string, v: string) => intOption(k, v, 0, 1);
   const shares = values.shares.split(',').map(Number);
   if (shares.some((s) => !(s >= 0 && s <= 1))) throw new Error(`--shares: values between 0 and 1, got ${values.shares}`);
   const spec = resolveSpec({ arch: 'qwen3moe', preset: 'bench', weightType: values.type as WeightTypeName });
   const t0 = performance.now();
   log(`bench:offload: the bench model in ${spec.weightType} (generated once and cached; a few minutes the first time) ...`);
   const model = await ensureModel(spec);
-  const prompt = await promptTokens(model, int('prompt', values.prompt));
+  const prompt = await benchPromptTokens(model, int('prompt', values.prompt));
   const dir = mkdtempSync(join(tmpdir(), 'moecode-bench-offload-'));
   const results: Result[] = [];
   try {
@@ -193,7 +160,7 @@ async function parent(argv: string[]): Promise<void> {
       const file = join(dir, `job-${share}.json`);
       writeFileSync(file, JSON.stringify(job));
       log(`\n${share === 1 ? 'every expert on the GPU' : share === 0 ? 'every expert on the CPU (--cpu-moe layout)' : `GPU budget: the non-expert part + ${share * 100}% of the experts`} ...`);
-      results.push(await runChild(file));
+      results.push(await runBenchChild<Result>([__filename, '--child', file], RESULT, 'the child'));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
