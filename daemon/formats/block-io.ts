@@ -34,3 +34,22 @@ export function truncToInt8(v: number): number {
   const i = Number.isFinite(v) && Math.abs(v) < 2147483648 ? Math.trunc(v) : -2147483648;
   return (i << 24) >> 24;
 }
+
+const FLT_MAX = 3.4028234663852886e38;
+
+/**
+ * The affine (scale + min) quantisers' block range, as ggml's quantize_row_q4_1_ref / q5_1_ref compute it:
+ * min and max of `src[base, base + n)` starting from ±FLT_MAX (NaN values are skipped by the comparisons),
+ * then d = (max − min) / levels in f32 and id = 1/d (0 when d = 0).
+ */
+export function affineBlockRange(src: Float32Array, base: number, n: number, levels: number): { min: number; d: number; id: number } {
+  let min = FLT_MAX;
+  let max = -FLT_MAX;
+  for (let j = 0; j < n; j++) {
+    const v = src[base + j]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const d = Math.fround(Math.fround(max - min) / levels);
+  return { min, d, id: d !== 0 ? Math.fround(1 / d) : 0 };
+}

@@ -9,11 +9,10 @@
  * where s_x is the activation block's stored f16 sum (see activation-q8_1.ts), hence `blockMins`.
  */
 import { GgmlType } from '../gguf/ggml-types.js';
-import { readF16, truncToInt8, writeF16 } from './block-io.js';
+import { affineBlockRange, readF16, truncToInt8, writeF16 } from './block-io.js';
 import type { TensorFormat } from './format.js';
 
 const fr = Math.fround;
-const FLT_MAX = 3.4028234663852886e38;
 
 export const Q4_1: TensorFormat = {
   type: GgmlType.Q4_1,
@@ -45,15 +44,7 @@ export const Q4_1: TensorFormat = {
     const nb = src.length / 32;
     for (let i = 0; i < nb; i++) {
       const base = i * 32;
-      let min = FLT_MAX;
-      let max = -FLT_MAX;
-      for (let j = 0; j < 32; j++) {
-        const v = src[base + j]!;
-        if (v < min) min = v;
-        if (v > max) max = v;
-      }
-      const d = fr(fr(max - min) / 15);
-      const id = d !== 0 ? fr(1 / d) : 0;
+      const { min, d, id } = affineBlockRange(src, base, 32, 15);
       const b = o + i * 20;
       writeF16(dst, b, d);
       writeF16(dst, b + 2, min);

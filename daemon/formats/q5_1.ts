@@ -9,11 +9,10 @@
  * sum s (see q4_1.ts, activation-q8_1.ts).
  */
 import { GgmlType } from '../gguf/ggml-types.js';
-import { readF16, readU32, truncToInt8, writeF16, writeU32 } from './block-io.js';
+import { affineBlockRange, readF16, readU32, truncToInt8, writeF16, writeU32 } from './block-io.js';
 import type { TensorFormat } from './format.js';
 
 const fr = Math.fround;
-const FLT_MAX = 3.4028234663852886e38;
 
 export const Q5_1: TensorFormat = {
   type: GgmlType.Q5_1,
@@ -46,15 +45,7 @@ export const Q5_1: TensorFormat = {
     const nb = src.length / 32;
     for (let i = 0; i < nb; i++) {
       const base = i * 32;
-      let min = FLT_MAX;
-      let max = -FLT_MAX;
-      for (let j = 0; j < 32; j++) {
-        const v = src[base + j]!;
-        if (v < min) min = v;
-        if (v > max) max = v;
-      }
-      const d = fr(fr(max - min) / 31);
-      const id = d !== 0 ? fr(1 / d) : 0;
+      const { min, d, id } = affineBlockRange(src, base, 32, 31);
       const b = o + i * 24;
       writeF16(dst, b, d);
       writeF16(dst, b + 2, min);
