@@ -7,7 +7,7 @@
  *    and Tab inserts it;
  *  - Explain Selection from the command palette streams an answer into the chat panel;
  *  - editing moecode.model.path in the workspace settings switches to a generated tiny model;
- *  - a chat message streams and Stop stops it (on the tiny model, which never ends an answer on its own).
+ *  - a chat message streams and Stop stops it (on the tiny model on the GPU backend, slow enough to stop).
  * A screenshot of each step goes to test-results/editor/.
  */
 import assert from 'node:assert/strict';
@@ -217,8 +217,8 @@ test('Explain Selection from the command palette streams an answer into the chat
 });
 
 test('switching moecode.model.path and moecode.engine.backend in the workspace settings reloads the model', { skip }, async () => {
-  // The shipped model answers in a sentence, too fast to press Stop; the generated tiny model never ends on its
-  // own, and on the GPU backend (SwiftShader here) it writes slowly enough for a person to press Stop. Editing
+  // The shipped model answers in a sentence, too fast to press Stop; the generated tiny model often writes on for
+  // its whole token budget, and on the GPU backend (SwiftShader here) slowly enough to press Stop. Editing
   // .vscode/settings.json is what a user does; the status bar must follow, naming the backend.
   const tiny = await ensureModel(TINY_MODEL);
   const file = join(ws.dir, '.vscode', 'settings.json');
@@ -229,19 +229,50 @@ test('switching moecode.model.path and moecode.engine.backend in the workspace s
 });
 
 test('a chat message streams and Stop stops it', { skip }, async () => {
+  // The tiny model samples its end-of-text now and then (at chat's temperature an answer runs from a few to a few
+  // hundred tokens): when an answer ends on its own before Stop lands, the question is asked again. Stop must
+  // turn a streaming answer into a stopped one that keeps the text streamed so far.
   const frame = chatFrame();
   const input = frame.locator('#input');
-  await input.click();
-  await input.fill('Write a long story about a GPU that learned to code.');
-  await page.keyboard.press('Enter');
-  const answer = frame.locator('.turn.assistant').last();
-  await frame.locator('#stop').waitFor({ state: 'visible', timeout: 30_000 });
-  await frame.locator('.turn.assistant.streaming .turn-body').filter({ hasText: /\S/ }).waitFor({ timeout: 120_000 });
-  await shot('06-chat-streaming');
-  assert.ok(Number(await answer.getAttribute('data-deltas')) >= 1, 'text arrived while the answer was streaming');
-  await frame.locator('#stop').click();
-  await frame.locator('.turn.assistant.stopped').last().waitFor({ timeout: 30_000 });
-  assert.match(await answer.locator('.turn-footer').innerText(), /Stopped/);
-  await frame.locator('#send').waitFor({ state: 'visible', timeout: 10_000 });
-  await shot('07-chat-stopped');
+  const turns = frame.locator('.turn.assistant');
+  const stateOf = (i: number) =>
+    turns.nth(i).evaluate((el) => ({ cls: el.className, text: el.querySelector('.turn-body')?.textContent ?? '', deltas: Number((el as HTMLElement).dataset.deltas ?? 0) }));
+  const ended: string[] = [];
+  for (let attempt = 1; attempt <= 6; attempt++) {
+    const n = await turns.count();
+    await input.click();
+    await input.fill(`Write a long story about a GPU that learned to code (take ${attempt}).`);
+    await page.keyboard.press('Enter');
+    await turns.nth(n).waitFor({ timeout: 60_000 });
+    // wait for streamed text (or an answer that already ended), then press Stop at once
+    let st = await stateOf(n);
+    const deadline = Date.now() + 120_000;
+    while (/\bstreaming\b/.test(st.cls) && !st.text.trim() && Date.now() < deadline) {
+      await page.waitForTimeout(20);
+      st = await stateOf(n);
+    }
+    if (/\bstreaming\b/.test(st.cls)) {
+      const clicked = await frame
+        .locator('#stop')
+        .click({ timeout: 5_000 })
+        .then(() => true)
+        .catch(() => false);
+      await shot('06-chat-streaming');
+      await turns.nth(n).and(frame.locator('.turn.done, .turn.stopped, .turn.error')).waitFor({ timeout: 30_000 });
+      st = await stateOf(n);
+      if (clicked && /\bstopped\b/.test(st.cls)) {
+        assert.ok(st.deltas >= 1, 'text arrived while the answer was streaming');
+        assert.ok(st.text.trim().length > 0, 'the stopped answer keeps the text streamed so far');
+        assert.match(await turns.nth(n).locator('.turn-footer').innerText(), /Stopped/);
+        await frame.locator('#send').waitFor({ state: 'visible', timeout: 10_000 });
+        await shot('07-chat-stopped');
+        if (ended.length) console.log(`# Stop landed on take ${attempt}; before it: ${ended.join('; ')}`);
+        return;
+      }
+    }
+    assert.doesNotMatch(st.cls, /\berror\b/, `the answer failed: ${st.text}`);
+    ended.push(`take ${attempt}: ${st.cls}, ${st.deltas} pieces`);
+    await frame.locator('#send').waitFor({ state: 'visible', timeout: 30_000 });
+  }
+  assert.fail(`every answer ended before Stop landed: ${ended.join('; ')}`);
 });
