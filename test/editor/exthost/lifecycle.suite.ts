@@ -49,26 +49,35 @@ suite('daemon lifecycle (real daemon, generated tiny model)', function () {
   test('Stop cancels a chat answer: the turn ends as stopped and the daemon takes new work', async () => {
     const a = await api();
     await waitReady(a);
-    await vscode.commands.executeCommand('moecode.newChat');
-    let first = true;
-    const started = new Promise<void>((resolve) => {
-      const sub = a.daemon.onDidChangeStatus((s) => {
-        if (s.state === 'busy' && first) {
-          first = false;
-          sub.dispose();
-          resolve();
-        }
-      });
-    });
     // a prompt that fills most of the tiny model's context (a fresh one, so no KV cache holds it): its
     // prefill runs in several scheduler steps, so the Stop sent on "busy" lands while the answer runs
-    // however fast the backend decodes
+    // however fast the backend decodes. Should an answer still end on its own first (the tiny model samples
+    // its end-of-text now and then), the question is asked again in a new chat.
     const filler = Array.from({ length: 40 }, (_, i) => `gpu${i}`).join(' ');
-    const sending = a.chat.send(`Write a very long story about GPUs (${Date.now()}). ${filler}`, false);
-    await Promise.race([started, sending, waitFor('the first streamed text', () => (a.chat.turns[1]?.content.length ?? 0) > 0, 120_000)]);
-    await vscode.commands.executeCommand('moecode.stopGeneration');
-    await sending;
-    assert.equal(a.chat.turns[1]!.status, 'stopped', a.chat.turns[1]!.error);
+    const ended: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      await vscode.commands.executeCommand('moecode.newChat');
+      let first = true;
+      const started = new Promise<void>((resolve) => {
+        const sub = a.daemon.onDidChangeStatus((s) => {
+          if (s.state === 'busy' && first) {
+            first = false;
+            sub.dispose();
+            resolve();
+          }
+        });
+      });
+      const sending = a.chat.send(`Write a very long story about GPUs (${Date.now()}). ${filler}`, false);
+      const streamed = waitFor('the first streamed text', () => (a.chat.turns[1]?.content.length ?? 0) > 0, 120_000).catch(() => undefined);
+      await Promise.race([started, sending, streamed]);
+      await vscode.commands.executeCommand('moecode.stopGeneration');
+      await sending;
+      const turn = a.chat.turns[1]!;
+      if (turn.status === 'stopped') break;
+      assert.equal(turn.status, 'done', turn.error);
+      ended.push(`take ${attempt}: ended on its own`);
+      assert.ok(attempt < 4, `every answer ended before Stop landed: ${ended.join('; ')}`);
+    }
     assert.equal(a.chat.isBusy, false);
     const again = await a.daemon.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 2 }, () => undefined);
     assert.ok(again.generatedTokens > 0);
