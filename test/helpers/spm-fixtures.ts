@@ -4,6 +4,7 @@
  * (a "llama" header and tokenizer keys, no tensors) that llama.cpp loads with `vocabOnly`.
  */
 import { meta, writeGguf, type GgufMetaEntry } from '../../daemon/gguf/gguf-writer.js';
+import { randomTexts } from './random-text.js';
 
 /** Texts that have broken tokenizers before: spaces, tabs, newlines, CJK, emoji, control-token text, odd code points. */
 export const AWKWARD_TEXTS = [
@@ -30,23 +31,7 @@ export function spmFuzz(count: number, seed: number): string[] {
     'abcXYZ', 'the return self def', '0123456789', ' ', '  \t\n\r', '\u00a0\u2003\u3000', '.,;:!?-_()[]{}<>/\\|@#$%^&*+=~`"\'',
     'éüñßçåö', '日本語中文한국어ひらがなカタカナ', '😀👍🏽👨‍👩‍👧🇯🇵', '▁▁▁', '<s></s><unk>', '[INST][/INST]', '<0x41><0xFF>',
   ];
-  let s = seed;
-  const rnd = (): number => {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    return s / 0x80000000;
-  };
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    let t = '';
-    const len = 1 + Math.floor(rnd() * 24);
-    for (let j = 0; j < len; j++) {
-      const pool = [...pools[Math.floor(rnd() * pools.length)]!];
-      const k = Math.floor(rnd() * pool.length);
-      t += pool.slice(k, k + 1 + Math.floor(rnd() * 5)).join('');
-    }
-    out.push(t);
-  }
-  return out;
+  return randomTexts(pools, count, seed, 24, 5);
 }
 
 /** A hand-made vocabulary: tokens with their GGUF metadata. */

@@ -14,6 +14,7 @@ import { Tokenizer, type TokenizerData } from '../../daemon/engine/tokenizer/tok
 import { meta, writeGguf } from '../../daemon/gguf/gguf-writer.js';
 import { openGguf } from '../../daemon/gguf/gguf-reader.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
+import { randomTexts } from '../helpers/random-text.js';
 
 type Llama = Awaited<ReturnType<typeof import('node-llama-cpp')['getLlama']>>;
 
@@ -59,23 +60,7 @@ function fuzz(count: number, seed: number): string[] {
     '.,;:!?-_()[]{}<>/\\|@#$%^&*+=~`"', 'é\u0301\u0308ñÜß', '日本語中文한국어ひらがなカタカナ', 'Ελληνικά Русский',
     '😀👍🏽👨‍👩‍👧\u200d', '١٢٣ⅷ²³½', '…。，、।۔،“”‘’—！？', 'ǅᾼΩKΐ', '<|im_start|><|im_end|><|endoftext|><tool_call>',
   ];
-  let s = seed;
-  const rnd = () => {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    return s / 0x80000000;
-  };
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    let t = '';
-    const len = 1 + Math.floor(rnd() * 30);
-    for (let j = 0; j < len; j++) {
-      const pool = [...pools[Math.floor(rnd() * pools.length)]!];
-      const k = Math.floor(rnd() * pool.length);
-      t += pool.slice(k, k + 1 + Math.floor(rnd() * 4)).join('');
-    }
-    out.push(t);
-  }
-  return out;
+  return randomTexts(pools, count, seed, 30, 4);
 }
 
 function gpt2Vocab(): TokenizerData | undefined {
