@@ -43,7 +43,7 @@ function promptText(v: unknown): string {
   throw badRequest('prompt must be a string (or an array of one string)', 'prompt');
 }
 
-function parse(body: Body) {
+export function parseCompletionRequest(body: Body) {
   checkModelField(body);
   expectSingleChoice(body, 'n');
   expectSingleChoice(body, 'best_of');
@@ -62,7 +62,7 @@ function parse(body: Body) {
   };
 }
 
-type Parsed = ReturnType<typeof parse>;
+type Parsed = ReturnType<typeof parseCompletionRequest>;
 
 function generate(ctx: ServeContext, req: IncomingMessage, engine: Engine, p: Parsed, onText: ((d: string) => void) | undefined, signal: AbortSignal): Promise<GenerationOutcome & { text: string }> {
   const nCtx = engine.model.nCtx;
@@ -99,7 +99,7 @@ function generate(ctx: ServeContext, req: IncomingMessage, engine: Engine, p: Pa
 }
 
 export async function completions(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, body: Body): Promise<void> {
-  const p = parse(body);
+  const p = parseCompletionRequest(body);
   const engine = ctx.model.requireEngine();
   const id = responseId('cmpl');
   const created = unixSeconds();

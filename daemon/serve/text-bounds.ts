@@ -11,6 +11,6 @@ export const MAX_CHARS_PER_TOKEN = 32;
 export function tailAtLine(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;
   const start = text.length - maxChars;
-  const nl = text.indexOf('\n', start);
+  const nl = text.indexOf('\n', start - 1);
   return nl >= 0 && nl + 1 < text.length ? text.slice(nl + 1) : text.slice(start);
 }
