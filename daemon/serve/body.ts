@@ -32,7 +32,10 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<Recor
     let over = Number.isFinite(declared) && declared > limit;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) over = true;
+      if (size > limit && !over) {
+        over = true;
+        chunks.length = 0;
+      }
       if (size > mostDrained) {
         cleanup();
         reject(tooLarge(limit, true));

@@ -17,7 +17,7 @@ import { badRequest, contextTooLong } from './errors.js';
 import { abortOnDisconnect, checkPromptFits, fimOwner, finishReason, responseId, unixSeconds, usageOf } from './generation.js';
 import { sendJson } from './respond.js';
 import { SseStream } from './sse.js';
-import { MAX_CHARS_PER_TOKEN, tailAtLine } from './text-bounds.js';
+import { headAtLine, MAX_CHARS_PER_TOKEN, tailAtLine } from './text-bounds.js';
 import {
   checkModelField,
   expectSingleChoice,
@@ -71,7 +71,7 @@ function generate(ctx: ServeContext, req: IncomingMessage, engine: Engine, p: Pa
     return completeFim(ctx.scheduler, engine, {
       owner: fimOwner(req),
       prefix: tailAtLine(p.prompt, budget * MAX_CHARS_PER_TOKEN),
-      suffix: p.suffix,
+      suffix: headAtLine(p.suffix, budget * MAX_CHARS_PER_TOKEN),
       editorFilters: false,
       maxTokens: p.maxTokens,
       sampling: { temperature: p.temperature ?? DEFAULT_SETTINGS.completion.temperature, topK: FIM_TOP_K, topP: p.topP ?? FIM_TOP_P, seed: p.seed ?? FIM_SEED },

@@ -17,7 +17,7 @@ import { badRequest } from './errors.js';
 import { abortOnDisconnect, fimOwner } from './generation.js';
 import { sendJson } from './respond.js';
 import { SseStream } from './sse.js';
-import { MAX_CHARS_PER_TOKEN, tailAtLine } from './text-bounds.js';
+import { headAtLine, MAX_CHARS_PER_TOKEN, tailAtLine } from './text-bounds.js';
 import { isObject, optionalBoolean, optionalInteger, optionalNumber, optionalSeed, optionalString, stopStrings, type Body } from './validate.js';
 
 const TOP_K = 40;
@@ -109,7 +109,7 @@ export async function infill(ctx: ServeContext, req: IncomingMessage, res: Serve
     result = await completeFim(ctx.scheduler, engine, {
       owner: fimOwner(req),
       prefix: tailAtLine(p.extra + p.inputPrefix + p.prompt, budget * MAX_CHARS_PER_TOKEN),
-      suffix: p.inputSuffix,
+      suffix: headAtLine(p.inputSuffix, budget * MAX_CHARS_PER_TOKEN),
       editorFilters: true,
       maxTokens: p.maxTokens,
       sampling: { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed },

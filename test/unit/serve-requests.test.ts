@@ -18,7 +18,7 @@ import { HttpError, toHttpError } from '../../daemon/serve/errors.js';
 import { finishReason } from '../../daemon/serve/generation.js';
 import { parseInfillRequest } from '../../daemon/serve/infill.js';
 import { hostnameOf, isLoopbackHostname } from '../../daemon/serve/router.js';
-import { tailAtLine } from '../../daemon/serve/text-bounds.js';
+import { headAtLine, tailAtLine } from '../../daemon/serve/text-bounds.js';
 import { optionalSeed, stopStrings } from '../../daemon/serve/validate.js';
 
 function badField(fn: () => unknown, param: string | null): void {
@@ -140,6 +140,14 @@ test('API key: Bearer only, exact match', () => {
 test('Host names: loopback or not', () => {
   assert.deepEqual(['localhost:8012', '127.0.0.1:8012', '[::1]:8012', 'LOCALHOST', 'app.localhost:1', '127.1.2.3', '::1'].map((h) => isLoopbackHostname(hostnameOf(h))), [true, true, true, true, true, true, true]);
   assert.deepEqual(['evil.example', 'evil.example:8012', '10.0.0.1:80', '[2001:db8::1]:80', 'localhost.evil.example', '0.0.0.0'].map((h) => isLoopbackHostname(hostnameOf(h))), [false, false, false, false, false, false]);
+});
+
+test('text bounds: the head of a text, cut after a line end', () => {
+  assert.equal(headAtLine('short', 10), 'short');
+  assert.equal(headAtLine('aa\nbbbb\ncccc', 8), 'aa\nbbbb\n');
+  assert.equal(headAtLine('aa\nbbbb\ncccc', 7), 'aa\n');
+  assert.equal(headAtLine('aaaaaaaaaa', 4), 'aaaa');
+  assert.equal(headAtLine('\naaaaaaaa', 4), '\naaa');
 });
 
 test('text bounds: the tail of a text, cut at a line start', () => {
