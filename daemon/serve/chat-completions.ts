@@ -27,7 +27,18 @@ import {
   type Body,
 } from './validate.js';
 
-function parse(body: Body) {
+/**
+ * `max_completion_tokens` or `max_tokens`: at least 1, or -1 (llama-server's "until the context is
+ * full", which llama.vscode sends); absent: the daemon's chat default.
+ */
+function maxTokens(body: Body): number | undefined {
+  const name = body.max_completion_tokens !== undefined && body.max_completion_tokens !== null ? 'max_completion_tokens' : 'max_tokens';
+  const v = optionalInteger(body, name, -1, 1_000_000);
+  if (v === 0) throw badRequest(`${name} must be at least 1 (or -1: until the context is full)`, name);
+  return v === -1 ? Number.MAX_SAFE_INTEGER : v;
+}
+
+export function parseChatCompletionRequest(body: Body) {
   checkModelField(body);
   expectSingleChoice(body, 'n');
   if (body.logprobs === true) throw badRequest('logprobs are not supported', 'logprobs');
@@ -37,7 +48,7 @@ function parse(body: Body) {
   }
   return {
     messages: parseChatMessages(body.messages),
-    maxTokens: optionalInteger(body, 'max_completion_tokens', 1, 1_000_000) ?? optionalInteger(body, 'max_tokens', 1, 1_000_000),
+    maxTokens: maxTokens(body),
     temperature: optionalNumber(body, 'temperature', 0, 2),
     topP: optionalNumber(body, 'top_p', 0, 1, true),
     seed: optionalSeed(body),
@@ -48,7 +59,7 @@ function parse(body: Body) {
 }
 
 export async function chatCompletions(ctx: ServeContext, _req: IncomingMessage, res: ServerResponse, body: Body): Promise<void> {
-  const p = parse(body);
+  const p = parseChatCompletionRequest(body);
   const engine = ctx.model.requireEngine();
   const nCtx = engine.model.nCtx;
   const maxTokens = p.maxTokens ?? DEFAULT_SETTINGS.chat.maxTokens;

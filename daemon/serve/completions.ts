@@ -17,7 +17,7 @@ import { badRequest, contextTooLong } from './errors.js';
 import { abortOnDisconnect, checkPromptFits, fimOwner, finishReason, responseId, unixSeconds, usageOf } from './generation.js';
 import { sendJson } from './respond.js';
 import { SseStream } from './sse.js';
-import { MAX_CHARS_PER_TOKEN, tailAtLine } from './text-bounds.js';
+import { headAtLine, MAX_CHARS_PER_TOKEN, tailAtLine } from './text-bounds.js';
 import {
   checkModelField,
   expectSingleChoice,
@@ -43,7 +43,7 @@ function promptText(v: unknown): string {
   throw badRequest('prompt must be a string (or an array of one string)', 'prompt');
 }
 
-function parse(body: Body) {
+export function parseCompletionRequest(body: Body) {
   checkModelField(body);
   expectSingleChoice(body, 'n');
   expectSingleChoice(body, 'best_of');
@@ -62,7 +62,7 @@ function parse(body: Body) {
   };
 }
 
-type Parsed = ReturnType<typeof parse>;
+type Parsed = ReturnType<typeof parseCompletionRequest>;
 
 function generate(ctx: ServeContext, req: IncomingMessage, engine: Engine, p: Parsed, onText: ((d: string) => void) | undefined, signal: AbortSignal): Promise<GenerationOutcome & { text: string }> {
   const nCtx = engine.model.nCtx;
@@ -71,7 +71,7 @@ function generate(ctx: ServeContext, req: IncomingMessage, engine: Engine, p: Pa
     return completeFim(ctx.scheduler, engine, {
       owner: fimOwner(req),
       prefix: tailAtLine(p.prompt, budget * MAX_CHARS_PER_TOKEN),
-      suffix: p.suffix,
+      suffix: headAtLine(p.suffix, budget * MAX_CHARS_PER_TOKEN),
       editorFilters: false,
       maxTokens: p.maxTokens,
       sampling: { temperature: p.temperature ?? DEFAULT_SETTINGS.completion.temperature, topK: FIM_TOP_K, topP: p.topP ?? FIM_TOP_P, seed: p.seed ?? FIM_SEED },
@@ -99,7 +99,7 @@ function generate(ctx: ServeContext, req: IncomingMessage, engine: Engine, p: Pa
 }
 
 export async function completions(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, body: Body): Promise<void> {
-  const p = parse(body);
+  const p = parseCompletionRequest(body);
   const engine = ctx.model.requireEngine();
   const id = responseId('cmpl');
   const created = unixSeconds();

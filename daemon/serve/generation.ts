@@ -32,9 +32,12 @@ export function unixSeconds(): number {
 /** Aborts when the client goes away before the answer is complete: its generation stops at the next token. */
 export function abortOnDisconnect(res: ServerResponse): AbortSignal {
   const ac = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) ac.abort();
-  });
+  if (res.destroyed) ac.abort(); // gone already, while the body was read
+  else {
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort();
+    });
+  }
   return ac.signal;
 }
 

@@ -3,7 +3,8 @@
  * as the LSP daemon (model manager, scheduler, prompt builders). It listens at once and prints
  * `listening on http://HOST:PORT` on stdout (the only line stdout gets), then loads the model: /health
  * says 503 until it is loaded. A model that fails to load ends the server (exit code 1). SIGINT and
- * SIGTERM close it (exit code 0). Logs go to stderr.
+ * SIGTERM close it (exit code 0). Logs go to stderr: one line per request (method, path, status,
+ * milliseconds), and any stray exception, which is logged rather than let take the server down.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -42,17 +43,20 @@ export function serveUrl(address: AddressInfo): string {
 /** Runs the server until a signal or a failed model load; resolves with the exit code. */
 export async function serve(options: ServeOptions): Promise<number> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  let model: ModelManager | undefined;
   const scheduler = new Scheduler({
     limits: { completion: options.maxQueue, chat: options.maxQueue },
-    onBusyChange: (busy) => model?.setBusy(busy),
-    onFinished: (outcome) => model?.recordSpeeds(outcome),
+    onBusyChange: (busy) => model.setBusy(busy),
+    onFinished: (outcome) => model.recordSpeeds(outcome),
     log,
   });
-  model = new ModelManager({ scheduler, log, warn: log, onStatus: () => undefined, budgetKnob: BUDGET_FLAG });
+  const model: ModelManager = new ModelManager({ scheduler, log, warn: log, onStatus: () => undefined, budgetKnob: BUDGET_FLAG });
   const ctx: ServeContext = { options, model, scheduler, modelId: basename(options.modelPath).replace(/\.gguf$/i, ''), startedAt: unixSeconds(), log };
   const checkKey = options.apiKey !== undefined ? apiKeyCheck(options.apiKey) : undefined;
-  const server = createServer((req, res) => void route(ctx, checkKey, req, res));
+  const server = createServer((req, res) => {
+    const t0 = performance.now();
+    res.on('close', () => log(`${req.method} ${req.url} ${res.headersSent ? res.statusCode : '-'}${res.writableFinished ? '' : ' (client gone)'} ${Math.round(performance.now() - t0)} ms`));
+    void route(ctx, checkKey, req, res);
+  });
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   const address = await listen(server, options.port, options.host);
   process.stdout.write(`listening on ${serveUrl(address)}\n`);
@@ -64,13 +68,21 @@ export async function serve(options: ServeOptions): Promise<number> {
       stopping = true;
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('uncaughtException', onUncaught);
+      process.off('unhandledRejection', onUncaught);
+      // no new connections; requests in flight get their answer (503: the model is going away), then every connection closes
       server.close();
-      server.closeAllConnections();
-      void model!.dispose().finally(() => resolve(code));
+      void model.dispose().finally(() => {
+        server.closeAllConnections();
+        resolve(code);
+      });
     };
     const onSignal = () => stop(0);
+    const onUncaught = (e: unknown) => log(`uncaught: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUncaught);
     const settings = {
       ...DEFAULT_SETTINGS,
       model: { path: options.modelPath },
@@ -78,8 +90,10 @@ export async function serve(options: ServeOptions): Promise<number> {
       cpu: { threads: options.threads },
       gpu: { ...DEFAULT_SETTINGS.gpu, memoryBudget: options.memoryBudget / (1024 * 1024) },
     };
-    model!.load(settings, options.modelPath).then(
-      () => log(`serving ${ctx.modelId} on ${serveUrl(address)}`),
+    model.load(settings, options.modelPath).then(
+      () => {
+        if (!stopping) log(`serving ${ctx.modelId} on ${serveUrl(address)}`);
+      },
       (e: unknown) => {
         log(`moecode serve: ${e instanceof Error ? e.message : String(e)}`);
         stop(1);

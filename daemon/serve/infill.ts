@@ -17,7 +17,7 @@ import { badRequest } from './errors.js';
 import { abortOnDisconnect, fimOwner } from './generation.js';
 import { sendJson } from './respond.js';
 import { SseStream } from './sse.js';
-import { MAX_CHARS_PER_TOKEN, tailAtLine } from './text-bounds.js';
+import { headAtLine, MAX_CHARS_PER_TOKEN, tailAtLine } from './text-bounds.js';
 import { isObject, optionalBoolean, optionalInteger, optionalNumber, optionalSeed, optionalString, stopStrings, type Body } from './validate.js';
 
 const TOP_K = 40;
@@ -32,14 +32,14 @@ function extraText(v: unknown): string {
     .map((chunk, i) => {
       const param = `input_extra[${i}]`;
       if (!isObject(chunk)) throw badRequest(`${param} must be an object`, param);
-      const text = optionalString(chunk, 'text') ?? '';
-      optionalString(chunk, 'filename');
+      const text = chunk.text ?? '';
+      if (typeof text !== 'string') throw badRequest(`${param}.text must be a string`, `${param}.text`);
       return text === '' || text.endsWith('\n') ? text : `${text}\n`;
     })
     .join('');
 }
 
-function parse(body: Body) {
+export function parseInfillRequest(body: Body) {
   const nPredict = optionalInteger(body, 'n_predict', -1, 1_000_000);
   const tMaxPredict = optionalNumber(body, 't_max_predict_ms', 0, 3_600_000);
   return {
@@ -59,7 +59,7 @@ function parse(body: Body) {
   };
 }
 
-type Parsed = ReturnType<typeof parse>;
+type Parsed = ReturnType<typeof parseInfillRequest>;
 
 const perToken = (ms: number, n: number) => (n > 0 ? ms / n : 0);
 const perSecond = (ms: number, n: number) => (ms > 0 ? (n * 1000) / ms : 0);
@@ -100,7 +100,7 @@ function finalAnswer(ctx: ServeContext, nCtx: number, p: Parsed, r: FimResult | 
 }
 
 export async function infill(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, body: Body): Promise<void> {
-  const p = parse(body);
+  const p = parseInfillRequest(body);
   const engine = ctx.model.requireEngine();
   const nCtx = engine.model.nCtx;
   let result: FimResult | undefined;
@@ -109,7 +109,7 @@ export async function infill(ctx: ServeContext, req: IncomingMessage, res: Serve
     result = await completeFim(ctx.scheduler, engine, {
       owner: fimOwner(req),
       prefix: tailAtLine(p.extra + p.inputPrefix + p.prompt, budget * MAX_CHARS_PER_TOKEN),
-      suffix: p.inputSuffix,
+      suffix: headAtLine(p.inputSuffix, budget * MAX_CHARS_PER_TOKEN),
       editorFilters: true,
       maxTokens: p.maxTokens,
       sampling: { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed },

@@ -6,9 +6,9 @@ import { badRequest } from './errors.js';
 
 export type Body = Record<string, unknown>;
 
-/** Most stop strings, and most characters in one. */
-export const MAX_STOP_STRINGS = 32;
-export const MAX_STOP_LENGTH = 1000;
+/** Most stop strings, and most characters in one (every generated token is checked against all of them). */
+export const MAX_STOP_STRINGS = 64;
+export const MAX_STOP_LENGTH = 128;
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
