@@ -11,10 +11,11 @@
 #                       source; its ripgrep download is pre-seeded from Debian's rg)
 #   python3-numpy python3-torch
 #                       the training tools' tests (tools/train: the shipped model's data and export)
+#   unzip               the packaging test lists what the .vsix holds
 # MOECODE_APT_DRY_RUN=1 only simulates the install (apt-get -s) and skips `apt-get update`.
 set -euo pipefail
 
-PACKAGES=(chromium libvulkan1 clang lld clang-19 lld-19 libkrb5-dev ripgrep build-essential python3 python3-numpy python3-torch)
+PACKAGES=(chromium libvulkan1 clang lld clang-19 lld-19 libkrb5-dev ripgrep build-essential python3 python3-numpy python3-torch unzip)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then

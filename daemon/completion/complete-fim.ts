@@ -81,6 +81,7 @@ export async function completeFim(scheduler: Scheduler, engine: Engine, g: FimGe
   const heal = healerFor(engine.tokenizer).heal(prompt);
   const outcome = await scheduler.submit({
     kind: 'completion',
+    preparedFor: engine,
     owner: g.owner,
     prompt: heal.ids,
     // the healed token comes back first: it does not count against the completion's length

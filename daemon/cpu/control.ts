@@ -91,17 +91,53 @@ interface AtomicsWaitAsync {
 }
 
 /**
- * Main thread: starts the step already written into `c` (CMD and its fields) and waits until every rank
- * is done or one failed (`failure` rejects with a rank's own error). Returns whether a rank aborted, after
- * giving its error up to a second to arrive through `failure`.
+ * A rank's failure as the main thread waits for it, one wait at a time: each wait registers a waiter and
+ * removes it when done, so nothing accumulates on a promise that lives as long as the model (racing every
+ * step against one such promise would keep a reaction per step).
  */
-export async function postStepAndWait(c: Int32Array, failure: Promise<never>): Promise<boolean> {
+export class RankFailure {
+  private first: Error | undefined;
+  private readonly waiters = new Set<(e: Error) => void>();
+
+  /** Records the first failure and rejects every wait in progress with it. */
+  report(e: Error): void {
+    if (this.first) return;
+    this.first = e;
+    for (const w of this.waiters) w(e);
+    this.waiters.clear();
+  }
+
+  /** `p`'s value, or the failure (reported before or during the wait) as a rejection. */
+  async race<T>(p: Promise<T>): Promise<T> {
+    if (this.first) throw this.first;
+    let reject!: (e: Error) => void;
+    const failed = new Promise<never>((_, r) => (reject = r));
+    this.waiters.add(reject);
+    try {
+      return await Promise.race([p, failed]);
+    } finally {
+      this.waiters.delete(reject);
+    }
+  }
+}
+
+/**
+ * Main thread: starts the step already written into `c` (CMD and its fields) and waits until every rank
+ * is done or one failed (rejecting with the rank's own error when `failure` has it). Returns whether a rank
+ * aborted, after giving its error up to a second to arrive.
+ */
+export async function postStepAndWait(c: Int32Array, failure: RankFailure): Promise<boolean> {
   const gen = Atomics.load(c, Ctl.DONE_GEN);
   Atomics.add(c, Ctl.STEP_SEQ, 1);
   Atomics.notify(c, Ctl.STEP_SEQ);
   const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(c, Ctl.DONE_GEN, gen);
-  if (w.async) await Promise.race([w.value, failure]);
+  if (w.async) await failure.race(w.value);
   if (!Atomics.load(c, Ctl.ABORT)) return false;
-  await Promise.race([failure, new Promise((r) => setTimeout(r, 1000))]);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await failure.race(new Promise((r) => (timer = setTimeout(r, 1000))));
+  } finally {
+    clearTimeout(timer);
+  }
   return true;
 }

@@ -16,7 +16,7 @@ import { kvCacheBytes, weightBytesByClass, type MemoryPlan } from '../model/memo
 import type { ModelWeights } from '../model/model-weights.js';
 import { sampleLogits, uniformDraw } from '../model/sample-logits.js';
 import { MAX_WASM_BYTES, WASM_PAGE } from './arena.js';
-import { abortAll, Cmd, Ctl, createControl, postStepAndWait } from './control.js';
+import { abortAll, Cmd, Ctl, createControl, postStepAndWait, RankFailure } from './control.js';
 import { planPartition } from './partition.js';
 import type { RankInit, RankMessage } from './rank-messages.js';
 import type { TensorLocation } from './slice-reader.js';
@@ -90,8 +90,7 @@ interface RankHandle {
 export class CpuBackend implements ForwardBackend {
   private broken: Error | undefined;
   private busy = false;
-  private failure!: Promise<never>;
-  private fail!: (e: Error) => void;
+  private readonly failure = new RankFailure();
 
   private constructor(
     private readonly ranks: RankHandle[],
@@ -100,19 +99,12 @@ export class CpuBackend implements ForwardBackend {
     private readonly nVocab: number,
     private readonly threads: number,
     private readonly relaxed: boolean,
-  ) {
-    this.resetFailure();
-  }
+  ) {}
 
   get info() {
     const n = this.ranks.length;
     const ranks = n !== this.threads ? `, ${n} memory shards` : '';
     return { kind: 'cpu' as const, description: `CPU: WebAssembly ${this.relaxed ? 'relaxed ' : ''}SIMD, ${this.threads} thread${this.threads === 1 ? '' : 's'}${ranks}`, isSoftwareGpu: false, threads: this.threads };
-  }
-
-  private resetFailure(): void {
-    this.failure = new Promise<never>((_, reject) => (this.fail = reject));
-    this.failure.catch(() => undefined);
   }
 
   static async load(file: GgufFile, cfg: ModelConfig, weights: ModelWeights, opts: CpuBackendOptions): Promise<CpuBackend> {
@@ -186,9 +178,9 @@ export class CpuBackend implements ForwardBackend {
       const backend = new CpuBackend(ready, control, memory, cfg.n_vocab, threads, relaxed);
       for (const [rank, r] of ready.entries()) {
         r.worker.removeAllListeners('message').removeAllListeners('error').removeAllListeners('exit');
-        r.worker.on('message', (m: RankMessage) => m.kind === 'error' && backend.fail(new CpuBackendError(`CPU rank ${rank}: ${m.message}`)));
-        r.worker.on('error', (e) => backend.fail(e));
-        r.worker.on('exit', (code) => backend.fail(new CpuBackendError(`CPU rank ${rank} exited with code ${code}`)));
+        r.worker.on('message', (m: RankMessage) => m.kind === 'error' && backend.failure.report(new CpuBackendError(`CPU rank ${rank}: ${m.message}`)));
+        r.worker.on('error', (e) => backend.failure.report(e));
+        r.worker.on('exit', (code) => backend.failure.report(new CpuBackendError(`CPU rank ${rank} exited with code ${code}`)));
       }
       return backend;
     } catch (e) {

@@ -13,7 +13,7 @@ import type { ModelConfig } from '../model/hparams.js';
 import type { ModelWeights } from '../model/model-weights.js';
 import type { ExpertWeights } from '../model/weights.js';
 import { MAX_WASM_BYTES, WASM_PAGE } from './arena.js';
-import { abortAll, Cmd, Ctl, postStepAndWait } from './control.js';
+import { abortAll, Cmd, Ctl, postStepAndWait, RankFailure } from './control.js';
 import { CpuBackendError, physicalCores, startWorker } from './cpu-backend.js';
 import { createJobControl, Job, jobLayout, Task, TASK_WORDS, type ExpertRankInit, type ExpertRankMessage, type JobLayout } from './expert-job.js';
 import { rankSlotBytes } from './expert-rank.js';
@@ -68,8 +68,7 @@ function expertFileBytes(e: ExpertWeights, file: GgufFile): number {
 export class CpuExpertService {
   private broken: Error | undefined;
   private busy = false;
-  private failure!: Promise<never>;
-  private fail!: (e: Error) => void;
+  private readonly failure = new RankFailure();
   /** `${il}:${expert}` → host cache slot, least recently used first. */
   private readonly cached = new Map<string, number>();
   private readonly freeSlots: number[];
@@ -86,8 +85,6 @@ export class CpuExpertService {
   ) {
     this.freeSlots = Array.from({ length: hostSlots }, (_, i) => hostSlots - 1 - i);
     this.stats = { loads: 0, hits: 0, bytesRead: 0, slots: hostSlots };
-    this.failure = new Promise<never>((_, reject) => (this.fail = reject));
-    this.failure.catch(() => undefined);
   }
 
   get threads(): number {
@@ -142,9 +139,9 @@ export class CpuExpertService {
     const svc = new CpuExpertService(ranks, control, layout, cfg.n_embd, opts.maxTokens, expertBytes, hostSlots);
     ranks.forEach((r, rank) => {
       r.worker.removeAllListeners('message').removeAllListeners('error').removeAllListeners('exit');
-      r.worker.on('message', (m: ExpertRankMessage) => m.kind === 'error' && svc.fail(new CpuBackendError(`CPU expert rank ${rank}: ${m.message}`)));
-      r.worker.on('error', (e) => svc.fail(e));
-      r.worker.on('exit', (code) => svc.fail(new CpuBackendError(`CPU expert rank ${rank} exited with code ${code}`)));
+      r.worker.on('message', (m: ExpertRankMessage) => m.kind === 'error' && svc.failure.report(new CpuBackendError(`CPU expert rank ${rank}: ${m.message}`)));
+      r.worker.on('error', (e) => svc.failure.report(e));
+      r.worker.on('exit', (code) => svc.failure.report(new CpuBackendError(`CPU expert rank ${rank} exited with code ${code}`)));
     });
     return svc;
   }

@@ -36,6 +36,7 @@ export function chatGenerationRequest(engine: Engine, g: ChatGeneration): Genera
   const room = engine.model.nCtx - g.prompt.length - 1;
   return {
     kind: 'chat',
+    preparedFor: engine,
     owner: CHAT_SLOT_OWNER,
     prompt: g.prompt,
     maxTokens: Math.max(1, Math.min(g.maxTokens, room)),

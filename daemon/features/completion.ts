@@ -148,7 +148,8 @@ export class CompletionFeature implements Feature {
         timeBudgetMs: COMPLETION_TIME_BUDGET_MS,
         signal: ac.signal,
       });
-      this.anchors.set(uri, prompt.prefixStart);
+      // not for a request cancelled meanwhile: its document may be closed, or the model changed (anchors cleared)
+      if (!ac.signal.aborted && this.ctx.documents.get(uri)) this.anchors.set(uri, prompt.prefixStart);
       return this.settle(ac, { text: suggestion, stopReason: outcome.stopReason }, { uri, prefix, suffix, lead, replace });
     } finally {
       sub.dispose();

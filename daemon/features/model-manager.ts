@@ -239,6 +239,7 @@ export class ModelManager {
       if (plan.totalBytes + (now.explicit ? old : 0) > now.bytes) {
         this.opts.log(`the previous model is unloaded first: both would exceed the memory budget (${now.source}, ${Math.round(now.bytes / 1048576)} MB)`);
         await this.dropEngine();
+        if (signal.aborted) throw new LoadAbandonedError('abandoned while the previous model was unloaded');
       }
     }
     let lastSent = -1;

@@ -15,7 +15,7 @@
  * are queue writes: GPU work submitted afterwards sees them, and nothing in flight reads that slot (a
  * layer's slots are only read after its own host op).
  */
-import type { GgufFile } from '../gguf/gguf-reader.js';
+import { readTensorBytes, type GgufFile } from '../gguf/gguf-reader.js';
 import { dequantizeRow } from '../gguf/quantize.js';
 import { CpuExpertService, type ExpertTask } from '../cpu/expert-service.js';
 import { DEFAULT_CACHE_POLICY, LayerExpertCache, type CachePolicyOptions, type SlotUpload } from '../model/expert-cache-policy.js';
@@ -276,7 +276,12 @@ export class ExpertExecutor {
     computed.catch(() => undefined);
     // a decode step's CPU time per expert-token (its cost does not shrink with more rows per expert)
     if (n === 1 && tasks.length) void computed.then(() => this.measured('cpu', (performance.now() - t0) / tasks.length), () => undefined);
-    for (const u of plan.uploads) await this.upload(l, u);
+    try {
+      for (const u of plan.uploads) await this.upload(l, u);
+    } catch (e) {
+      await computed.catch(() => undefined); // the CPU job finishes before the step fails, so the service is free again
+      throw e;
+    }
     this.prefetch(l, x, n);
     const out = await computed;
     this.writeCpuRows(out, tasks, b.eout());
@@ -391,7 +396,7 @@ async function routerCopy(file: GgufFile, router: WeightHandle, norm: VectorHand
   const read = async (tensor: string, n: number): Promise<Float32Array> => {
     const t = file.tensorByName.get(tensor);
     if (!t) throw new Error(`tensor ${tensor} is missing`);
-    return Float32Array.from(dequantizeRow(t.type, await file.read(t.offset, t.byteSize), n));
+    return Float32Array.from(dequantizeRow(t.type, await readTensorBytes(file, t), n)); // from the split part that holds it
   };
   return { router: await read(router.tensor, router.rows * router.cols), norm: await read(norm.tensor, cfg.n_embd) };
 }

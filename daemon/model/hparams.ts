@@ -486,7 +486,7 @@ export function checkModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): 
     case 'qwen2':
       qFullWidth = true;
       denseAllowed = true;
-      if (n_expert > 0) throw unsupported(`qwen2 is a dense architecture: '${k('expert_count')}' = ${n_expert} is not supported (qwen2moe has experts)`);
+      if (n_expert > 0) checks.fail('hparams', unsupported(`qwen2 is a dense architecture: '${k('expert_count')}' = ${n_expert} is not supported (qwen2moe has experts)`));
       break;
     case 'qwen2moe':
       n_ff_exp = expFf() || (n_expert_used > 0 ? Math.floor(n_ff / n_expert_used) : 0);
@@ -571,7 +571,7 @@ export function checkModelConfig(file: GgufFile, opts: ReadConfigOptions = {}): 
   const tied_output = output === undefined;
   output ??= token_embd;
   const rope_freqs = arch === 'llama' || arch === 'granitemoe' ? tc.opt(TENSOR.rope_freqs, [n_rot / 2], 'vector') : undefined;
-  if (arch === 'qwen2' && tc.has('output.bias')) throw unsupported(`qwen2's 'output.bias' (a bias on the logits) is not supported`);
+  if (arch === 'qwen2' && tc.has('output.bias')) checks.fail('hparams', unsupported(`qwen2's 'output.bias' (a bias on the logits) is not supported`));
 
   const present = (name: BlockTensor, suffix: 'weight' | 'bias' = 'weight') =>
     Array.from({ length: n_layer }, (_, il) => tc.has(blk(il, name, suffix)));

@@ -18,6 +18,11 @@ export type JobStopReason = 'eos' | 'stop' | 'length' | 'context' | 'cancelled' 
 export interface GenerationRequest {
   /** Completions run ahead of chat (and explain); see scheduler.ts. */
   kind: JobKind;
+  /**
+   * The engine whose tokenizer and context the prompt was built for: a request that reaches the scheduler
+   * after a model switch fails with EngineGoneError instead of running old token ids on the new model.
+   */
+  preparedFor?: Engine;
   /** Whose KV slot this uses: a document URI for completions, 'chat' for chat and explain. */
   owner: string;
   prompt: readonly number[];

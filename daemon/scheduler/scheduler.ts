@@ -124,6 +124,7 @@ export class Scheduler {
   submit(req: GenerationRequest, key = req.owner): Promise<GenerationOutcome> {
     const engine = this.engine;
     if (!engine) return Promise.reject(new EngineGoneError('no model is loaded'));
+    if (req.preparedFor && req.preparedFor !== engine) return Promise.reject(new EngineGoneError('the model changed while the request was prepared'));
     if (req.prompt.length === 0) return Promise.reject(new RangeError('empty prompt'));
     if (req.prompt.length >= engine.model.nCtx) {
       return Promise.reject(new RangeError(`the prompt has ${req.prompt.length} tokens; the context holds ${engine.model.nCtx}`));

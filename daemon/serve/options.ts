@@ -14,9 +14,10 @@ export function serveOptions(args: ParsedArgs, modelPath: string, engine: Engine
   if (args.positional.length > 1) throw new UsageError(`serve takes one model file, got ${args.positional.length} arguments`);
   const host = stringFlag(args, 'host') ?? DEFAULT_HOST;
   if (host.trim() === '') throw new UsageError('--host needs an address');
-  const apiKey = stringFlag(args, 'api-key') ?? (env.MOECODE_API_KEY || undefined);
-  if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key needs a key');
-  const maxBodyMb = numberFlag(args, 'max-body-mb', DEFAULT_MAX_BODY_BYTES / (1024 * 1024), (v) => v > 0 && v <= 1024);
+  // trimmed as the Authorization header's token is, so a key read from a file with a newline still matches
+  const apiKey = (stringFlag(args, 'api-key') ?? (env.MOECODE_API_KEY || undefined))?.trim();
+  if (apiKey !== undefined && apiKey === '') throw new UsageError('--api-key needs a key');
+  const maxBodyMb = numberFlag(args, 'max-body-mb', DEFAULT_MAX_BODY_BYTES / (1024 * 1024), (v) => v >= 1 / 1024 && v <= 1024);
   return {
     modelPath,
     host,

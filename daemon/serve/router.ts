@@ -8,7 +8,7 @@ import { readJsonBody } from './body.js';
 import { chatCompletions } from './chat-completions.js';
 import { completions } from './completions.js';
 import type { ServeContext } from './context.js';
-import { HttpError, toHttpError } from './errors.js';
+import { badRequest, HttpError, toHttpError } from './errors.js';
 import { infill } from './infill.js';
 import { health, models, status } from './info-routes.js';
 import { sendError } from './respond.js';
@@ -63,10 +63,42 @@ function checkHost(ctx: ServeContext, req: IncomingMessage): void {
   }
 }
 
+/** The request target's path without trailing slashes; a target URL cannot parse is a 400, not a 500. */
+function requestPath(target: string | undefined): string {
+  let url: URL;
+  try {
+    url = new URL(target ?? '/', 'http://localhost');
+  } catch {
+    throw badRequest('the request target is not a valid URL');
+  }
+  return url.pathname.replace(/\/+$/, '') || '/';
+}
+
+/**
+ * Browsers send Origin on every cross-origin request, including the "simple" POSTs a page may send
+ * without asking first (no Content-Type, a Blob body): a request from a web page that is not itself on
+ * a loopback address is refused, so no page the user opens can make the local server generate.
+ * Editors and other local clients send no Origin.
+ */
+function checkOrigin(req: IncomingMessage): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  let hostname = '';
+  try {
+    hostname = new URL(origin).hostname.replace(/^\[|\]$/g, ''); // an opaque origin ('null') parses to nothing
+  } catch {
+    // not a URL: refused below
+  }
+  if (!hostname || !isLoopbackHostname(hostname)) {
+    throw new HttpError(403, 'requests from web pages of other sites are not accepted', 'permission_error', 'forbidden_origin');
+  }
+}
+
 export async function route(ctx: ServeContext, checkKey: ((authorization: string | undefined) => void) | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    const path = requestPath(req.url);
     checkHost(ctx, req);
+    checkOrigin(req);
     const r = ROUTES[path];
     if (!r?.open) checkKey?.(req.headers.authorization);
     if (!r) throw new HttpError(404, `no route ${req.method} ${path}`, 'not_found_error', 'not_found');

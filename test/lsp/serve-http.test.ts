@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,18 @@ let noGpu: string | undefined;
 before(async () => {
   noGpu = await gpuUnavailable();
 });
+
+/** Sends `raw` bytes as the whole request and resolves with everything the server answers until it closes. */
+function rawRequest(url: string, raw: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(port), hostname, () => sock.end(raw));
+    let out = '';
+    sock.setEncoding('utf8').on('data', (d: string) => (out += d));
+    sock.on('end', () => resolve(out));
+    sock.on('error', reject);
+  });
+}
 
 function assertOpenAiError(r: { status: number; text: string; json(): any }, status: number, param?: string | null, code?: string | null): void {
   assert.equal(r.status, status, r.text);
@@ -180,6 +192,23 @@ describe('moecode serve over HTTP', () => {
     assertOpenAiError(await http(server.url, '/v1/models', { headers: { Host: 'attacker.example:8012' } }), 403, null, 'forbidden_host');
     const port = new URL(server.url).port;
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) assert.equal((await http(server.url, '/v1/models', { headers: { Host: host } })).status, 200, host);
+  });
+
+  test('a request from a web page of another site (its Origin) is 403, even with no Content-Type; loopback pages and editors pass', async (t) => {
+    if (noGpu) return t.skip(noGpu);
+    const body = Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 })); // no Content-Type: what a no-cors fetch of a Blob sends
+    for (const origin of ['https://attacker.example', 'null', 'not a url']) {
+      assertOpenAiError(await http(server.url, '/v1/chat/completions', { body, headers: { Origin: origin } }), 403, null, 'forbidden_origin');
+    }
+    const port = new URL(server.url).port;
+    assert.equal((await http(server.url, '/v1/models', { headers: { Origin: `http://localhost:${port}` } })).status, 200);
+    assert.equal((await http(server.url, '/v1/models', { headers: { Origin: 'http://[::1]:3000' } })).status, 200);
+  });
+
+  test('a request target that is not a URL is 400, not a server error', async (t) => {
+    if (noGpu) return t.skip(noGpu);
+    const r = await rawRequest(server.url, 'GET http://[/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    assert.match(r, /^HTTP\/1\.1 400 /, r.slice(0, 200));
   });
 
   test('SSE wire format: text/event-stream, chunk objects only, finish_reason, then data: [DONE]', async (t) => {

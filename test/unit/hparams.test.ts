@@ -10,7 +10,7 @@ import type { GgufFile, GgufTensorInfo } from '../../daemon/gguf/gguf-reader.js'
 import { openGguf } from '../../daemon/gguf/gguf-reader.js';
 import { meta, writeGguf } from '../../daemon/gguf/gguf-writer.js';
 import type { GgufMetaEntry } from '../../daemon/gguf/gguf-writer.js';
-import { readModelConfig, tensorNames } from '../../daemon/model/hparams.js';
+import { checkModelConfig, readModelConfig, tensorNames } from '../../daemon/model/hparams.js';
 import type { ArchName } from '../../daemon/model/hparams.js';
 import { ropeMscale, yarnCorrDims } from '../../daemon/model/rope-scaling.js';
 
@@ -417,6 +417,9 @@ test('qwen2: dense, q and attn_output n_embd wide, q/k/v biases, NEOX, tied outp
   assert.equal(c.tensors.layers[0]!.attn_q_bias, 'blk.0.attn_q.bias');
   assert.equal(readModelConfig(fakeFile(buildSpec('qwen2', { n_expert: 0, tied: true }))).tied_output, true);
   assert.throws(() => readModelConfig(fakeFile(buildSpec('qwen2'))), isErr('UNSUPPORTED_FEATURE', /qwen2 is a dense architecture/));
+  // the collecting check lists it as a problem instead of throwing (moecode info, discovery)
+  const collected = checkModelConfig(fakeFile(buildSpec('qwen2')));
+  assert.ok(collected.problems.some((p) => /qwen2 is a dense architecture/.test(p.message)), JSON.stringify(collected.problems.map((p) => p.message)));
   const ob = buildSpec('qwen2', { n_expert: 0 });
   ob.tensors.push({ name: 'output.bias', dims: [V], type: GgmlType.F32 });
   assert.throws(() => readModelConfig(fakeFile(ob)), isErr('UNSUPPORTED_FEATURE', /output\.bias/));

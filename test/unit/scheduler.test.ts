@@ -203,6 +203,18 @@ test('unloading the engine fails every queued and running job with EngineGoneErr
   await assert.rejects(s.submit(req({ kind: 'completion', owner: 'doc' })), EngineGoneError);
 });
 
+test('a request prepared for the engine before a model switch is refused with EngineGoneError, one for the new engine runs', async () => {
+  const old = new FakeEngine(2).asEngine();
+  const next = new FakeEngine(2).asEngine();
+  const s = new Scheduler();
+  await s.setEngine(old);
+  await s.setEngine(next);
+  await assert.rejects(s.submit(req({ kind: 'chat', owner: 'chat', preparedFor: old })), (e: unknown) => e instanceof EngineGoneError && /model changed/.test(e.message));
+  const o = await s.submit(req({ kind: 'chat', owner: 'chat', preparedFor: next }));
+  assert.ok(o.tokens.length > 0);
+  await s.setEngine(undefined);
+});
+
 test('a prompt longer than the context is refused', () =>
   withEngine(1, async (s) => {
     await assert.rejects(s.submit(req({ kind: 'chat', owner: 'chat', prompt: prompt(600) })), RangeError);

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 
 const ROOT = resolve(__dirname, '..', '..');
 const SCRIPT = join(ROOT, 'tools', 'install-system-packages.sh');
-const PACKAGES = ['chromium', 'libvulkan1', 'clang', 'lld', 'clang-19', 'lld-19', 'libkrb5-dev', 'ripgrep', 'build-essential', 'python3', 'python3-numpy', 'python3-torch'];
+const PACKAGES = ['chromium', 'libvulkan1', 'clang', 'lld', 'clang-19', 'lld-19', 'libkrb5-dev', 'ripgrep', 'build-essential', 'python3', 'python3-numpy', 'python3-torch', 'unzip'];
 
 const which = (cmd: string) => {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });

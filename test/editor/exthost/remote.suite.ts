@@ -12,7 +12,10 @@ suite('remote server', () => {
   let server: OpenAiStandIn | undefined;
 
   suiteSetup(async function () {
-    if (!hasDaemon()) this.skip();
+    if (!hasDaemon()) {
+      console.log('skipping the remote server suite: dist/daemon.js is not built (run npm run build)');
+      this.skip();
+    }
     server = new OpenAiStandIn({ dialect: 'vllm', models: [{ id: 'Qwen/Qwen2.5-Coder-7B', contextLength: 32768 }], apiKey: 'exthost-key', chat: () => ['from', ' the', ' server'] });
     await server.start();
   });
