@@ -4,7 +4,7 @@
  * cursors (the daemon builds the fill-in-the-middle prompt, heals the token under the cursor and cuts
  * the suggestion with its stop rules) and prints the file with each suggestion marked; then asks
  * `moecode/code/explain` about a function, streamed. Uses the shipped model (or MOECODE_MODEL); runs
- * without a GPU on the software WebGPU adapter.
+ * without a GPU (the CPU backend; `auto` picks it when there is only a software WebGPU adapter).
  *   npm run demo                 # the built daemon (dist/), else the sources through tsx
  */
 import { spawn } from 'node:child_process';

@@ -27,14 +27,15 @@ if (files.length === 0) {
   console.error(`no test files in ${chosen.join(', ')}`);
   process.exit(1);
 }
-// The editor tests run in a real VS Code (code-server): install it on demand, so that `npm test` on a fresh
-// clone runs them instead of skipping them for lack of a step only CI used to perform.
-if (chosen.includes('editor')) {
+// The editor tests run in a real VS Code (code-server), and the grammar unit tests on its grammars: install it
+// on demand, so that `npm test` on a fresh clone runs them instead of skipping them for lack of a step only CI
+// used to perform.
+if (chosen.includes('editor') || chosen.includes('unit')) {
   const { installCodeServer } = await import('../test/editor/harness/install-code-server.mjs');
   try {
     installCodeServer({ quiet: true });
   } catch (e) {
-    console.error(`run-tests: the editor tests need code-server, and installing it failed: ${e instanceof Error ? e.message : e}`);
+    console.error(`run-tests: the editor and grammar tests need code-server, and installing it failed: ${e instanceof Error ? e.message : e}`);
     console.error('run-tests: the system packages it needs are installed by tools/install-system-packages.sh');
     process.exit(1);
   }

@@ -16,8 +16,8 @@ export interface SseEvent {
 export const MAX_SSE_LINE_CHARS = 4 * 1024 * 1024;
 
 export class SseLineTooLongError extends Error {
-  constructor() {
-    super(`an event-stream line is longer than ${MAX_SSE_LINE_CHARS} characters`);
+  constructor(what = 'line') {
+    super(`an event-stream ${what} is longer than ${MAX_SSE_LINE_CHARS} characters`);
     this.name = 'SseLineTooLongError';
   }
 }
@@ -27,6 +27,8 @@ export class SseParser {
   private afterCR = false;
   private started = false;
   private data: string[] = [];
+  /** Characters of the data lines of the event still open. */
+  private dataChars = 0;
   private eventName = '';
 
   /** Feeds the next piece of text; returns the events it completed, in order. */
@@ -85,7 +87,12 @@ export class SseParser {
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') this.data.push(value);
+    if (field === 'data') {
+      // data lines with no blank line to end the event would otherwise pile up without limit
+      this.dataChars += value.length + 1;
+      if (this.dataChars > MAX_SSE_LINE_CHARS) throw new SseLineTooLongError('event');
+      this.data.push(value);
+    }
     else if (field === 'event') this.eventName = value;
     // id and retry mean nothing for one-shot generation streams
   }
@@ -93,6 +100,7 @@ export class SseParser {
   private dispatch(out: SseEvent[]): void {
     if (this.data.length > 0) out.push({ event: this.eventName || 'message', data: this.data.join('\n') });
     this.data = [];
+    this.dataChars = 0;
     this.eventName = '';
   }
 }

@@ -127,6 +127,9 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       if (input === undefined) return;
     }
     const ctx = actionContextOf(editor, input);
+    // prompt files may put the answer into the editor (output: replace | insert): at the selection the model
+    // is shown, captured with the context, before the render's wait lets the user move it
+    const target = new vscode.Range(editor.selection.start, editor.selection.end);
     if (action.needsSelection && !ctx.selection) {
       void vscode.window.showInformationMessage(`MoeCode: select some code first, then run "${action.title}".`);
       return;
@@ -139,9 +142,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       void vscode.window.showErrorMessage(`MoeCode: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
-    // prompt files may put the answer into the editor (output: replace | insert) at the selection captured now
     const output = isPromptAction(action) ? action.prompt.output : 'chat';
-    const target = new vscode.Range(editor.selection.start, editor.selection.end);
     await this.reveal(false);
     const modelText = request.kind === 'chat' ? request.params.prompt : `${request.display.text}\n\n${fenced(ctx)}`;
     const prior = this.history.toMessages();

@@ -95,6 +95,7 @@ export type PromptDiagnosticCode =
   | 'unknown-filter'
   | 'template-runtime'
   | 'template-limit'
+  | 'template-unchecked'
   | 'file-too-large'
   | 'unused-selection'
   | 'output-needs-selection'

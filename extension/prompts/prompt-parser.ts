@@ -21,6 +21,8 @@ import type { TemplateSandbox } from './template-sandbox';
 
 /** A prompt file longer than this (UTF-16 code units) is not read further: 256 Ki is pages of instructions. */
 export const PROMPT_FILE_MAX_CHARS = 256 * 1024;
+/** Most blank characters in a row (spaces, tabs, newlines): a bound on the template parser's time. */
+export const PROMPT_MAX_WHITESPACE_RUN = 1024;
 
 export function parsePromptFile(text: string, uri: string): ParseResult {
   const { result } = parseStatic(text, uri);
@@ -34,6 +36,19 @@ export async function checkPromptFile(text: string, uri: string, sandbox: Templa
   const diagnostics = [...result.diagnostics];
   const ok = await trialRender(template, sandbox, diagnostics, index);
   return ok ? { prompt: result.prompt, diagnostics } : { diagnostics };
+}
+
+/** Where the first run of more than `max` whitespace characters starts, or -1 (one linear pass). */
+function longWhitespaceRun(text: string, max: number): number {
+  let start = 0;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (/\s/.test(text[i]!)) {
+      if (n++ === 0) start = i;
+      if (n > max) return start;
+    } else n = 0;
+  }
+  return -1;
 }
 
 function parseStatic(text: string, uri: string): { result: ParseResult; template?: CheckedTemplate; index?: LineIndex } {
@@ -55,6 +70,19 @@ function parseStatic(text: string, uri: string): { result: ParseResult; template
   }
   const index = new LineIndex(source);
   const diagnostics: PromptDiagnostic[] = [];
+  // The template library's parser scans whitespace runs with a backtracking regex (time ∝ run length²): a
+  // file with one long run would stall the extension host before any template code could be bounded.
+  const runAt = longWhitespaceRun(source, PROMPT_MAX_WHITESPACE_RUN);
+  if (runAt >= 0) {
+    const at = index.positionAt(runAt);
+    diagnostics.push({
+      range: { start: at, end: at },
+      severity: 'error',
+      code: 'file-too-large',
+      message: `The prompt file has a run of more than ${PROMPT_MAX_WHITESPACE_RUN.toLocaleString('en')} blank characters here; a prompt file may have at most that many in a row. It is not loaded.`,
+    });
+    return { result: { diagnostics } };
+  }
 
   const split = splitFrontMatter(index, diagnostics);
   if (!split) return { result: { diagnostics } };

@@ -200,7 +200,8 @@ export class PromptRegistry implements vscode.Disposable {
     if (cached) return cached;
     const result = render ? await checkPromptFile(text, uri.toString(), this.sandbox) : parsePromptFile(text, uri.toString());
     if (this.checked.size >= CHECK_CACHE_LIMIT) this.checked.clear();
-    this.checked.set(key, result);
+    // a check the render process could not run is not remembered: the next load tries again
+    if (!result.diagnostics.some((d) => d.code === 'template-unchecked')) this.checked.set(key, result);
     return result;
   }
 

@@ -142,6 +142,12 @@ export async function trialRender(checked: CheckedTemplate, sandbox: TemplateSan
     outcomes = await sandbox.render(sources, SAMPLE_VALUES, CHECK_LIMITS);
   } catch (e) {
     if (!(e instanceof TemplateLimitError)) throw e;
+    if (e.kind === 'worker') {
+      // the render process itself failed (did not start, or was stopped): not the template's fault. The file
+      // loads (its real renders are bounded the same way) and is checked again on its next load.
+      diagnostics.push({ range: checked.bodyLine, severity: 'warning', code: 'template-unchecked', message: `The template could not be trial-rendered now: ${e.message}.` });
+      return true;
+    }
     diagnostics.push({
       range: checked.bodyLine,
       severity: 'error',
@@ -328,7 +334,7 @@ function checkVariables(tags: Tag[], unknown: (token: TagToken, message: string)
       if (EXPRESSION_KEYWORDS.has(t.value) || extraKeywords.includes(t.value)) continue;
       if ((PROMPT_VARIABLES as readonly string[]).includes(t.value) && !scopes.slice(1).some((s) => s.names.has(t.value))) {
         const variable = t.value as PromptVariable;
-        uses.set(variable, [...(uses.get(variable) ?? []), t]);
+        (uses.get(variable) ?? uses.set(variable, []).get(variable)!).push(t);
         continue;
       }
       if (bound(t.value)) continue;

@@ -19,12 +19,12 @@ test('progress keeps a slow load alive past the bound', async () => {
   const value = await watchLoad(
     async (progress) => {
       for (let i = 0; i < 6; i++) {
-        await new Promise((r) => setTimeout(r, 30));
+        await new Promise((r) => setTimeout(r, 150));
         progress();
       }
       return 'loaded';
     },
-    { stallMs: 80, signal: new AbortController().signal, onLate: () => assert.fail('no late result') },
+    { stallMs: 600, signal: new AbortController().signal, onLate: () => assert.fail('no late result') },
   );
   assert.equal(value, 'loaded');
 });

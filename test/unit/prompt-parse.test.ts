@@ -188,3 +188,18 @@ test('warnings do not skip the file: selection: none with {{ selection }}, outpu
   assert.equal(replace.severity, 'warning');
   assert.deepEqual(replace.range, rangeOf(text, 'replace'));
 });
+
+test('a long run of blank characters is refused before the template parser sees it (its regex is quadratic in the run)', () => {
+  const body = `Explain {{ selection }}${' '.repeat(200_000)}done\n`;
+  const t0 = performance.now();
+  const { prompt, diagnostics } = parsePromptFile(`---\nname: spaced\n---\n${body}`, URI);
+  const ms = performance.now() - t0;
+  assert.equal(prompt, undefined);
+  const d = diagnostics.find((x) => x.code === 'file-too-large');
+  assert.ok(d, JSON.stringify(diagnostics));
+  assert.match(d.message, /run of more than 1,024 blank characters/);
+  assert.equal(d.range.start.line, 3);
+  assert.ok(ms < 10_000, `took ${ms} ms`); // a hang guard: the unguarded parse takes tens of seconds
+  // a run at the limit still loads
+  assert.ok(parsePromptFile(`---\nname: spaced\n---\nExplain {{ selection }}${' '.repeat(1000)}done\n`, URI).prompt);
+});

@@ -180,3 +180,13 @@ test('extractCode: the longest fenced block, or the whole answer without one', (
   assert.equal(extractCode('Use `f()`:\n```\nf()\n```\nFull:\n~~~python\ndef f():\n    return 1\n~~~\n'), 'def f():\n    return 1');
   assert.equal(extractCode('````md\n```js\nx\n```\n````'), '```js\nx\n```');
 });
+
+test('a trial render the render process cannot run (here: a disposed sandbox) is a warning, not a broken template', async () => {
+  const gone = testSandbox();
+  gone.dispose();
+  const { prompt, diagnostics } = await checkPromptFile('---\nname: ok\n---\nExplain {{ selection }}\n', 'file:///w/.moecode/prompts/ok.prompt', gone);
+  assert.ok(prompt, JSON.stringify(diagnostics));
+  const d = diagnostics.find((x) => x.code === 'template-unchecked');
+  assert.equal(d?.severity, 'warning', JSON.stringify(diagnostics));
+  assert.match(d!.message, /could not be trial-rendered now: .*disposed/);
+});

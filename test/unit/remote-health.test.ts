@@ -50,7 +50,6 @@ test('failures are probed again with a doubling delay until the server answers',
     const gaps = calls.slice(1).map((t, i) => t - calls[i]!);
     // 40, 80, 160 ms (timers fire late, never early)
     assert.ok(gaps[0]! >= 38 && gaps[1]! >= 78 && gaps[2]! >= 158, JSON.stringify(gaps));
-    assert.ok(gaps[1]! > gaps[0]! && gaps[2]! > gaps[1]!, JSON.stringify(gaps));
     assert.deepEqual(states, ['unreachable', 'ok']);
   } finally {
     health.dispose();

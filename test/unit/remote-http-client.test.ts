@@ -14,6 +14,8 @@ import { MAX_ANSWER_CHARS_PER_TOKEN, streamChat } from '../../daemon/remote/remo
 import { OpenAiStandIn } from '../helpers/openai-stand-in.js';
 
 const FAST: RequestPolicy = { attempts: 1, headersTimeoutMs: 300, idleTimeoutMs: 300 };
+/** For requests that must succeed or fail for another reason than a deadline: room for a loaded machine. */
+const ROOMY: RequestPolicy = { attempts: 1, headersTimeoutMs: 10_000, idleTimeoutMs: 10_000 };
 const client = (base: string, key?: string) => new RemoteHttpClient(base, { apiKey: () => key, retryDelayMs: () => 10 });
 const closers: (() => Promise<void>)[] = [];
 after(async () => {
@@ -86,14 +88,14 @@ test('a JSON answer over the bound is refused, not buffered', async () => {
       res.end('{}');
     }),
   );
-  await assert.rejects(client(base).getJson(`${base}/models`, { ...FAST, idleTimeoutMs: 5000 }), (e: unknown) => e instanceof RemoteProtocolError && /larger than/.test(e.message));
+  await assert.rejects(client(base).getJson(`${base}/models`, { ...ROOMY }), (e: unknown) => e instanceof RemoteProtocolError && /larger than/.test(e.message));
 });
 
 test('HTTP errors are typed; 4xx is never retried, 503 is, resets are', async () => {
   const s = new OpenAiStandIn({ dialect: 'vllm', models: [{ id: 'm' }], apiKey: 'k' });
   await s.start();
   closers.push(() => s.stop());
-  const policy = { ...FAST, attempts: 3 };
+  const policy = { ...ROOMY, attempts: 3 };
   await assert.rejects(client(s.url, 'wrong').getJson(`${s.url}/models`, policy), (e: unknown) => e instanceof RemoteUnauthorizedError && e.status === 401 && e.detail === 'Unauthorized');
   assert.equal(s.received('/v1/models').length, 1);
   await assert.rejects(client(s.url, 'k').postJson(`${s.url}/nothing`, {}, policy), (e: unknown) => e instanceof RemoteHttpError && e.status === 404 && !e.retryable);
@@ -115,7 +117,7 @@ test('aborting a stream closes the connection and throws RequestAbortedError', a
   let n = 0;
   await assert.rejects(
     (async () => {
-      for await (const _ev of client(s.url).stream(`${s.url}/chat/completions`, { stream: true }, FAST, ac.signal)) if (++n === 3) ac.abort();
+      for await (const _ev of client(s.url).stream(`${s.url}/chat/completions`, { stream: true }, ROOMY, ac.signal)) if (++n === 3) ac.abort();
     })(),
     RequestAbortedError,
   );
@@ -133,7 +135,7 @@ test('an error answer is read only up to a bound; its words are kept short', asy
       res.end();
     }),
   );
-  await assert.rejects(client(base).postJson(`${base}/completions`, {}, { ...FAST, idleTimeoutMs: 5000 }), (e: unknown) => e instanceof RemoteHttpError && e.status === 400 && e.detail.length <= 301);
+  await assert.rejects(client(base).postJson(`${base}/completions`, {}, { ...ROOMY }), (e: unknown) => e instanceof RemoteHttpError && e.status === 400 && e.detail.length <= 301);
 });
 
 test('a chat answer longer than asked for is cut off (stopReason length) and the connection closed', async () => {
@@ -141,7 +143,7 @@ test('a chat answer longer than asked for is cut off (stopReason length) and the
   await s.start();
   closers.push(() => s.stop());
   const deltas: string[] = [];
-  const r = await streamChat(client(s.url), 'm', { messages: [{ role: 'user', content: 'hi' }], maxTokens: 4, temperature: 0, onText: (d) => deltas.push(d), signal: new AbortController().signal }, FAST);
+  const r = await streamChat(client(s.url), 'm', { messages: [{ role: 'user', content: 'hi' }], maxTokens: 4, temperature: 0, onText: (d) => deltas.push(d), signal: new AbortController().signal }, ROOMY);
   assert.equal(r.stopReason, 'length');
   assert.equal(r.text.length, 4 * MAX_ANSWER_CHARS_PER_TOKEN);
   assert.equal(deltas.join(''), r.text);

@@ -52,6 +52,20 @@ test('SSE: a line that never ends is refused past the bound instead of growing w
   }, SseLineTooLongError);
 });
 
+test('SSE: data lines with no blank line to end their event are refused past the bound too', () => {
+  const p = new SseParser();
+  const line = `data: ${'y'.repeat(64 * 1024)}\n`;
+  assert.throws(
+    () => {
+      for (let i = 0; i <= MAX_SSE_LINE_CHARS / (64 * 1024) + 1; i++) assert.deepEqual(p.push(line), []);
+    },
+    (e: unknown) => e instanceof SseLineTooLongError && /event/.test(e.message),
+  );
+  // events of normal size still come through, each ending the count of the one before
+  const q = new SseParser();
+  for (let i = 0; i < 200; i++) assert.equal(q.push(`data: ${'z'.repeat(64 * 1024)}\n\n`).length, 1);
+});
+
 const URL_ = 'http://gpu-box:30000/v1/chat/completions';
 const read = (data: string, event = 'message') => readStreamEvent({ event, data }, URL_);
 

@@ -15,7 +15,8 @@
  * --threads (default 2): llama.cpp's and the CPU backend's threads. Models are generated once and cached
  * under .cache/models (about 2 GB for Q8_0 and 1 GB for Q4_0, a few minutes each). Progress goes to
  * stderr, the table to stdout. --types takes weight types (every matrix in that type) and llama.cpp's mixes
- * (Q4_K_M: Q6_K for attn_v, ffn_down and output, Q4_K elsewhere, as llama-quantize writes it).
+ * (Q4_K_M: llama-quantize's per-tensor choice, tools/modelgen/tensor-types.ts — mostly Q4_K, with Q6_K and Q5_K/Q8_0 where it
+ * gives those tensors more bits).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -92,8 +93,6 @@ function parseOptions(argv: string[]): Options {
 function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
 }
-
-
 
 const sameWorkload = (a: Workload, b: Workload) => a.promptTokens === b.promptTokens && a.decodeTokens === b.decodeTokens;
 

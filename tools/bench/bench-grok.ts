@@ -100,8 +100,6 @@ function memAvailable(): number | undefined {
   }
 }
 
-
-
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const t0 = performance.now();

@@ -124,8 +124,6 @@ async function child(jobFile: string): Promise<void> {
 
 // --- parent -----------------------------------------------------------------------------------------
 
-
-
 function pad(cells: string[][]): string {
   const w = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')).join('\n');

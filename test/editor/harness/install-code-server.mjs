@@ -9,7 +9,7 @@
  *    download cache with a tarball of Debian's `rg` (apt-get install ripgrep);
  *  - the machine's ~/.npmrc says `yes=false`, which cancels node-pty's `npx node-gyp`.
  * A failed optional install would still leave `npm ci` red for everyone, so it lives here, pinned by
- * test/editor/code-server/package-lock.json, and CI runs this script (.ci/run) before `npm test`.
+ * test/editor/code-server/package-lock.json; tools/run-tests.mjs runs it before the editor and unit tests.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
