@@ -100,7 +100,15 @@ export async function fitChatPrompt(engine: ChatTokenizer, messages: readonly Ch
 
   let fitted: number[] | undefined;
   let shortest = Infinity;
+  let fewestChars = Infinity;
   const fits = async (msgs: readonly ChatMessage[], atts: readonly ResolvedAttachment[]): Promise<boolean> => {
+    // messages longer than the budget could hold are not rendered or tokenized (a pasted 20 MB log would
+    // block the daemon for seconds per try)
+    const chars = msgs.reduce((n, m) => n + m.content.length, 0);
+    if (chars > ceiling) {
+      fewestChars = Math.min(fewestChars, chars);
+      return false;
+    }
     const ids = await renderChatIds(engine, chatMessages(msgs, atts));
     shortest = Math.min(shortest, ids.length);
     if (ids.length > budget) return false;
@@ -131,6 +139,9 @@ export async function fitChatPrompt(engine: ChatTokenizer, messages: readonly Ch
     (h) => fits(lastOnly, withHeads(h)),
   );
   if (heads === undefined) {
+    if (shortest === Infinity) {
+      throw requestFailed('contextOverflow', `the last message has ${fewestChars} characters, more than the model's context can hold (it leaves ${budget} tokens for the prompt)`);
+    }
     throw requestFailed('contextOverflow', `the conversation needs ${shortest} tokens even without its oldest messages and attachments; the model's context leaves ${budget} for the prompt`);
   }
   atts = withHeads(heads);

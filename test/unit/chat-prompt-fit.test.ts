@@ -101,6 +101,19 @@ describe('fitChatPrompt', () => {
     assert.match(fitted.notes[0]!, /^Line 1 of the selection from `min\.js` was cut after \d+ characters \(the rest of it and lines 2–3 were left out\) to fit the model's context\.$/);
   });
 
+  test('a pasted message far longer than the context is refused without tokenizing it; a long history before a short question is dropped the same way', async () => {
+    const { tokenizer, count } = counting(tok);
+    const huge = 'log line 0123456789 '.repeat(500_000); // 10 MB
+    await assert.rejects(
+      () => fitChatPrompt({ tokenizer, chatTemplate: undefined }, [{ role: 'user', content: huge }], [], 100),
+      (e: unknown) => (e as { data?: { reason?: string } }).data?.reason === 'contextOverflow' && /last message has 10000000 characters/.test((e as Error).message),
+    );
+    assert.equal(count(), 0, 'nothing was rendered or tokenized');
+    const fitted = await fitChatPrompt({ tokenizer, chatTemplate: undefined }, [{ role: 'user', content: huge }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'And now?' }], [], 1000);
+    assert.equal(fitted.droppedTurns, 2);
+    assert.ok(count() <= 3, `${count()} renders`);
+  });
+
   test('when even the question alone does not fit: contextOverflow', async () => {
     await assert.rejects(
       () => fitChatPrompt({ tokenizer: tok, chatTemplate: undefined }, [{ role: 'user', content: 'q'.repeat(500) }], [], 100),
