@@ -10,11 +10,12 @@ export abstract class RemoteError extends Error {
 
 /** No connection: refused, reset before an answer, DNS failure, or no response headers in time. */
 export class RemoteUnreachableError extends RemoteError {
-  readonly retryable = true;
   constructor(
     readonly url: string,
     /** The socket-level reason, e.g. ECONNREFUSED, or 'timeout'. */
     readonly reason: string,
+    /** False when the server may have taken the request (a POST with no answer in time): sending it again could run it twice. */
+    readonly retryable = true,
   ) {
     super(`${url} is unreachable (${reason})`);
     this.name = 'RemoteUnreachableError';

@@ -156,7 +156,11 @@ export class RemoteHttpClient {
     /** Maps a failure of fetch or of reading the body to a typed error. */
     const fail = (e: unknown): Error => {
       if (signal?.aborted) return new RequestAbortedError();
-      if (timedOut) return new RemoteUnreachableError(url, timedOut.kind === 'headers' ? `no answer within ${timedOut.ms / 1000} s` : `no data for ${timedOut.ms / 1000} s`);
+      if (timedOut) {
+        // a POST the server accepted but has not answered may be running (a long prefill, busy slots): not sent again
+        const retryable = init.method !== 'POST';
+        return new RemoteUnreachableError(url, timedOut.kind === 'headers' ? `no answer within ${timedOut.ms / 1000} s` : `no data for ${timedOut.ms / 1000} s`, retryable);
+      }
       if (e instanceof RemoteUnauthorizedError || e instanceof RemoteHttpError || e instanceof RemoteProtocolError || e instanceof RemoteUnreachableError) return e;
       return new RemoteUnreachableError(url, socketReason(e));
     };

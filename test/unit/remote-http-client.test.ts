@@ -52,6 +52,14 @@ test('a server that accepts the connection and never answers: unreachable after 
   assert.ok(performance.now() - t0 < 3000);
   await assert.rejects(client(base).getJson(`${base}/models`, { ...FAST, attempts: 2 }), RemoteUnreachableError);
   assert.equal(requests, 3);
+  // a POST the server took but did not answer in time is not sent again: it may be running
+  await assert.rejects(
+    (async () => {
+      for await (const _ev of client(base).stream(`${base}/chat/completions`, { stream: true }, { ...FAST, attempts: 3 })) void _ev;
+    })(),
+    (e: unknown) => e instanceof RemoteUnreachableError && !e.retryable && /no answer within 0.3 s/.test(e.message),
+  );
+  assert.equal(requests, 4);
 });
 
 test('a stream that stops sending: the events so far, then unreachable after the idle deadline', async () => {
