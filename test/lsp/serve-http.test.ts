@@ -338,7 +338,9 @@ describe('moecode serve with --api-key and --max-queue 1', () => {
   let server: ServeProcess;
   before(async () => {
     if (noGpu) return;
-    server = await startServe([SHIPPED_MODEL, '--port', '0', '--api-key', KEY, '--max-queue', '1']);
+    // on the GPU backend (SwiftShader here): the CPU backend writes the shipped model's 200 tokens in a fraction of a
+    // second, before the queue test's second request could be seen waiting behind them
+    server = await startServe([SHIPPED_MODEL, '--port', '0', '--api-key', KEY, '--max-queue', '1', '--backend', 'gpu']);
     await whenHealthy(server.url);
   });
   after(async () => {

@@ -73,7 +73,7 @@ test('the editor suite installs code-server when it is missing (here: the instal
       env: { ...process.env, PATH: join(root, 'bin'), MOECODE_CODE_SERVER_DIR: join(root, 'code-server') },
     });
     assert.equal(r.status, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /the editor tests need code-server, and installing it failed: ripgrep is missing/);
+    assert.match(r.stderr, /the editor and grammar tests need code-server, and installing it failed: ripgrep is missing/);
     assert.doesNotMatch(r.stdout, /# (pass|skip)/, 'no test ran');
   } finally {
     rmSync(root, { recursive: true, force: true });
