@@ -57,6 +57,11 @@ async function inspect(line: number, column: number): Promise<{ text: string; la
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Inspect Editor Tokens and Scopes' }).first().click();
   const widget = page.locator('.token-inspect-widget');
   await widget.waitFor({ timeout: 15_000 });
+  // the widget says "Loading..." until the tokens of that position are computed (slower on a loaded machine)
+  await page.waitForFunction(() => {
+    const t = document.querySelector('.token-inspect-widget')?.textContent ?? '';
+    return t.length > 0 && !t.includes('Loading');
+  }, undefined, { timeout: 30_000 });
   const text = await widget.innerText();
   await page.keyboard.press('Escape');
   const row = (name: string) => new RegExp(`^${name}\\t(.*)$`, 'm').exec(text)?.[1]?.trim();
