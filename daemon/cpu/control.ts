@@ -65,6 +65,18 @@ export class Barrier {
   }
 }
 
+/**
+ * Rank side: blocks until word `i` of `c` differs from `old`, and returns its new value. Atomics.wait
+ * returns on any notify of that word, including one that was meant for an earlier change but arrived late
+ * (the notifier changed the word, was preempted, and notified after this thread had already seen the
+ * change and come back to wait): so the word is checked again, never trusted from the wake alone.
+ */
+export function waitForChange(c: Int32Array, i: number, old: number): number {
+  let v: number;
+  while ((v = Atomics.load(c, i)) === old) Atomics.wait(c, i, old);
+  return v;
+}
+
 /** Marks the step done for this rank; the last rank wakes the main thread. */
 export function signalDone(c: Int32Array, n: number): void {
   if (Atomics.add(c, Ctl.DONE_COUNT, 1) === n - 1) {
@@ -130,8 +142,12 @@ export async function postStepAndWait(c: Int32Array, failure: RankFailure): Prom
   const gen = Atomics.load(c, Ctl.DONE_GEN);
   Atomics.add(c, Ctl.STEP_SEQ, 1);
   Atomics.notify(c, Ctl.STEP_SEQ);
-  const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(c, Ctl.DONE_GEN, gen);
-  if (w.async) await failure.race(w.value);
+  // a wake proves nothing (a late notify of the previous step's DONE_GEN wakes this wait too, while the
+  // ranks are still running this step): the step is done when DONE_GEN has moved
+  while (Atomics.load(c, Ctl.DONE_GEN) === gen) {
+    const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(c, Ctl.DONE_GEN, gen);
+    if (w.async) await failure.race(w.value);
+  }
   if (!Atomics.load(c, Ctl.ABORT)) return false;
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -13,7 +13,7 @@ import { requireFormat, rowBytes } from '../formats/table.js';
 import type { ActivationFormat } from '../formats/format.js';
 import { geluF16Table } from '../model/gelu-table.js';
 import { Arena } from './arena.js';
-import { Cmd, Ctl, signalDone } from './control.js';
+import { Cmd, Ctl, signalDone, waitForChange } from './control.js';
 import { Job, Task, TASK_WORDS, type ExpertRankInit, type ExpertRankMessage } from './expert-job.js';
 import type { ExpertWeights, WeightHandle } from '../model/weights.js';
 import { ffRange, rangeLen, type Range, type WeightSlice } from './partition.js';
@@ -122,8 +122,7 @@ export function runExpertRank(init: ExpertRankInit, post: (m: ExpertRankMessage)
   let seq = 0;
   try {
     for (;;) {
-      Atomics.wait(c, Ctl.STEP_SEQ, seq);
-      seq = Atomics.load(c, Ctl.STEP_SEQ);
+      seq = waitForChange(c, Ctl.STEP_SEQ, seq);
       if (Atomics.load(c, Ctl.ABORT) || Atomics.load(c, Ctl.CMD) === Cmd.EXIT) return;
       const nTasks = c[Job.N_TASKS]!;
       for (let i = 0; i < nTasks; i++) {

@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { ARCHITECTURES } from '../model/architectures.js';
 import { Arena } from './arena.js';
-import { Barrier, Cmd, Ctl, abortAll, signalDone } from './control.js';
+import { Barrier, Cmd, Ctl, abortAll, signalDone, waitForChange } from './control.js';
 import { allocateExchange, CpuGraph, type StepState } from './cpu-graph.js';
 import type { RankInit, RankMessage } from './rank-messages.js';
 import type { ExpertRankInit } from './expert-job.js';
@@ -50,8 +50,7 @@ function run(init: RankInit): void {
   const tokens = c.subarray(Ctl.TOKENS);
   let seq = 0; // no step can be posted before every rank is ready: the first one bumps STEP_SEQ to 1
   for (;;) {
-    Atomics.wait(c, Ctl.STEP_SEQ, seq);
-    seq = Atomics.load(c, Ctl.STEP_SEQ);
+    seq = waitForChange(c, Ctl.STEP_SEQ, seq);
     if (Atomics.load(c, Ctl.ABORT) || Atomics.load(c, Ctl.CMD) === Cmd.EXIT) return;
     const nTok = c[Ctl.N_TOKENS]!;
     const mode = c[Ctl.LOGITS]!;
@@ -63,8 +62,7 @@ function run(init: RankInit): void {
       nLogits: mode === 0 ? 0 : mode === 1 ? 1 : nTok,
       tokens,
     };
-    if (process.env.MOECODE_CPU_TRACE) for (let i = 0; i < program.length; i++) { require("node:fs").writeSync(2, `r${rank}:${i} `); program[i]!(s); }
-    else for (const op of program) op(s);
+    for (const op of program) op(s);
     signalDone(c, n);
   }
 }
