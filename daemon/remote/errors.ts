@@ -61,6 +61,21 @@ export class RemoteProtocolError extends RemoteError {
   }
 }
 
+/**
+ * A streamed answer ended with neither a finish reason nor `[DONE]` (nor llama-server's `stop: true`):
+ * the connection was closed mid-answer, so what arrived is not the whole answer. Asking again may work.
+ */
+export class StreamCutError extends RemoteError {
+  readonly retryable = true;
+  constructor(
+    readonly url: string,
+    readonly receivedChars: number,
+  ) {
+    super(`${url}: the answer stream ended after ${receivedChars} characters without a finish reason or [DONE]; the server or a proxy closed it before the answer was complete`);
+    this.name = 'StreamCutError';
+  }
+}
+
 /** The configured URL is not an http(s) URL. */
 export class RemoteConfigError extends RemoteError {
   readonly retryable = false;

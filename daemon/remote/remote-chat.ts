@@ -3,9 +3,11 @@
  * as it arrives (role-only and empty deltas are skipped), the finish reason and usage are read from
  * whichever chunk carries them. Cancelling answers with the text so far (stopReason 'cancelled'), as
  * the local engine does. A server that sends far more than was asked for is cut off (MAX_ANSWER_CHARS_PER_TOKEN).
+ * A stream that ends with neither a finish reason nor `[DONE]` was cut (the server or a proxy closed it
+ * mid-answer): that is a StreamCutError, not a finished answer; the text streamed so far stays with the caller.
  */
 import type { ChatMessage, GenerationResult, StopReason } from '../protocol.js';
-import { RequestAbortedError } from './errors.js';
+import { RequestAbortedError, StreamCutError } from './errors.js';
 import type { RemoteHttpClient, RequestPolicy } from './http-client.js';
 import { readStreamEvent, type StreamUsage } from './stream-chunk.js';
 
@@ -43,6 +45,7 @@ export async function streamChat(client: RemoteHttpClient, model: string, req: R
   let finish: string | undefined;
   let usage: StreamUsage | undefined;
   let cancelled = false;
+  let finished = false;
   const maxChars = req.maxTokens * MAX_ANSWER_CHARS_PER_TOKEN;
   try {
     for await (const ev of client.stream(url, body, policy, req.signal)) {
@@ -57,15 +60,20 @@ export async function streamChat(client: RemoteHttpClient, model: string, req: R
         req.onText?.(delta);
         if (text.length >= maxChars) {
           finish = 'length';
+          finished = true;
           break;
         }
       }
-      if (piece.done) break;
+      if (piece.done) {
+        finished = true;
+        break;
+      }
     }
   } catch (e) {
     if (!(e instanceof RequestAbortedError && req.signal.aborted)) throw e;
     cancelled = true;
   }
+  if (!cancelled && !finished && !finish) throw new StreamCutError(url, text.length);
   const ended = performance.now();
   const first = firstAt ?? ended;
   return {

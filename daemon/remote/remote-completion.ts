@@ -8,7 +8,7 @@
  * and suffix sent are windows of the document that start and end at line boundaries.
  */
 import type { StopReason } from '../protocol.js';
-import { RequestAbortedError } from './errors.js';
+import { RequestAbortedError, StreamCutError } from './errors.js';
 import { MAX_STOP_STRINGS, stopStringAt, type FimFamily } from './fim-families.js';
 import type { RemoteHttpClient, RequestPolicy } from './http-client.js';
 import { readStreamEvent } from './stream-chunk.js';
@@ -89,6 +89,7 @@ export async function streamCompletion(
   if (req.signal.aborted) ac.abort();
   let text = '';
   let stopReason: StopReason = 'eos';
+  let finished = false;
   try {
     for await (const ev of client.stream(request.url, request.body, policy, ac.signal)) {
       const piece = readStreamEvent(ev, request.url);
@@ -98,16 +99,26 @@ export async function streamCompletion(
         if (cut !== undefined) {
           text = text.slice(0, cut);
           stopReason = 'stop';
+          finished = true;
           break;
         }
         if (req.shouldStop(text)) {
           stopReason = 'stop';
+          finished = true;
           break;
         }
       }
-      if (piece.finishReason) stopReason = piece.finishReason === 'length' ? 'length' : 'eos';
-      if (piece.done) break;
+      if (piece.finishReason) {
+        stopReason = piece.finishReason === 'length' ? 'length' : 'eos';
+        finished = true;
+      }
+      if (piece.done) {
+        finished = true;
+        break;
+      }
     }
+    // a stream closed mid-answer is not a suggestion: its last line may be half a token
+    if (!finished) throw new StreamCutError(request.url, text.length);
     return { text, stopReason };
   } catch (e) {
     if (e instanceof RequestAbortedError) {

@@ -8,9 +8,10 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
-import { RemoteHttpError, RemoteProtocolError, RemoteUnauthorizedError, RemoteUnreachableError, RequestAbortedError } from '../../daemon/remote/errors.js';
+import { RemoteHttpError, RemoteProtocolError, RemoteUnauthorizedError, RemoteUnreachableError, RequestAbortedError, StreamCutError } from '../../daemon/remote/errors.js';
 import { MAX_JSON_BYTES, RemoteHttpClient, retryDelayMs, type RequestPolicy } from '../../daemon/remote/http-client.js';
 import { MAX_ANSWER_CHARS_PER_TOKEN, streamChat } from '../../daemon/remote/remote-chat.js';
+import { streamCompletion } from '../../daemon/remote/remote-completion.js';
 import { OpenAiStandIn } from '../helpers/openai-stand-in.js';
 
 const FAST: RequestPolicy = { attempts: 1, headersTimeoutMs: 300, idleTimeoutMs: 300 };
@@ -158,4 +159,50 @@ test('a chat answer longer than asked for is cut off (stopReason length) and the
   const rec = s.received('/v1/chat/completions')[0]!;
   for (let i = 0; i < 100 && rec.outcome === 'pending'; i++) await new Promise((res) => setTimeout(res, 10));
   assert.equal(rec.outcome, 'client-closed');
+});
+
+/** A server that streams `events` as SSE data lines and then closes the answer normally (res.end). */
+async function streamingServer(events: string[]): Promise<string> {
+  const { base } = await listen(
+    createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        for (const e of events) res.write(`data: ${e}\n\n`);
+        res.end();
+      });
+    }),
+  );
+  return base;
+}
+
+const chatChunk = (content: string | null, finish: string | null = null) => JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: finish }] });
+const chatRequest = (onText: (d: string) => void) => ({ messages: [{ role: 'user' as const, content: 'hi' }], maxTokens: 64, temperature: 0, onText, signal: new AbortController().signal });
+
+test('a chat stream closed mid-answer (no finish reason, no [DONE]) is a StreamCutError, and the text that came stays streamed', async () => {
+  const base = await streamingServer([chatChunk('Hello'), chatChunk(', wor')]);
+  const deltas: string[] = [];
+  await assert.rejects(streamChat(client(base), 'm', chatRequest((d) => deltas.push(d)), ROOMY), (e: unknown) => e instanceof StreamCutError && e.receivedChars === 10 && e.retryable && /without a finish reason or \[DONE\]/.test(e.message));
+  assert.equal(deltas.join(''), 'Hello, wor');
+});
+
+test('a chat stream with a finish reason but no [DONE] is a whole answer', async () => {
+  const base = await streamingServer([chatChunk('Hello'), chatChunk('!', 'stop')]);
+  const r = await streamChat(client(base), 'm', chatRequest(() => undefined), ROOMY);
+  assert.deepEqual([r.text, r.stopReason], ['Hello!', 'eos']);
+  const cut = await streamingServer([chatChunk('Hel'), '[DONE]']);
+  assert.equal((await streamChat(client(cut), 'm', chatRequest(() => undefined), ROOMY)).text, 'Hel', '[DONE] alone ends an answer too');
+});
+
+test('a completion stream closed mid-answer gives no suggestion (StreamCutError); one that finishes gives its text', async () => {
+  const completionChunk = (text: string, finish: string | null = null) => JSON.stringify({ object: 'text_completion', choices: [{ index: 0, text, finish_reason: finish }] });
+  const request = (base: string) => ({ url: `${base}/completions`, body: { prompt: 'x', stream: true }, stops: [] as string[] });
+  const req = { prefix: 'x', suffix: '', maxTokens: 16, temperature: 0, shouldStop: () => false, signal: new AbortController().signal };
+  const cutBase = await streamingServer([completionChunk('return a'), completionChunk(' + ')]);
+  await assert.rejects(streamCompletion(client(cutBase), request(cutBase), req, ROOMY), StreamCutError);
+  const wholeBase = await streamingServer([completionChunk('return a'), completionChunk(' + b', 'stop')]);
+  assert.deepEqual(await streamCompletion(client(wholeBase), request(wholeBase), req, ROOMY), { text: 'return a + b', stopReason: 'eos' });
+  // llama-server's /infill format ends with stop: true and no [DONE]
+  const infillBase = await streamingServer([JSON.stringify({ content: 'ab' }), JSON.stringify({ content: 'c', stop: true, stop_type: 'eos' })]);
+  assert.deepEqual(await streamCompletion(client(infillBase), { ...request(infillBase), url: `${infillBase}/infill` }, req, ROOMY), { text: 'abc', stopReason: 'eos' });
 });
