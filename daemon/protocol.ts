@@ -411,6 +411,11 @@ export namespace StatusDidChangeNotification {
 export interface RemoteApiKeyParams {
   /** The key sent as `Authorization: Bearer …` from now on; null: none. */
   apiKey: string | null;
+  /**
+   * Instead of `apiKey`: the key sealed with the secret in the daemon's MOECODE_KEY_SEAL
+   * (remote/api-key-seal.ts), so that a trace of the LSP messages does not show it. VS Code sends this.
+   */
+  sealedApiKey?: string;
 }
 
 /**

@@ -35,6 +35,7 @@ import {
 } from '../daemon/protocol';
 import type { Config } from './config';
 import { inlineMiddleware, type InlineGate } from './inline';
+import { KEY_SEAL_ENV, newSealSecret, sealApiKey } from '../daemon/remote/api-key-seal';
 import { RemoteApiKey } from './remote-key';
 
 import type { DaemonRunState } from './status-text';
@@ -69,6 +70,8 @@ export class Daemon implements vscode.Disposable {
   /** The remote server's API key (SecretStorage). */
   readonly remoteApiKey: RemoteApiKey;
   private readonly keyWatch: vscode.Disposable;
+  /** The secret the API key is sealed with on its way to the daemon (in the daemon's environment only). */
+  private readonly keySealSecret = newSealSecret();
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -179,7 +182,9 @@ export class Daemon implements vscode.Disposable {
     const client = this.client;
     if (!client || client.state !== State.Running) return;
     const apiKey = (await this.effectiveApiKey()) ?? null;
-    await client.sendNotification(RemoteApiKeyNotification.type, { apiKey }).catch((e: unknown) => this.outputChannel.warn(`could not send the remote API key: ${e instanceof Error ? e.message : String(e)}`));
+    // sealed: a verbose LSP trace in the output channel shows only ciphertext (api-key-seal.ts)
+    const params = apiKey === null ? { apiKey } : { apiKey: null, sealedApiKey: sealApiKey(apiKey, this.keySealSecret) };
+    await client.sendNotification(RemoteApiKeyNotification.type, params).catch((e: unknown) => this.outputChannel.warn(`could not send the remote API key: ${e instanceof Error ? e.message : String(e)}`));
   }
 
   async refreshStatus(): Promise<StatusParams> {
@@ -240,7 +245,7 @@ export class Daemon implements vscode.Disposable {
 
   private createClient(remoteApiKey: string | undefined): LanguageClient {
     const module = this.context.asAbsolutePath('dist/daemon.js');
-    const env: NodeJS.ProcessEnv = { ...process.env, MOECODE_REMOTE_API_KEY: remoteApiKey ?? '' };
+    const env: NodeJS.ProcessEnv = { ...process.env, MOECODE_REMOTE_API_KEY: remoteApiKey ?? '', [KEY_SEAL_ENV]: this.keySealSecret };
     const serverOptions: ServerOptions = {
       run: { module, transport: TransportKind.ipc, options: { env } },
       debug: { module, transport: TransportKind.ipc, options: { env, execArgv: ['--nolazy', '--inspect=6019'] } },

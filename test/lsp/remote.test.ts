@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ChatResult, StatusParams, StreamAppendParams } from '../../daemon/protocol.js';
+import { KEY_SEAL_ENV, newSealSecret, sealApiKey } from '../../daemon/remote/api-key-seal.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 import { OpenAiStandIn, type Dialect, type ModelEntry } from '../helpers/openai-stand-in.js';
 import { gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
@@ -410,6 +411,35 @@ describe('remote server: failures', () => {
       c.notify('moecode/remote/didChangeApiKey', { apiKey: 42 });
       assert.equal((await c.status()).remote?.state, 'unauthorized');
       assert.ok(c.logMessages().some((m) => /apiKey must be a string or null/.test(m)));
+    } finally {
+      await c.shutdownAndExit();
+      await server.stop();
+    }
+  });
+
+  test('a key sealed with the secret in the daemon environment is used; the sealed text never holds the key; a key sealed for another daemon is refused', async () => {
+    const server = new OpenAiStandIn({ dialect: 'vllm', models: [{ id: 'm' }], apiKey: 'sk-sealed-1', chat: () => ['sealed ok'] });
+    await server.start();
+    const secret = newSealSecret();
+    const c = await startWith(server, {}, { [KEY_SEAL_ENV]: secret });
+    try {
+      await waitForStatus(c, (s) => s.remote?.state === 'unauthorized');
+      const sealed = sealApiKey('sk-sealed-1', secret);
+      assert.ok(!sealed.includes('sk-sealed') && !Buffer.from(sealed, 'base64').toString('latin1').includes('sk-sealed'), 'what goes over LSP (and into a trace) does not show the key');
+      const mark = c.notifications.length;
+      c.notify('moecode/remote/didChangeApiKey', { apiKey: null, sealedApiKey: sealed });
+      await waitForStatus(c, (s) => s.remote?.state === 'ok', mark);
+      assert.equal(server.received('/v1/models').at(-1)!.authorization, 'Bearer sk-sealed-1');
+      const r = await c.request('moecode/chat/send', { messages: [{ role: 'user', content: 'hi' }] }).response;
+      assert.equal((r.result as ChatResult).text, 'sealed ok');
+      // sealed with another secret (another daemon's), or altered: ignored with a warning, the key stays
+      c.notify('moecode/remote/didChangeApiKey', { apiKey: null, sealedApiKey: sealApiKey('sk-other', newSealSecret()) });
+      const tampered = Buffer.from(sealed, 'base64');
+      tampered[tampered.length - 1]! ^= 1;
+      c.notify('moecode/remote/didChangeApiKey', { apiKey: null, sealedApiKey: tampered.toString('base64') });
+      assert.equal((await c.status()).remote?.state, 'ok');
+      assert.equal(c.logMessages().filter((m) => /does not open with this daemon's secret/.test(m)).length, 2);
+      assert.ok(!c.logMessages().some((m) => m.includes('sk-sealed') || m.includes('sk-other')), 'no log line holds a key');
     } finally {
       await c.shutdownAndExit();
       await server.stop();

@@ -206,6 +206,14 @@ describe('measured slice times', () => {
     ], slice);
     assert.match(text, /moecode-cpu .* 10\.0 /);
     assert.match(text, /llama\.cpp +failed: boom/);
+    assert.match(text, /moecode-cpu .* 5\.23 +- +40\.5 ms/, 'no ratio without a llama.cpp figure');
+    // with llama.cpp's figures on the same type: our tok/s over theirs
+    const ours = result({ sampleMs: [50], promptTokens: 16, prefillMs: 400 }); // decode 20 tok/s, prefill 40 tok/s
+    const theirs = { engine: 'llama.cpp', device: 'CPU', loadMs: 1, peakRssBytes: 1, runs: [{ promptTokens: 16, ttftMs: 200, prefillTokPerS: 80, decodeTokens: 8, decodeMs: 320, decodeTokPerS: 25 }] };
+    const vs = measuredTable([{ type: 'Q4_0', engine: 'moecode-cpu', result: ours }, { type: 'Q4_0', engine: 'llama.cpp', result: theirs }], slice);
+    assert.match(vs, /x llama\.cpp \(prefill \/ decode\)/);
+    assert.match(vs, /moecode-cpu .* 0\.50x \/ 0\.80x /);
+    assert.match(vs, /llama\.cpp .* 1\.00x \/ 1\.00x /);
     const counters = { expertsOnGpu: 4, expertsTotal: 16, choices: 16, hits: 4, cpu: 10, uploaded: 2, predicted: 8, predictedRight: 6, uploadedBytes: 4 * 2 ** 20 * 8, uploads: 2, prefetches: 1, tokens: 4, hostLoads: 1, hostHits: 9, hostBytesRead: 0 };
     const placement = { budgetBytes: 2.2e9, gpuBytes: 2.2e9, minimumBytes: 1e9, expertsOnGpu: 4, expertsTotal: 16, hostCacheBytes: 4e9 };
     const b = budgetTable([{ type: 'Q4_0', engine: 'moecode-gpu-budget', result: result({ feedSkipsHead: false, placement, offload: counters }) }], { Q4_0: 6.45e9 });

@@ -5,7 +5,8 @@
  * bytes, and with every expert on the CPU (llama.cpp's --cpu-moe layout). For each: prefill and decode
  * tok/s, the expert cache's hit rate, the prefetch accuracy and the expert bytes uploaded per token (over
  * the measured phases, after a warm-up), then the 25% budget's decode speed as a share of the resident
- * model's (target ≥ 50%).
+ * model's (target ≥ 50%). llama.cpp runs the same file and workload on the CPU in the same run, and every
+ * row prints its ratio to it.
  *
  *   node --import tsx tools/bench/bench-offload.ts [--type Q4_0|Q8_0] [--prompt N] [--decode N] [--threads N]
  *        [--shares 1,0.5,0.25,0] [--json FILE]
@@ -26,6 +27,7 @@ import { formatBytes } from '../../daemon/model/byte-size.js';
 import { emptyOffloadReport, hitRate, offloadReportDelta, prefetchAccuracy, uploadedBytesPerToken, type OffloadReport } from '../../daemon/model/offload-stats.js';
 import { ensureModel } from '../modelgen/model-cache.js';
 import { resolveSpec, type WeightTypeName } from '../modelgen/model-spec.js';
+import { RESULT_PREFIX, type BenchJob, type BenchResult, type RunResult } from './bench-common.js';
 import { benchPromptTokens, intOption, runBenchChild } from './bench-parent.js';
 
 const GREEDY: SamplingParams = { temperature: 0, topK: 1, topP: 1, seed: 0 };
@@ -152,6 +154,8 @@ async function parent(argv: string[]): Promise<void> {
   const prompt = await benchPromptTokens(model, int('prompt', values.prompt));
   const dir = mkdtempSync(join(tmpdir(), 'moecode-bench-offload-'));
   const results: Result[] = [];
+  let llama: RunResult | undefined;
+  let llamaError: string | undefined;
   try {
     for (const share of shares) {
       const job: Job = { model, prompt, decode: int('decode', values.decode), threads: int('threads', values.threads), share };
@@ -160,18 +164,32 @@ async function parent(argv: string[]): Promise<void> {
       log(`\n${share === 1 ? 'every expert on the GPU' : share === 0 ? 'every expert on the CPU (--cpu-moe layout)' : `GPU budget: the non-expert part + ${share * 100}% of the experts`} ...`);
       results.push(await runBenchChild<Result>([__filename, '--child', file], RESULT, 'the child'));
     }
+    // llama.cpp on the same GGUF and workload, on the CPU: the yardstick for every row
+    const decode = int('decode', values.decode);
+    const llamaJob: BenchJob = { model, prompt, workloads: [{ promptTokens: prompt.length, decodeTokens: decode }], threads: int('threads', values.threads) };
+    const llamaFile = join(dir, 'job-llama.json');
+    writeFileSync(llamaFile, JSON.stringify(llamaJob));
+    log('\nllama.cpp (CPU) on the same file ...');
+    try {
+      llama = (await runBenchChild<BenchResult>([join(__dirname, 'bench-llama.ts'), llamaFile], RESULT_PREFIX, 'llama.cpp')).runs[0];
+    } catch (e) {
+      llamaError = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+      log(`llama.cpp failed: ${llamaError}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const resident = results.find((r) => r.share === 1);
+  const vsLlama = (ours: number, theirs: number | undefined) => (theirs ? `${(ours / theirs).toFixed(3)}x` : '-');
   const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(0)}%`);
   const rows = [
-    ['experts on the GPU', 'GPU memory', 'prefill tok/s', 'decode tok/s', 'hit (decode)', 'prefetch acc.', 'uploaded/token (decode)', 'uploaded/token (prefill)', 'decode vs resident', 'same tokens'],
+    ['experts on the GPU', 'GPU memory', 'prefill tok/s', 'decode tok/s', 'x llama.cpp (prefill / decode)', 'hit (decode)', 'prefetch acc.', 'uploaded/token (decode)', 'uploaded/token (prefill)', 'decode vs resident', 'same tokens'],
     ...results.map((r) => [
       `${r.share === 0 ? 'none (--cpu-moe layout)' : `${(r.share * 100).toFixed(0)}% budget`}: ${r.expertsOnGpu}/${r.expertsTotal}`,
       formatBytes(r.gpuBytes),
       r.prefill.tokPerS.toFixed(2),
       r.decode.tokPerS.toFixed(2),
+      `${vsLlama(r.prefill.tokPerS, llama?.prefillTokPerS)} / ${vsLlama(r.decode.tokPerS, llama?.decodeTokPerS)}`,
       pct(hitRate(r.decode.report)),
       pct(prefetchAccuracy(offloadSum(r.prefill.report, r.decode.report))),
       formatBytes(uploadedBytesPerToken(r.decode.report)),
@@ -179,6 +197,14 @@ async function parent(argv: string[]): Promise<void> {
       resident ? pct(r.decode.tokPerS / resident.decode.tokPerS) : '-',
       resident ? (r.tokens.join(',') === resident.tokens.join(',') ? 'yes' : 'NO') : '-',
     ]),
+    [
+      `llama.cpp, CPU ${values.threads} threads${llama ? '' : `: ${llamaError ?? 'not run'}`}`,
+      '-',
+      llama ? llama.prefillTokPerS.toFixed(2) : '-',
+      llama ? llama.decodeTokPerS.toFixed(2) : '-',
+      llama ? '1.000x / 1.000x' : '-',
+      ...Array<string>(5).fill('-'),
+    ],
   ];
   const device = results[0]?.device ?? '?';
   const soft = /software|swiftshader|lavapipe|llvmpipe/i.test(device);

@@ -66,8 +66,28 @@ function readRate(plan: GrokPlan, ctx: number, stepMs: number): string {
   return `${(activeBytesPerToken(plan, ctx).total / GB / (stepMs / 1000)).toFixed(1)}`;
 }
 
-/** Measured figures on the slice, one line per engine and type. */
+/** Prefill and decode tok/s of a measured row; undefined for a failed one. */
+function speeds(r: MeasuredRow['result']): { prefill: number; decode: number } | undefined {
+  if (typeof r === 'string' || r instanceof Error) return undefined;
+  if (isChild(r)) return { prefill: (r.promptTokens / r.prefillMs) * 1000, decode: 1000 / sliceTimes(r).stepMs };
+  const run = r.runs[0];
+  return run ? { prefill: run.prefillTokPerS, decode: run.decodeTokPerS } : undefined;
+}
+
+const times = (ours: number, theirs: number | undefined) => (theirs && Number.isFinite(ours) && Number.isFinite(theirs) ? `${(ours / theirs).toFixed(2)}x` : '-');
+
+/** Measured figures on the slice, one line per engine and type, with each engine's ratio to llama.cpp on the same file. */
 export function measuredTable(rows: MeasuredRow[], slicePlan: (t: SliceType) => GrokPlan): string {
+  const llama = new Map<SliceType, { prefill: number; decode: number }>();
+  for (const row of rows) {
+    const sp = row.engine === 'llama.cpp' ? speeds(row.result) : undefined;
+    if (sp) llama.set(row.type, sp);
+  }
+  const vsLlama = (row: MeasuredRow): string => {
+    const ours = speeds(row.result);
+    const theirs = llama.get(row.type);
+    return ours && theirs ? `${times(ours.prefill, theirs.prefill)} / ${times(ours.decode, theirs.decode)}` : '-';
+  };
   const out: string[][] = [];
   for (const row of rows) {
     const r = row.result;
@@ -85,6 +105,7 @@ export function measuredTable(rows: MeasuredRow[], slicePlan: (t: SliceType) => 
         ms(t.prefillLayerMsPerToken),
         ms(t.stepMs),
         rate(1000 / t.stepMs),
+        vsLlama(row),
         ms(t.layerMs),
         ms(t.headMs),
         readRate(slicePlan(row.type), r.promptTokens, t.stepMs),
@@ -101,6 +122,7 @@ export function measuredTable(rows: MeasuredRow[], slicePlan: (t: SliceType) => 
         '-',
         ms(run.decodeMs / run.decodeTokens),
         rate(run.decodeTokPerS),
+        vsLlama(row),
         '-',
         '-',
         readRate(slicePlan(row.type), run.promptTokens, run.decodeMs / run.decodeTokens),
@@ -109,7 +131,7 @@ export function measuredTable(rows: MeasuredRow[], slicePlan: (t: SliceType) => 
       ]);
     }
   }
-  return table(['type', 'engine', 'load s', 'prefill tok/s', 'prefill/layer/tok', 'decode step', 'decode tok/s', 'per layer', 'head', 'GB/s read', 'peak RSS GiB', 'device'], out);
+  return table(['type', 'engine', 'load s', 'prefill tok/s', 'prefill/layer/tok', 'decode step', 'decode tok/s', 'x llama.cpp (prefill / decode)', 'per layer', 'head', 'GB/s read', 'peak RSS GiB', 'device'], out);
 }
 
 /** Grok-1's memory plan at 64 layers for each type. */
