@@ -4,8 +4,8 @@
  * (slots × context) + activations fit the memory budget (model/fit-plan.ts). A file that fails here is
  * refused with all its problems while the old model keeps answering. The engine's load then checks again
  * against the backend's own limits (engine/fit-check.ts) and plans the slots and context it allocates.
- * Unless the CPU backend is chosen, routed experts are not counted: on the GPU backend those beyond the
- * budget live in host memory (model/placement.ts).
+ * Unless the CPU backend is chosen (or `auto` chose it for the model being replaced), routed experts are
+ * not counted: on the GPU backend those beyond the budget live in host memory (model/placement.ts).
  */
 import { openGguf } from '../gguf/gguf-reader.js';
 import type { MoecodeSettings } from '../protocol.js';
@@ -30,13 +30,23 @@ export function budgetOf(settings: MoecodeSettings, knob: string, weightBytes: n
  * about to be replaced counted as free when the budget is automatic); throws a ModelCheckError listing
  * every problem.
  */
-export async function planLoad(path: string, settings: MoecodeSettings, opts: { knob?: string; reclaimableBytes?: number } = {}): Promise<LoadPlan> {
+export async function planLoad(
+  path: string,
+  settings: MoecodeSettings,
+  opts: {
+    knob?: string;
+    reclaimableBytes?: number;
+    /** The backend `auto` resolved to for the model being replaced: the same settings resolve the same way, so the new one is counted like it. */
+    autoResolvedTo?: 'cpu' | 'gpu';
+  } = {},
+): Promise<LoadPlan> {
   const file = await openGguf(path);
   try {
     const check = checkModel(file);
     if (check.problems.length > 0 || !check.config) throw new ModelCheckError(check.problems);
     const budget = budgetOf(settings, opts.knob ?? 'moecode.gpu.memoryBudget', check.weightBytes, hostMemory(), opts.reclaimableBytes ?? 0);
-    const cpu = settings.engine.backend === 'cpu';
+    // the CPU backend holds every weight, routed experts included
+    const cpu = settings.engine.backend === 'cpu' || (settings.engine.backend === 'auto' && opts.autoResolvedTo === 'cpu');
     const cfg = check.config;
     const weights = check.weights!;
     // off the CPU backend, the GPU graph's own activation estimate (the engine's fit check uses it too)

@@ -230,7 +230,7 @@ export class ModelManager {
   private async buildEngine(path: string, settings: MoecodeSettings, signal: AbortSignal, progress: () => void): Promise<Engine> {
     const knob = this.opts.budgetKnob ?? 'moecode.gpu.memoryBudget';
     const old = this.engine?.model.memory.total ?? 0;
-    const plan: LoadPlan = await planLoad(path, settings, { knob, reclaimableBytes: old });
+    const plan: LoadPlan = await planLoad(path, settings, { knob, reclaimableBytes: old, autoResolvedTo: this.engine?.model.backendInfo.kind });
     progress();
     if (signal.aborted) throw new LoadAbandonedError('abandoned before the weights were loaded');
     if (this.engine) {
