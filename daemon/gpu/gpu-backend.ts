@@ -15,6 +15,7 @@ import type { OffloadReport } from '../model/offload-stats.js';
 import { expertMatrices } from '../model/weights.js';
 import { createGpu, describeGpu, type Gpu, type GpuOptions } from './device.js';
 import { ExpertExecutor } from './expert-executor.js';
+import { totalmem } from 'node:os';
 import { resolveGpuBudget, resolveHostCacheBytes } from './gpu-budget.js';
 import { planGpuPlacement } from './gpu-placement.js';
 import { GraphBuilder } from './graph-builder.js';
@@ -68,17 +69,21 @@ export class GpuBackend implements ForwardBackend {
     try {
       const maxLogitRows = opts.allLogits ? opts.maxBatch : 1;
       // refused here, before anything is allocated, when the budget cannot hold the non-expert part
-      const placement = planGpuPlacement(file, cfg, weights, {
-        maxTokens: opts.maxBatch,
-        nCtx: opts.nCtx,
-        nSlots: opts.nSlots,
-        kvType: opts.kvType ?? 'f16',
-        maxLogitRows,
-        maxBindingBytes: gpu.maxBindingBytes,
-        budgetBytes: resolveGpuBudget(opts.gpuBudgetBytes, gpu.info),
-        hostCacheBytes: resolveHostCacheBytes(opts.hostCacheBytes),
-        expertShare: opts.expertShare,
-      });
+      const planWith = (hostCacheBytes: number) =>
+        planGpuPlacement(file, cfg, weights, {
+          maxTokens: opts.maxBatch,
+          nCtx: opts.nCtx,
+          nSlots: opts.nSlots,
+          kvType: opts.kvType ?? 'f16',
+          maxLogitRows,
+          maxBindingBytes: gpu.maxBindingBytes,
+          budgetBytes: resolveGpuBudget(opts.gpuBudgetBytes, gpu.info),
+          hostCacheBytes,
+          expertShare: opts.expertShare,
+        });
+      let placement = planWith(resolveHostCacheBytes(opts.hostCacheBytes));
+      // a software adapter's "GPU" memory is host memory: the host cache gets what it leaves
+      if (gpu.info.isFallback) placement = planWith(resolveHostCacheBytes(opts.hostCacheBytes, process.env, totalmem(), placement.gpuBytes));
       const offloaded = new Set<string>();
       weights.layers.forEach((l, il) => {
         if (l.experts && placement.slots[il]! < l.experts.up.length) for (const h of expertMatrices(l.experts)) offloaded.add(h.name);

@@ -97,5 +97,15 @@ test('GPU budget sources: explicit, MOECODE_GPU_BUDGET, then the adapter (softwa
   assert.throws(() => resolveGpuBudget(undefined, hard, { MOECODE_GPU_BUDGET: 'lots' }), ByteSizeError);
   assert.equal(resolveHostCacheBytes(undefined, { MOECODE_HOST_CACHE: '1GiB' }), 1024 ** 3);
   assert.equal(resolveHostCacheBytes(undefined, {}, 8 * 1024 ** 3), 4 * 1024 ** 3);
+  // a software adapter's GPU part is host memory: the default host cache takes only what it leaves (RAM less
+  // the reserve of max(2 GiB, RAM/4)), so the two defaults together stay within RAM
+  const G = 1024 ** 3;
+  assert.equal(resolveHostCacheBytes(undefined, {}, 24 * G, 4 * G), 12 * G, 'room to spare: still half of RAM');
+  assert.equal(resolveHostCacheBytes(undefined, {}, 24 * G, 16 * G), 2 * G);
+  assert.equal(resolveHostCacheBytes(undefined, {}, 24 * G, 20 * G), 0);
+  const soft24 = defaultGpuBudget(soft, 24 * G)!;
+  assert.ok(soft24 + resolveHostCacheBytes(undefined, {}, 24 * G, soft24) <= 24 * G - 6 * G, 'budget + cache leave the reserve');
+  assert.equal(resolveHostCacheBytes(3 * G, {}, 24 * G, 20 * G), 3 * G, 'an explicit size is kept');
+  assert.equal(resolveHostCacheBytes(undefined, { MOECODE_HOST_CACHE: '5GiB' }, 24 * G, 20 * G), 5 * G, 'so is the environment\'s');
   assert.throws(() => resolveHostCacheBytes(undefined, { MOECODE_HOST_CACHE: '12 bananas' }), (e: unknown) => e instanceof ByteSizeError && /MOECODE_HOST_CACHE/.test(e.message));
 });
