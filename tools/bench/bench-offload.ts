@@ -182,8 +182,9 @@ async function parent(argv: string[]): Promise<void> {
   const resident = results.find((r) => r.share === 1);
   const vsLlama = (ours: number, theirs: number | undefined) => (theirs ? `${(ours / theirs).toFixed(3)}x` : '-');
   const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(0)}%`);
+  const header = ['experts on the GPU', 'GPU memory', 'prefill tok/s', 'decode tok/s', 'x llama.cpp (prefill / decode)', 'hit (decode)', 'prefetch acc.', 'uploaded/token (decode)', 'uploaded/token (prefill)', 'decode vs resident', 'same tokens'];
   const rows = [
-    ['experts on the GPU', 'GPU memory', 'prefill tok/s', 'decode tok/s', 'x llama.cpp (prefill / decode)', 'hit (decode)', 'prefetch acc.', 'uploaded/token (decode)', 'uploaded/token (prefill)', 'decode vs resident', 'same tokens'],
+    header,
     ...results.map((r) => [
       `${r.share === 0 ? 'none (--cpu-moe layout)' : `${(r.share * 100).toFixed(0)}% budget`}: ${r.expertsOnGpu}/${r.expertsTotal}`,
       formatBytes(r.gpuBytes),
@@ -203,9 +204,9 @@ async function parent(argv: string[]): Promise<void> {
       llama ? llama.prefillTokPerS.toFixed(2) : '-',
       llama ? llama.decodeTokPerS.toFixed(2) : '-',
       llama ? '1.000x / 1.000x' : '-',
-      ...Array<string>(5).fill('-'),
     ],
   ];
+  for (const r of rows) while (r.length < header.length) r.push('-');
   const device = results[0]?.device ?? '?';
   const soft = /software|swiftshader|lavapipe|llvmpipe/i.test(device);
   const lines = [
