@@ -135,7 +135,8 @@ export class WeightStore {
 
   private async fillShard(buffer: GPUBuffer, plan: ShardPlan, type: GgmlType, cols: number, part: number, fileOffset: number): Promise<void> {
     const layout = rowLayout(type, cols);
-    let chunkRows = Math.max(4, Math.floor(CHUNK_BYTES / layout.fileRowBytes));
+    // no bigger than the shard: an expert slab (uploaded per token under offload) allocates its own size, not the chunk's
+    let chunkRows = Math.min(Math.max(4, Math.floor(CHUNK_BYTES / layout.fileRowBytes)), Math.ceil(plan.rows / 4) * 4);
     chunkRows -= chunkRows % 4; // every plane's part of a chunk then starts on a word (strides of 1 and 2 bytes)
     const src = new Uint8Array(chunkRows * layout.fileRowBytes);
     const planes = layout.planes.map((p) => new Uint8Array(Math.ceil((chunkRows * p.rowBytes) / 4) * 4));
