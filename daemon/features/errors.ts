@@ -4,7 +4,7 @@ import { ChatTemplateError } from '../engine/chat-template.js';
 import { ContextOverflowError } from '../engine/model.js';
 import { NonFiniteLogitsError } from '../model/sample-result.js';
 import type { MoecodeErrorData, MoecodeErrorReason } from '../protocol.js';
-import { RemoteConfigError, RemoteHttpError, RemoteProtocolError, RemoteQueueFullError, RemoteUnauthorizedError, RemoteUnreachableError } from '../remote/errors.js';
+import { RemoteConfigError, RemoteHttpError, RemoteProtocolError, RemoteQueueFullError, RemoteUnauthorizedError, RemoteUnreachableError, StreamCutError } from '../remote/errors.js';
 import { EngineGoneError, QueueFullError } from '../scheduler/scheduler.js';
 
 export function requestFailed(reason: MoecodeErrorReason, message: string): ResponseError<MoecodeErrorData> {
@@ -25,7 +25,7 @@ export function toResponseError(e: unknown): ResponseError<unknown> {
   if (e instanceof QueueFullError || e instanceof RemoteQueueFullError) return requestFailed('queueFull', e.message);
   if (e instanceof RemoteUnreachableError) return requestFailed('remoteUnreachable', `the remote server ${e.message}; MoeCode keeps trying it in the background`);
   if (e instanceof RemoteUnauthorizedError) return requestFailed('remoteUnauthorized', `the remote server ${e.message}; set the key with "MoeCode: Set Remote API Key…" or MOECODE_REMOTE_API_KEY`);
-  if (e instanceof RemoteHttpError || e instanceof RemoteProtocolError || e instanceof RemoteConfigError) return requestFailed('remoteError', e.message);
+  if (e instanceof RemoteHttpError || e instanceof RemoteProtocolError || e instanceof RemoteConfigError || e instanceof StreamCutError) return requestFailed('remoteError', e.message);
   if (e instanceof ChatTemplateError) return requestFailed('chatTemplate', e.message);
   if (e instanceof NonFiniteLogitsError) return requestFailed('modelError', e.message);
   if (e instanceof EngineGoneError) return requestFailed('modelError', `the request was dropped: ${e.message}`);

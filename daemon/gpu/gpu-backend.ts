@@ -4,6 +4,7 @@
  * GPU memory budget (gpu-budget.ts) the placement (gpu-placement.ts) keeps as many experts on the GPU as
  * fit; the others live on the host and the expert executor (expert-executor.ts) runs them.
  */
+import { totalmem } from 'node:os';
 import type { GgufFile } from '../gguf/gguf-reader.js';
 import { ARCHITECTURES } from '../model/architectures.js';
 import type { BackendOptions, ForwardBackend, SamplingParams, StepInput } from '../model/backend.js';
@@ -15,7 +16,6 @@ import type { OffloadReport } from '../model/offload-stats.js';
 import { expertMatrices } from '../model/weights.js';
 import { createGpu, describeGpu, type Gpu, type GpuOptions } from './device.js';
 import { ExpertExecutor } from './expert-executor.js';
-import { totalmem } from 'node:os';
 import { resolveGpuBudget, resolveHostCacheBytes } from './gpu-budget.js';
 import { planGpuPlacement } from './gpu-placement.js';
 import { GraphBuilder } from './graph-builder.js';

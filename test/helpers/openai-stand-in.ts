@@ -57,6 +57,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class OpenAiStandIn {
   readonly requests: RecordedRequest[] = [];
   apiKey: string | undefined;
+  /** End chat streams right after their content, with no finish reason and no `[DONE]` (a proxy closing them mid-answer). */
+  cutChatStreams = false;
   completion: (req: RecordedRequest) => string[];
   chat: (req: RecordedRequest) => string[];
   pieceDelayMs: number;
@@ -233,6 +235,10 @@ export class OpenAiStandIn {
       if (!(await this.event(res, chunk(delta, null)))) return;
       // an empty delta between tokens (a token that decodes to nothing yet)
       if (d === 'vllm' && !(await this.event(res, chunk({ content: '' }, null)))) return;
+    }
+    if (this.cutChatStreams) {
+      res.end();
+      return;
     }
     const finishDelta = d === 'vllm' ? { content: '' } : d === 'sglang' ? { role: null, content: null, reasoning_content: null, tool_calls: null } : {};
     const finishExtra = d === 'vllm' ? { stop_reason: null } : d === 'llama-server' ? { timings: { prompt_n: 20, prompt_ms: 10, predicted_n: pieces.length, predicted_ms: 20 } } : {};

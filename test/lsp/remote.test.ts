@@ -417,6 +417,26 @@ describe('remote server: failures', () => {
     }
   });
 
+  test('a chat stream the server closes mid-answer: remoteError saying the answer was cut, after the deltas that came', async () => {
+    const server = new OpenAiStandIn({ dialect: 'vllm', models: [{ id: 'm' }], chat: () => ['half ', 'an ', 'answer'] });
+    server.cutChatStreams = true;
+    await server.start();
+    const c = await startWith(server, {});
+    try {
+      await waitForStatus(c, (s) => s.remote?.state === 'ok');
+      const { r, deltas } = await streamedChat(c, 'cut', { messages: [{ role: 'user', content: 'hi' }] });
+      assert.deepEqual(r.error?.data, { reason: 'remoteError' });
+      assert.match(r.error!.message, /without a finish reason or \[DONE\]/);
+      assert.equal(deltas.join(''), 'half an answer', 'the text that came was streamed');
+      server.cutChatStreams = false;
+      const whole = await c.request('moecode/chat/send', { messages: [{ role: 'user', content: 'hi' }] }).response;
+      assert.equal((whole.result as ChatResult).text, 'half an answer');
+    } finally {
+      await c.shutdownAndExit();
+      await server.stop();
+    }
+  });
+
   test('a key sealed with the secret in the daemon environment is used; the sealed text never holds the key; a key sealed for another daemon is refused', async () => {
     const server = new OpenAiStandIn({ dialect: 'vllm', models: [{ id: 'm' }], apiKey: 'sk-sealed-1', chat: () => ['sealed ok'] });
     await server.start();
