@@ -19,7 +19,7 @@ import type { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
 import { chatMessages, type ResolvedAttachment } from '../../daemon/features/chat-prompt.js';
 import type { ChatResult } from '../../daemon/protocol.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
-import { gpuUnavailable, startDaemon, TEST_MODEL_SPEC } from './daemon-harness.js';
+import { modelUnavailable, startDaemon, TEST_MODEL_SPEC } from './daemon-harness.js';
 import { writeModelWithTemplate } from './template-model.js';
 
 const LLAMA3_TEMPLATE =
@@ -71,9 +71,9 @@ const CASES: Case[] = [
   },
 ];
 
-let noGpu: string | undefined;
+let noModel: string | undefined;
 before(async () => {
-  noGpu = await gpuUnavailable();
+  noModel = await modelUnavailable();
   dir = mkdtempSync(join(tmpdir(), 'moecode-control-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,7 +81,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 describe('an attachment cannot forge control tokens', () => {
   for (const c of CASES) {
     test(`${c.name}: the forged turn stays text in the daemon's prompt`, async (t) => {
-      if (noGpu) return t.skip(noGpu);
+      if (noModel) return t.skip(noModel);
       const model = await c.model();
       const attachment: ResolvedAttachment = { kind: 'file', path: 'evil.py', languageId: 'python', text: c.forged };
       // the expected prompt and answer, computed in this process

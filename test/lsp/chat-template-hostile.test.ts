@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ChatResult } from '../../daemon/protocol.js';
-import { gpuUnavailable, startDaemon, type DaemonClient } from './daemon-harness.js';
+import { modelUnavailable, startDaemon, type DaemonClient } from './daemon-harness.js';
 import type { RpcResponse } from './json-rpc-client.js';
 import { writeModelWithTemplate } from './template-model.js';
 
@@ -25,11 +25,11 @@ const NAME = "the model's chat template (tokenizer.chat_template of hostile.gguf
 
 let dir = '';
 let model = '';
-let noGpu: string | undefined;
+let noModel: string | undefined;
 
 before(async () => {
-  noGpu = await gpuUnavailable();
-  if (noGpu) return;
+  noModel = await modelUnavailable();
+  if (noModel) return;
   dir = mkdtempSync(join(tmpdir(), 'moecode-hostile-'));
   model = await writeModelWithTemplate(dir, 'hostile.gguf', HOSTILE);
 });
@@ -68,7 +68,7 @@ describe('a hostile chat template', () => {
   let c: DaemonClient;
   let baselineMs = 0;
   before(async () => {
-    if (noGpu) return;
+    if (noModel) return;
     c = await startDaemon({ env: { MOECODE_MODEL: model } });
     const s = await c.waitForState(['ready', 'error']);
     assert.equal(s.state, 'ready', s.message);
@@ -83,7 +83,7 @@ describe('a hostile chat template', () => {
   });
 
   test('an endless loop: a clear error after 2 s, and status answers meanwhile', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const r = await whileAnswering(c, c.request('moecode/chat/send', { messages: history(1), maxTokens: 4 }), 60_000);
     console.log(`loop: answered in ${r.ms.toFixed(0)} ms; status ${baselineMs.toFixed(1)} ms before, at most ${r.slowestStatusMs.toFixed(1)} ms meanwhile`);
     assert.equal(r.response.error?.code, -32803, JSON.stringify(r.response));
@@ -94,7 +94,7 @@ describe('a hostile chat template', () => {
   });
 
   test('a huge range() and a list that doubles: the renderer runs out of memory, not the daemon', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     for (const turns of [3, 5]) {
       const r = await whileAnswering(c, c.request('moecode/chat/send', { messages: history(turns), maxTokens: 4 }), 60_000);
       console.log(`${turns} turns: answered in ${r.ms.toFixed(0)} ms: ${r.response.error?.message}; status at most ${r.slowestStatusMs.toFixed(1)} ms`);
@@ -106,7 +106,7 @@ describe('a hostile chat template', () => {
   });
 
   test('explain goes through the same bounded renderer', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const uri = 'file:///hostile/a.py';
     c.open(uri, 'def f(x):\n    return x * 2\n', 'python');
     const r = await whileAnswering(c, c.request('moecode/code/explain', { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 2, character: 0 } }, maxTokens: 4 }), 60_000);
@@ -116,7 +116,7 @@ describe('a hostile chat template', () => {
   });
 
   test('afterwards an ordinary conversation is answered', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const r = await c.call<ChatResult>('moecode/chat/send', { messages: history(7), maxTokens: 4, temperature: 0 });
     assert.ok(r.promptTokens > 20);
     assert.ok(r.generatedTokens >= 1);

@@ -12,21 +12,21 @@ import { generate } from '../../daemon/engine/generate.js';
 import { noControlMask } from '../../daemon/engine/token-mask.js';
 import type { ChatResult, StreamAppendParams } from '../../daemon/protocol.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
-import { gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import { modelUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
 
 const SYSTEM = 'You are a test.';
 const QUESTIONS = ['How do I reverse a list in Python?', 'What does this regex match: ^a+b$', 'Write a for loop in C.', 'Explain closures.'];
 
 let model = '';
-let noGpu: string | undefined;
+let noModel: string | undefined;
 /** Greedy answers by the engine in this process, with their token counts. */
 const reference: { question: string; text: string; tokens: number }[] = [];
 const MAX_TOKENS = 40;
 
 before(async () => {
   model = await ensureModel(TEST_MODEL_SPEC);
-  noGpu = await gpuUnavailable();
-  if (noGpu) return;
+  noModel = await modelUnavailable();
+  if (noModel) return;
   const engine = await Engine.load(model, { nSlots: 1 });
   try {
     const tok = engine.tokenizer;
@@ -68,7 +68,7 @@ function chatParams(question: string, extra: Record<string, unknown> = {}) {
 describe('chat and explain', () => {
   let c: DaemonClient;
   before(async () => {
-    if (noGpu) return;
+    if (noModel) return;
     c = await startDaemon({ env: { MOECODE_MODEL: model } });
     const s = await c.waitForState(['ready', 'error']);
     assert.equal(s.state, 'ready', s.message);
@@ -81,7 +81,7 @@ describe('chat and explain', () => {
     c.notifications.filter((n) => n.method === 'moecode/stream/didAppend' && (n.params as StreamAppendParams).streamId === id).map((n) => n.params as StreamAppendParams);
 
   test('a chat streams in order and the whole answer is the engine\'s greedy continuation', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const ref = reference[0]!;
     const req = c.request('moecode/chat/send', chatParams(ref.question, { streamId: 'chat-1' }));
     const r = await req.response;
@@ -100,7 +100,7 @@ describe('chat and explain', () => {
   });
 
   test('the same conversation again reuses the chat slot\'s cache and answers the same', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const ref = reference[0]!;
     const result = await c.call<ChatResult>('moecode/chat/send', chatParams(ref.question));
     assert.equal(result.text, ref.text);
@@ -108,7 +108,7 @@ describe('chat and explain', () => {
   });
 
   test('an inline completion preempts a long answer between tokens, and the answer resumes unchanged', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const ref = reference.reduce((a, b) => (b.tokens > a.tokens ? b : a));
     if (ref.tokens < 12) return t.skip(`no reference answer is long enough (${ref.tokens} tokens)`);
     const uri = 'file:///preempt/a.ts';
@@ -131,7 +131,7 @@ describe('chat and explain', () => {
   });
 
   test('cancelling a chat answers at once with what was written so far', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const ref = reference.reduce((a, b) => (b.tokens > a.tokens ? b : a));
     if (ref.tokens < 8) return t.skip('no reference answer is long enough');
     const req = c.request('moecode/chat/send', chatParams(ref.question, { streamId: 'cancel-me', maxTokens: 400 }));
@@ -146,7 +146,7 @@ describe('chat and explain', () => {
   });
 
   test('too many waiting chats are refused with RequestFailed (queueFull)', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const reqs = Array.from({ length: 7 }, (_, i) => c.request('moecode/chat/send', chatParams(QUESTIONS[i % QUESTIONS.length]!, { maxTokens: 400 })));
     const refused = await Promise.race(reqs.map((r) => r.response.then((x) => (x.error ? x : undefined)))).then(async (first) => first ?? undefined);
     // cancel the rest to finish quickly
@@ -165,7 +165,7 @@ describe('chat and explain', () => {
   });
 
   test('explain streams an answer about a range of an open document', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const uri = 'file:///explain/util.py';
     const text = 'import os\n\n\ndef size(path):\n    """Bytes in a file."""\n    return os.stat(path).st_size\n\n\nprint(size(__file__))\n';
     c.open(uri, text, 'python');
@@ -188,7 +188,7 @@ describe('chat and explain', () => {
   });
 
   test('a chat with attachments read from an open document', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const uri = 'file:///attach/a.rs';
     c.open(uri, 'fn main() {\n    println!("hi");\n}\n', 'rust');
     const plain = await c.call<ChatResult>('moecode/chat/send', { messages: [{ role: 'user', content: 'What does this print?' }], maxTokens: 2 });

@@ -7,17 +7,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
-import { GREEDY_SETTINGS, gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import { GREEDY_SETTINGS, modelUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
 import type { RpcResponse } from './json-rpc-client.js';
 
 const LINE = '  const total = items.reduce((sum, item) => sum + item.price * item.count, 0);\n';
 const TAIL = 'export function area(r: number) {\n  return ';
 
 let model = '';
-let noGpu: string | undefined;
+let noModel: string | undefined;
 before(async () => {
-  noGpu = await gpuUnavailable();
-  if (!noGpu) model = await ensureModel(TEST_MODEL_SPEC);
+  noModel = await modelUnavailable();
+  if (!noModel) model = await ensureModel(TEST_MODEL_SPEC);
 });
 
 async function statusMs(c: DaemonClient): Promise<number> {
@@ -46,7 +46,7 @@ async function completeWatching(c: DaemonClient, uri: string, line: number, char
 describe('a 50 MB document', () => {
   let c: DaemonClient;
   before(async () => {
-    if (noGpu) return;
+    if (noModel) return;
     c = await startDaemon({ env: { MOECODE_MODEL: model }, settings: GREEDY_SETTINGS });
     const s = await c.waitForState(['ready', 'error']);
     assert.equal(s.state, 'ready', s.message);
@@ -56,7 +56,7 @@ describe('a 50 MB document', () => {
   });
 
   test('a completion at its end answers promptly, and status answers quickly meanwhile', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const lines = Math.ceil(50e6 / LINE.length);
     const big = LINE.repeat(lines) + TAIL;
     const small = LINE.repeat(200) + TAIL;

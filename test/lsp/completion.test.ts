@@ -19,7 +19,7 @@ import { generate } from '../../daemon/engine/generate.js';
 import { allowedMask, type TokenMask } from '../../daemon/engine/token-mask.js';
 import type { Tokenizer } from '../../daemon/engine/tokenizer/tokenizer.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
-import { GREEDY_SETTINGS, gpuUnavailable, REPO, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import { GREEDY_SETTINGS, modelUnavailable, REPO, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
 import type { RpcResponse } from './json-rpc-client.js';
 
 interface Item {
@@ -33,7 +33,7 @@ const items = (r: RpcResponse): Item[] => {
 };
 
 let model = '';
-let noGpu: string | undefined;
+let noModel: string | undefined;
 /** Documents (cursor at the end of line 1) with the engine's greedy continuation, computed in this process. */
 const greedy: { text: string; expected: string }[] = [];
 
@@ -110,8 +110,8 @@ async function healedGreedy(engine: Engine, prefix: string, suffix: string, opts
 
 before(async () => {
   model = await ensureModel(TEST_MODEL_SPEC);
-  noGpu = await gpuUnavailable();
-  if (noGpu) return;
+  noModel = await modelUnavailable();
+  if (noModel) return;
   // the reference: greedy continuations by the engine itself, for a few single-line cursor positions
   const engine = await Engine.load(model, { nSlots: 1 });
   try {
@@ -133,7 +133,7 @@ before(async () => {
 describe('inline completion', () => {
   let c: DaemonClient;
   before(async () => {
-    if (noGpu) return;
+    if (noModel) return;
     c = await startDaemon({ env: { MOECODE_MODEL: model }, settings: GREEDY_SETTINGS });
     const s = await c.waitForState(['ready', 'error']);
     assert.equal(s.state, 'ready', s.message);
@@ -143,7 +143,7 @@ describe('inline completion', () => {
   });
 
   test('the suggestion is the engine\'s greedy continuation of the healed FIM prompt', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     // the filters must have nothing to do on the chosen case: no closing brackets, something to show
     const usable = greedy.filter((g) => g.expected.trim() !== '' && !/[)\]}]/.test(g.expected));
     assert.ok(usable.length > 0, `no usable reference among ${JSON.stringify(greedy)}`);
@@ -161,7 +161,7 @@ describe('inline completion', () => {
   });
 
   test('typing one more character prefills only the new tokens', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const body = Array.from({ length: 12 }, (_, i) => `  const v${i} = compute(v${i - 1 < 0 ? 0 : i - 1}, ${i});`).join('\n');
     const text = `function run() {\n${body}\n  let answer = \n}\n`;
     const uri = 'file:///reuse/a.js';
@@ -185,7 +185,7 @@ describe('inline completion', () => {
   });
 
   test('typing the first characters of a suggestion is answered from the cache with the rest of it', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const g = greedy.find((x) => x.expected.length >= 4 && !/[)\]}]/.test(x.expected) && !/^\s/.test(x.expected));
     if (!g) return t.skip('no reference suggestion of 4+ characters');
     const uri = 'file:///cache/a.js';
@@ -203,7 +203,7 @@ describe('inline completion', () => {
   });
 
   test('selectedCompletionInfo: the suggestion replaces the selected item\'s range and starts with its text', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const uri = 'file:///selected/a.js';
     c.open(uri, 'const v = console.lo\n', 'javascript');
     const range = { start: { line: 0, character: 18 }, end: { line: 0, character: 20 } };
@@ -217,7 +217,7 @@ describe('inline completion', () => {
   });
 
   test('$/cancelRequest mid-generation answers RequestCancelled within two tokens\' time, and the next request works', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     // a token's time, from a completed request
     const uri = 'file:///cancel/a.js';
     const long = Array.from({ length: 40 }, (_, i) => `  total += values[${i}] * weights[${i}];`).join('\n');
@@ -252,7 +252,7 @@ describe('inline completion', () => {
   });
 
   test('a newer request for the same document answers the older one at once with no items', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const uri = 'file:///supersede/a.js';
     const text = `${'const a = [1, 2, 3];\n'.repeat(20)}const b = \n`;
     c.open(uri, text, 'javascript');
@@ -266,7 +266,7 @@ describe('inline completion', () => {
   });
 
   test('50 rapid requests with cancellations leave no queued work, no running job and no pinned or leaked KV slots', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const uris = [0, 1, 2].map((i) => `file:///rapid/${i}.ts`);
     const lines = uris.map(() => 'let x = ');
     uris.forEach((u, i) => c.open(u, `// file ${i}\n${lines[i]}\n`, 'typescript'));
@@ -307,7 +307,7 @@ describe('inline completion', () => {
   });
 
   test('moecode.inline.languages limits suggestions to the listed languages', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     c.settings = { ...GREEDY_SETTINGS, inline: { languages: ['python'] } };
     c.notify('workspace/didChangeConfiguration', { settings: null });
     const uri = 'file:///langs/a.ts';
@@ -338,7 +338,7 @@ describe('token healing with the shipped model', () => {
   let skip: string | undefined;
   let c: DaemonClient;
   before(async () => {
-    skip = existsSync(SHIPPED) ? await gpuUnavailable() : `${SHIPPED} is missing`;
+    skip = existsSync(SHIPPED) ? await modelUnavailable() : `${SHIPPED} is missing`;
     if (skip) return;
     const engine = await Engine.load(SHIPPED, { nSlots: 1 });
     try {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ChatResult } from '../../daemon/protocol.js';
-import { gpuUnavailable, REPO, startDaemon, type DaemonClient } from './daemon-harness.js';
+import { modelUnavailable, REPO, startDaemon, type DaemonClient } from './daemon-harness.js';
 
 const SHIPPED = join(REPO, 'models/moecode-coder.gguf');
 const MAX_TOKENS = 8;
@@ -18,7 +18,7 @@ const BUDGET = N_CTX - Math.min(MAX_TOKENS, N_CTX / 4) - 1;
 
 let skip: string | undefined;
 before(async () => {
-  skip = existsSync(SHIPPED) ? await gpuUnavailable() : 'models/moecode-coder.gguf is missing';
+  skip = existsSync(SHIPPED) ? await modelUnavailable() : 'models/moecode-coder.gguf is missing';
 });
 
 const LINES = Array.from({ length: 400 }, (_, i) => `export function f${i}(x: number): number { return x * ${i} + 1; }`);

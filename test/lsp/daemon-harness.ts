@@ -121,18 +121,4 @@ export const GREEDY_SETTINGS: MoecodeSettingsInput = {
   chat: { maxTokens: 24, temperature: 0 },
 };
 
-let gpuCheck: Promise<string | undefined> | undefined;
-
-/** Why the daemon cannot load a model on this machine (no WebGPU adapter), or undefined. */
-export function gpuUnavailable(): Promise<string | undefined> {
-  gpuCheck ??= (async () => {
-    const { createGpu } = await import('../../daemon/gpu/device.js');
-    try {
-      (await createGpu()).destroy();
-      return undefined;
-    } catch (e) {
-      return `no WebGPU adapter: ${(e as Error).message}`;
-    }
-  })();
-  return gpuCheck;
-}
+export { modelUnavailable, webgpuUnavailable } from '../helpers/backend-available.js';

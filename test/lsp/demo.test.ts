@@ -8,11 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultModelPath } from '../../daemon/cli/default-model.js';
-import { gpuUnavailable, REPO } from './daemon-harness.js';
+import { modelUnavailable, REPO } from './daemon-harness.js';
 
 test('the demo shows marked inline suggestions and an explanation from the real daemon', async (t) => {
-  const noGpu = await gpuUnavailable();
-  if (noGpu) return t.skip(noGpu);
+  const noModel = await modelUnavailable();
+  if (noModel) return t.skip(noModel);
   if (!defaultModelPath()) return t.skip('the shipped model models/moecode-coder.gguf is missing');
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'tools', 'demo.ts')], { cwd: REPO, encoding: 'utf8', timeout: 180_000, env: { ...process.env, MOECODE_MODEL: '' } });
   assert.equal(r.signal, null, `the demo hung\n${r.stdout}\n${r.stderr}`);

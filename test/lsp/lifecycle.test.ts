@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { StatusParams } from '../../daemon/protocol.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
-import { gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import { modelUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
 
 let model = '';
 /** Without a WebGPU adapter the model cannot load: the tests that need it skip, the rest still run. */
-let noGpu: string | undefined;
+let noModel: string | undefined;
 
 before(async () => {
   model = await ensureModel(TEST_MODEL_SPEC);
-  noGpu = await gpuUnavailable();
+  noModel = await modelUnavailable();
 });
 
 describe('before initialize', () => {
@@ -48,7 +48,7 @@ describe('a daemon with a model from MOECODE_MODEL', () => {
   });
 
   test('status notifications arrive during load: loading with progress, then ready with the model and adapter', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const ready = await c.waitForState(['ready', 'error']);
     assert.equal(ready.state, 'ready', ready.message);
     const seen = c.notifications.filter((n) => n.method === 'moecode/status/didChange').map((n) => n.params as StatusParams);
@@ -140,7 +140,7 @@ describe('model settings', () => {
   after(() => c?.kill());
 
   test('a bad model path is status error with the reason, requests fail with RequestFailed, and fixing the setting reloads without a restart', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     c = await startDaemon({ env: { MOECODE_MODEL: model }, initializationOptions: { moecode: { model: { path: '/nonexistent/model.gguf' } } } });
     const err = await c.waitForState(['error', 'ready']);
     assert.equal(err.state, 'error');
@@ -167,7 +167,7 @@ describe('model settings', () => {
   });
 
   test('moecode/model/unload and moecode/model/load', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const unloaded = await c.call<StatusParams>('moecode/model/unload');
     assert.equal(unloaded.state, 'unloaded');
     const r = await c.request('moecode/chat/send', { messages: [{ role: 'user', content: 'hi' }] }).response;
@@ -185,7 +185,7 @@ describe('model settings', () => {
   });
 
   test('a memory budget too small for the model is refused with the numbers', async (t) => {
-    if (!c) return t.skip(noGpu ?? 'no daemon');
+    if (!c) return t.skip(noModel ?? 'no daemon');
     const mark = c.notifications.length;
     c.settings = { model: { path: model }, gpu: { memoryBudget: 1 } };
     c.notify('workspace/didChangeConfiguration', { settings: null });
@@ -204,7 +204,7 @@ describe('model settings', () => {
 
 describe('the Node IPC transport (--node-ipc)', () => {
   test('initialize and status over process.send messages', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const { spawn } = await import('node:child_process');
     const { daemonCommand, REPO } = await import('./daemon-harness.js');
     const { command, args } = daemonCommand();

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { StatusParams } from '../../daemon/protocol.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 import { ensureKvBomb, KV_BOMB_BYTES_PER_TOKEN } from '../helpers/kv-bomb.js';
-import { gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import { modelUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
 
 const MiB = 1024 * 1024;
 /** What the daemon process itself holds besides a model's memory (Node, V8, tsx, workers, Dawn). */
@@ -45,7 +45,7 @@ for (const backend of ['cpu', 'gpu'] as const) {
     let c: DaemonClient | undefined;
     let skip: string | undefined;
     before(async () => {
-      if (backend === 'gpu') skip = await gpuUnavailable();
+      if (backend === 'gpu') skip = await modelUnavailable();
       if (!skip) c = await startDaemon({ settings: { model: { path: bomb }, engine: { backend }, chat: { maxTokens: 1, temperature: 0 } } });
     });
     after(() => c?.kill());

@@ -17,11 +17,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { StatusParams } from '../../daemon/protocol.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
-import { gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import { modelUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
 
 let model = '';
 let ansiModel = '';
-let noGpu: string | undefined;
+let noModel: string | undefined;
 let dir = '';
 let fifo = '';
 
@@ -45,7 +45,7 @@ function ggufWithArchitecture(arch: string): Buffer {
 before(async () => {
   model = await ensureModel(TEST_MODEL_SPEC);
   ansiModel = await ensureModel({ ...TEST_MODEL_SPEC, name: 'Evil\u001b[31mRED\u001b[0m' });
-  noGpu = await gpuUnavailable();
+  noModel = await modelUnavailable();
   dir = mkdtempSync(join(tmpdir(), 'moecode-load-robust-'));
   fifo = join(dir, 'model.gguf');
   try {
@@ -82,7 +82,7 @@ describe('a FIFO as the model path', () => {
       new Promise<'blocked'>((r) => setTimeout(() => r('blocked'), 5000)),
     ]);
     assert.notEqual(again, 'blocked', 'a second load of the FIFO is answered');
-    if (!noGpu) {
+    if (!noModel) {
       const ready = await c.call<StatusParams>('moecode/model/load', { path: model });
       assert.equal(ready.state, 'ready', ready.message);
       // with a model loaded, a FIFO leaves it loaded
@@ -103,7 +103,7 @@ describe('a failed load keeps the loaded model', () => {
   after(() => c?.kill());
 
   before(async () => {
-    if (noGpu) return;
+    if (noModel) return;
     c = await startDaemon({ env: { MOECODE_MODEL: model }, settings: { completion: { maxTokens: 4, temperature: 0 } } });
     const s = await c.waitForState(['ready', 'error']);
     assert.equal(s.state, 'ready', s.message);
@@ -118,7 +118,7 @@ describe('a failed load keeps the loaded model', () => {
   ];
   for (const [what, path, reason] of bad) {
     test(what, async (t) => {
-      if (noGpu) return t.skip(noGpu);
+      if (noModel) return t.skip(noModel);
       const p = path();
       const r = await c.request('moecode/model/load', { path: p }).response;
       assert.equal(r.error?.code, -32803, JSON.stringify(r).slice(0, 500));
@@ -137,7 +137,7 @@ describe('a failed load keeps the loaded model', () => {
   }
 
   test('a model named with ANSI escapes: the status shows its name escaped', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const s = await c.call<StatusParams>('moecode/model/load', { path: ansiModel });
     assert.equal(s.state, 'ready');
     assert.doesNotMatch(s.modelName, /\u001b/);
@@ -157,7 +157,7 @@ describe('a load that stops making progress', () => {
   after(() => c?.kill());
 
   test('is given up with a clear error, and neither the next load nor shutdown waits for it', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     // far below what creating a GPU device and compiling the kernels take between two progress reports
     c = await startDaemon({ env: { MOECODE_MODEL: model, MOECODE_MODEL_LOAD_TIMEOUT_MS: '20' } });
     const s = await c.waitForState(['error', 'ready'], 30_000);

@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { writeNanOutputModel } from '../helpers/nan-model.js';
-import { gpuUnavailable, startDaemon, type DaemonClient } from './daemon-harness.js';
+import { modelUnavailable, startDaemon, type DaemonClient } from './daemon-harness.js';
 
 let dir = '';
 let c: DaemonClient | undefined;
-let noGpu: string | undefined;
+let noModel: string | undefined;
 
 before(async () => {
-  noGpu = await gpuUnavailable();
+  noModel = await modelUnavailable();
   dir = mkdtempSync(join(tmpdir(), 'moecode-lsp-nan-'));
 });
 
@@ -26,7 +26,7 @@ after(() => {
 });
 
 test('completion and chat on NaN logits fail naming the problem; the daemon carries on', async (t) => {
-  if (noGpu) return t.skip(noGpu);
+  if (noModel) return t.skip(noModel);
   const model = await writeNanOutputModel(dir);
   c = await startDaemon({ env: { MOECODE_MODEL: model }, settings: { completion: { maxTokens: 4, temperature: 0 }, chat: { maxTokens: 4, temperature: 0.7 } } });
   const s = await c.waitForState(['ready', 'error']);

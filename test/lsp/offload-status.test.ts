@@ -13,7 +13,7 @@ import { readModelConfig } from '../../daemon/model/hparams.js';
 import { modelWeights } from '../../daemon/model/model-weights.js';
 import type { StatusParams } from '../../daemon/protocol.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
-import { gpuUnavailable, GREEDY_SETTINGS, startDaemon, type DaemonClient } from './daemon-harness.js';
+import { webgpuUnavailable, GREEDY_SETTINGS, startDaemon, type DaemonClient } from './daemon-harness.js';
 import { http, startServe, whenHealthy } from './serve-harness.js';
 
 /** Wide experts (n_ff_exp 512, F32: 768 KiB each), so a budget in whole MB splits them. */
@@ -25,7 +25,7 @@ let budgetMB = 0;
 let modelPath = '';
 
 before(async () => {
-  noGpu = await gpuUnavailable();
+  noGpu = await webgpuUnavailable();
   const path = (modelPath = await ensureModel(SPEC));
   // the placement the daemon will make: 4 KV slots of the training context (load-plan.ts), batches of 256
   const file = await openGguf(path);

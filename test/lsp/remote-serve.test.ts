@@ -14,7 +14,7 @@ import { completionContext } from '../../daemon/completion/completion-context.js
 import { postProcess } from '../../daemon/completion/pipeline.js';
 import { DEFAULT_SYSTEM_PROMPT } from '../../daemon/features/chat-prompt.js';
 import type { ChatResult, StatusParams, StreamAppendParams } from '../../daemon/protocol.js';
-import { gpuUnavailable, REPO, startDaemon, type DaemonClient } from './daemon-harness.js';
+import { modelUnavailable, REPO, startDaemon, type DaemonClient } from './daemon-harness.js';
 import type { RpcResponse } from './json-rpc-client.js';
 
 const KEY = 'remote-serve-key-42';
@@ -32,7 +32,7 @@ before(async () => {
     skip = '`moecode serve` is not in this checkout (daemon/serve/http-server.ts is missing)';
     return;
   }
-  skip = await gpuUnavailable();
+  skip = await modelUnavailable();
   if (skip) return;
   harness = await import('./serve-harness.js');
 });

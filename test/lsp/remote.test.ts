@@ -14,7 +14,7 @@ import type { ChatResult, StatusParams, StreamAppendParams } from '../../daemon/
 import { KEY_SEAL_ENV, newSealSecret, sealApiKey } from '../../daemon/remote/api-key-seal.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 import { OpenAiStandIn, type Dialect, type ModelEntry } from '../helpers/openai-stand-in.js';
-import { gpuUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
+import { modelUnavailable, startDaemon, TEST_MODEL_SPEC, type DaemonClient } from './daemon-harness.js';
 import type { RpcResponse } from './json-rpc-client.js';
 
 const STATUS = 'moecode/status/didChange';
@@ -532,15 +532,15 @@ describe('remote server: failures', () => {
 });
 
 describe('remote server: switching from and back to the local model', () => {
-  let noGpu: string | undefined;
+  let noModel: string | undefined;
   let model = '';
   before(async () => {
-    noGpu = await gpuUnavailable();
-    if (!noGpu) model = await ensureModel(TEST_MODEL_SPEC);
+    noModel = await modelUnavailable();
+    if (!noModel) model = await ensureModel(TEST_MODEL_SPEC);
   });
 
   test('a URL set unloads the local model; cleared, the local model loads again; the same process throughout; no local load while remote', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const server = new OpenAiStandIn({ dialect: 'vllm', models: [{ id: 'remote-coder' }], chat: () => ['from the server'] });
     await server.start();
     const c = await startDaemon({ env: { MOECODE_MODEL: model, MOECODE_REMOTE_API_KEY: '' }, settings: { chat: { maxTokens: 8, temperature: 0 } } });

@@ -13,7 +13,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { gpuUnavailable } from './daemon-harness.js';
+import { webgpuUnavailable } from './daemon-harness.js';
 import { eventually, http, SHIPPED_MODEL, serveStatus, sseData, startServe, startStream, whenHealthy, type ServeProcess } from './serve-harness.js';
 
 const TEN_MIB = 10 * 1024 * 1024;
@@ -40,7 +40,7 @@ const LLAMA_VSCODE_INFILL = {
 
 let noGpu: string | undefined;
 before(async () => {
-  noGpu = await gpuUnavailable();
+  noGpu = await webgpuUnavailable();
 });
 
 /** Sends `raw` bytes as the whole request and resolves with everything the server answers until it closes. */
@@ -71,7 +71,6 @@ describe('moecode serve over HTTP', () => {
   let firstHealth: Awaited<ReturnType<typeof http>>;
   let firstChat: Awaited<ReturnType<typeof http>>;
   before(async () => {
-    if (noGpu) return;
     server = await startServe([SHIPPED_MODEL, '--port', '0']);
     // at once, while the model loads
     [firstHealth, firstChat] = await Promise.all([http(server.url, '/health'), http(server.url, '/v1/chat/completions', { body: { messages: [{ role: 'user', content: 'hi' }] } })]);
@@ -82,7 +81,6 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('it listens before the model is loaded: 503 while loading, then /health 200; stdout is the one readiness line', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     assertOpenAiError(firstHealth, 503, null, 'model_loading');
     assertOpenAiError(firstChat, 503, null, 'model_loading');
     const ok = await http(server.url, '/health');
@@ -93,7 +91,6 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('an unknown route is 404 and a wrong method 405, in the OpenAI error shape', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     assertOpenAiError(await http(server.url, '/v1/embeddings', { body: { input: 'x' } }), 404, null, 'not_found');
     assertOpenAiError(await http(server.url, '/nope'), 404);
     const r = await http(server.url, '/v1/chat/completions');
@@ -102,7 +99,6 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('a body that is not JSON, is empty or is not an object is 400 invalid_json', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const json = { 'Content-Type': 'application/json' };
     assertOpenAiError(await http(server.url, '/v1/chat/completions', { body: '{"messages": [', headers: json }), 400, null, 'invalid_json');
     assertOpenAiError(await http(server.url, '/v1/completions', { body: '', headers: json }), 400, null, 'invalid_json');
@@ -110,7 +106,6 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('a bad field is 400 naming it', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const user = [{ role: 'user', content: 'hi' }];
     const cases: [string, Record<string, unknown>, string][] = [
       ['/v1/chat/completions', { messages: user, temperature: 'hot' }, 'temperature'],
@@ -138,13 +133,11 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('unknown fields are ignored, not refused', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const r = await http(server.url, '/v1/chat/completions', { body: { messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, frobnicate: true, user: 'me', presence_penalty: 0 } });
     assert.equal(r.status, 200, r.text);
   });
 
   test('a body over 10 MiB is 413 (declared, chunked, or far over), and the server answers the next request', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const big = Buffer.alloc(TEN_MIB + 1, 0x20);
     assertOpenAiError(await http(server.url, '/v1/chat/completions', { body: big, headers: { 'Content-Type': 'application/json' } }), 413, null, 'request_too_large');
     // no Content-Length: the server counts while reading
@@ -180,7 +173,6 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('form and text/plain bodies (what a web page can post without asking) are 415', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const body = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] });
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
       assertOpenAiError(await http(server.url, '/v1/chat/completions', { body, headers: { 'Content-Type': type } }), 415, null, 'unsupported_media_type');
@@ -188,14 +180,12 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('a loopback server refuses requests addressed to another host name (DNS rebinding) with 403', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     assertOpenAiError(await http(server.url, '/v1/models', { headers: { Host: 'attacker.example:8012' } }), 403, null, 'forbidden_host');
     const port = new URL(server.url).port;
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) assert.equal((await http(server.url, '/v1/models', { headers: { Host: host } })).status, 200, host);
   });
 
   test('a request from a web page of another site (its Origin) is 403, even with no Content-Type; loopback pages and editors pass', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const body = Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 })); // no Content-Type: what a no-cors fetch of a Blob sends
     for (const origin of ['https://attacker.example', 'null', 'not a url']) {
       assertOpenAiError(await http(server.url, '/v1/chat/completions', { body, headers: { Origin: origin } }), 403, null, 'forbidden_origin');
@@ -206,13 +196,11 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('a request target that is not a URL is 400, not a server error', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const r = await rawRequest(server.url, 'GET http://[/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
     assert.match(r, /^HTTP\/1\.1 400 /, r.slice(0, 200));
   });
 
   test('SSE wire format: text/event-stream, chunk objects only, finish_reason, then data: [DONE]', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     for (const [path, body, object] of [
       ['/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }], max_tokens: 6, stream: true }, 'chat.completion.chunk'],
       ['/v1/completions', { prompt: LONG_PROMPT, max_tokens: 6, stream: true }, 'text_completion'],
@@ -235,7 +223,6 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('/infill with llama.vscode\'s request: llama-server\'s answer fields; a one-line suggestion at a mid-line cursor', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const r = await http(server.url, '/infill', { body: LLAMA_VSCODE_INFILL });
     assert.equal(r.status, 200, r.text);
     const a = r.json();
@@ -259,7 +246,6 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('/infill: the cache warm-up request (n_predict 0) answers at once with no content; streamed answers end with stop: true', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const warm = await http(server.url, '/infill', {
       body: { input_prefix: '', input_suffix: '', input_extra: LLAMA_VSCODE_INFILL.input_extra, prompt: '', n_predict: 0, samplers: [], cache_prompt: true, t_max_prompt_ms: 500, t_max_predict_ms: 1 },
     });
@@ -278,7 +264,6 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('a client that disconnects mid-stream cancels its generation at the next token', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const before = await serveStatus(server.url);
     const s = await startStream(server.url, '/v1/completions', { ...LONG, stream: true });
     assert.match(s.firstEvent, /^data: \{/);
@@ -296,7 +281,6 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('a client that disconnects while waiting for a whole answer cancels it too', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const before = await serveStatus(server.url);
     const req = request(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, agent: false });
     req.on('error', () => undefined);
@@ -312,7 +296,6 @@ describe('moecode serve over HTTP', () => {
   });
 
   test('a FIM request is answered between two tokens of a long generation (the scheduler puts completions first)', async (t) => {
-    if (noGpu) return t.skip(noGpu);
     const before = await serveStatus(server.url);
     let longEnded = false;
     const long = request(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, agent: false }, (res) => {

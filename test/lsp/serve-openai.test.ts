@@ -17,7 +17,7 @@ import { noControlMask } from '../../daemon/engine/token-mask.js';
 import { promptBudget } from '../../daemon/features/chat.js';
 import { chatStopStrings } from '../../daemon/features/chat-generation.js';
 import { fitChatPrompt } from '../../daemon/features/chat-prompt.js';
-import { gpuUnavailable } from './daemon-harness.js';
+import { modelUnavailable } from './daemon-harness.js';
 import { SHIPPED_MODEL, startServe, whenHealthy, type ServeProcess } from './serve-harness.js';
 
 const KEY = 'test-key-0123456789';
@@ -30,12 +30,12 @@ const FIM_PREFIX = 'def add(a, b):\n    ret';
 const FIM_SUFFIX = '\n\nprint(add(1, 2))\n';
 const FIM_MAX = 12;
 
-let noGpu: string | undefined;
+let noModel: string | undefined;
 const ref = { chat: { text: '', tokens: 0, promptTokens: 0 }, plain: { text: '', promptTokens: 0 }, fim: { text: '', promptTokens: 0 } };
 
 before(async () => {
-  noGpu = await gpuUnavailable();
-  if (noGpu) return;
+  noModel = await modelUnavailable();
+  if (noModel) return;
   const engine = await Engine.load(SHIPPED_MODEL, { nSlots: 1 });
   try {
     const tok = engine.tokenizer;
@@ -70,7 +70,7 @@ describe('moecode serve through the openai client', () => {
   let server: ServeProcess;
   let client: OpenAI;
   before(async () => {
-    if (noGpu) return;
+    if (noModel) return;
     server = await startServe([SHIPPED_MODEL, '--port', '0', '--api-key', KEY]);
     await whenHealthy(server.url);
     client = new OpenAI({ apiKey: KEY, baseURL: `${server.url}/v1`, maxRetries: 0, timeout: 120_000 });
@@ -80,7 +80,7 @@ describe('moecode serve through the openai client', () => {
   });
 
   test('models.list names the model file', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const page = await client.models.list();
     assert.deepEqual(
       page.data.map((m) => [m.id, m.object, m.owned_by]),
@@ -89,14 +89,14 @@ describe('moecode serve through the openai client', () => {
   });
 
   test('a wrong API key is refused with 401 (AuthenticationError)', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const bad = new OpenAI({ apiKey: 'wrong', baseURL: `${server.url}/v1`, maxRetries: 0 });
     await assert.rejects(bad.models.list(), (e: unknown) => e instanceof OpenAI.AuthenticationError && e.status === 401);
     await assert.rejects(bad.chat.completions.create({ model: 'moecode-coder', messages: [{ role: 'user', content: 'hi' }] }), (e: unknown) => e instanceof OpenAI.AuthenticationError);
   });
 
   test('chat, not streamed: the greedy answer of the chat template, with usage', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const r = await client.chat.completions.create({
       model: 'moecode-coder',
       messages: [
@@ -117,7 +117,7 @@ describe('moecode serve through the openai client', () => {
   });
 
   test('chat, streamed: chunks add up to the same answer; usage comes in the last chunk', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const stream = await client.chat.completions.create({
       model: 'moecode-coder',
       messages: [
@@ -145,7 +145,7 @@ describe('moecode serve through the openai client', () => {
   });
 
   test('chat, streamed without include_usage: no usage chunk', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const stream = await client.chat.completions.create({ model: 'moecode-coder', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, stream: true });
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
     for await (const c of stream) chunks.push(c);
@@ -153,7 +153,7 @@ describe('moecode serve through the openai client', () => {
   });
 
   test('text completion without suffix: the greedy continuation of the prompt', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const r = await client.completions.create({ model: 'moecode-coder', prompt: PLAIN_PROMPT, max_tokens: PLAIN_MAX, temperature: 0 });
     assert.equal(r.object, 'text_completion');
     assert.equal(r.choices[0]!.text, ref.plain.text);
@@ -162,7 +162,7 @@ describe('moecode serve through the openai client', () => {
   });
 
   test('stop: the text ends before the first stop string, finish_reason stop', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     // a stop string from the middle of the greedy continuation
     const at = Math.floor(ref.plain.text.length / 2);
     const stop = ref.plain.text.slice(at, at + 3);
@@ -173,7 +173,7 @@ describe('moecode serve through the openai client', () => {
   });
 
   test('seed: the same seed samples the same text at temperature 1', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const ask = (seed: number) => client.completions.create({ model: 'moecode-coder', prompt: PLAIN_PROMPT, max_tokens: 12, temperature: 1, top_p: 1, seed });
     const [a, b] = [await ask(7), await ask(7)];
     assert.equal(a.choices[0]!.text, b.choices[0]!.text);
@@ -185,7 +185,7 @@ describe('moecode serve through the openai client', () => {
   });
 
   test('fill-in-the-middle with suffix: the model\'s FIM prompt, healed, greedy', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const r = await client.completions.create({ model: 'moecode-coder', prompt: FIM_PREFIX, suffix: FIM_SUFFIX, max_tokens: FIM_MAX, temperature: 0 });
     assert.equal(r.choices[0]!.text, ref.fim.text);
     assert.equal(r.usage!.prompt_tokens, ref.fim.promptTokens);
@@ -193,7 +193,7 @@ describe('moecode serve through the openai client', () => {
   });
 
   test('fill-in-the-middle, streamed: text_completion chunks add up to the same text; usage last', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     const stream = await client.completions.create({
       model: 'moecode-coder',
       prompt: FIM_PREFIX,
@@ -214,7 +214,7 @@ describe('moecode serve through the openai client', () => {
   });
 
   test('a bad field is an OpenAI BadRequestError naming it', async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     await assert.rejects(
       client.chat.completions.create({ model: 'moecode-coder', messages: [{ role: 'user', content: 'hi' }], temperature: 7 }),
       (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === 'temperature',

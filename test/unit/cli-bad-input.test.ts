@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GgmlType } from '../../daemon/gguf/ggml-types.js';
-import { createGpu } from '../../daemon/gpu/device.js';
+import { modelUnavailable } from '../helpers/backend-available.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -20,7 +20,7 @@ const CLI_TIMEOUT_MS = 90_000;
 let dir = '';
 let model = '';
 let modelQ4 = '';
-let noGpu: string | undefined;
+let noModel: string | undefined;
 
 interface CliResult {
   code: number | null;
@@ -80,21 +80,17 @@ function afterString(b: Buffer, s: string): number {
   return at + needle.length;
 }
 
-function needGpu(t: TestContext): boolean {
-  if (noGpu) t.skip(noGpu);
-  return !noGpu;
+function needModel(t: TestContext): boolean {
+  if (noModel) t.skip(noModel);
+  return !noModel;
 }
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'moecode-cli-bad-'));
   model = await ensureModel({ arch: 'qwen3moe', preset: 'tiny', weightType: 'Q8_0' });
   modelQ4 = await ensureModel({ arch: 'qwen3moe', preset: 'tiny', weightType: 'Q4_0' });
-  try {
-    (await createGpu()).destroy();
-  } catch (e) {
-    noGpu = `no WebGPU adapter: ${(e as Error).message}`;
-    console.log(`# GPU tests skipped: ${noGpu}`);
-  }
+  noModel = await modelUnavailable();
+  if (noModel) console.log(`# model tests skipped: ${noModel}`);
 });
 
 after(() => {
@@ -183,20 +179,20 @@ test('an empty entry in --tokens is refused, not read as token 0', () => {
 });
 
 test('an empty prompt is refused with a clear message', (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const r = moecode('run', model, '--prompt', '', '--max-tokens', '2');
   assert.ok(r.code === 1 || r.code === 2, `exit code ${r.code}`);
   assertFails(r, r.code!, /empty prompt/);
 });
 
 test('a prompt longer than the context is refused with the token counts', (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const long = 'for i in range(10): print(i, end=" ")\n'.repeat(60);
   assertFails(moecode('run', model, '--prompt', long, '--max-tokens', '4'), 2, /the prompt has \d{3,} tokens; the context holds 512/);
 });
 
 test('eval with token ids outside the vocabulary or beyond the context names the problem', (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   assertFails(moecode('eval', model, '--tokens', '1,2,512', '--json'), 1, /token id 512 is outside the vocabulary \(0\.\.511\)/);
   const ids = Array.from({ length: 520 }, (_, i) => i % 500).join(',');
   assertFails(moecode('eval', model, '--tokens', ids, '--json'), 1, /520 tokens exceed the context length of 512/);

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 import { ensureKvBomb, KV_BOMB_BYTES_PER_TOKEN } from '../helpers/kv-bomb.js';
-import { gpuUnavailable } from '../lsp/daemon-harness.js';
+import { webgpuUnavailable } from '../lsp/daemon-harness.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'moecode.js');
@@ -100,7 +100,7 @@ test('run, eval and serve refuse a context the KV bomb cannot hold at once, befo
 
 test('run plans the KV bomb down under --gpu-budget and stays within it (on the WebGPU backend, whose KV buffers are zeroed on first use, too)', async (t) => {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) return t.skip(NOT_BUILT);
-  const noGpu = await gpuUnavailable();
+  const noGpu = await webgpuUnavailable();
   for (const backend of noGpu ? ['cpu'] : ['cpu', 'gpu']) {
     const r = moecode('run', bomb, '--prompt', 'hi', '--max-tokens', '1', '--gpu-budget', '300MiB', '--backend', backend);
     assert.equal(r.code, 0, `${backend}: ${r.stderr}`);

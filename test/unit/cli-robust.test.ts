@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { defaultModelPath } from '../../daemon/cli/default-model.js';
-import { gpuUnavailable } from '../lsp/daemon-harness.js';
+import { modelUnavailable } from '../lsp/daemon-harness.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -23,7 +23,7 @@ const ANSI_NAME = 'Evil\u001b[31mRED\u001b[0m\u001b]0;pwned\u0007';
 
 let dir = '';
 let ansiModel = '';
-let noGpu: string | undefined;
+let noModel: string | undefined;
 
 interface Run {
   code: number | null;
@@ -63,7 +63,7 @@ function moecode(args: string[], opts: { viaBin?: boolean; slowReader?: boolean 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'moecode-cli-robust-'));
   ansiModel = await ensureModel({ arch: 'llama', preset: 'tiny', weightType: 'F32', name: ANSI_NAME });
-  noGpu = await gpuUnavailable();
+  noModel = await modelUnavailable();
 });
 
 after(() => {
@@ -118,7 +118,7 @@ function evalArgs(model: string, n: number): string[] {
 
 for (const viaBin of [false, true]) {
   test(`eval --json through a pipe delivers all of a > 1 MB answer${viaBin ? ' (bin/moecode.js, the bundle)' : ''}`, async (t) => {
-    if (noGpu) return t.skip(noGpu);
+    if (noModel) return t.skip(noModel);
     if (viaBin && !existsSync(join(ROOT, 'dist', 'cli.js'))) return t.skip('dist/cli.js is not built (npm run build)');
     const model = defaultModelPath() ?? (await ensureModel({ arch: 'llama', preset: 'tiny', weightType: 'F32' }));
     const nTokens = model === defaultModelPath() ? 32 : 220;

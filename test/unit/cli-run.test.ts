@@ -13,14 +13,14 @@ import { Engine } from '../../daemon/engine/engine.js';
 import { generate } from '../../daemon/engine/generate.js';
 import { noControlMask } from '../../daemon/engine/token-mask.js';
 import type { SamplingParams } from '../../daemon/gpu/graph-runner.js';
-import { createGpu } from '../../daemon/gpu/device.js';
+import { modelUnavailable } from '../helpers/backend-available.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 import { disposeOracle, oracleRun } from '../helpers/llama-oracle.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const PROMPT = 'def parse(line):\n    key, value = line.split(';
 
-let noGpu: string | undefined;
+let noModel: string | undefined;
 let modelPath = '';
 let engine: Engine | undefined;
 
@@ -60,9 +60,9 @@ function moecode(args: string[], onStdout?: (child: ReturnType<typeof spawn>, te
   });
 }
 
-function needGpu(t: TestContext): boolean {
-  if (noGpu) t.skip(noGpu);
-  return !noGpu;
+function needModel(t: TestContext): boolean {
+  if (noModel) t.skip(noModel);
+  return !noModel;
 }
 
 /** What the engine generates in-process with the CLI's settings (default context, slot 0). */
@@ -75,11 +75,9 @@ async function expected(prompt: number[], maxTokens: number, sampling: SamplingP
 
 before(async () => {
   modelPath = await ensureModel({ arch: 'llama', preset: 'tiny', weightType: 'F32' });
-  try {
-    (await createGpu()).destroy();
-  } catch (e) {
-    noGpu = `no WebGPU adapter: ${(e as Error).message}`;
-    console.log(`# GPU tests skipped: ${noGpu}`);
+  noModel = await modelUnavailable();
+  if (noModel) {
+    console.log(`# model tests skipped: ${noModel}`);
     return;
   }
   engine = await Engine.load(modelPath);
@@ -91,7 +89,7 @@ after(async () => {
 });
 
 test('moecode run streams the generated text to stdout and speeds to stderr', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const r = await moecode(['run', modelPath, '--prompt', PROMPT, '--max-tokens', '16']);
   assert.equal(r.code, 0, r.stderr);
   const want = await expected(engine!.tokenizer.encode(PROMPT), 16, { temperature: 0, topK: 40, topP: 0.95, seed: 42 });
@@ -109,7 +107,7 @@ test('moecode run streams the generated text to stdout and speeds to stderr', as
 });
 
 test('moecode run with a seed is reproducible and matches the engine', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const args = (seed: number) => ['run', modelPath, '--prompt', PROMPT, '--max-tokens', '12', '--temperature', '0.8', '--top-k', '40', '--top-p', '0.95', '--seed', String(seed)];
   const [a, b, c] = [await moecode(args(5)), await moecode(args(5)), await moecode(args(6))];
   for (const r of [a, b, c]) assert.equal(r.code, 0, r.stderr);
@@ -120,7 +118,7 @@ test('moecode run with a seed is reproducible and matches the engine', async (t)
 });
 
 test('moecode run --chat renders the chat template', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const r = await moecode(['run', modelPath, '--prompt', 'hello', '--chat', '--max-tokens', '8']);
   assert.equal(r.code, 0, r.stderr);
   const e = engine!;
@@ -131,7 +129,7 @@ test('moecode run --chat renders the chat template', async (t) => {
 });
 
 test('Ctrl-C cancels moecode run between tokens', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   let sent = false;
   const r = await moecode(['run', modelPath, '--prompt', PROMPT, '--max-tokens', '400'], (child) => {
     if (!sent) {
@@ -147,7 +145,7 @@ test('Ctrl-C cancels moecode run between tokens', async (t) => {
 });
 
 test('moecode eval prints log-softmax rows and greedy tokens that agree with llama.cpp', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const tokens = engine!.tokenizer.encode(PROMPT);
   const r = await moecode(['eval', modelPath, '--tokens', tokens.join(','), '--greedy', '6', '--json']);
   assert.equal(r.code, 0, r.stderr);

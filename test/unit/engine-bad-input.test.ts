@@ -17,7 +17,7 @@ import { Engine } from '../../daemon/engine/engine.js';
 import { ContextOverflowError, Model } from '../../daemon/engine/model.js';
 import { GgmlType } from '../../daemon/gguf/ggml-types.js';
 import { GgufError, type GgufErrorCode } from '../../daemon/gguf/gguf-error.js';
-import { createGpu } from '../../daemon/gpu/device.js';
+import { modelUnavailable } from '../helpers/backend-available.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 
 const GREEDY = { temperature: 0, topK: 1, topP: 1, seed: 0 };
@@ -25,7 +25,7 @@ const GREEDY = { temperature: 0, topK: 1, topP: 1, seed: 0 };
 let dir = '';
 let goodPath = '';
 let goodQ4Path = '';
-let noGpu: string | undefined;
+let noModel: string | undefined;
 let baselineFds = 0;
 /** Greedy token after REF_PROMPT, sampled before any bad input was tried. */
 let refToken = -1;
@@ -107,22 +107,18 @@ async function rejectsBoth(path: string, code: GgufErrorCode, message: RegExp): 
   assertNoHandleTo(path);
 }
 
-function needGpu(t: TestContext): boolean {
-  if (noGpu) t.skip(noGpu);
-  return !noGpu;
+function needModel(t: TestContext): boolean {
+  if (noModel) t.skip(noModel);
+  return !noModel;
 }
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'moecode-engine-bad-'));
   goodPath = await ensureModel({ arch: 'qwen3moe', preset: 'tiny', weightType: 'Q8_0' });
   goodQ4Path = await ensureModel({ arch: 'qwen3moe', preset: 'tiny', weightType: 'Q4_0' });
-  try {
-    (await createGpu()).destroy();
-  } catch (e) {
-    noGpu = `no WebGPU adapter: ${(e as Error).message}`;
-    console.log(`# GPU tests skipped: ${noGpu}`);
-  }
-  if (!noGpu) {
+  noModel = await modelUnavailable();
+  if (noModel) console.log(`# model tests skipped: ${noModel}`);
+  if (!noModel) {
     // Warm up (Dawn and the Vulkan driver open their own descriptors once), then take the reference.
     const model = await Model.load(goodPath);
     refToken = await model.feedAndSample(0, 0, REF_PROMPT, GREEDY, REF_PROMPT.length);
@@ -179,7 +175,7 @@ test('an unsupported tensor type is UNSUPPORTED_TYPE, naming the tensor and the 
 });
 
 test('a failure while weights are uploading releases the GPU and the file', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   for (let i = 0; i < 3; i++) {
     const boom = new Error('cancelled by the test during upload');
     let calls = 0;
@@ -199,7 +195,7 @@ test('a failure while weights are uploading releases the GPU and the file', asyn
 });
 
 test('a prompt longer than the context is refused with a clear RangeError / ContextOverflowError', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const engine = await Engine.load(goodPath, { nCtx: 64 });
   try {
     assert.equal(engine.model.nCtx, 64);
@@ -227,7 +223,7 @@ test('a prompt longer than the context is refused with a clear RangeError / Cont
 });
 
 test('out-of-vocabulary and malformed token ids are refused, naming the id', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const engine = await Engine.load(goodPath, { nCtx: 64 });
   try {
     const V = engine.model.cfg.n_vocab;
@@ -247,7 +243,7 @@ test('out-of-vocabulary and malformed token ids are refused, naming the id', asy
 });
 
 test('evalModel refuses out-of-vocabulary ids, empty and over-long inputs, and cleans up', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   await assert.rejects(() => evalModel(goodPath, [1, 2, 512], 2), /token id 512 is outside the vocabulary \(0\.\.511\)/);
   assertNoHandleTo(goodPath);
   await assert.rejects(() => evalModel(goodPath, [], 2), /at least one token/);
@@ -257,7 +253,7 @@ test('evalModel refuses out-of-vocabulary ids, empty and over-long inputs, and c
 });
 
 test('KV slots that do not exist, and a disposed model, are refused', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const engine = await Engine.load(goodPath, { nCtx: 32, nSlots: 2 });
   assert.throws(() => engine.session(2), /KV slot 2 does not exist \(engine has 2\)/);
   assert.throws(() => engine.session(-1), /KV slot -1 does not exist/);
@@ -270,7 +266,7 @@ test('KV slots that do not exist, and a disposed model, are refused', async (t) 
 });
 
 test('after all the bad input the model loads again and gives the same token', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const engine = await Engine.load(goodPath);
   try {
     const { token } = await engine.session(0).prefill(REF_PROMPT, GREEDY);

@@ -14,14 +14,14 @@ import { generate, type GenerateOptions, type GenerateResult } from '../../daemo
 import type { Session } from '../../daemon/engine/session.js';
 import type { SamplingParams } from '../../daemon/gpu/graph-runner.js';
 import { allowedMask } from '../../daemon/engine/token-mask.js';
-import { createGpu } from '../../daemon/gpu/device.js';
+import { modelUnavailable } from '../helpers/backend-available.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 
 const GREEDY: SamplingParams = { temperature: 0, topK: 1, topP: 1, seed: 0 };
 const SEEDED: SamplingParams = { temperature: 0.8, topK: 40, topP: 0.95, seed: 7 };
 const PROMPT = 'def parse(line):\n    key, value = line.split(';
 
-let noGpu: string | undefined;
+let noModel: string | undefined;
 let engine: Engine | undefined;
 let prompt: number[] = [];
 /** 32 seeded tokens from PROMPT with no stop condition but the length. */
@@ -32,9 +32,9 @@ interface Streamed extends GenerateResult {
   pieces: string[];
 }
 
-function needGpu(t: TestContext): boolean {
-  if (noGpu) t.skip(noGpu);
-  return !noGpu;
+function needModel(t: TestContext): boolean {
+  if (noModel) t.skip(noModel);
+  return !noModel;
 }
 
 async function run(opts: Partial<GenerateOptions> & { session?: Session; prompt?: number[] } = {}): Promise<Streamed> {
@@ -62,11 +62,9 @@ function assertPrefixOfRef(r: GenerateResult, n = r.tokens.length): void {
 }
 
 before(async () => {
-  try {
-    (await createGpu()).destroy();
-  } catch (e) {
-    noGpu = `no WebGPU adapter: ${(e as Error).message}`;
-    console.log(`# GPU tests skipped: ${noGpu}`);
+  noModel = await modelUnavailable();
+  if (noModel) {
+    console.log(`# model tests skipped: ${noModel}`);
     return;
   }
   engine = await Engine.load(await ensureModel({ arch: 'llama', preset: 'tiny', weightType: 'F32' }), { nCtx: 256, nSlots: 2 });
@@ -79,7 +77,7 @@ after(async () => {
 });
 
 test('streamed text equals the final text, which is the decoded tokens', (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   assert.equal(ref.stopReason, 'length');
   assert.equal(ref.tokens.length, 32);
   assert.equal(ref.text, engine!.tokenizer.decode(ref.tokens, { skipSpecial: true }));
@@ -91,7 +89,7 @@ test('streamed text equals the final text, which is the decoded tokens', (t) => 
 });
 
 test('max tokens', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   for (const n of [1, 2, 7]) {
     const r = await run({ maxTokens: n });
     assert.equal(r.stopReason, 'length');
@@ -113,7 +111,7 @@ function stopCandidates(len: number, from: number): number[] {
 }
 
 test('a stop string cuts the text before it and is never streamed, even in part', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const candidates = stopCandidates(4, 3);
   assert.ok(candidates.length >= 2, `the reference text has stop-string candidates: ${JSON.stringify(ref.text)}`);
   for (const a of [candidates[0], candidates[Math.floor(candidates.length / 2)], candidates.at(-1)!]) {
@@ -129,7 +127,7 @@ test('a stop string cuts the text before it and is never streamed, even in part'
 });
 
 test('with several stop strings the earliest one wins', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const c = stopCandidates(3, 2);
   const [early, late] = [c[0], c.at(-1)!];
   assert.ok(late > early + 3);
@@ -139,7 +137,7 @@ test('with several stop strings the earliest one wins', async (t) => {
 });
 
 test('text that might begin a stop string is held back until it cannot', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   // A stop string whose beginning is the reference's tail: from offset a on, the text is held back;
   // the stop string never completes, so at the end it is all released.
   const a = stopCandidates(6, Math.floor(ref.text.length / 2))[0];
@@ -165,7 +163,7 @@ test('text that might begin a stop string is held back until it cannot', async (
 });
 
 test('shouldStop ends generation without cutting the text', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const lengths: number[] = [];
   const r = await run({ shouldStop: (text) => (lengths.push(text.length), text.length >= 10) });
   assert.equal(r.stopReason, 'stop');
@@ -176,7 +174,7 @@ test('shouldStop ends generation without cutting the text', async (t) => {
 });
 
 test('an AbortSignal stops generation between tokens', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   // aborted after the 5th token (shouldStop runs once per token): exactly 5 tokens come back
   const ac = new AbortController();
   let seen = 0;
@@ -195,7 +193,7 @@ test('an AbortSignal stops generation between tokens', async (t) => {
 });
 
 test('an abort from a timer stops a long generation, and the session stays usable', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const session = engine!.session(0);
   session.reset();
   const ac = new AbortController();
@@ -219,7 +217,7 @@ test('an abort from a timer stops a long generation, and the session stays usabl
 });
 
 test('masks: the first-token mask decides the first token only; the every-token mask holds for all', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const V = engine!.tokenizer.vocabSize;
   const greedy = await run({ maxTokens: 8, sampling: GREEDY });
   const forced = [...new Set([3, 7, 11])].find((id) => id !== greedy.tokens[0])!;
@@ -240,7 +238,7 @@ test('masks: the first-token mask decides the first token only; the every-token 
 });
 
 test('a mask of the wrong size, or one allowing no token, is refused; the engine stays usable', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const V = engine!.tokenizer.vocabSize;
   await assert.rejects(run({ masks: { every: new Uint32Array(1) } }), /words/);
   await assert.rejects(run({ masks: { every: allowedMask(V, () => false) } }), /allows no token/);
@@ -248,7 +246,7 @@ test('a mask of the wrong size, or one allowing no token, is refused; the engine
 });
 
 test('generation stops when the context is full', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const nCtx = engine!.model.nCtx;
   const long = Array.from({ length: nCtx - 10 }, (_, i) => 3 + ((i * 7919) % 400));
   const r = await run({ prompt: long, maxTokens: 100, sampling: GREEDY });
@@ -258,7 +256,7 @@ test('generation stops when the context is full', async (t) => {
 });
 
 test('an end-of-generation token ends generation and is not part of the text', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const e = await Engine.load(await ensureModel({ arch: 'olmoe', preset: 'tiny', weightType: 'F32' }), { nCtx: 128 });
   try {
     // Find a prompt whose greedy continuation reaches an end-of-generation token.

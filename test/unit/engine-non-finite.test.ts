@@ -13,17 +13,17 @@ import { Engine } from '../../daemon/engine/engine.js';
 import { generate } from '../../daemon/engine/generate.js';
 import { NonFiniteLogitsError } from '../../daemon/model/sample-result.js';
 import { writeNanOutputModel } from '../helpers/nan-model.js';
-import { gpuUnavailable } from '../lsp/daemon-harness.js';
+import { modelUnavailable } from '../lsp/daemon-harness.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 let dir = '';
 let nanModel = '';
-let noGpu: string | undefined;
+let noModel: string | undefined;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'moecode-nan-'));
   nanModel = await writeNanOutputModel(dir);
-  noGpu = await gpuUnavailable();
+  noModel = await modelUnavailable();
 });
 
 after(() => {
@@ -37,7 +37,7 @@ const isNonFinite = (e: unknown) => {
 };
 
 test('generation on NaN logits fails with NonFiniteLogitsError, greedy and sampled', async (t) => {
-  if (noGpu) return t.skip(noGpu);
+  if (noModel) return t.skip(noModel);
   const engine = await Engine.load(nanModel);
   try {
     const prompt = engine.tokenizer.encode('def f(x):');
@@ -54,7 +54,7 @@ test('generation on NaN logits fails with NonFiniteLogitsError, greedy and sampl
 });
 
 test('moecode run and eval on the NaN model name the problem, not a token id', (t) => {
-  if (noGpu) return t.skip(noGpu);
+  if (noModel) return t.skip(noModel);
   for (const args of [['run', nanModel, '--prompt', 'def f(x):', '--max-tokens', '4'], ['eval', nanModel, '--tokens', '1,2,3', '--json']]) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'daemon/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 1, r.stderr);

@@ -12,7 +12,7 @@ import { Engine } from '../../daemon/engine/engine.js';
 import { generate } from '../../daemon/engine/generate.js';
 import type { Session } from '../../daemon/engine/session.js';
 import type { SamplingParams } from '../../daemon/gpu/graph-runner.js';
-import { createGpu } from '../../daemon/gpu/device.js';
+import { modelUnavailable } from '../helpers/backend-available.js';
 import { ensureModel } from '../../tools/modelgen/model-cache.js';
 import { disposeOracle, oracleGreedy, oracleRun } from '../helpers/llama-oracle.js';
 
@@ -21,14 +21,14 @@ const SAMPLED = { temperature: 0.8, topK: 40, topP: 0.95 };
 
 const PROMPTS = ['import numpy as np\nx = np.', 'for (let i = 0; i < n; i++) {', 'SELECT * FROM users WHERE', 'class Foo:\n    def __init__(self'];
 
-let noGpu: string | undefined;
+let noModel: string | undefined;
 /** llama (Mixtral layout) tiny model, F32: varied greedy continuations, exact agreement with llama.cpp. */
 let llamaF32 = '';
 let engine: Engine | undefined;
 
-function needGpu(t: TestContext): boolean {
-  if (noGpu) t.skip(noGpu);
-  return !noGpu;
+function needModel(t: TestContext): boolean {
+  if (noModel) t.skip(noModel);
+  return !noModel;
 }
 
 /** n tokens from a session: prefill, then decode (no stop conditions). */
@@ -41,11 +41,9 @@ async function continuation(session: Session, prompt: readonly number[], n: numb
 
 before(async () => {
   llamaF32 = await ensureModel({ arch: 'llama', preset: 'tiny', weightType: 'F32' });
-  try {
-    (await createGpu()).destroy();
-  } catch (e) {
-    noGpu = `no WebGPU adapter: ${(e as Error).message}`;
-    console.log(`# GPU tests skipped: ${noGpu}`);
+  noModel = await modelUnavailable();
+  if (noModel) {
+    console.log(`# model tests skipped: ${noModel}`);
     return;
   }
   engine = await Engine.load(llamaF32, { nCtx: 256, nSlots: 2, allLogits: true });
@@ -57,7 +55,7 @@ after(async () => {
 });
 
 test('a prompt extending the cached one evaluates only the new tokens and samples like a fresh slot', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const e = engine!;
   const warm = e.session(0);
   const fresh = e.session(1);
@@ -112,7 +110,7 @@ test('a prompt extending the cached one evaluates only the new tokens and sample
 });
 
 test('continuations after a reused prefix equal those of a fresh slot', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const e = engine!;
   const [a, b] = [e.session(0), e.session(1)];
   const p1 = e.tokenizer.encode(PROMPTS[1]);
@@ -141,7 +139,7 @@ async function assertSameGreedy(t: TestContext, path: string, prompt: number[], 
 }
 
 test('greedy generation equals llama.cpp greedy for the same prompts (llama F32, olmoe Q8_0)', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const models = [
     { name: 'llama F32', path: llamaF32, exact: true, engine: engine },
     { name: 'olmoe Q8_0', path: await ensureModel({ arch: 'olmoe', preset: 'tiny', weightType: 'Q8_0' }), exact: false, engine: undefined as Engine | undefined },
@@ -174,7 +172,7 @@ test('greedy generation equals llama.cpp greedy for the same prompts (llama F32,
 });
 
 test('seeded sampling is reproducible for a seed and differs across seeds', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const e = engine!;
   const session = e.session(0);
   const prompt = e.tokenizer.encode(PROMPTS[2]);
@@ -244,7 +242,7 @@ function entropy(q: Map<number, number>): number {
 }
 
 test('sampled tokens come from the top-k/top-p set with the expected frequencies', async (t) => {
-  if (!needGpu(t)) return;
+  if (!needModel(t)) return;
   const e = engine!;
   const session = e.session(0);
   const prompt = e.tokenizer.encode(PROMPTS[3]);
