@@ -19,16 +19,15 @@ const common = {
 
 const entries = [
   { entryPoints: ['daemon/cli/main.ts'], outfile: 'dist/cli.js' },
-  // chat templates render in a child process of the daemon and the CLI (daemon/engine/chat-template-sandbox.ts)
-  { entryPoints: ['daemon/engine/chat-template-renderer.ts'], outfile: 'dist/chat-template-renderer.js' },
+  // Jinja templates (a GGUF's chat template, a prompt file's) render in this child process of the daemon, the CLI
+  // and the extension host, with time, memory and output limits (daemon/template/template-sandbox.ts)
+  { entryPoints: ['daemon/template/template-renderer.ts'], outfile: 'dist/template-renderer.js' },
 ];
 for (const [entry, out] of [
   ['daemon/main.ts', 'dist/daemon.js'],
   // the CPU backend's rank worker, started by daemon/cpu/cpu-backend.ts from the bundle's folder
   ['daemon/cpu/rank-worker.ts', 'dist/cpu-worker.js'],
   ['extension/main.ts', 'dist/extension.js'],
-  // prompt templates render in this worker thread, with time and memory limits (extension/prompts/template-sandbox.ts)
-  ['extension/prompts/template-worker.ts', 'dist/prompt-template-worker.js'],
 ]) {
   const { existsSync } = await import('node:fs');
   if (existsSync(entry)) entries.push({ entryPoints: [entry], outfile: out });

@@ -3,7 +3,8 @@
  * same engine transformers.js uses), with ChatML when the model has none.
  *
  * The template is a program from a file, so it runs in a separate process with limits on time, memory
- * and output (chat-template-sandbox.ts); every render goes through there.
+ * and output (template/template-sandbox.ts, which renders the extension's prompt files too); every render
+ * goes through there.
  *
  * The rendered prompt holds control-token text ("<|im_start|>") written by the template, and message
  * text that must never become control tokens: an attached file containing "<|im_start|>system" would
@@ -13,7 +14,7 @@
  * messages' text apart, for Tokenizer.encodeSpans().
  */
 import { randomBytes } from 'node:crypto';
-import { TemplateSandboxError, templateSandbox, type SandboxFailure, type TemplateSandbox } from './chat-template-sandbox.js';
+import { seconds, TemplateLimitError, TemplateSandbox, type TemplateLimitKind, type TemplateLimits, type TemplateOutcome } from '../template/template-sandbox.js';
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 
@@ -35,12 +36,17 @@ export interface RenderChatOptions {
   origin?: string;
   /** Most milliseconds a render may take (default 2000). */
   timeoutMs?: number;
+  /** Heap of the renderer process, MB (default 256). */
+  maxHeapMb?: number;
   /** The sandbox to render in (default: the process-wide one). */
   sandbox?: TemplateSandbox;
 }
 
-/** What went wrong: the template does not parse, raised an error, or went over a limit. */
-export type ChatTemplateFailure = SandboxFailure;
+/**
+ * What went wrong: the template does not parse, raised an error, ran past the time limit, ran out of memory
+ * (its process's heap, or a size the engine allows), wrote too much, or its renderer could not run.
+ */
+export type ChatTemplateFailure = 'parse' | 'render' | 'time' | 'memory' | 'output' | 'unavailable';
 
 export class ChatTemplateError extends Error {
   override readonly name = 'ChatTemplateError';
@@ -62,6 +68,28 @@ export const CHATML_TEMPLATE =
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 export const DEFAULT_RENDER_TIMEOUT_MS = 2000;
+/** The renderer process's heap, MB: far more than any real template needs for a long chat. */
+export const DEFAULT_RENDER_HEAP_MB = 256;
+
+let shared: TemplateSandbox | undefined;
+
+/** The process-wide sandbox every chat render goes through (its renderer stays up between turns). */
+export function chatTemplateSandbox(): TemplateSandbox {
+  return (shared ??= new TemplateSandbox({ idleMs: 10 * 60_000 }));
+}
+
+/** A limit the sandbox reported, as this module's failure and the words after the template's name. */
+function limitFailure(e: TemplateLimitError): [ChatTemplateFailure, string] {
+  const failures: Record<TemplateLimitKind, ChatTemplateFailure> = { timeout: 'time', memory: 'memory', engine: 'memory', output: 'output', worker: 'unavailable' };
+  const why: Record<TemplateLimitKind, string> = {
+    timeout: `did not finish in ${seconds(e.limits.timeoutMs)}`,
+    memory: `ran out of memory (limit ${e.limits.maxHeapMb} MB)`,
+    engine: `ran out of memory: ${e.detail ?? 'a size limit of the template engine'}`,
+    output: `wrote more than ${e.limits.maxOutputChars} characters`,
+    worker: `could not be rendered: ${e.message}`,
+  };
+  return [failures[e.kind], why[e.kind]];
+}
 
 /** A piece of the rendered prompt: the template's own text, or text of a message. */
 export interface RenderedSpan {
@@ -130,18 +158,21 @@ async function renderSpansOnce(template: string | undefined, messages: readonly 
     add_generation_prompt: opts.addGenerationPrompt,
   };
   const timeoutMs = opts.timeoutMs ?? DEFAULT_RENDER_TIMEOUT_MS;
-  let rendered: string;
+  const limits: TemplateLimits = { timeoutMs, maxHeapMb: opts.maxHeapMb ?? DEFAULT_RENDER_HEAP_MB, maxOutputChars };
+  let outcomes: TemplateOutcome[];
   try {
-    rendered = await (opts.sandbox ?? templateSandbox()).render(source, context, { timeoutMs, maxOutputChars });
+    outcomes = await (opts.sandbox ?? chatTemplateSandbox()).render([source], context, limits);
   } catch (e) {
-    if (!(e instanceof TemplateSandboxError)) throw e;
-    const roles = messages.map((m) => m.role).join(', ');
-    const message =
-      e.failure === 'parse' ? `${name} does not parse: ${e.message}`
-      : e.failure === 'render' ? `${name} failed on messages [${roles}]: ${e.message}`
-      : `${name} ${e.message}`;
-    throw new ChatTemplateError(message, e.failure === 'parse' ? 'parse' : 'render', e.failure, { cause: e });
+    if (!(e instanceof TemplateLimitError)) throw e;
+    const [failure, why] = limitFailure(e);
+    throw new ChatTemplateError(`${name} ${why}`, 'render', failure, { cause: e });
   }
+  const outcome = outcomes[0]!;
+  if (!outcome.ok) {
+    if (outcome.phase === 'parse') throw new ChatTemplateError(`${name} does not parse: ${outcome.message}`, 'parse');
+    throw new ChatTemplateError(`${name} failed on messages [${messages.map((m) => m.role).join(', ')}]: ${outcome.message}`, 'render');
+  }
+  const rendered = outcome.text;
   // each mark becomes its message's content, as a span of its own
   const spans: RenderedSpan[] = [];
   const re = new RegExp(`\uE000moecode-message-${nonce}-(\\d+)\uE001`, 'g');

@@ -2,7 +2,7 @@
 /**
  * `npm run package`: builds the .vsix for this machine's platform with @vscode/vsce.
  *  1. production bundles (node esbuild.mjs --production): dist/extension.js, dist/daemon.js (and the chat-template
- *     renderer it starts, dist/chat-template-renderer.js), dist/webview/chat.js;
+ *     template renderer they start, dist/template-renderer.js), dist/webview/chat.js;
  *  2. Dawn's N-API addon for the platform staged as dist/node_modules/webgpu (package.json + dawn.node),
  *     where the daemon's `require.resolve('webgpu/package.json')` finds it from dist/daemon.js;
  *  3. `vsce package --no-dependencies --target <platform>`; .vscodeignore is an allow-list of what runs
@@ -31,7 +31,7 @@ const dawnDir = os === 'darwin' ? 'darwin-universal' : `${os}-${arch}`;
 // 1. bundles (stale source maps are excluded by .vscodeignore)
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 run(process.execPath, ['esbuild.mjs', '--production']);
-for (const f of ['dist/extension.js', 'dist/prompt-template-worker.js', 'dist/daemon.js', 'dist/chat-template-renderer.js', 'dist/cpu-worker.js', 'dist/moecode-cpu.wasm', 'dist/webview/chat.js']) {
+for (const f of ['dist/extension.js', 'dist/daemon.js', 'dist/template-renderer.js', 'dist/cpu-worker.js', 'dist/moecode-cpu.wasm', 'dist/webview/chat.js']) {
   if (!existsSync(join(root, f))) throw new Error(`${f} was not built`);
 }
 

@@ -7,7 +7,7 @@
  * Where a prompt comes from shows: a workspace prompt that takes a built-in's place is titled
  * "<title> (workspace)", and the description of every workspace prompt names its file, the built-in it hides
  * and what it does to the document. A workspace prompt that edits the document asks first (prompt-approvals.ts).
- * Templates render in the bounded worker of template-sandbox.ts.
+ * Templates render in the bounded renderer process of daemon/template/template-sandbox.ts.
  */
 import * as vscode from 'vscode';
 import { rangeLabel, type ActionContext, type ActionRegistry, type ActionRequest, type ChatAction } from '../actions';
@@ -16,7 +16,7 @@ import type { OutputMode, PromptVariables } from './prompt-format';
 import type { PromptRegistry } from './prompt-registry';
 import { extractCode, renderPrompt, type RenderedPrompt } from './prompt-render';
 import type { ResolvedPrompt } from './prompt-set';
-import type { TemplateSandbox } from './template-sandbox';
+import type { TemplateSandbox } from '../../daemon/template/template-sandbox';
 
 /** What running prompt actions needs: the bounded renderer and the record of approved workspace edits. */
 export interface PromptRunServices {

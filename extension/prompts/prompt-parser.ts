@@ -2,7 +2,7 @@
  * A `.prompt` file to a prompt definition plus diagnostics with exact 0-based ranges. A file with any error
  * yields no prompt (it is skipped; the others still load); warnings do not.
  *  - `checkPromptFile(text, uri, sandbox)`: everything, including a trial render of the template with sample
- *    values in the sandbox's bounded worker (unknown filters, templates past the time/memory/size limits).
+ *    values in the sandbox's bounded renderer (unknown filters, templates past the time/memory/size limits).
  *    This is what decides whether a prompt loads.
  *  - `parsePromptFile(text, uri)`: the static part only; nothing of the template runs.
  */
@@ -17,7 +17,7 @@ import {
   type PromptDiagnostic,
 } from './prompt-format';
 import { checkTemplate, trialRender, type CheckedTemplate } from './template-check';
-import type { TemplateSandbox } from './template-sandbox';
+import type { TemplateSandbox } from '../../daemon/template/template-sandbox';
 
 /** A prompt file longer than this (UTF-16 code units) is not read further: 256 Ki is pages of instructions. */
 export const PROMPT_FILE_MAX_CHARS = 256 * 1024;

@@ -7,7 +7,7 @@
  *
  * Workspace trust: in Restricted Mode only the built-in and user prompts load; each workspace prompt file gets
  * an information diagnostic saying why it is not used, and the workspace's prompts load when the user grants
- * trust (onDidGrantWorkspaceTrust). Templates are only ever rendered in the bounded worker (template-sandbox.ts);
+ * trust (onDidGrantWorkspaceTrust). Templates are only ever rendered in the bounded renderer (daemon/template/template-sandbox.ts);
  * an open workspace .prompt document in Restricted Mode gets the static checks only.
  */
 import { createHash } from 'node:crypto';
@@ -19,7 +19,7 @@ import type { ParseResult, PromptDiagnostic, PromptOrigin } from './prompt-forma
 import { checkPromptFile, parsePromptFile } from './prompt-parser';
 import { resolvePromptSet, type PromptFileResult, type ResolvedPrompt } from './prompt-set';
 import { appliesToLanguage } from './prompt-render';
-import { TEMPLATE_WORKER_BUNDLE, TemplateSandbox } from './template-sandbox';
+import { TEMPLATE_RENDERER_BUNDLE, TemplateSandbox } from '../../daemon/template/template-sandbox';
 
 export const PROMPT_LANGUAGE_ID = 'moecode-prompt';
 /** Where prompt files live inside a workspace folder. */
@@ -54,12 +54,12 @@ export interface PromptRegistryOptions {
 
 /**
  * Builds the registry from the extension's context: built-ins from the extension folder, the default user folder,
- * the bundled template worker, approvals remembered in the workspace's state.
+ * the bundled template renderer, approvals remembered in the workspace's state.
  */
 export function createPromptRegistry(context: vscode.ExtensionContext, options: Partial<PromptRegistryOptions> = {}): PromptRegistry {
   return new PromptRegistry({
     builtinFolder: builtinPromptFolder(context.extensionUri),
-    sandbox: new TemplateSandbox(join(context.extensionPath, TEMPLATE_WORKER_BUNDLE)),
+    sandbox: new TemplateSandbox({ script: join(context.extensionPath, TEMPLATE_RENDERER_BUNDLE) }),
     approvals: new PromptApprovals(context.workspaceState),
     ...options,
   });

@@ -1,10 +1,16 @@
 /**
  * Rendering a parsed prompt with @huggingface/jinja (the engine the daemon renders chat templates with) in the
- * bounded worker of template-sandbox.ts, and the small pure helpers around a run: which prompts apply to a
+ * bounded renderer process of daemon/template/template-sandbox.ts, and the small pure helpers around a run: which prompts apply to a
  * language, `/name rest` in chat, and the code to put in the editor when the answer replaces or is inserted.
  */
 import { PROMPT_VARIABLES, type PromptDefinition, type PromptVariables } from './prompt-format';
-import { RENDER_LIMITS, TemplateLimitError, type TemplateLimits, type TemplateSandbox } from './template-sandbox';
+import { TemplateLimitError, type TemplateLimits, type TemplateOutcome, type TemplateSandbox } from '../../daemon/template/template-sandbox';
+
+/**
+ * For a real run: the inputs include the selection and perhaps the whole file. 2 M characters is far more
+ * than any model context the daemon runs.
+ */
+export const RENDER_LIMITS: Readonly<TemplateLimits> = { timeoutMs: 5_000, maxHeapMb: 256, maxOutputChars: 2 * 1024 * 1024 };
 
 export interface RenderedPrompt {
   /** The system message, absent when the prompt has no system part or it renders empty. */
@@ -28,7 +34,7 @@ export class PromptRenderError extends Error {
 
 /**
  * Renders both parts in the sandbox; every variable is a string ('' when missing). Leading and trailing blank
- * space is trimmed. Only the variables the prompt reads are sent to the worker. Rejects with PromptRenderError.
+ * space is trimmed. Only the variables the prompt reads are sent to the renderer. Rejects with PromptRenderError.
  */
 export async function renderPrompt(
   prompt: PromptDefinition,
@@ -39,7 +45,7 @@ export async function renderPrompt(
   const items: Record<string, string> = {};
   for (const v of PROMPT_VARIABLES) items[v] = prompt.variables.includes(v) ? (values[v] ?? '') : '';
   const sources = prompt.systemTemplate === undefined ? [prompt.userTemplate] : [prompt.systemTemplate, prompt.userTemplate];
-  let outcomes;
+  let outcomes: TemplateOutcome[];
   try {
     outcomes = await sandbox.render(sources, items, limits);
   } catch (e) {

@@ -4,13 +4,16 @@
  * @huggingface/jinja), unbalanced blocks, a misplaced `{% system %}` block, a variable that is neither a prompt
  * variable nor bound by for/set/macro (checkTemplate: static, nothing of the template runs), then a filter or
  * test the engine does not have and a template past the time, memory or size limits (trialRender: a render
- * with sample values in the bounded worker of template-sandbox.ts, never on the caller's thread).
+ * with sample values in the bounded renderer process of daemon/template/template-sandbox.ts, never on the caller's thread).
  */
 import { Template } from '@huggingface/jinja';
 import type { LineIndex } from './line-index';
 import { PROMPT_VARIABLES, type PromptDiagnostic, type PromptVariable } from './prompt-format';
 import { closestName } from './suggest';
-import { CHECK_LIMITS, TemplateLimitError, type TemplateSandbox } from './template-sandbox';
+import { TemplateLimitError, type TemplateLimits, type TemplateOutcome, type TemplateSandbox } from '../../daemon/template/template-sandbox';
+
+/** For checking a prompt file with sample values: tiny inputs, so anything big is the template's own doing. */
+export const CHECK_LIMITS: Readonly<TemplateLimits> = { timeoutMs: 2_000, maxHeapMb: 64, maxOutputChars: 256 * 1024 };
 import { lexTag, scanTemplate, type Segment, type TagToken } from './template-scan';
 
 /** Block tags and the tag that closes each; `set` is a block only without `=` (`{% set x %}…{% endset %}`). */
@@ -131,13 +134,13 @@ export function checkTemplate(
 }
 
 /**
- * Renders the checked templates with sample values in the sandbox's worker (CHECK_LIMITS: a few seconds, a
+ * Renders the checked templates with sample values in the sandbox's renderer process (CHECK_LIMITS: a few seconds, a
  * small heap, a bounded output): an unknown filter or test is an error at its name, a template past a limit is
  * an error on the first body line, any other runtime error is a warning. Returns false when there is an error.
  */
 export async function trialRender(checked: CheckedTemplate, sandbox: TemplateSandbox, diagnostics: PromptDiagnostic[], index: LineIndex): Promise<boolean> {
   const sources = checked.systemTemplate === undefined ? [checked.userTemplate] : [checked.systemTemplate, checked.userTemplate];
-  let outcomes;
+  let outcomes: TemplateOutcome[];
   try {
     outcomes = await sandbox.render(sources, SAMPLE_VALUES, CHECK_LIMITS);
   } catch (e) {

@@ -27,7 +27,7 @@ test('npm run package builds a .vsix of only what runs', { timeout: 10 * 60_000 
   const list = spawnSync('unzip', ['-Z1', vsix], { encoding: 'utf8' });
   assert.equal(list.status, 0, list.stderr);
   const files = list.stdout.trim().split('\n').filter((f) => f.startsWith('extension/')).map((f) => f.slice('extension/'.length));
-  for (const must of ['package.json', 'dist/extension.js', 'dist/prompt-template-worker.js', 'dist/daemon.js', 'dist/chat-template-renderer.js', 'dist/cpu-worker.js', 'dist/moecode-cpu.wasm', 'dist/webview/chat.js', 'media/chat.css', 'shaders/matmul.wgsl', 'shaders/formats/q4_k.wgsl', 'dist/node_modules/webgpu/package.json', `dist/node_modules/webgpu/dist/${process.platform}-${process.arch}/dawn.node`]) {
+  for (const must of ['package.json', 'dist/extension.js', 'dist/daemon.js', 'dist/template-renderer.js', 'dist/cpu-worker.js', 'dist/moecode-cpu.wasm', 'dist/webview/chat.js', 'media/chat.css', 'shaders/matmul.wgsl', 'shaders/formats/q4_k.wgsl', 'dist/node_modules/webgpu/package.json', `dist/node_modules/webgpu/dist/${process.platform}-${process.arch}/dawn.node`]) {
     assert.ok(files.includes(must), `${must} missing from the .vsix`);
   }
   const stray = files.filter((f) => /(^|\/)(node_modules\/(?!webgpu\/)|test\/|tools\/|daemon\/|\.cache\/|scratch\/)|\.ts$|\.map$/.test(f) && !f.startsWith('dist/node_modules/webgpu/'));

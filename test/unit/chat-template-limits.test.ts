@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { TemplateSandbox } from '../../daemon/engine/chat-template-sandbox.js';
+import { TemplateSandbox } from '../../daemon/template/template-sandbox.js';
 import { ChatTemplateError, renderChat, type ChatMessage, type RenderChatOptions } from '../../daemon/engine/chat-template.js';
 
 const convo: ChatMessage[] = [{ role: 'user', content: 'hi' }];
-const sandbox = new TemplateSandbox({ heapMb: 96 });
+const sandbox = new TemplateSandbox();
 after(() => sandbox.dispose());
-const opts: RenderChatOptions = { bosToken: '', eosToken: '', addGenerationPrompt: true, origin: 'tokenizer.chat_template of hostile.gguf', sandbox };
+const opts: RenderChatOptions = { bosToken: '', eosToken: '', addGenerationPrompt: true, origin: 'tokenizer.chat_template of hostile.gguf', maxHeapMb: 96, sandbox };
 
 /** Runs `fn` while measuring the longest gap between 10 ms ticks of this process's event loop. */
 async function withLoopWatch<T>(fn: () => Promise<T>): Promise<{ value?: T; error?: unknown; maxGapMs: number; ms: number }> {
@@ -67,6 +67,12 @@ describe('chat template limits', () => {
   test('the default time limit is 2 s', async () => {
     const r = await withLoopWatch(() => renderChat('{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}', convo, opts));
     assert.match(String((r.error as Error)?.message), /did not finish in 2 s$/);
+  });
+
+  test('range() past 100,000 items is refused before the list is built, as in prompt files', async () => {
+    const r = await withLoopWatch(() => renderChat('{% for i in range(1000000000) %}{% endfor %}', convo, opts));
+    assert.ok(isTemplateError(['memory'])(r.error), String(r.error));
+    assert.match((r.error as Error).message, /^the model's chat template \(tokenizer\.chat_template of hostile\.gguf\) ran out of memory: range\(\) of 1,000,000,000 items/);
   });
 
   test('a huge range() or list exhausts only the renderer: a clear error, then renders go on', async () => {

@@ -7,9 +7,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TemplateSandbox } from '../../daemon/template/template-sandbox';
 import { checkPromptFile, parsePromptFile } from '../../extension/prompts/prompt-parser';
 import { renderPrompt } from '../../extension/prompts/prompt-render';
-import { testSandbox } from './prompt-sandbox-helper';
 
 export const HOSTILE_DIR = join(__dirname, '..', 'fixtures', 'prompts', 'hostile');
 
@@ -33,7 +33,7 @@ async function withLoopWatch<T>(work: () => Promise<T>): Promise<{ value: T; ms:
 }
 
 async function main(): Promise<void> {
-  const sandbox = testSandbox();
+  const sandbox = new TemplateSandbox();
   const only = process.argv[2];
   for (const name of readdirSync(HOSTILE_DIR).filter((f) => f.endsWith('.prompt') && (!only || f === only)).sort()) {
     const text = readFileSync(join(HOSTILE_DIR, name), 'utf8');

@@ -4,15 +4,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { EXPLAIN_ASK } from '../../daemon/features/explain-prompt.js';
+import { TemplateSandbox } from '../../daemon/template/template-sandbox';
 import type { PromptOrigin } from '../../extension/prompts/prompt-format';
 import { checkPromptFile, parsePromptFile } from '../../extension/prompts/prompt-parser';
 import { appliesToLanguage, extractCode, parseSlashCommand, PromptRenderError, renderPrompt, toChatMessages } from '../../extension/prompts/prompt-render';
 import { BUILTIN_PROMPTS, resolvePromptSet, type PromptFileResult } from '../../extension/prompts/prompt-set';
-import { testSandbox } from './prompt-sandbox-helper';
 import { fmt } from './prompt-test-helpers';
 
 const BUILTIN_DIR = join(__dirname, '..', '..', 'extension', 'prompts', 'builtin');
-const sandbox = testSandbox();
+const sandbox = new TemplateSandbox();
 after(() => sandbox.dispose());
 const render = (p: Parameters<typeof renderPrompt>[0], values: Parameters<typeof renderPrompt>[1]) => renderPrompt(p, values, sandbox);
 const FIXTURES = join(__dirname, '..', 'fixtures', 'prompts');
@@ -182,7 +182,7 @@ test('extractCode: the longest fenced block, or the whole answer without one', (
 });
 
 test('a trial render the render process cannot run (here: a disposed sandbox) is a warning, not a broken template', async () => {
-  const gone = testSandbox();
+  const gone = new TemplateSandbox();
   gone.dispose();
   const { prompt, diagnostics } = await checkPromptFile('---\nname: ok\n---\nExplain {{ selection }}\n', 'file:///w/.moecode/prompts/ok.prompt', gone);
   assert.ok(prompt, JSON.stringify(diagnostics));

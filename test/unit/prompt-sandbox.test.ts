@@ -1,13 +1,12 @@
-// The bounded template renderer (extension/prompts/template-sandbox.ts + template-worker.ts + template-globals.ts):
+// The bounded template renderer (daemon/template/: template-sandbox.ts + template-renderer.ts + bounded-range.ts):
 // results and template errors come back per template; time, heap, output and range() limits end a render with a
 // typed TemplateLimitError; the worker is replaced after each such stop and later renders work.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { boundedRange, MAX_RANGE_ITEMS } from '../../extension/prompts/template-globals';
-import { TemplateLimitError, TemplateSandbox, type TemplateLimits } from '../../extension/prompts/template-sandbox';
-import { testSandbox } from './prompt-sandbox-helper';
+import { boundedRange, MAX_RANGE_ITEMS } from '../../daemon/template/bounded-range';
+import { TemplateLimitError, TemplateSandbox, type TemplateLimits } from '../../daemon/template/template-sandbox';
 
-const sandbox = testSandbox();
+const sandbox = new TemplateSandbox();
 after(() => sandbox.dispose());
 const SMALL: TemplateLimits = { timeoutMs: 1_000, maxHeapMb: 48, maxOutputChars: 10_000 };
 
@@ -24,7 +23,10 @@ test('renders each template with the values; a template that throws is an outcom
   assert.deepEqual(outcomes[0], { ok: true, text: 'Hi ADA' });
   assert.equal(outcomes[1].ok, false);
   assert.match(!outcomes[1].ok ? outcomes[1].message : '', /nope/);
-  assert.deepEqual(outcomes[2], { ok: false, message: 'no' });
+  assert.deepEqual(outcomes[2], { ok: false, phase: 'render', message: 'no' });
+  assert.equal(outcomes[1].ok === false && outcomes[1].phase, 'render');
+  const [broken] = await sandbox.render(['{% if %}'], {}, SMALL);
+  assert.equal(broken.ok === false && broken.phase, 'parse', JSON.stringify(broken));
 });
 
 test('a render past its time is stopped, and the next render gets a fresh worker', async () => {
@@ -79,10 +81,10 @@ test('requests run one at a time in order; a stopped one does not disturb the ne
 });
 
 test('a worker that cannot start fails the request with a TemplateLimitError; a disposed sandbox refuses work', async () => {
-  const broken = new TemplateSandbox('/nonexistent/prompt-template-worker.js');
+  const broken = new TemplateSandbox({ script: '/nonexistent/template-renderer.js' });
   await assert.rejects(broken.render(['x'], {}, SMALL), isLimit('worker'));
   broken.dispose();
-  const gone = testSandbox();
+  const gone = new TemplateSandbox();
   gone.dispose();
   await assert.rejects(gone.render(['x'], {}, SMALL), isLimit('worker'));
 });

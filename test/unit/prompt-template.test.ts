@@ -1,14 +1,14 @@
 // Template body validation: each diagnostic kind at its exact range, the system block, and what stays valid.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { TemplateSandbox } from '../../daemon/template/template-sandbox';
 import { checkPromptFile, parsePromptFile } from '../../extension/prompts/prompt-parser';
-import { testSandbox } from './prompt-sandbox-helper';
 import { fmt, only, rangeOf } from './prompt-test-helpers';
 
 const URI = 'file:///w/.moecode/prompts/t.prompt';
 const FRONT = '---\nname: t\n---\n';
 const parse = (body: string) => parsePromptFile(FRONT + body, URI);
-const sandbox = testSandbox();
+const sandbox = new TemplateSandbox();
 after(() => sandbox.dispose());
 /** With the trial render (in the bounded worker) that finds unknown filters and runtime errors. */
 const check = (body: string) => checkPromptFile(FRONT + body, URI, sandbox);

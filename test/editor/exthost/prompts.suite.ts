@@ -13,7 +13,7 @@ import * as vscode from 'vscode';
 import { applyPromptOutput, isPromptAction, syncPromptActions } from '../../../extension/prompts/prompt-actions';
 import { builtinPromptFolder, PROMPT_LANGUAGE_ID, PromptRegistry, WORKSPACE_PROMPT_FOLDER } from '../../../extension/prompts/prompt-registry';
 import { BUILTIN_PROMPTS } from '../../../extension/prompts/prompt-set';
-import { TEMPLATE_WORKER_BUNDLE, TemplateSandbox } from '../../../extension/prompts/template-sandbox';
+import { TEMPLATE_RENDERER_BUNDLE, TemplateSandbox } from '../../../daemon/template/template-sandbox';
 import { api, extensionPath, waitFor, workspaceFolder } from './helpers';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -34,7 +34,7 @@ suite('prompt files', () => {
       builtinFolder: builtinPromptFolder(vscode.Uri.file(extensionPath())),
       userFolder: vscode.Uri.file(userDir),
       debounceMs: 50,
-      sandbox: new TemplateSandbox(join(extensionPath(), TEMPLATE_WORKER_BUNDLE)),
+      sandbox: new TemplateSandbox({ script: join(extensionPath(), TEMPLATE_RENDERER_BUNDLE) }),
     });
     await registry.ready;
   });

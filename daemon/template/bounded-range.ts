@@ -1,9 +1,8 @@
 /**
- * range() for the template worker in place of the engine's own, to keep a template's lists small:
+ * range() for the template renderer in place of the engine's own, to keep a template's lists small:
  * @huggingface/jinja's range() builds its whole list first, and `range(1000000000)` grows an array until V8
- * aborts the whole process with "Fatal JavaScript invalid size error" — a worker's heap limit does not prevent
- * that when V8's --max-old-space-size is large (it is one flag for every isolate of the process). This range()
- * refuses more than MAX_RANGE_ITEMS items up front.
+ * ends the renderer with "Fatal JavaScript invalid size error" after seconds of work. This range() refuses
+ * more than MAX_RANGE_ITEMS items up front, with a message that says so.
  *
  * The engine's globals cannot be replaced through render()'s variables (Environment.set refuses a name it
  * already has), so the parsed template's `range` names are pointed at another name that is given instead.
@@ -22,20 +21,20 @@ export function boundedRange(start: unknown, stop?: unknown, step: unknown = 1):
   if (by === 0) throw new Error('range() step must not be zero');
   const count = Math.max(0, Math.ceil((to - from) / by));
   if (count > MAX_RANGE_ITEMS) {
-    throw new RangeError(`range() of ${count.toLocaleString('en')} items is more than the ${MAX_RANGE_ITEMS.toLocaleString('en')} a prompt template may use`);
+    throw new RangeError(`range() of ${count.toLocaleString('en')} items is more than the ${MAX_RANGE_ITEMS.toLocaleString('en')} a template may use`);
   }
   const items: number[] = [];
   for (let i = 0; i < count; i++) items.push(from + i * by);
   return items;
 }
 
-/** The name `range` becomes in a parsed template (no prompt variable or engine name looks like it). */
+/** The name `range` becomes in a parsed template (no template variable or engine name looks like it). */
 export const RANGE_ALIAS = '__moecode_bounded_range__';
 
 /**
  * Renames every `range` name of the parsed template to RANGE_ALIAS, but not attribute names (`x.range`) nor
  * keyword-argument names in calls (`namespace(range=3)`). (A macro with a parameter named `range`, called with
- * `range=` as a keyword, would no longer match; no prompt needs that.)
+ * `range=` as a keyword, would no longer match; no template needs that.)
  */
 export function useBoundedRange(template: Template): void {
   const seen = new Set<object>();
@@ -63,5 +62,5 @@ export function useBoundedRange(template: Template): void {
   visit(template.parsed);
 }
 
-/** What the worker adds to every render's variables. */
+/** What the renderer adds to every render's variables. */
 export const TEMPLATE_GLOBALS = { [RANGE_ALIAS]: boundedRange } as const;
