@@ -53,7 +53,7 @@ export function startWorker(name: string): Worker {
 }
 
 /** Resolves when `worker` has exited; terminates it after `ms`. */
-function exited(worker: Worker, ms: number): Promise<void> {
+export function exited(worker: Worker, ms: number): Promise<void> {
   return new Promise((resolve) => {
     if (worker.threadId < 0) return resolve();
     const timer = setTimeout(() => void worker.terminate(), ms);

@@ -14,7 +14,7 @@ import type { ModelWeights } from '../model/model-weights.js';
 import type { ExpertWeights } from '../model/weights.js';
 import { MAX_WASM_BYTES, WASM_PAGE } from './arena.js';
 import { abortAll, Cmd, Ctl, postStepAndWait, RankFailure } from './control.js';
-import { CpuBackendError, physicalCores, startWorker } from './cpu-backend.js';
+import { CpuBackendError, exited, physicalCores, startWorker } from './cpu-backend.js';
 import { createJobControl, Job, jobLayout, Task, TASK_WORDS, type ExpertRankInit, type ExpertRankMessage, type JobLayout } from './expert-job.js';
 import { rankSlotBytes } from './expert-rank.js';
 import type { TensorLocation } from './slice-reader.js';
@@ -112,12 +112,15 @@ export class CpuExpertService {
     }
     const base = heapBase(instantiateKernels(module, new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true })));
     const ranks: Rank[] = [];
+    /** Every worker started, ready or not: a failed start ends them all before it returns. */
+    const started: import('node:worker_threads').Worker[] = [];
     try {
       await Promise.all(
         Array.from({ length: nRanks }, (_, rank) => {
           const memory = new WebAssembly.Memory({ initial: Math.ceil(base / WASM_PAGE) + 1, maximum: 65536, shared: true });
           return new Promise<void>((resolve, reject) => {
             const worker = startWorker(`moecode-experts-${rank}`);
+            started.push(worker);
             worker.on('message', (m: ExpertRankMessage) => {
               if (m.kind === 'ready') {
                 ranks[rank] = { worker, memory, xPtr: m.xPtr, outPtr: m.outPtr };
@@ -132,8 +135,10 @@ export class CpuExpertService {
         }),
       );
     } catch (e) {
+      // ranks still starting (growing their memory for the cache) see the abort at their first wait and exit;
+      // the ones that do not within 10 s are terminated. Nothing of this service outlives the failed start.
       abortAll(control);
-      await Promise.all(ranks.filter(Boolean).map((r) => r.worker.terminate()));
+      await Promise.all(started.map((w) => exited(w, 10_000)));
       throw e;
     }
     const svc = new CpuExpertService(ranks, control, layout, cfg.n_embd, opts.maxTokens, expertBytes, hostSlots);
@@ -249,18 +254,6 @@ export class CpuExpertService {
     Atomics.add(c, Ctl.STEP_SEQ, 1);
     Atomics.notify(c, Ctl.STEP_SEQ);
     this.broken ??= new CpuBackendError('the model has been unloaded');
-    await Promise.all(
-      this.ranks.map(
-        (r) =>
-          new Promise<void>((resolve) => {
-            if (r.worker.threadId < 0) return resolve();
-            const timer = setTimeout(() => void r.worker.terminate(), 2000);
-            r.worker.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-      ),
-    );
+    await Promise.all(this.ranks.map((r) => exited(r.worker, 2000)));
   }
 }

@@ -3,9 +3,11 @@
  * on demand) against a float64 reference of the expert FFN (dequantised slabs; silu or gelu; down), on
  * generated models: F32 within 1e-4 relative, Q8_0 (activations quantised to Q8_0 as ggml does) within 3e-2
  * of the output's scale. Also: a host cache of one expert (every task of a job in its own batch, experts
- * evicted and read again), 1 to 3 ranks (3: a rank with no share of the width), bad rows refused.
+ * evicted and read again), 1 to 3 ranks (3: a rank with no share of the width), bad rows refused; a start that
+ * fails in its ranks leaves no rank running.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { CpuExpertService, type ExpertTask } from '../../daemon/cpu/expert-service.js';
 import { requireFormat } from '../../daemon/formats/table.js';
@@ -103,4 +105,30 @@ test('CPU expert service: grok (GELU) Q8_0, 3 ranks (one holds no width), a one-
 
 test('CPU expert service: qwen2moe Q4_0, 1 rank', async () => {
   await check({ arch: 'qwen2moe', weightType: 'Q4_0' }, { threads: 1, hostCacheBytes: 1 << 20, tol: 3e-2 });
+});
+
+/** Threads of this process (worker threads are OS threads of it). */
+function threadCount(): number {
+  return readdirSync('/proc/self/task').length;
+}
+
+test('a start that fails in its ranks ends every rank before it rejects, and the next start works', async (t) => {
+  if (!existsSync('/proc/self/task')) return t.skip('needs /proc/self/task (Linux) to count threads');
+  const path = await ensureModel({ arch: 'qwen3moe', weightType: 'F32' });
+  const file = await openGguf(path);
+  try {
+    const cfg = readModelConfig(file);
+    const w = modelWeights(file, cfg);
+    // layer 0's experts disagree on their type: every rank refuses the layer while it plans its memory
+    const ex = w.layers[0]!.experts!;
+    const broken: ModelWeights = { ...w, layers: w.layers.map((l, il) => (il === 0 ? { ...l, experts: { ...ex, down: ex.down.map((h, i) => (i === 1 ? { ...h, type: 1 } : h)) } } : l)) };
+    const before = threadCount();
+    await assert.rejects(CpuExpertService.start(file, cfg, broken, [0, 1], { threads: 3, hostCacheBytes: 1 << 20, maxTokens: 8 }), /experts of one layer differ/);
+    assert.equal(threadCount(), before, 'no rank of the failed start is still running');
+    const svc = await CpuExpertService.start(file, cfg, w, [0, 1], { threads: 2, hostCacheBytes: 1 << 20, maxTokens: 8 });
+    await svc.dispose();
+    assert.equal(threadCount(), before, 'dispose ends the ranks');
+  } finally {
+    await file.close();
+  }
 });
