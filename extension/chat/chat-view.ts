@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { LSPErrorCodes, ResponseError } from 'vscode-languageclient/node';
 import type { GenerationResult, StatusParams } from '../../daemon/protocol';
+import { chatNotice } from './chat-notice';
 import { rangeLabel, type ActionContext, type ActionRegistry, type ActionRequest, type ChatAction } from '../actions';
 import type { Daemon } from '../client';
 import { applyPromptOutput, isPromptAction } from '../prompts';
@@ -76,6 +77,11 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   get turns(): readonly StoredTurn[] {
     return this.history.all();
   }
+  /** The notice line the panel shows now (undefined: none), for tests. */
+  get notice(): string | undefined {
+    return this.noticeFor(this.daemon.status);
+  }
+
   get isWebviewReady(): boolean {
     return this.webviewReady;
   }
@@ -292,19 +298,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   }
 
   private noticeFor(s: StatusParams | undefined): string | undefined {
-    if (this.daemon.state === 'failed') return 'The MoeCode daemon is not running. Run "MoeCode: Show Daemon Log" to see why.';
-    if (this.daemon.state === 'restarting') return 'The MoeCode daemon is restarting…';
-    if (!s) return this.daemon.state === 'starting' ? 'Starting the MoeCode daemon…' : undefined;
-    switch (s.state) {
-      case 'loading':
-        return `Loading ${s.modelName || 'the model'}… ${Math.round(s.progress)}%`;
-      case 'error':
-        return `The model could not be loaded: ${s.message ?? 'unknown error'}. Use "MoeCode: Select Model" to pick another.`;
-      case 'unloaded':
-        return 'No model is loaded. Use "MoeCode: Select Model" to pick one.';
-      default:
-        return s.isSoftwareFallback ? `Running on a software GPU (${s.adapter}): answers will be slow.` : undefined;
-    }
+    return chatNotice(this.daemon.state, s);
   }
 
   private postSelection(): void {

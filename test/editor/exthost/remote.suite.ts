@@ -63,4 +63,21 @@ suite('remote server', () => {
     assert.equal(inspected.includes('exthost-key'), false);
     assert.equal(JSON.stringify(a.config.daemonSettings()).includes('exthost-key'), false);
   });
+
+  test('a server that cannot be reached shows in the status bar and as the chat panel\'s notice, naming it', async () => {
+    const a = await api();
+    // a port nothing listens on: the stand-in's own, once it is stopped
+    const gone = new OpenAiStandIn({ dialect: 'vllm', models: [{ id: 'gone', contextLength: 4096 }] });
+    await gone.start();
+    const url = gone.url;
+    await gone.stop();
+    await setRemoteUrl(url);
+    await waitFor('the status bar to say the server is unreachable', () => /unreachable/.test(a.statusBar.text), 60_000);
+    const notice = await waitFor('the chat notice', () => a.chat.notice, 10_000);
+    assert.ok(notice.startsWith(`The remote server ${url} cannot be reached`), notice);
+    assert.doesNotMatch(notice, /could not be loaded/);
+    await setRemoteUrl(server!.url);
+    await waitFor('the status bar to recover', () => /: ready/.test(a.statusBar.text), 60_000);
+    assert.equal(a.chat.notice, undefined);
+  });
 });
