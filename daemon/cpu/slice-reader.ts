@@ -1,7 +1,8 @@
 /**
  * Reads a rank's slice of a weight matrix (partition.ts WeightSlice: rows × columns in whole blocks) from a
  * GGUF file straight into memory the caller gives (a rank's WebAssembly memory): whole row ranges with one
- * pread, column slices a chunk of rows at a time. An expert slab starts `expert` slabs into its tensor.
+ * pread, wide column slices a pread per row, narrow ones a chunk of whole rows at a time. An expert slab starts
+ * `expert` slabs into its tensor.
  */
 import { openSync, readSync, closeSync } from 'node:fs';
 import { requireFormat, rowBytes } from '../formats/table.js';
@@ -9,6 +10,11 @@ import type { WeightHandle } from '../model/weights.js';
 import { rangeLen, type WeightSlice } from './partition.js';
 
 const CHUNK = 8 << 20;
+/**
+ * A column slice at least this wide per row is read row by row; a narrower one in chunks of whole rows (one
+ * pread per CHUNK), the unused columns read and dropped: many small preads cost more than the bytes they skip.
+ */
+export const ROW_READ_MIN = 4096;
 
 /** Where a tensor's data is: file, byte offset, type and dims (sent to the ranks by the main thread). */
 export interface TensorLocation {
@@ -61,6 +67,12 @@ export function readSlice(files: FileSet, loc: TensorLocation, h: WeightHandle, 
   if (rows === 0 || colBytes === 0) return 0;
   if (colBytes === fileRow) {
     files.readInto(loc.path, dst.subarray(0, rows * colBytes), base);
+    return rows * colBytes;
+  }
+  if (colBytes >= ROW_READ_MIN) {
+    // a wide column slice (a rank's share of `down`): each row's part with a pread of its own, so the ranks
+    // together read the matrix once, not once each
+    for (let r = 0; r < rows; r++) files.readInto(loc.path, dst.subarray(r * colBytes, (r + 1) * colBytes), base + r * fileRow + colStart);
     return rows * colBytes;
   }
   const per = Math.max(1, Math.floor(CHUNK / fileRow));
