@@ -8,6 +8,7 @@ import { GgmlType, ggmlTypeName } from '../gguf/ggml-types.js';
 import { dequantizeRow } from '../gguf/quantize.js';
 import type { GgufFile, GgufTensorInfo } from '../gguf/gguf-reader.js';
 import type { VectorHandle, WeightHandle } from '../model/weights.js';
+import { StagingPool } from './staging-pool.js';
 import { planShards, repackRows, rowLayout, type ShardPlan } from './weight-layout.js';
 
 export interface GpuShard extends ShardPlan {
@@ -39,6 +40,8 @@ export class WeightStore {
   bytesUploaded = 0;
   /** Matrices split into more than one row shard (larger than the binding limit). */
   shardedMatrices = 0;
+  /** Host staging of uploads, reused (an expert cache fill per token allocates nothing). */
+  readonly staging = new StagingPool();
   private sinceFlush = 0;
   private readonly owned: GPUBuffer[] = [];
   private readonly matrices = new Map<string, GpuMatrix>();
@@ -138,17 +141,21 @@ export class WeightStore {
     // no bigger than the shard: an expert slab (uploaded per token under offload) allocates its own size, not the chunk's
     let chunkRows = Math.min(Math.max(4, Math.floor(CHUNK_BYTES / layout.fileRowBytes)), Math.ceil(plan.rows / 4) * 4);
     chunkRows -= chunkRows % 4; // every plane's part of a chunk then starts on a word (strides of 1 and 2 bytes)
-    const src = new Uint8Array(chunkRows * layout.fileRowBytes);
-    const planes = layout.planes.map((p) => new Uint8Array(Math.ceil((chunkRows * p.rowBytes) / 4) * 4));
-    for (let r = 0; r < plan.rows; r += chunkRows) {
-      const n = Math.min(chunkRows, plan.rows - r);
-      const bytes = await this.file.read(fileOffset + r * layout.fileRowBytes, n * layout.fileRowBytes, src, part);
-      repackRows(layout, n, bytes, planes);
-      layout.planes.forEach((p, i) => {
-        const len = Math.ceil((n * p.rowBytes) / 4) * 4; // the region is padded to 16 bytes: the tail fits
-        this.device.queue.writeBuffer(buffer, plan.planeOffsets[i]! + r * p.rowBytes, planes[i]!, 0, len);
-      });
-      await this.account(n * layout.fileRowBytes);
+    const src = this.staging.take(chunkRows * layout.fileRowBytes);
+    const planes = layout.planes.map((p) => this.staging.take(Math.ceil((chunkRows * p.rowBytes) / 4) * 4));
+    try {
+      for (let r = 0; r < plan.rows; r += chunkRows) {
+        const n = Math.min(chunkRows, plan.rows - r);
+        const bytes = await this.file.read(fileOffset + r * layout.fileRowBytes, n * layout.fileRowBytes, src, part);
+        repackRows(layout, n, bytes, planes);
+        layout.planes.forEach((p, i) => {
+          const len = Math.ceil((n * p.rowBytes) / 4) * 4; // the region is padded to 16 bytes: the tail fits
+          this.device.queue.writeBuffer(buffer, plan.planeOffsets[i]! + r * p.rowBytes, planes[i]!, 0, len);
+        });
+        await this.account(n * layout.fileRowBytes);
+      }
+    } finally {
+      this.staging.give(src, ...planes);
     }
   }
 
