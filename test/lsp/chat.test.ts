@@ -111,23 +111,33 @@ describe('chat and explain', () => {
     if (noModel) return t.skip(noModel);
     const ref = reference.reduce((a, b) => (b.tokens > a.tokens ? b : a));
     if (ref.tokens < 12) return t.skip(`no reference answer is long enough (${ref.tokens} tokens)`);
-    const uri = 'file:///preempt/a.ts';
-    c.open(uri, 'export function area(r: number) {\n  return \n}\n', 'typescript');
-    const before = await c.debugState(true);
-    const chat = c.request('moecode/chat/send', chatParams(ref.question, { streamId: 'long' }));
-    await c.waitForNotification('moecode/stream/didAppend', (p: StreamAppendParams) => p.streamId === 'long' && p.seq >= 2);
-    const completion = c.inline(uri, 1, 9);
-    let chatDone = false;
-    void chat.response.then(() => (chatDone = true));
-    const cr = await completion.response;
-    assert.equal(cr.error, undefined);
-    assert.equal(chatDone, false, 'the completion was answered before the chat finished');
-    const answer = (await chat.response).result as ChatResult;
-    assert.equal(answer.text, ref.text, 'the preempted answer equals the uninterrupted one');
-    assert.equal(stream('long').map((p) => p.delta).join(''), answer.text);
-    const after = await c.debugState(true);
-    assert.ok(after.counters.preemptions > before.counters.preemptions, 'a preemption was counted');
-    c.close(uri);
+    // Whether the completion reaches the daemon while the chat still generates is up to the machine (the shipped
+    // model writes a token in a few ms), so a try in which no preemption happened proves nothing either way: up
+    // to three tries, and at least one must preempt. Every try's answer must equal the uninterrupted one.
+    let preempted = false;
+    for (let attempt = 0; attempt < 3 && !preempted; attempt++) {
+      const uri = `file:///preempt/a${attempt}.ts`;
+      c.open(uri, `export function area${attempt}(r: number) {\n  return \n}\n`, 'typescript');
+      const before = await c.debugState(true);
+      const streamId = `long${attempt}`;
+      const chat = c.request('moecode/chat/send', chatParams(ref.question, { streamId }));
+      await c.waitForNotification('moecode/stream/didAppend', (p: StreamAppendParams) => p.streamId === streamId && p.seq >= 2);
+      const completion = c.inline(uri, 1, 9);
+      let chatDone = false;
+      void chat.response.then(() => (chatDone = true));
+      const cr = await completion.response;
+      const chatDoneAtCompletion = chatDone;
+      assert.equal(cr.error, undefined);
+      const answer = (await chat.response).result as ChatResult;
+      assert.equal(answer.text, ref.text, 'the preempted answer equals the uninterrupted one');
+      assert.equal(stream(streamId).map((p) => p.delta).join(''), answer.text);
+      const after = await c.debugState(true);
+      preempted = after.counters.preemptions > before.counters.preemptions;
+      if (preempted) assert.equal(chatDoneAtCompletion, false, 'the completion was answered before the chat finished');
+      else t.diagnostic(`try ${attempt + 1}: the chat finished before the completion reached the daemon`);
+      c.close(uri);
+    }
+    assert.ok(preempted, 'in three tries, an inline completion never preempted the chat');
   });
 
   test('cancelling a chat answers at once with what was written so far', async (t) => {
