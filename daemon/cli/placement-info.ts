@@ -6,9 +6,8 @@ import { modelWeights } from '../model/model-weights.js';
 import { emptyOffloadReport, formatOffloadReport } from '../model/offload-stats.js';
 import { formatPlacement, GpuBudgetTooSmallError, type Placement } from '../model/placement.js';
 import type { GpuInfo } from '../gpu/device.js';
-import { totalmem } from 'node:os';
-import { resolveGpuBudget, resolveHostCacheBytes } from '../gpu/gpu-budget.js';
-import { planGpuPlacement } from '../gpu/gpu-placement.js';
+import { resolveGpuBudget } from '../gpu/gpu-budget.js';
+import { planAdapterPlacement } from '../gpu/gpu-placement.js';
 
 /** The binding limit assumed when no adapter was found (WebGPU's largest common one). */
 const FALLBACK_BINDING = 1 << 30;
@@ -27,20 +26,17 @@ export function describePlacement(
   const nCtx = Math.max(16, Math.min(4096, cfg.n_ctx_train || 4096));
   const budget = resolveGpuBudget(budgetFlag, gpu ?? { isFallback: false });
   try {
-    const weights = modelWeights(file, cfg);
-    const planWith = (hostCacheBytes: number) =>
-      planGpuPlacement(file, cfg, weights, {
-        maxTokens: Math.min(256, nCtx),
-        nCtx,
-        nSlots: 1,
-        maxLogitRows: 1,
-        maxBindingBytes: maxBinding || FALLBACK_BINDING,
-        budgetBytes: budget,
-        hostCacheBytes,
-      });
-    let placement = planWith(resolveHostCacheBytes(undefined));
-    // as the GPU backend plans it: on a software adapter the host cache gets what the GPU part leaves of RAM
-    if (gpu?.isFallback) placement = planWith(resolveHostCacheBytes(undefined, process.env, totalmem(), placement.gpuBytes));
+    // as the GPU backend plans it (gpu-backend.ts)
+    const placement = planAdapterPlacement(file, cfg, modelWeights(file, cfg), {
+      maxTokens: Math.min(256, nCtx),
+      nCtx,
+      nSlots: 1,
+      maxLogitRows: 1,
+      maxBindingBytes: maxBinding || FALLBACK_BINDING,
+      budgetBytes: budget,
+      hostCacheBytes: undefined,
+      isFallback: gpu?.isFallback ?? false,
+    });
     const source = budgetFlag ? '--gpu-budget' : process.env.MOECODE_GPU_BUDGET ? 'MOECODE_GPU_BUDGET' : gpu?.isFallback ? 'software adapter: RAM less a reserve' : 'no limit known for this adapter';
     return { placement, text: `${formatPlacement(placement)}\n  budget from: ${source}` };
   } catch (e) {

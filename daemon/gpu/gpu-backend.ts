@@ -4,7 +4,6 @@
  * GPU memory budget (gpu-budget.ts) the placement (gpu-placement.ts) keeps as many experts on the GPU as
  * fit; the others live on the host and the expert executor (expert-executor.ts) runs them.
  */
-import { totalmem } from 'node:os';
 import type { GgufFile } from '../gguf/gguf-reader.js';
 import { ARCHITECTURES } from '../model/architectures.js';
 import type { BackendOptions, ForwardBackend, SamplingParams, StepInput } from '../model/backend.js';
@@ -16,8 +15,8 @@ import type { OffloadReport } from '../model/offload-stats.js';
 import { expertMatrices } from '../model/weights.js';
 import { createGpu, describeGpu, type Gpu, type GpuOptions } from './device.js';
 import { ExpertExecutor } from './expert-executor.js';
-import { resolveGpuBudget, resolveHostCacheBytes } from './gpu-budget.js';
-import { planGpuPlacement } from './gpu-placement.js';
+import { resolveGpuBudget } from './gpu-budget.js';
+import { planAdapterPlacement } from './gpu-placement.js';
 import { GraphBuilder } from './graph-builder.js';
 import { GraphRunner } from './graph-runner.js';
 import { KernelRegistry, type StepParams } from './kernels.js';
@@ -69,21 +68,18 @@ export class GpuBackend implements ForwardBackend {
     try {
       const maxLogitRows = opts.allLogits ? opts.maxBatch : 1;
       // refused here, before anything is allocated, when the budget cannot hold the non-expert part
-      const planWith = (hostCacheBytes: number) =>
-        planGpuPlacement(file, cfg, weights, {
-          maxTokens: opts.maxBatch,
-          nCtx: opts.nCtx,
-          nSlots: opts.nSlots,
-          kvType: opts.kvType ?? 'f16',
-          maxLogitRows,
-          maxBindingBytes: gpu.maxBindingBytes,
-          budgetBytes: resolveGpuBudget(opts.gpuBudgetBytes, gpu.info),
-          hostCacheBytes,
-          expertShare: opts.expertShare,
-        });
-      let placement = planWith(resolveHostCacheBytes(opts.hostCacheBytes));
-      // a software adapter's "GPU" memory is host memory: the host cache gets what it leaves
-      if (gpu.info.isFallback) placement = planWith(resolveHostCacheBytes(opts.hostCacheBytes, process.env, totalmem(), placement.gpuBytes));
+      const placement = planAdapterPlacement(file, cfg, weights, {
+        maxTokens: opts.maxBatch,
+        nCtx: opts.nCtx,
+        nSlots: opts.nSlots,
+        kvType: opts.kvType ?? 'f16',
+        maxLogitRows,
+        maxBindingBytes: gpu.maxBindingBytes,
+        budgetBytes: resolveGpuBudget(opts.gpuBudgetBytes, gpu.info),
+        hostCacheBytes: opts.hostCacheBytes,
+        expertShare: opts.expertShare,
+        isFallback: gpu.info.isFallback,
+      });
       const offloaded = new Set<string>();
       weights.layers.forEach((l, il) => {
         if (l.experts && placement.slots[il]! < l.experts.up.length) for (const h of expertMatrices(l.experts)) offloaded.add(h.name);

@@ -9,6 +9,8 @@ import type { ModelConfig } from '../model/hparams.js';
 import type { ModelWeights } from '../model/model-weights.js';
 import { budgetForExpertShare, planPlacement, type Placement, type PlacementInput } from '../model/placement.js';
 import type { WeightHandle } from '../model/weights.js';
+import { totalmem } from 'node:os';
+import { resolveHostCacheBytes } from './gpu-budget.js';
 import { estimateGraphSize, type GraphSizeOptions } from './graph-size.js';
 import { planShards } from './weight-layout.js';
 
@@ -19,6 +21,23 @@ export interface GpuPlacementOptions extends GraphSizeOptions {
   hostCacheBytes: number | null;
   /** Instead of budgetBytes: the fixed part plus this share (0..1) of the experts (placement.ts budgetForExpertShare). */
   expertShare?: number;
+}
+
+/**
+ * The placement for an adapter, with the host expert cache sized as the GPU backend sizes it: `hostCacheBytes`
+ * (or MOECODE_HOST_CACHE, else half of RAM); on a software adapter, whose "GPU" memory is host memory too, the
+ * default cache gets only what the GPU part leaves of RAM less the reserve (gpu-budget.ts).
+ */
+export function planAdapterPlacement(
+  file: GgufFile,
+  cfg: ModelConfig,
+  weights: ModelWeights,
+  o: Omit<GpuPlacementOptions, 'hostCacheBytes'> & { hostCacheBytes: number | undefined; isFallback: boolean },
+): Placement {
+  const { isFallback, hostCacheBytes, ...rest } = o;
+  const placement = planGpuPlacement(file, cfg, weights, { ...rest, hostCacheBytes: resolveHostCacheBytes(hostCacheBytes) });
+  if (!isFallback) return placement;
+  return planGpuPlacement(file, cfg, weights, { ...rest, hostCacheBytes: resolveHostCacheBytes(hostCacheBytes, process.env, totalmem(), placement.gpuBytes) });
 }
 
 export function planGpuPlacement(file: GgufFile, cfg: ModelConfig, weights: ModelWeights, o: GpuPlacementOptions): Placement {

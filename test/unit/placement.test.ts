@@ -6,10 +6,11 @@
  * sources (gpu/gpu-budget.ts): explicit, MOECODE_GPU_BUDGET, the adapter's default.
  */
 import assert from 'node:assert/strict';
+import { totalmem } from 'node:os';
 import { test } from 'node:test';
 import { openGguf } from '../../daemon/gguf/gguf-reader.js';
 import { defaultGpuBudget, resolveGpuBudget, resolveHostCacheBytes } from '../../daemon/gpu/gpu-budget.js';
-import { planGpuPlacement, type GpuPlacementOptions } from '../../daemon/gpu/gpu-placement.js';
+import { planAdapterPlacement, planGpuPlacement, type GpuPlacementOptions } from '../../daemon/gpu/gpu-placement.js';
 import { ByteSizeError } from '../../daemon/model/byte-size.js';
 import { readModelConfig } from '../../daemon/model/hparams.js';
 import { modelWeights } from '../../daemon/model/model-weights.js';
@@ -108,4 +109,28 @@ test('GPU budget sources: explicit, MOECODE_GPU_BUDGET, then the adapter (softwa
   assert.equal(resolveHostCacheBytes(3 * G, {}, 24 * G, 20 * G), 3 * G, 'an explicit size is kept');
   assert.equal(resolveHostCacheBytes(undefined, { MOECODE_HOST_CACHE: '5GiB' }, 24 * G, 20 * G), 5 * G, 'so is the environment\'s');
   assert.throws(() => resolveHostCacheBytes(undefined, { MOECODE_HOST_CACHE: '12 bananas' }), (e: unknown) => e instanceof ByteSizeError && /MOECODE_HOST_CACHE/.test(e.message));
+});
+
+test('planAdapterPlacement: an explicit host cache is kept; on a software adapter the default leaves RAM for the GPU part', async () => {
+  const file = await openGguf(await ensureModel({ arch: 'qwen2moe', weightType: 'Q8_0', n_layer: 3 }));
+  try {
+    const cfg = readModelConfig(file);
+    const weights = modelWeights(file, cfg);
+    const o = { maxTokens: 64, nCtx: 128, nSlots: 1, maxLogitRows: 1, maxBindingBytes: 1 << 30, budgetBytes: null, expertShare: 0 };
+    const saved = process.env.MOECODE_HOST_CACHE;
+    delete process.env.MOECODE_HOST_CACHE;
+    try {
+      for (const isFallback of [false, true]) {
+        const explicit = planAdapterPlacement(file, cfg, weights, { ...o, hostCacheBytes: 4096, isFallback });
+        assert.equal(explicit.hostCacheBytes, 4096, `explicit size (software adapter: ${isFallback})`);
+        const p = planAdapterPlacement(file, cfg, weights, { ...o, hostCacheBytes: undefined, isFallback });
+        const soft = resolveHostCacheBytes(undefined, {}, totalmem(), isFallback ? p.gpuBytes : 0);
+        assert.equal(p.hostCacheBytes, Math.min(soft, p.hostCacheBytes + p.byClass['experts']!.disk), `default (software adapter: ${isFallback})`);
+      }
+    } finally {
+      if (saved !== undefined) process.env.MOECODE_HOST_CACHE = saved;
+    }
+  } finally {
+    await file.close();
+  }
 });
